@@ -1,0 +1,300 @@
+"""The backend contract: every operation the S3 front end needs, and the data types it passes.
+
+One async interface for all providers. The front end speaks only this; a provider module (fs, s3, oss,
+obs) or a composite (router, retry, fallback, mirror) implements it. ``Backend`` answers
+NotImplementedByBackend for everything, so a backend overrides only what it supports, and the front end
+turns that into S3's NotImplemented.
+
+Bodies flow as async iterators of bytes in both directions. An upload body (``PutBody``) verifies itself
+while it flows: it raises instead of ending when the bytes do not match what the client declared, so a
+backend that commits only after the iterator ended normally can never store a corrupt object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from backends.errors import NotImplementedByBackend
+
+#: Chunks of an object body, in order.
+ByteStream = AsyncIterator[bytes]
+
+#: Checksum algorithms S3 knows, as they appear in ``x-amz-checksum-<alg>`` (lowercase).
+CHECKSUM_ALGORITHMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
+
+
+class PutBody(Protocol):
+    """An upload body: the bytes, their declared length, and the checksums computed as they flowed.
+
+    ``size`` is the decoded length the client declared (None when unknown). ``checksums`` maps the
+    algorithm names of CHECKSUM_ALGORITHMS to base64 values; it is complete only once iteration ended
+    normally, so a backend reads it at commit time, not before.
+    """
+
+    size: int | None
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    @property
+    def checksums(self) -> dict[str, str]: ...
+
+
+@dataclass
+class ObjectMeta:
+    """What a client sets on an object and gets back: content headers and user metadata.
+
+    ``user`` keys are lowercase and carry no ``x-amz-meta-`` prefix. ``checksums`` holds the object's
+    stored checksums (algorithm → base64), ``checksum_type`` COMPOSITE or FULL_OBJECT for multipart.
+    """
+
+    content_type: str | None = None
+    content_encoding: str | None = None
+    content_disposition: str | None = None
+    content_language: str | None = None
+    cache_control: str | None = None
+    expires: str | None = None
+    user: dict[str, str] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+    checksum_type: str | None = None
+    storage_class: str | None = None
+
+    def copy(self, **changes: object) -> ObjectMeta:
+        return replace(self, user=dict(self.user), checksums=dict(self.checksums), **changes)  # type: ignore[arg-type]
+
+
+@dataclass
+class ObjectInfo:
+    """An object as listed or fetched. ``etag`` has no quotes; multipart ETags end in ``-N``."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: dt.datetime
+    meta: ObjectMeta = field(default_factory=ObjectMeta)
+
+
+@dataclass
+class BucketInfo:
+    name: str
+    created: dt.datetime
+
+
+@dataclass
+class ListPage:
+    """One page of a listing, in UTF-8 binary key order.
+
+    ``next_marker`` is the last key or common prefix in this page when ``is_truncated``: passing it back
+    as ``start_after`` continues the listing, skipping every key rolled up into that common prefix.
+    """
+
+    objects: list[ObjectInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_marker: str | None = None
+
+
+@dataclass
+class ByteRange:
+    """An HTTP byte range as the client asked for it, before the object size is known.
+
+    ``first`` None means a suffix range (the last ``last`` bytes); ``last`` None means open-ended.
+    """
+
+    first: int | None
+    last: int | None
+
+    def resolve(self, size: int) -> tuple[int, int] | None:
+        """Inclusive (start, end) within an object of ``size`` bytes, or None when unsatisfiable."""
+        if self.first is None:
+            if not self.last:
+                return None
+            return (max(0, size - self.last), size - 1) if size else None
+        if self.first >= size:
+            return None
+        end = size - 1 if self.last is None else min(self.last, size - 1)
+        return (self.first, end)
+
+
+@dataclass
+class GetResult:
+    """An object being read: its info, the body stream and, for a range, the inclusive span served.
+
+    The caller must exhaust or ``aclose()`` the body so the backend can release its connection.
+    """
+
+    info: ObjectInfo
+    body: ByteStream
+    span: tuple[int, int] | None = None
+
+
+@dataclass
+class PartInfo:
+    part_number: int
+    etag: str
+    size: int
+    last_modified: dt.datetime
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CompletedPart:
+    """A part as the client names it in CompleteMultipartUpload."""
+
+    part_number: int
+    etag: str
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PartsPage:
+    parts: list[PartInfo]
+    is_truncated: bool
+    next_part_number_marker: int | None = None
+
+
+@dataclass
+class UploadInfo:
+    key: str
+    upload_id: str
+    initiated: dt.datetime
+
+
+@dataclass
+class UploadsPage:
+    uploads: list[UploadInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None = None
+    next_upload_id_marker: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do natively; the front end answers NotImplemented for what it cannot."""
+
+    multipart: bool = True
+    server_side_copy: bool = True
+    #: Checksums computed while the body flowed are stored and returned on GET/HEAD.
+    stores_checksums: bool = False
+    #: Buckets can be created and deleted through the gateway.
+    bucket_admin: bool = True
+
+
+class Backend:
+    """The contract, answering "not implemented" for everything.
+
+    Conventions every implementation follows:
+    - bucket and key are the names the store uses (a router above may have rewritten them);
+    - an upload commits only after its body iterator ended normally; on any exception nothing is left
+      visible and the exception propagates unchanged if it came from the body;
+    - listings are in UTF-8 binary order and honour ``start_after`` exclusively;
+    - SDK failures are raised as ``backends.errors`` types, never raw.
+    """
+
+    name: str = "backend"
+    capabilities: Capabilities = Capabilities()
+
+    def _unsupported(self, what: str) -> NotImplementedByBackend:
+        return NotImplementedByBackend(f"{what} is not implemented by the {self.name} backend.", backend=self.name)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open connections or pools; called once before the first request."""
+
+    async def close(self) -> None:
+        """Release connections, pools and threads."""
+
+    async def check(self) -> None:
+        """Raise a BackendError when the store cannot serve requests (used by readiness checks)."""
+        await self.list_buckets()
+
+    # -- buckets -----------------------------------------------------------------------------------
+    async def list_buckets(self) -> list[BucketInfo]:
+        raise self._unsupported("ListBuckets")
+
+    async def create_bucket(self, bucket: str, region: str | None = None) -> None:
+        raise self._unsupported("CreateBucket")
+
+    async def delete_bucket(self, bucket: str) -> None:
+        raise self._unsupported("DeleteBucket")
+
+    async def head_bucket(self, bucket: str) -> BucketInfo:
+        raise self._unsupported("HeadBucket")
+
+    # -- objects -----------------------------------------------------------------------------------
+    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+        raise self._unsupported("PutObject")
+
+    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+        """Open an object for reading; raises InvalidRange (with ``size``) when the range is unsatisfiable."""
+        raise self._unsupported("GetObject")
+
+    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        raise self._unsupported("HeadObject")
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        """Delete a key; a missing key is success, a missing bucket is NoSuchBucket."""
+        raise self._unsupported("DeleteObject")
+
+    async def copy_object(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+    ) -> ObjectInfo:
+        """Server-side copy; ``meta`` None keeps the source's metadata (directive COPY)."""
+        raise self._unsupported("CopyObject")
+
+    async def list_objects(
+        self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
+    ) -> ListPage:
+        raise self._unsupported("ListObjects")
+
+    # -- multipart ---------------------------------------------------------------------------------
+    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        raise self._unsupported("CreateMultipartUpload")
+
+    async def upload_part(self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody) -> PartInfo:
+        raise self._unsupported("UploadPart")
+
+    async def upload_part_copy(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        src_range: tuple[int, int] | None,
+    ) -> PartInfo:
+        """Copy a source object (or the inclusive byte span ``src_range`` of it) into a part."""
+        raise self._unsupported("UploadPartCopy")
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        raise self._unsupported("CompleteMultipartUpload")
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        raise self._unsupported("AbortMultipartUpload")
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
+    ) -> PartsPage:
+        raise self._unsupported("ListParts")
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadsPage:
+        raise self._unsupported("ListMultipartUploads")
+
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_NUMBER = 10000
+MAX_KEY_BYTES = 1024

@@ -1,0 +1,158 @@
+"""The one bridge between the event loop and blocking SDKs (minio-py, oss2, esdk-obs-python).
+
+The SDKs block, so their calls run in a bounded thread pool (``BlockingPool``); the loop never waits on
+a socket of theirs. Bodies cross the boundary a chunk at a time in both directions:
+
+- up: ``SyncReader`` is a file-like object an SDK thread reads from; each ``read`` pulls the next chunk
+  of the client's async body from the loop. Memory is one chunk, whatever the object size.
+- down: ``iterate_blocking`` turns an SDK response's blocking ``read(n)`` into an async iterator.
+
+When the client's body fails (bad checksum, connection cut), the SDK thread sees an exception from
+``read`` and aborts its request; ``SyncReader.error`` keeps the original so the backend re-raises it
+instead of whatever the SDK made of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_CHUNK = 1024 * 1024
+
+
+class BodyReadError(IOError):
+    """Raised inside the SDK thread when the client's body failed; the cause is on ``SyncReader.error``."""
+
+
+class BlockingPool:
+    """A bounded pool for blocking SDK calls, shared by the backends that name it."""
+
+    def __init__(self, max_workers: int = 16, name: str = "sdk"):
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class SyncReader(io.RawIOBase):
+    """A blocking, file-like view of an async byte stream, for use from an SDK worker thread only.
+
+    ``limit`` caps how many bytes are handed out (a part of a larger stream); past it, ``read`` answers
+    EOF without touching the stream.
+    """
+
+    def __init__(self, stream: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop, limit: int | None = None):
+        super().__init__()
+        self._stream = stream
+        self._loop = loop
+        self._buf = b""
+        self._eof = False
+        self._limit = limit
+        self.bytes_read = 0
+        self.error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def _remaining(self) -> int | None:
+        return None if self._limit is None else self._limit - self.bytes_read
+
+    def _fill(self) -> None:
+        if self._buf or self._eof:
+            return
+        if self.error is not None:
+            raise BodyReadError(str(self.error))
+        future = asyncio.run_coroutine_threadsafe(self._next(), self._loop)
+        try:
+            chunk = future.result()
+        except BaseException as exc:  # the client's body failed: remember why, fail the SDK call
+            self.error = exc
+            raise BodyReadError(str(exc)) from exc
+        if chunk is None:
+            self._eof = True
+        else:
+            self._buf = chunk
+
+    async def _next(self) -> bytes | None:
+        try:
+            while True:
+                chunk = await self._stream.__anext__()
+                if chunk:
+                    return chunk
+        except StopAsyncIteration:
+            return None
+
+    def read(self, size: int | None = -1) -> bytes:
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            return b""
+        if size is None or size < 0:
+            parts = []
+            while True:
+                piece = self.read(DEFAULT_CHUNK)
+                if not piece:
+                    return b"".join(parts)
+                parts.append(piece)
+        if remaining is not None:
+            size = min(size, remaining)
+        self._fill()
+        piece, self._buf = self._buf[:size], self._buf[size:]
+        self.bytes_read += len(piece)
+        return piece
+
+    def readinto(self, b: Any) -> int:
+        piece = self.read(len(b))
+        b[: len(piece)] = piece
+        return len(piece)
+
+    def __iter__(self):  # type: ignore[override]
+        """Chunks as they come, for SDKs that send an iterable body with chunked transfer."""
+        while True:
+            piece = self.read(DEFAULT_CHUNK)
+            if not piece:
+                return
+            yield piece
+
+    def drain_to_eof(self) -> bool:
+        """True when the underlying stream ended normally (the body was whole and verified)."""
+        if self._eof:
+            return True
+        self._fill()
+        return self._eof and not self._buf
+
+
+async def iterate_blocking(
+    read: Callable[[int], bytes],
+    pool: BlockingPool,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    close: Callable[[], None] | None = None,
+    translate: Callable[[BaseException], BaseException] | None = None,
+) -> AsyncIterator[bytes]:
+    """Read a blocking response in chunks on the pool; ``close`` runs however iteration ends.
+
+    ``translate`` maps an SDK exception raised mid-stream to a contract error.
+    """
+    try:
+        while True:
+            try:
+                chunk = await pool.run(read, chunk_size)
+            except Exception as exc:
+                if translate is None:
+                    raise
+                raise translate(exc) from exc
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        if close is not None:
+            await pool.run(close)
