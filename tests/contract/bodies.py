@@ -1,0 +1,102 @@
+"""Upload bodies and read helpers for the contract suite.
+
+The bodies behave like the gateway's verifying request stream: chunks arrive in odd sizes, checksums are
+only known once the stream ended normally, and a broken upload raises from inside the iteration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from backends.base import Backend, ByteRange, GetResult, ObjectInfo, ObjectMeta
+
+MiB = 1024 * 1024
+
+
+class BodyFailed(Exception):
+    """What a FailingBody raises mid-stream; a backend must let exactly this propagate."""
+
+
+class ChunkedBody:
+    """A PutBody over in-memory test data, yielded in ``chunk``-sized pieces.
+
+    ``checksums`` reads as empty until iteration ended normally, as the gateway's verifying stream does,
+    so a backend that reads them too early stores nothing and the suite notices.
+    """
+
+    def __init__(self, data: bytes, chunk: int = 65_537, checksums: dict[str, str] | None = None):
+        self.data = data
+        self.chunk = chunk
+        self.size: int | None = len(data)
+        self._checksums = dict(checksums or {})
+        self._done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.data), self.chunk):
+            yield self.data[start : start + self.chunk]
+        self._done = True
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return dict(self._checksums) if self._done else {}
+
+
+class FailingBody(ChunkedBody):
+    """Declares the full length, yields ``fail_after`` bytes of it, then raises ``BodyFailed``."""
+
+    def __init__(self, data: bytes, fail_after: int, chunk: int = 65_537):
+        super().__init__(data, chunk, checksums={"crc32": "AAAAAA=="})
+        self.fail_after = fail_after
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        sent = 0
+        while sent < self.fail_after:
+            piece = self.data[sent : min(sent + self.chunk, self.fail_after)]
+            sent += len(piece)
+            yield piece
+        raise BodyFailed(f"client body failed after {sent} bytes")
+
+
+def md5_hex(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def multipart_etag(parts: list[bytes]) -> str:
+    """S3's multipart ETag: md5 of the concatenated binary part md5s, then ``-N``."""
+    joined = b"".join(hashlib.md5(p).digest() for p in parts)
+    return f"{hashlib.md5(joined).hexdigest()}-{len(parts)}"
+
+
+def pattern(size: int, seed: int = 0) -> bytes:
+    """Deterministic data in which every 16-byte block differs, so misplaced bytes are detected."""
+    block = hashlib.sha256(seed.to_bytes(8, "big")).digest()[:8]
+    out = bytearray()
+    i = 0
+    while len(out) < size:
+        out += block + i.to_bytes(8, "big")
+        i += 1
+    return bytes(out[:size])
+
+
+async def read_all(result: GetResult) -> bytes:
+    parts = [chunk async for chunk in result.body]
+    return b"".join(parts)
+
+
+async def get_bytes(backend: Backend, bucket: str, key: str, rng: ByteRange | None = None) -> bytes:
+    return await read_all(await backend.get_object(bucket, key, rng))
+
+
+async def put_bytes(
+    backend: Backend, bucket: str, key: str, data: bytes, meta: ObjectMeta | None = None
+) -> ObjectInfo:
+    return await backend.put_object(bucket, key, ChunkedBody(data), meta or ObjectMeta())
+
+
+def need(backend: Backend, capability: str) -> None:
+    """Skip, saying why, when the backend declares a capability unsupported."""
+    if not getattr(backend.capabilities, capability):
+        pytest.skip(f"{backend.name} declares {capability}=False")
