@@ -1,0 +1,129 @@
+"""The base of the decorator composites (retry, breaker): every operation funnels through ``_call``.
+
+A decorator wraps one backend and changes how calls happen, not what they mean, so it overrides one
+method instead of twenty. Lifecycle calls (start, close) are not forwarded: every configured backend is
+started and closed once by whoever built it, and a wrapped backend may be shared by several composites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from backends.base import (
+    Backend,
+    BucketInfo,
+    ByteRange,
+    CompletedPart,
+    GetResult,
+    ListPage,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    PartsPage,
+    PutBody,
+    UploadsPage,
+)
+
+T = TypeVar("T")
+
+
+class Forwarding(Backend):
+    def __init__(self, inner: Backend, *, name: str | None = None):
+        self.inner = inner
+        self.name = name or inner.name
+        self.capabilities = inner.capabilities
+
+    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        return await fn(*args)
+
+    async def check(self) -> None:
+        await self._call(self.inner.check)
+
+    async def list_buckets(self) -> list[BucketInfo]:
+        return await self._call(self.inner.list_buckets)
+
+    async def create_bucket(self, bucket: str, region: str | None = None) -> None:
+        await self._call(self.inner.create_bucket, bucket, region)
+
+    async def delete_bucket(self, bucket: str) -> None:
+        await self._call(self.inner.delete_bucket, bucket)
+
+    async def head_bucket(self, bucket: str) -> BucketInfo:
+        return await self._call(self.inner.head_bucket, bucket)
+
+    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+        return await self._call(self.inner.put_object, bucket, key, body, meta)
+
+    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+        return await self._call(self.inner.get_object, bucket, key, range)
+
+    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        return await self._call(self.inner.head_object, bucket, key)
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        await self._call(self.inner.delete_object, bucket, key)
+
+    async def copy_object(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+    ) -> ObjectInfo:
+        return await self._call(self.inner.copy_object, src_bucket, src_key, dst_bucket, dst_key, meta)
+
+    async def list_objects(
+        self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
+    ) -> ListPage:
+        return await self._call(self.inner.list_objects, bucket, prefix, delimiter, start_after, max_keys)
+
+    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        return await self._call(self.inner.create_multipart_upload, bucket, key, meta)
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
+    ) -> PartInfo:
+        return await self._call(self.inner.upload_part, bucket, key, upload_id, part_number, body)
+
+    async def upload_part_copy(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        src_range: tuple[int, int] | None,
+    ) -> PartInfo:
+        return await self._call(
+            self.inner.upload_part_copy, bucket, key, upload_id, part_number, src_bucket, src_key, src_range
+        )
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        return await self._call(self.inner.complete_multipart_upload, bucket, key, upload_id, parts)
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        await self._call(self.inner.abort_multipart_upload, bucket, key, upload_id)
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
+    ) -> PartsPage:
+        return await self._call(self.inner.list_parts, bucket, key, upload_id, part_number_marker, max_parts)
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadsPage:
+        return await self._call(
+            self.inner.list_multipart_uploads,
+            bucket,
+            prefix,
+            delimiter,
+            key_marker,
+            upload_id_marker,
+            max_uploads,
+        )

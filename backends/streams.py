@@ -1,0 +1,222 @@
+"""Body plumbing the composites share: consumption tracking, a bounded tee, cross-backend copies.
+
+Nothing here holds an object whole. ``TrackedBody`` only remembers whether a byte was pulled (so a
+retry or a fallback knows whether the client's body can still be sent elsewhere); ``Tee`` keeps at most
+``window`` chunks between its fastest and its slowest reader; the copy helpers stream a GET into a PUT
+one chunk at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+
+from backends.base import Backend, ByteRange, ByteStream, ObjectInfo, ObjectMeta, PartInfo, PutBody
+
+
+class TrackedBody:
+    """A PutBody that records whether anything was pulled from the client's stream.
+
+    ``consumed`` turns true as soon as a read is attempted: even a read that failed may have taken bytes
+    off the client's connection, and those can never be sent again.
+    """
+
+    def __init__(self, body: PutBody):
+        self._body = body
+        self._it: AsyncIterator[bytes] | None = None
+        self.consumed = False
+        self.size = body.size
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return self._body.checksums
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._it is None:
+            self._it = aiter(self._body)
+        self.consumed = True
+        return await self._it.__anext__()
+
+
+class StreamBody:
+    """A PutBody over a stream we read from another backend (cross-backend copies).
+
+    It carries no checksums: the destination computes its own, the source's are copied by metadata.
+    """
+
+    def __init__(self, stream: ByteStream, size: int | None):
+        self._stream = stream
+        self.size = size
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return {}
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream
+
+
+class BodyInterrupted(Exception):
+    """The tee's source stopped because the reader pulling from it was cancelled mid-read."""
+
+
+class Tee:
+    """One client body read by several uploads at once, with at most ``window`` chunks buffered.
+
+    The slowest live branch paces the others: a branch more than ``window`` chunks ahead waits. A branch
+    whose upload ended (failed or done) is dropped, so a dead member never stalls the rest. When the
+    source fails, every branch raises the same exception, so every member aborts its upload.
+    """
+
+    def __init__(self, source: PutBody, branches: int, window: int = 4):
+        if branches < 1 or window < 1:
+            raise ValueError("a tee needs at least one branch and a window of one chunk")
+        self._source = source
+        self._it: AsyncIterator[bytes] | None = None
+        self._buf: deque[bytes] = deque()
+        self._base = 0
+        self._pos = [0] * branches
+        self._live = [True] * branches
+        self._window = window
+        self._done = False
+        self._error: BaseException | None = None
+        self._fetching = False
+        self._cond = asyncio.Condition()
+        self.branches = [TeeBranch(self, i) for i in range(branches)]
+
+    @property
+    def buffered(self) -> int:
+        """Chunks held right now (for tests and metrics)."""
+        return len(self._buf)
+
+    def _trim(self) -> None:
+        live = [p for p, alive in zip(self._pos, self._live, strict=True) if alive]
+        low = min(live) if live else self._base + len(self._buf)
+        while self._base < low and self._buf:
+            self._buf.popleft()
+            self._base += 1
+
+    async def drop(self, index: int) -> None:
+        async with self._cond:
+            self._live[index] = False
+            self._trim()
+            self._cond.notify_all()
+
+    async def next_chunk(self, index: int) -> bytes:
+        while True:
+            async with self._cond:
+                while True:
+                    pos = self._pos[index]
+                    if pos < self._base + len(self._buf):
+                        chunk = self._buf[pos - self._base]
+                        self._pos[index] = pos + 1
+                        self._trim()
+                        self._cond.notify_all()
+                        return chunk
+                    if self._error is not None:
+                        raise self._error
+                    if self._done:
+                        raise StopAsyncIteration
+                    slowest = min(p for p, alive in zip(self._pos, self._live, strict=True) if alive)
+                    if not self._fetching and pos - slowest < self._window:
+                        self._fetching = True
+                        break
+                    await self._cond.wait()
+            await self._fetch()
+
+    async def _fetch(self) -> None:
+        chunk = b""
+        try:
+            if self._it is None:
+                self._it = aiter(self._source)
+            while not chunk:
+                chunk = await self._it.__anext__()
+        except StopAsyncIteration:
+            self._done = True
+        except asyncio.CancelledError:
+            self._error = BodyInterrupted("the request body was interrupted")
+            raise
+        except BaseException as exc:  # the client's body failed: every branch must fail the same way
+            self._error = exc
+        finally:
+            async with self._cond:
+                self._fetching = False
+                if chunk:
+                    self._buf.append(chunk)
+                self._cond.notify_all()
+
+
+class TeeBranch:
+    """One reader's view of a Tee, itself a PutBody."""
+
+    def __init__(self, tee: Tee, index: int):
+        self._tee = tee
+        self._index = index
+        self.size = tee._source.size
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return self._tee._source.checksums
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await self._tee.next_chunk(self._index)
+
+
+def copy_meta(info: ObjectInfo, meta: ObjectMeta | None) -> ObjectMeta:
+    """The metadata a copy writes: the client's (REPLACE) or the source's without its stored checksums."""
+    if meta is not None:
+        return meta
+    return info.meta.copy(checksums={}, checksum_type=None)
+
+
+async def copy_across(
+    src: Backend,
+    src_bucket: str,
+    src_key: str,
+    dst: Backend,
+    dst_bucket: str,
+    dst_key: str,
+    meta: ObjectMeta | None,
+) -> ObjectInfo:
+    """CopyObject between two stores: the source's GET stream feeds the destination's PUT."""
+    got = await src.get_object(src_bucket, src_key)
+    body = StreamBody(got.body, got.info.size)
+    try:
+        return await dst.put_object(dst_bucket, dst_key, body, copy_meta(got.info, meta))
+    finally:
+        await _close(got.body)
+
+
+async def part_copy_across(
+    src: Backend,
+    src_bucket: str,
+    src_key: str,
+    src_range: tuple[int, int] | None,
+    dst: Backend,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    part_number: int,
+) -> PartInfo:
+    """UploadPartCopy between two stores: a ranged GET of the source feeds UploadPart."""
+    rng = None if src_range is None else ByteRange(src_range[0], src_range[1])
+    got = await src.get_object(src_bucket, src_key, rng)
+    span = got.span or (0, got.info.size - 1)
+    body = StreamBody(got.body, span[1] - span[0] + 1 if got.info.size else 0)
+    try:
+        return await dst.upload_part(bucket, key, upload_id, part_number, body)
+    finally:
+        await _close(got.body)
+
+
+async def _close(stream: ByteStream) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
