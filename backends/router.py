@@ -1,0 +1,305 @@
+"""The router: the client-visible bucket decides which backend, which remote bucket and which key prefix.
+
+Routes are tried in order and the first whose pattern (an exact name or an ``fnmatch`` glob, matched
+case-sensitively) matches wins; the default backend takes the rest under their own names. A route may
+fix the remote bucket (``photos`` → ``prod-photos`` on s3) and put every key under a prefix inside it,
+so several client buckets can share one remote bucket. The prefix is invisible to clients: it is added
+to every key, listing prefix, start_after and key marker going down, and stripped from every key,
+common prefix and marker coming back.
+
+Multipart upload ids pass through unchanged: the bucket alone picks the backend, so every request of an
+upload reaches the backend that started it and the gateway keeps no state.
+
+A copy within one backend stays server-side, even across remote buckets. Across backends it streams the
+source's GET into the destination's PUT (a ranged GET into UploadPart for UploadPartCopy), a chunk at a
+time.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import pydantic
+
+from backends import errors as be
+from backends.base import (
+    Backend,
+    BucketInfo,
+    ByteRange,
+    Capabilities,
+    CompletedPart,
+    GetResult,
+    ListPage,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    PartsPage,
+    PutBody,
+    UploadsPage,
+)
+from backends.served import mark
+from backends.streams import copy_across, part_copy_across
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str
+    backend: Backend
+    #: None: the remote bucket has the client's bucket name.
+    remote_bucket: str | None = None
+    prefix: str = ""
+
+    @property
+    def is_glob(self) -> bool:
+        return any(c in self.pattern for c in "*?[")
+
+    def matches(self, bucket: str) -> bool:
+        return fnmatch.fnmatchcase(bucket, self.pattern)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one client bucket lives."""
+
+    backend: Backend
+    bucket: str
+    prefix: str
+
+    def key(self, key: str) -> str:
+        return self.prefix + key
+
+    def strip(self, key: str) -> str:
+        return key[len(self.prefix) :] if key.startswith(self.prefix) else key
+
+    def info(self, info: ObjectInfo) -> ObjectInfo:
+        return replace(info, key=self.strip(info.key)) if self.prefix else info
+
+    def marker(self, marker: str) -> str:
+        return self.prefix + marker if marker else ""
+
+
+class RouteSettings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    bucket: str = pydantic.Field(min_length=1)
+    backend: str
+    remote_bucket: str | None = None
+    prefix: str = ""
+
+
+class Router(Backend):
+    def __init__(self, routes: Sequence[Route], default: Backend | None = None, *, name: str = "router"):
+        self.name = name
+        self.routes = list(routes)
+        if default is not None:
+            self.routes.append(Route("*", default))
+        members = self._backends()
+        if not members:
+            raise ValueError("a router needs at least one route or a default backend")
+        self.capabilities = Capabilities(
+            multipart=any(b.capabilities.multipart for b in members),
+            server_side_copy=True,  # across backends the router streams the copy itself
+            stores_checksums=all(b.capabilities.stores_checksums for b in members),
+            bucket_admin=any(b.capabilities.bucket_admin for b in members),
+        )
+
+    @classmethod
+    def from_routes(
+        cls,
+        routes: Sequence[dict[str, object]],
+        lookup: Callable[[str], Backend],
+        default: str | None = None,
+        *,
+        name: str = "router",
+    ) -> Router:
+        """Build from configuration: ``{bucket, backend, remote_bucket?, prefix?}`` dicts, backend names."""
+        parsed = [RouteSettings.model_validate(r) for r in routes]
+        return cls(
+            [Route(r.bucket, lookup(r.backend), r.remote_bucket, r.prefix) for r in parsed],
+            lookup(default) if default is not None else None,
+            name=name,
+        )
+
+    def _backends(self) -> list[Backend]:
+        seen: dict[int, Backend] = {}
+        for route in self.routes:
+            seen.setdefault(id(route.backend), route.backend)
+        return list(seen.values())
+
+    def route_for(self, bucket: str) -> Route | None:
+        return next((r for r in self.routes if r.matches(bucket)), None)
+
+    def resolve(self, bucket: str) -> Target:
+        route = self.route_for(bucket)
+        if route is None:
+            raise be.NoSuchBucket(detail=f"no route for bucket {bucket!r}", backend=self.name)
+        mark(route.backend.name)
+        return Target(route.backend, route.remote_bucket or bucket, route.prefix)
+
+    # -- lifecycle and buckets ---------------------------------------------------------------------
+    async def check(self) -> None:
+        for backend in self._backends():
+            await backend.check()
+
+    async def list_buckets(self) -> list[BucketInfo]:
+        """The buckets clients can reach: fixed routes whose remote bucket exists, and the routed
+        backends' own buckets that resolve to the route they were listed through."""
+        found: dict[str, BucketInfo] = {}
+        listed: dict[int, list[BucketInfo]] = {}
+        for route in self.routes:
+            if route.remote_bucket is not None:
+                if route.is_glob or self.route_for(route.pattern) is not route:
+                    continue  # a glob names no bucket to show; a shadowed name is served by another route
+                try:
+                    remote = await route.backend.head_bucket(route.remote_bucket)
+                except be.NoSuchBucket:
+                    continue
+                found.setdefault(route.pattern, BucketInfo(route.pattern, remote.created))
+                continue
+            if id(route.backend) not in listed:
+                listed[id(route.backend)] = await route.backend.list_buckets()
+            for info in listed[id(route.backend)]:
+                if self.route_for(info.name) is route:
+                    found.setdefault(info.name, info)
+        return sorted(found.values(), key=lambda b: b.name.encode())
+
+    async def create_bucket(self, bucket: str, region: str | None = None) -> None:
+        t = self.resolve(bucket)
+        await t.backend.create_bucket(t.bucket, region)
+
+    async def delete_bucket(self, bucket: str) -> None:
+        t = self.resolve(bucket)
+        if t.prefix:  # the remote bucket may hold other routes' keys: this bucket is only its prefix
+            page = await t.backend.list_objects(t.bucket, prefix=t.prefix, max_keys=1)
+            if page.objects or page.common_prefixes:
+                raise be.BucketNotEmpty(backend=self.name)
+        await t.backend.delete_bucket(t.bucket)
+
+    async def head_bucket(self, bucket: str) -> BucketInfo:
+        t = self.resolve(bucket)
+        info = await t.backend.head_bucket(t.bucket)
+        return BucketInfo(bucket, info.created)
+
+    # -- objects -----------------------------------------------------------------------------------
+    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+        t = self.resolve(bucket)
+        return t.info(await t.backend.put_object(t.bucket, t.key(key), body, meta))
+
+    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+        t = self.resolve(bucket)
+        got = await t.backend.get_object(t.bucket, t.key(key), range)
+        return replace(got, info=t.info(got.info))
+
+    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        t = self.resolve(bucket)
+        return t.info(await t.backend.head_object(t.bucket, t.key(key)))
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        t = self.resolve(bucket)
+        await t.backend.delete_object(t.bucket, t.key(key))
+
+    async def copy_object(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+    ) -> ObjectInfo:
+        s, d = self.resolve(src_bucket), self.resolve(dst_bucket)
+        if s.backend is d.backend and d.backend.capabilities.server_side_copy:
+            info = await d.backend.copy_object(s.bucket, s.key(src_key), d.bucket, d.key(dst_key), meta)
+        else:
+            info = await copy_across(
+                s.backend, s.bucket, s.key(src_key), d.backend, d.bucket, d.key(dst_key), meta
+            )
+        return d.info(info)
+
+    async def list_objects(
+        self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
+    ) -> ListPage:
+        t = self.resolve(bucket)
+        page = await t.backend.list_objects(
+            t.bucket, t.key(prefix), delimiter, t.marker(start_after), max_keys
+        )
+        if not t.prefix:
+            return page
+        return ListPage(
+            objects=[t.info(o) for o in page.objects],
+            common_prefixes=[t.strip(p) for p in page.common_prefixes],
+            is_truncated=page.is_truncated,
+            next_marker=t.strip(page.next_marker) if page.next_marker is not None else None,
+        )
+
+    # -- multipart ---------------------------------------------------------------------------------
+    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        t = self.resolve(bucket)
+        return await t.backend.create_multipart_upload(t.bucket, t.key(key), meta)
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
+    ) -> PartInfo:
+        t = self.resolve(bucket)
+        return await t.backend.upload_part(t.bucket, t.key(key), upload_id, part_number, body)
+
+    async def upload_part_copy(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        src_range: tuple[int, int] | None,
+    ) -> PartInfo:
+        s, d = self.resolve(src_bucket), self.resolve(bucket)
+        if s.backend is d.backend and d.backend.capabilities.server_side_copy:
+            return await d.backend.upload_part_copy(
+                d.bucket, d.key(key), upload_id, part_number, s.bucket, s.key(src_key), src_range
+            )
+        return await part_copy_across(
+            s.backend,
+            s.bucket,
+            s.key(src_key),
+            src_range,
+            d.backend,
+            d.bucket,
+            d.key(key),
+            upload_id,
+            part_number,
+        )
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        t = self.resolve(bucket)
+        return t.info(await t.backend.complete_multipart_upload(t.bucket, t.key(key), upload_id, parts))
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        t = self.resolve(bucket)
+        await t.backend.abort_multipart_upload(t.bucket, t.key(key), upload_id)
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
+    ) -> PartsPage:
+        t = self.resolve(bucket)
+        return await t.backend.list_parts(t.bucket, t.key(key), upload_id, part_number_marker, max_parts)
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadsPage:
+        t = self.resolve(bucket)
+        page = await t.backend.list_multipart_uploads(
+            t.bucket, t.key(prefix), delimiter, t.marker(key_marker), upload_id_marker, max_uploads
+        )
+        if not t.prefix:
+            return page
+        return replace(
+            page,
+            uploads=[replace(u, key=t.strip(u.key)) for u in page.uploads],
+            common_prefixes=[t.strip(p) for p in page.common_prefixes],
+            next_key_marker=t.strip(page.next_key_marker) if page.next_key_marker is not None else None,
+        )
