@@ -198,7 +198,9 @@ class Backend:
     capabilities: Capabilities = Capabilities()
 
     def _unsupported(self, what: str) -> NotImplementedByBackend:
-        return NotImplementedByBackend(f"{what} is not implemented by the {self.name} backend.", backend=self.name)
+        return NotImplementedByBackend(
+            f"{what} is not implemented by the {self.name} backend.", backend=self.name
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -254,7 +256,9 @@ class Backend:
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
         raise self._unsupported("CreateMultipartUpload")
 
-    async def upload_part(self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody) -> PartInfo:
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
+    ) -> PartInfo:
         raise self._unsupported("UploadPart")
 
     async def upload_part_copy(

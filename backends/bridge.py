@@ -50,7 +50,9 @@ class SyncReader(io.RawIOBase):
     EOF without touching the stream.
     """
 
-    def __init__(self, stream: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop, limit: int | None = None):
+    def __init__(
+        self, stream: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop, limit: int | None = None
+    ):
         super().__init__()
         self._stream = stream
         self._loop = loop

@@ -13,7 +13,10 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied"),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
-    "BadDigest": (400, "The Content-MD5 or checksum value that you specified did not match what the server received."),
+    "BadDigest": (
+        400,
+        "The Content-MD5 or checksum value that you specified did not match what the server received.",
+    ),
     "BucketAlreadyExists": (409, "The requested bucket name is not available."),
     "BucketAlreadyOwnedByYou": (
         409,
@@ -23,7 +26,10 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
     "EntityTooLarge": (400, "Your proposed upload exceeds the maximum allowed object size."),
     "EntityTooSmall": (400, "Your proposed upload is smaller than the minimum allowed object size."),
     "ExpiredToken": (400, "The provided token has expired."),
-    "IncompleteBody": (400, "You did not provide the number of bytes specified by the Content-Length HTTP header."),
+    "IncompleteBody": (
+        400,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    ),
     "InternalError": (500, "We encountered an internal error. Please try again."),
     "InvalidAccessKeyId": (403, "The AWS Access Key Id you provided does not exist in our records."),
     "InvalidArgument": (400, "Invalid Argument"),
@@ -34,7 +40,10 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
         "One or more of the specified parts could not be found.  The part may not have been uploaded, "
         "or the specified entity tag may not match the part's entity tag.",
     ),
-    "InvalidPartOrder": (400, "The list of parts was not in ascending order. Parts must be ordered by part number."),
+    "InvalidPartOrder": (
+        400,
+        "The list of parts was not in ascending order. Parts must be ordered by part number.",
+    ),
     "InvalidRange": (416, "The requested range is not satisfiable"),
     "InvalidRequest": (400, "Invalid Request"),
     "InvalidStorageClass": (400, "The storage class you specified is not valid"),
@@ -70,7 +79,10 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
     "NotImplemented": (501, "A header you provided implies functionality that is not implemented."),
     "NotModified": (304, "Not Modified"),
     "PreconditionFailed": (412, "At least one of the pre-conditions you specified did not hold"),
-    "RequestTimeTooSkewed": (403, "The difference between the request time and the server's time is too large."),
+    "RequestTimeTooSkewed": (
+        403,
+        "The difference between the request time and the server's time is too large.",
+    ),
     "RequestTimeout": (
         400,
         "Your socket connection to the server was not read from or written to within the timeout period.",

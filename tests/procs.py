@@ -59,11 +59,15 @@ class ServerProcess:
         if self.log_path is not None:
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
             out = self._log
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.argv[:3]} exited with {self.proc.returncode}; log: {self.log_text()}")
+                raise RuntimeError(
+                    f"{self.argv[:3]} exited with {self.proc.returncode}; log: {self.log_text()}"
+                )
             if self._is_ready():
                 return self
             time.sleep(0.05)

@@ -1,0 +1,197 @@
+"""The ASGI application: one request in, one S3 answer out.
+
+Per request: a request id; addressing (bucket, key); the route table picks the operation; the caller is
+authenticated (SigV4/SigV2, header or presigned) and authorised; the handler runs against the backend;
+any refusal becomes S3's XML error with the status AWS uses. Nothing here holds state another gateway
+process would need, so ``--workers N`` and replicas behind a load balancer just work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl, quote_from_bytes
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+
+from backends import errors as be
+from backends.base import Backend
+from backends.served import served_by
+from gateway import addressing, routes
+from gateway.auth import RequestView, authenticate
+from gateway.config import Config
+from gateway.context import Ctx
+from gateway.errors import S3Error, from_backend
+from gateway.policy import Policy
+from gateway.xmlio import error_document
+
+log = logging.getLogger("s3bridge")
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+#: Bytes the raw path may keep as they are when re-quoting it for the signature and the key.
+_PATH_SAFE = b"!$&'()*+,;=:@/%-._~"
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8).upper()
+
+
+class S3App:
+    """The gateway as an ASGI callable; ``backend`` is the assembled backend tree."""
+
+    def __init__(
+        self,
+        config: Config,
+        backend: Backend,
+        *,
+        extra: Callable[[Request], Awaitable[Response | None]] | None = None,
+    ):
+        self.config = config
+        self.backend = backend
+        self.policy = Policy(config)
+        self._extra = extra
+        self._started = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        if not self._started:
+            await self.startup()
+        response = None
+        if self._extra is not None:
+            response = await self._extra(request)
+        if response is None:
+            response = await self.handle(request)
+        await response(scope, receive, send)
+
+    async def startup(self) -> None:
+        if not self._started:
+            self._started = True
+            await self.backend.start()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.backend.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _host(self, headers: Headers) -> str:
+        if self.config.server.trust_forwarded and "x-forwarded-host" in headers:
+            return headers["x-forwarded-host"].split(",")[0].strip()
+        return headers.get("host", "")
+
+    async def handle(self, request: Request) -> Response:
+        rid = new_request_id()
+        started = time.monotonic()
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        raw_path = quote_from_bytes(raw.split(b"?", 1)[0], safe=_PATH_SAFE)
+        query_string = request.scope.get("query_string", b"").decode("latin-1")
+        operation = "Unknown"
+        access_key: str | None = None
+        #: What the access log and metrics middleware read once the response is sent.
+        facts: dict[str, Any] = request.scope.setdefault("s3bridge", {})
+        facts.update(
+            request_id=rid, operation=operation, access_key=None, bucket=None, backend=None, error=None
+        )
+        served_by.set(None)
+        try:
+            headers = request.headers
+            host = self._host(headers)
+            srv = self.config.server
+            target = addressing.resolve(raw_path, host, srv.domains, srv.path_prefix)
+            query = dict(parse_qsl(query_string, keep_blank_values=True))
+            kind: routes.Target = "object" if target.key else ("bucket" if target.bucket else "service")
+            route = routes.match(request.method, kind, query, headers)
+            if route is None:
+                raise S3Error(
+                    "MethodNotAllowed" if request.method not in _KNOWN_METHODS else "NotImplemented"
+                )
+            operation = route.operation
+            facts.update(operation=operation, bucket=target.bucket)
+            view = RequestView(
+                method=request.method,
+                raw_path=raw_path,
+                query_string=query_string,
+                headers={k: v for k, v in _joined(headers)},
+                host=host,
+            )
+            auth = authenticate(
+                view, self.policy.secret_for, dt.datetime.now(dt.timezone.utc),
+                max_skew=dt.timedelta(seconds=srv.max_skew_seconds),
+            )  # fmt: skip
+            access_key = auth.access_key
+            facts["access_key"] = access_key
+            self.policy.authorize(auth.access_key, target.bucket, route.right, public_read=route.public)
+            ctx = Ctx(
+                request, rid, operation, target.bucket, target.key, query, headers,
+                self.backend, self.config, auth, self.policy,
+            )  # fmt: skip
+            response = await route.handler(ctx)
+        except S3Error as err:
+            response = self.error_response(err, raw_path, rid)
+        except be.BackendError as exc:
+            level = logging.WARNING if exc.retryable or isinstance(exc, be.AccessDenied) else logging.DEBUG
+            log.log(level, "request %s %s: %s", rid, operation, exc)
+            response = self.error_response(from_backend(exc), raw_path, rid)
+        except Exception:
+            log.exception("request %s %s failed", rid, operation)
+            response = self.error_response(S3Error("InternalError"), raw_path, rid)
+        backend_name = served_by.get()
+        if backend_name:
+            response.headers["x-s3bridge-backend"] = backend_name
+        facts.update(backend=backend_name, status=response.status_code)
+        if response.status_code >= 300:
+            facts["error"] = _error_code(response)
+        response.headers["x-amz-request-id"] = rid
+        response.headers["x-amz-id-2"] = rid
+        response.headers.setdefault("Server", "s3bridge")
+        log.debug(
+            "%s %s %s -> %s in %.1f ms (key %s)",
+            rid, request.method, operation, response.status_code, (time.monotonic() - started) * 1000, access_key,
+        )  # fmt: skip
+        return response
+
+    def error_response(self, err: S3Error, resource: str, rid: str) -> Response:
+        if err.code == "NotModified":
+            return Response(status_code=304, headers=err.headers)
+        body = error_document(err.code, err.message, resource, rid, err.extra)
+        response = Response(body, status_code=err.status, headers=err.headers, media_type="application/xml")
+        response.s3_error_code = err.code  # type: ignore[attr-defined]
+        return response
+
+
+def _error_code(response: Response) -> str | None:
+    code = getattr(response, "s3_error_code", None)
+    return code if isinstance(code, str) else None
+
+
+_KNOWN_METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
+
+
+def _joined(headers: Headers) -> list[tuple[str, str]]:
+    """Headers with repeated names joined by commas, as SigV4 canonicalises them."""
+    merged: dict[str, list[str]] = {}
+    for name, value in headers.raw:
+        merged.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    return [(name, ",".join(values)) for name, values in merged.items()]

@@ -1,0 +1,52 @@
+"""Building the backend tree from the configuration: each named backend once, composites wired to
+their members by name, and the router on top when routes need one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backends.base import Backend
+from gateway.config import Config, ConfigError, backend_module
+
+
+def build_backends(config: Config) -> dict[str, Backend]:
+    """Every configured backend by name; a composite's members are built before it, cycles refused."""
+    built: dict[str, Backend] = {}
+    building: list[str] = []
+
+    def lookup(name: str) -> Backend:
+        if name in built:
+            return built[name]
+        if name not in config.backend_settings:
+            raise ConfigError(
+                f"backends: {building[-1] if building else '?'} refers to unknown backend {name!r}"
+            )
+        if name in building:
+            raise ConfigError(f"backends: {' -> '.join([*building, name])} is a cycle")
+        building.append(name)
+        settings: Any = config.backend_settings[name]
+        module = backend_module(settings.type)
+        try:
+            backend = module.build(settings, name=name, lookup=lookup)
+        except ConfigError:
+            raise
+        except (ValueError, OSError) as exc:
+            raise ConfigError(f"backends.{name}: {exc}") from None
+        building.pop()
+        built[name] = backend
+        return backend
+
+    for name in config.backend_settings:
+        lookup(name)
+    return built
+
+
+def build_root(config: Config) -> Backend:
+    """The backend the front end talks to: the only backend, or a router over the configured routes."""
+    backends = build_backends(config)
+    routes = config.effective_routes()
+    if len(routes) == 1 and routes[0].remote_bucket is None and not routes[0].prefix:
+        return backends[routes[0].backend]
+    from backends.router import Router
+
+    return Router.from_routes([r.model_dump() for r in routes], backends.__getitem__)

@@ -1,0 +1,77 @@
+"""The request body as the backends see it: decoded, verified, streamed (implements ``PutBody``).
+
+The wire bytes come from the ASGI receive channel and go through the request's ``PayloadDecoder``
+(aws-chunked framing, chunk signatures, SHA-256, Content-MD5, x-amz-checksum-*). Verification that can
+only happen at the end (digests, trailers, length) runs before the iterator reports its end, so a bad
+body surfaces as an exception where a backend would otherwise commit: nothing corrupt is ever stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.requests import ClientDisconnect, Request
+
+from gateway.auth import PayloadDecoder
+from gateway.errors import S3Error
+
+#: Pass decoded bytes on in pieces of at least this size, so backends write in useful units.
+COALESCE = 256 * 1024
+
+
+class RequestBody:
+    """One request's body; iterate it once."""
+
+    def __init__(self, request: Request, decoder: PayloadDecoder):
+        self._request = request
+        self._decoder = decoder
+        self.size: int | None = decoder.declared_size
+        self.consumed = False
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return self._decoder.checksums
+
+    @property
+    def md5_hex(self) -> str | None:
+        return self._decoder.md5_hex
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        if self.consumed:
+            raise RuntimeError("a request body can be read only once")
+        self.consumed = True
+        pending: list[bytes] = []
+        pending_size = 0
+        try:
+            async for raw in self._request.stream():
+                out = self._decoder.feed(raw)
+                if out:
+                    pending.append(out)
+                    pending_size += len(out)
+                    if pending_size >= COALESCE:
+                        yield b"".join(pending)
+                        pending, pending_size = [], 0
+        except ClientDisconnect:
+            raise S3Error("IncompleteBody") from None
+        self._decoder.finish()
+        if pending:
+            yield b"".join(pending)
+
+    async def read_small(self, limit: int) -> bytes:
+        """The whole body of a small request document (XML); over ``limit`` is refused."""
+        parts: list[bytes] = []
+        total = 0
+        async for chunk in self:
+            total += len(chunk)
+            if total > limit:
+                raise S3Error("MalformedXML", "The XML document is too large.")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def drain(self) -> None:
+        """Read and verify a body nobody wants (requests that carry one they should not)."""
+        async for _ in self:
+            pass

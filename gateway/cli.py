@@ -1,0 +1,131 @@
+"""The ``s3bridge`` command: ``serve`` runs the gateway, ``check-config`` validates a configuration.
+
+Configuration problems are printed as one clear line naming the setting, with exit status 2; never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from gateway.config import ConfigError, load
+
+ENV_SERVE_ARGS = "S3BRIDGE_SERVE_ARGS"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="s3bridge", description="S3-compatible gateway to many stores.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument(
+        "--config", type=Path, help="configuration file (default: embedded filesystem backend)"
+    )
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--data-dir", type=Path, help="filesystem backend root (default ./data)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--certfile", type=Path, help="TLS certificate (PEM)")
+    serve.add_argument("--keyfile", type=Path, help="TLS private key (PEM)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    check = sub.add_parser("check-config", help="validate a configuration and try every backend")
+    check.add_argument("--config", type=Path)
+    check.add_argument("--data-dir", type=Path)
+    check.add_argument("--no-connect", action="store_true", help="validate only; do not contact backends")
+    return parser
+
+
+def serve_args(args: argparse.Namespace) -> dict[str, object]:
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "certfile": str(args.certfile) if args.certfile else None,
+        "keyfile": str(args.keyfile) if args.keyfile else None,
+    }
+    return {
+        "config": str(args.config) if args.config else None,
+        "data_dir": str(args.data_dir) if args.data_dir else None,
+        "overrides": overrides,
+        "log_level": args.log_level,
+    }
+
+
+def load_from(spec: dict[str, object]):  # type: ignore[no-untyped-def]
+    config_path = spec.get("config")
+    data_dir = spec.get("data_dir")
+    return load(
+        Path(str(config_path)) if config_path else None,
+        data_dir=Path(str(data_dir)) if data_dir else None,
+        overrides=spec.get("overrides"),  # type: ignore[arg-type]
+    )
+
+
+def create_app():  # type: ignore[no-untyped-def]
+    """uvicorn's app factory: each worker process builds its own app from the same settings."""
+    from gateway.app import S3App
+    from gateway.assemble import build_root
+    from gateway.health import Extras
+
+    spec = json.loads(os.environ.get(ENV_SERVE_ARGS, "{}"))
+    config = load_from(spec)
+    backend = build_root(config)
+    extras = Extras(config, backend)
+    app = S3App(config, backend, extra=extras.handle)
+    return extras.wrap(app)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    spec = serve_args(args)
+    config = load_from(spec)
+    from gateway.assemble import build_root
+
+    build_root(config)  # fail here, in the parent, on anything a worker would fail on
+    srv = config.server
+    level = spec["log_level"] or config.logging.level
+    logging.basicConfig(
+        level=getattr(logging, str(level).upper()), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    os.environ[ENV_SERVE_ARGS] = json.dumps(spec)
+    scheme = "https" if srv.certfile else "http"
+    print(f"s3bridge serving {scheme}://{srv.host}:{srv.port}", file=sys.stderr, flush=True)
+    uvicorn.run(
+        "gateway.cli:create_app",
+        factory=True,
+        host=srv.host,
+        port=srv.port,
+        workers=srv.workers,
+        ssl_certfile=str(srv.certfile) if srv.certfile else None,
+        ssl_keyfile=str(srv.keyfile) if srv.keyfile else None,
+        log_level=str(level),
+        access_log=False,
+        timeout_graceful_shutdown=srv.shutdown_timeout,
+        server_header=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        from gateway.checkconfig import run as check_config
+
+        return check_config(args)
+    except ConfigError as exc:
+        print(f"s3bridge: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

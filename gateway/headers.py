@@ -1,0 +1,121 @@
+"""Object metadata as HTTP headers, both ways (pure code).
+
+Requests carry the standard content headers and ``x-amz-meta-*``; answers give them back exactly, plus
+ETag, Last-Modified and, when the client asks with ``x-amz-checksum-mode: ENABLED``, the stored
+checksums. ``aws-chunked`` is transport framing, never part of a stored Content-Encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from email.utils import format_datetime
+
+from backends.base import CHECKSUM_ALGORITHMS, ObjectInfo, ObjectMeta
+from gateway.errors import S3Error
+
+META_PREFIX = "x-amz-meta-"
+#: S3 caps user metadata (names + values) at 2 KB.
+MAX_USER_META_BYTES = 2048
+STORAGE_CLASSES = {
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+    "OUTPOSTS",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+}
+
+_CONTENT_HEADERS = {
+    "content-type": "content_type",
+    "content-disposition": "content_disposition",
+    "content-language": "content_language",
+    "cache-control": "cache_control",
+    "expires": "expires",
+}
+#: GetObject's response-* query overrides → the header they replace.
+RESPONSE_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
+
+
+def strip_aws_chunked(value: str | None) -> str | None:
+    if value is None:
+        return None
+    codings = [c.strip() for c in value.split(",") if c.strip() and c.strip().lower() != "aws-chunked"]
+    return ", ".join(codings) or None
+
+
+def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
+    """The metadata a PUT, CreateMultipartUpload or CopyObject (REPLACE) sets."""
+    meta = ObjectMeta()
+    for header, attr in _CONTENT_HEADERS.items():
+        if header in headers:
+            setattr(meta, attr, headers[header])
+    meta.content_encoding = strip_aws_chunked(headers.get("content-encoding"))
+    size = 0
+    for name, value in headers.items():
+        lname = name.lower()
+        if lname.startswith(META_PREFIX):
+            short = lname[len(META_PREFIX) :]
+            meta.user[short] = value
+            size += len(short.encode()) + len(value.encode())
+    if size > MAX_USER_META_BYTES:
+        raise S3Error("MetadataTooLarge")
+    storage = headers.get("x-amz-storage-class")
+    if storage is not None:
+        if storage not in STORAGE_CLASSES:
+            raise S3Error("InvalidStorageClass")
+        meta.storage_class = storage
+    return meta
+
+
+def object_headers(info: ObjectInfo, *, checksum_mode: bool = False) -> dict[str, str]:
+    """The headers GET and HEAD answer with (Content-Length and ranges are the caller's)."""
+    meta = info.meta
+    headers = {
+        "ETag": f'"{info.etag}"',
+        "Last-Modified": format_datetime(info.last_modified, usegmt=True),
+        "Accept-Ranges": "bytes",
+        "Content-Type": meta.content_type or "binary/octet-stream",
+    }
+    optional = {
+        "Content-Encoding": meta.content_encoding,
+        "Content-Disposition": meta.content_disposition,
+        "Content-Language": meta.content_language,
+        "Cache-Control": meta.cache_control,
+        "Expires": meta.expires,
+    }
+    headers.update({k: v for k, v in optional.items() if v})
+    if meta.storage_class and meta.storage_class != "STANDARD":
+        headers["x-amz-storage-class"] = meta.storage_class
+    for name, value in meta.user.items():
+        headers[META_PREFIX + name] = value
+    if checksum_mode:
+        headers.update(checksum_headers(meta.checksums))
+        if meta.checksum_type and meta.checksums:
+            headers["x-amz-checksum-type"] = meta.checksum_type
+    return headers
+
+
+def checksum_headers(checksums: Mapping[str, str]) -> dict[str, str]:
+    return {
+        f"x-amz-checksum-{alg}": value
+        for alg, value in checksums.items()
+        if alg in CHECKSUM_ALGORITHMS and value
+    }
+
+
+def apply_overrides(headers: dict[str, str], query: Mapping[str, str]) -> None:
+    for param, header in RESPONSE_OVERRIDES.items():
+        if param in query:
+            headers[header] = query[param]

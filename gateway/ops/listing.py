@@ -1,0 +1,130 @@
+"""ListObjects (v1) and ListObjectsV2: one backend page per request, in S3's XML.
+
+The backend pages with an exclusive ``start_after``; v1's marker is that directly, v2's continuation
+token is the same position made opaque. With ``encoding-type=url`` every key and prefix in the answer is
+URL-encoded, as clients that ask for it decode them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import quote
+
+from starlette.responses import Response
+
+from gateway.context import Ctx, xml_response
+from gateway.errors import S3Error
+from gateway.ops.buckets import owner
+from gateway.xmlio import Doc, add, add_all
+
+MAX_KEYS = 1000
+
+
+def encode_token(marker: str) -> str:
+    return base64.urlsafe_b64encode(("1:" + marker).encode()).decode()
+
+
+def decode_token(token: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    if not raw.startswith("1:"):
+        raise S3Error("InvalidArgument", "The continuation token provided is incorrect")
+    return raw[2:]
+
+
+def _encoder(ctx: Ctx):  # type: ignore[no-untyped-def]
+    encoding = ctx.query.get("encoding-type")
+    if encoding is None:
+        return lambda s: s
+    if encoding.lower() != "url":
+        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request")
+    return lambda s: quote(s, safe="/")
+
+
+async def list_objects(ctx: Ctx) -> Response:
+    if ctx.query.get("list-type") == "2":
+        return await _list_v2(ctx)
+    if "list-type" in ctx.query:
+        raise S3Error("InvalidArgument", "Invalid List Type specified in Request")
+    return await _list_v1(ctx)
+
+
+async def _page(ctx: Ctx, start_after: str):  # type: ignore[no-untyped-def]
+    max_keys = ctx.int_param("max-keys", MAX_KEYS, high=MAX_KEYS)
+    prefix = ctx.query.get("prefix", "")
+    delimiter = ctx.query.get("delimiter", "")
+    page = await ctx.backend.list_objects(ctx.need_bucket, prefix, delimiter, start_after, max_keys)
+    return page, max_keys, prefix, delimiter
+
+
+def _contents(doc: Doc, page, enc, with_owner: bool) -> None:  # type: ignore[no-untyped-def]
+    for obj in page.objects:
+        el = add(doc.root, "Contents")
+        add(el, "Key", enc(obj.key))
+        add(el, "LastModified", obj.last_modified)
+        add(el, "ETag", f'"{obj.etag}"')
+        if obj.meta.checksums:
+            for alg in obj.meta.checksums:
+                add(el, "ChecksumAlgorithm", alg.upper())
+        add(el, "Size", obj.size)
+        if with_owner:
+            owner(el)
+        add(el, "StorageClass", obj.meta.storage_class or "STANDARD")
+    for prefix in page.common_prefixes:
+        add(add(doc.root, "CommonPrefixes"), "Prefix", enc(prefix))
+
+
+async def _list_v1(ctx: Ctx) -> Response:
+    enc = _encoder(ctx)
+    marker = ctx.query.get("marker", "")
+    page, max_keys, prefix, delimiter = await _page(ctx, marker)
+    doc = Doc("ListBucketResult")
+    add(doc.root, "Name", ctx.need_bucket)
+    add(doc.root, "Prefix", enc(prefix))
+    add(doc.root, "Marker", enc(marker))
+    if page.is_truncated and delimiter and page.next_marker is not None:
+        add(doc.root, "NextMarker", enc(page.next_marker))
+    add(doc.root, "MaxKeys", max_keys)
+    if delimiter:
+        add(doc.root, "Delimiter", enc(delimiter))
+    add(doc.root, "IsTruncated", page.is_truncated)
+    if "encoding-type" in ctx.query:
+        add(doc.root, "EncodingType", "url")
+    _contents(doc, page, enc, with_owner=True)
+    return xml_response(doc)
+
+
+async def _list_v2(ctx: Ctx) -> Response:
+    enc = _encoder(ctx)
+    token = ctx.query.get("continuation-token")
+    start_after = ctx.query.get("start-after", "")
+    if token is not None:
+        position = decode_token(token)
+    else:
+        position = start_after
+    page, max_keys, prefix, delimiter = await _page(ctx, position)
+    doc = Doc("ListBucketResult")
+    add(doc.root, "Name", ctx.need_bucket)
+    add(doc.root, "Prefix", enc(prefix))
+    add(doc.root, "MaxKeys", max_keys)
+    add(doc.root, "KeyCount", len(page.objects) + len(page.common_prefixes))
+    if delimiter:
+        add(doc.root, "Delimiter", enc(delimiter))
+    add(doc.root, "IsTruncated", page.is_truncated)
+    add_all(
+        doc.root,
+        [
+            ("ContinuationToken", token),
+            (
+                "NextContinuationToken",
+                encode_token(page.next_marker) if page.is_truncated and page.next_marker else None,
+            ),
+            ("StartAfter", enc(start_after) if "start-after" in ctx.query else None),
+            ("EncodingType", "url" if "encoding-type" in ctx.query else None),
+        ],
+    )
+    _contents(doc, page, enc, with_owner=ctx.query.get("fetch-owner", "").lower() == "true")
+    return xml_response(doc)

@@ -1,0 +1,233 @@
+"""Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from urllib.parse import unquote
+
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from backends import errors as be
+from backends.base import MAX_KEY_BYTES, ByteStream, ObjectInfo
+from gateway import conditions
+from gateway.context import Ctx, empty, xml_response
+from gateway.errors import S3Error, from_backend
+from gateway.headers import apply_overrides, checksum_headers, meta_from_headers, object_headers
+from gateway.xmlio import Doc, add, child_text, children
+
+MAX_DELETE_KEYS = 1000
+DELETE_CONCURRENCY = 16
+
+
+def check_key(key: str) -> None:
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise S3Error("KeyTooLongError")
+
+
+def put_headers(info: ObjectInfo, checksums: dict[str, str]) -> dict[str, str]:
+    headers = {"ETag": f'"{info.etag}"'}
+    headers.update(checksum_headers(checksums))
+    return headers
+
+
+async def put_object(ctx: Ctx) -> Response:
+    bucket, key = ctx.need_bucket, ctx.need_key
+    check_key(key)
+    meta = meta_from_headers(ctx.headers)
+    if "if-none-match" in ctx.headers or "if-match" in ctx.headers:
+        await _check_write_conditions(ctx, bucket, key)
+    info = await ctx.backend.put_object(bucket, key, ctx.body, meta)
+    return empty(200, put_headers(info, ctx.body.checksums))
+
+
+async def _check_write_conditions(ctx: Ctx, bucket: str, key: str) -> None:
+    """Conditional writes: ``If-None-Match: *`` (create only) and ``If-Match: etag`` (replace only)."""
+    try:
+        current = await ctx.backend.head_object(bucket, key)
+    except be.NoSuchKey:
+        if "if-match" in ctx.headers:
+            raise S3Error("NoSuchKey", Key=key) from None
+        return
+    if ctx.headers.get("if-none-match", "").strip() == "*":
+        raise S3Error("PreconditionFailed", Condition="If-None-Match")
+    if "if-match" in ctx.headers and not conditions.etag_matches(ctx.headers["if-match"], current.etag):
+        raise S3Error("PreconditionFailed", Condition="If-Match")
+
+
+def _checksum_mode(ctx: Ctx) -> bool:
+    return ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+
+
+async def get_object(ctx: Ctx) -> Response:
+    bucket, key = ctx.need_bucket, ctx.need_key
+    if "partNumber" in ctx.query:
+        raise S3Error("NotImplemented", "GetObject with partNumber is not implemented.")
+    byte_range = conditions.parse_range(ctx.headers.get("range"))
+    result = await ctx.backend.get_object(bucket, key, byte_range)
+    try:
+        conditions.check(ctx.headers, result.info.etag, result.info.last_modified)
+    except S3Error as err:
+        await _close(result.body)
+        if err.code == "NotModified":
+            return _not_modified(result.info)
+        raise
+    # A ranged read's checksum would be of the part served, which S3 does not send.
+    headers = object_headers(result.info, checksum_mode=_checksum_mode(ctx) and result.span is None)
+    apply_overrides(headers, ctx.query)
+    status = 200
+    if result.span is not None:
+        start, end = result.span
+        headers["Content-Range"] = f"bytes {start}-{end}/{result.info.size}"
+        headers["Content-Length"] = str(end - start + 1)
+        status = 206
+    else:
+        headers["Content-Length"] = str(result.info.size)
+    return StreamingResponse(
+        _guarded(result.body),
+        status_code=status,
+        headers=headers,
+        background=BackgroundTask(_close, result.body),
+    )
+
+
+async def _guarded(body: ByteStream) -> AsyncIterator[bytes]:
+    """The body for the wire; a backend failure mid-stream cuts the connection (the status is gone)."""
+    try:
+        async for chunk in body:
+            yield chunk
+    except be.BackendError as exc:
+        raise ConnectionAbortedError(str(exc)) from exc
+
+
+async def _close(body: ByteStream) -> None:
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # closing after a failure; the failure itself was reported
+            pass
+
+
+def _not_modified(info: ObjectInfo) -> Response:
+    headers = object_headers(info)
+    keep = {k: v for k, v in headers.items() if k in ("ETag", "Last-Modified", "Cache-Control", "Expires")}
+    return Response(status_code=304, headers=keep)
+
+
+async def head_object(ctx: Ctx) -> Response:
+    bucket, key = ctx.need_bucket, ctx.need_key
+    if "partNumber" in ctx.query:
+        raise S3Error("NotImplemented", "HeadObject with partNumber is not implemented.")
+    info = await ctx.backend.head_object(bucket, key)
+    try:
+        conditions.check(ctx.headers, info.etag, info.last_modified)
+    except S3Error as err:
+        if err.code == "NotModified":
+            return _not_modified(info)
+        raise
+    headers = object_headers(info, checksum_mode=_checksum_mode(ctx))
+    apply_overrides(headers, ctx.query)
+    byte_range = conditions.parse_range(ctx.headers.get("range"))
+    status = 200
+    length = info.size
+    if byte_range is not None:
+        span = byte_range.resolve(info.size)
+        if span is None:
+            raise S3Error("InvalidRange", headers={"Content-Range": f"bytes */{info.size}"})
+        headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{info.size}"
+        length, status = span[1] - span[0] + 1, 206
+    response = Response(status_code=status, headers=headers)
+    response.headers["Content-Length"] = str(length)
+    return response
+
+
+async def delete_object(ctx: Ctx) -> Response:
+    await ctx.backend.delete_object(ctx.need_bucket, ctx.need_key)
+    return empty(204)
+
+
+async def delete_objects(ctx: Ctx) -> Response:
+    bucket = ctx.need_bucket
+    root = await ctx.read_xml()
+    quiet = (child_text(root, "Quiet") or "").strip().lower() == "true"
+    keys = [child_text(obj, "Key") for obj in children(root, "Object")]
+    if not keys or len(keys) > MAX_DELETE_KEYS or any(k is None for k in keys):
+        raise S3Error("MalformedXML")
+    await ctx.backend.head_bucket(bucket)
+    limit = asyncio.Semaphore(DELETE_CONCURRENCY)
+
+    async def one(key: str) -> S3Error | None:
+        async with limit:
+            try:
+                check_key(key)
+                await ctx.backend.delete_object(bucket, key)
+            except S3Error as err:
+                return err
+            except be.BackendError as exc:
+                return from_backend(exc)
+        return None
+
+    results = await asyncio.gather(*(one(k) for k in keys if k is not None))
+    doc = Doc("DeleteResult")
+    for key, err in zip(keys, results, strict=True):
+        if err is None:
+            if not quiet:
+                add(add(doc.root, "Deleted"), "Key", key)
+        else:
+            el = add(doc.root, "Error")
+            add(el, "Key", key)
+            add(el, "Code", err.code)
+            add(el, "Message", err.message)
+    return xml_response(doc)
+
+
+def parse_copy_source(value: str) -> tuple[str, str]:
+    """``/bucket/key`` or ``bucket/key``, URL-encoded, optionally ``?versionId=``."""
+    raw, _, query = value.partition("?")
+    if query and not query.startswith("versionId="):
+        raise S3Error("InvalidArgument", "Invalid copy source.")
+    if query and query != "versionId=null":
+        raise S3Error("NotImplemented", "Copying a specific object version is not implemented.")
+    try:
+        source = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise S3Error("InvalidArgument", "Invalid copy source encoding.") from None
+    source = source.lstrip("/")
+    bucket, sep, key = source.partition("/")
+    if not bucket or not sep or not key:
+        raise S3Error(
+            "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"
+        )
+    return bucket, key
+
+
+async def copy_object(ctx: Ctx) -> Response:
+    bucket, key = ctx.need_bucket, ctx.need_key
+    check_key(key)
+    src_bucket, src_key = parse_copy_source(ctx.headers["x-amz-copy-source"])
+    ctx.policy.authorize(ctx.auth.access_key, src_bucket, "read")
+    directive = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown metadata directive.")
+    source = await ctx.backend.head_object(src_bucket, src_key)
+    conditions.check(
+        ctx.headers, source.etag, source.last_modified, prefix="x-amz-copy-source-if-", read=False
+    )
+    meta = meta_from_headers(ctx.headers) if directive == "REPLACE" else None
+    if (src_bucket, src_key) == (bucket, key) and meta is None and "x-amz-storage-class" not in ctx.headers:
+        raise S3Error(
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself without changing "
+            "the object's metadata, storage class, website redirect location or encryption attributes.",
+        )
+    if meta is None and "x-amz-storage-class" in ctx.headers:
+        meta = source.meta.copy(storage_class=meta_from_headers(ctx.headers).storage_class)
+    info = await ctx.backend.copy_object(src_bucket, src_key, bucket, key, meta)
+    doc = Doc("CopyObjectResult")
+    add(doc.root, "LastModified", info.last_modified)
+    add(doc.root, "ETag", f'"{info.etag}"')
+    for alg, value in info.meta.checksums.items():
+        add(doc.root, "Checksum" + alg.upper(), value)
+    return xml_response(doc)

@@ -1,0 +1,58 @@
+"""Who may do what: key pairs with rights per bucket glob, and public-read buckets (pure code).
+
+Rights: ``read`` (get/head objects), ``list`` (list a bucket, bucket reads), ``write`` (put, copy,
+delete, multipart), ``admin`` (create and delete buckets; implies the others). An anonymous caller may
+only make the public reads of a bucket configured public-read. A refusal is AccessDenied, the same
+answer whether the bucket exists or not, so rights do not leak bucket names.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from gateway.config import Config, KeyPair
+from gateway.errors import S3Error
+
+
+class Policy:
+    def __init__(self, config: Config):
+        self._keys: dict[str, KeyPair] = {kp.access_key: kp for kp in config.credentials}
+        self._public = [pb.bucket for pb in config.public_buckets]
+
+    def secret_for(self, access_key: str) -> str | None:
+        pair = self._keys.get(access_key)
+        if pair is None or pair.secret_key is None:
+            return None
+        return pair.secret_key.get_secret_value()
+
+    def rights(self, access_key: str, bucket: str) -> set[str]:
+        pair = self._keys.get(access_key)
+        if pair is None:
+            return set()
+        for grant in pair.buckets:
+            if fnmatchcase(bucket, grant.bucket):
+                granted = set(grant.rights)
+                return {"read", "write", "list", "admin"} if "admin" in granted else granted
+        return set()
+
+    def is_public(self, bucket: str | None) -> bool:
+        return bucket is not None and any(fnmatchcase(bucket, glob) for glob in self._public)
+
+    def allows(
+        self, access_key: str | None, bucket: str | None, right: str, *, public_read: bool = False
+    ) -> bool:
+        if access_key is None:
+            return public_read and self.is_public(bucket)
+        if right == "none" or bucket is None:
+            return True
+        return right in self.rights(access_key, bucket)
+
+    def authorize(
+        self, access_key: str | None, bucket: str | None, right: str, *, public_read: bool = False
+    ) -> None:
+        if not self.allows(access_key, bucket, right, public_read=public_read):
+            raise S3Error("AccessDenied")
+
+    def may_see_bucket(self, access_key: str | None, bucket: str) -> bool:
+        """ListBuckets shows a bucket when the key holds any right on it."""
+        return access_key is not None and bool(self.rights(access_key, bucket))
