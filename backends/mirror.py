@@ -1,0 +1,377 @@
+"""Mirror: every write goes to all members at once and succeeds when ``write_quorum`` of them stored it.
+
+A PUT body is read once and teed to every member (backends.streams.Tee): the slowest member paces the
+others within a few chunks, a member that failed is dropped from the tee, nothing is spooled. A failed
+client body fails every member's upload, and its exception reaches the caller unchanged.
+
+- Reads (GET, HEAD, listings, HeadBucket) come from the first member that answers; a member that is
+  unavailable, or lacks the object (it was down when it was written), passes the read to the next.
+  When nobody has it, the first real answer (NoSuchKey...) is the client's; when nobody answers, the
+  first member's error.
+- Deletes go to all members; missing counts as deleted. Buckets are created on all (a member that
+  already has it counts) and deleted only when empty everywhere.
+- Multipart: the upload is created on every member, and the client's upload id carries every member's
+  own id (``m~`` + base64url JSON), so parts, completion and abort reach every member with no gateway
+  state. Part ETags are the first member's; members must compute them the same way (the MD5 of the part,
+  as every supported store does). ListMultipartUploads lists the first healthy member only, and the ids
+  it returns address that member alone.
+- A write short of quorum fails with BackendUnavailable (retryable), or with the members' common answer
+  (NoSuchBucket...) when none stored it. Members that did store it keep the new version: there is no
+  rollback, so a failed write may still be read later. Every write that succeeded short of some members
+  logs a warning on ``s3bridge.mirror`` and counts in ``degraded``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, TypeVar
+
+import pydantic
+
+from backends import errors as be
+from backends.base import (
+    Backend,
+    BucketInfo,
+    ByteRange,
+    Capabilities,
+    CompletedPart,
+    GetResult,
+    ListPage,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    PartsPage,
+    PutBody,
+    UploadsPage,
+)
+from backends.served import mark
+from backends.streams import Tee, copy_across, part_copy_across
+
+T = TypeVar("T")
+
+log = logging.getLogger("s3bridge.mirror")
+
+MISSING = (be.NoSuchKey, be.NoSuchBucket)
+ID_TAG = "m~"
+
+
+def encode_upload_id(ids: Sequence[str | None]) -> str:
+    raw = json.dumps(list(ids), separators=(",", ":")).encode()
+    return ID_TAG + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_upload_id(upload_id: str, members: int) -> list[str | None]:
+    bad = be.NoSuchUpload(detail="upload id not issued by this mirror")
+    if not upload_id.startswith(ID_TAG):
+        raise bad
+    text = upload_id[len(ID_TAG) :]
+    try:
+        ids = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, binascii.Error):
+        raise bad from None
+    if not (
+        isinstance(ids, list) and len(ids) == members and all(i is None or isinstance(i, str) for i in ids)
+    ):
+        raise bad
+    return ids
+
+
+class Mirror(Backend):
+    def __init__(self, members: Sequence[Backend], write_quorum: int | None = None, *, name: str = "mirror"):
+        if not members:
+            raise ValueError("a mirror needs members")
+        self.name = name
+        self.members = list(members)
+        self.write_quorum = write_quorum if write_quorum is not None else len(members) // 2 + 1
+        if not 1 <= self.write_quorum <= len(members):
+            raise ValueError(f"write_quorum must be between 1 and {len(members)}")
+        self.capabilities = Capabilities(
+            multipart=all(m.capabilities.multipart for m in members),
+            server_side_copy=True,
+            stores_checksums=all(m.capabilities.stores_checksums for m in members),
+            bucket_admin=all(m.capabilities.bucket_admin for m in members),
+        )
+        #: Writes that succeeded with fewer than all members.
+        self.degraded = 0
+
+    # -- the patterns --------------------------------------------------------------------------------
+    async def _all(
+        self, call: Callable[[int, Backend], Awaitable[T]], which: Sequence[int] | None = None
+    ) -> dict[int, BaseException | T]:
+        indexes = list(range(len(self.members))) if which is None else list(which)
+        outcomes = await asyncio.gather(*(call(i, self.members[i]) for i in indexes), return_exceptions=True)
+        return dict(zip(indexes, outcomes, strict=True))
+
+    def _quorum(
+        self, op: str, outcomes: dict[int, BaseException | T], missing: type[be.BackendError] | None = None
+    ) -> list[tuple[int, T]]:
+        """The members that did it, when at least a quorum did (or had nothing to do); else the error."""
+        for outcome in outcomes.values():
+            if isinstance(outcome, BaseException) and not isinstance(outcome, be.BackendError):
+                raise outcome  # the client's body failed (or a cancellation): the same for every member
+        done = [(i, o) for i, o in outcomes.items() if not isinstance(o, BaseException)]
+        failed: dict[int, be.BackendError] = {
+            i: o for i, o in outcomes.items() if isinstance(o, be.BackendError)
+        }
+        gone = [i for i, o in failed.items() if missing is not None and isinstance(o, missing)]
+        if missing is not None and len(gone) == len(outcomes):
+            raise failed[gone[0]]
+        errors = {i: e for i, e in failed.items() if i not in gone}
+        if len(done) + len(gone) >= self.write_quorum:
+            if errors:
+                self.degraded += 1
+                for i, exc in errors.items():
+                    log.warning("%s: %s failed, quorum still met: %s", op, self.members[i].name, exc)
+            mark(",".join(self.members[i].name for i, _ in done) or self.members[gone[0]].name)
+            return done
+        answers = [e for e in errors.values() if not e.retryable]
+        if not done and answers:
+            raise answers[0]
+        first = next(iter(errors.values()))
+        raise be.BackendUnavailable(
+            detail=f"{op}: {len(done)} of {len(outcomes)} members succeeded, quorum {self.write_quorum}; {first}",
+            backend=self.name,
+        )
+
+    async def _read(self, call: Callable[[Backend], Awaitable[T]], which: Sequence[int] | None = None) -> T:
+        first: be.BackendError | None = None
+        answer: be.BackendError | None = None
+        for i in range(len(self.members)) if which is None else which:
+            try:
+                result = await call(self.members[i])
+            except be.BackendError as exc:
+                if not (exc.retryable or isinstance(exc, MISSING)):
+                    raise
+                first = first or exc
+                if not exc.retryable:
+                    answer = answer or exc
+                continue
+            mark(self.members[i].name)
+            return result
+        raise answer or first or be.BackendUnavailable(detail="no member to read from", backend=self.name)
+
+    async def _from_peers(self, exc: be.BackendError, i: int, copy: Callable[[Backend], Awaitable[T]]) -> T:
+        """Run a copy from the first other member that has the source; else re-raise ``exc``."""
+        for j, peer in enumerate(self.members):
+            if j == i:
+                continue
+            try:
+                return await copy(peer)
+            except be.BackendError:
+                continue
+        raise exc
+
+    # -- buckets -----------------------------------------------------------------------------------
+    async def check(self) -> None:
+        await self._read(lambda m: m.check())
+
+    async def list_buckets(self) -> list[BucketInfo]:
+        return await self._read(lambda m: m.list_buckets())
+
+    async def head_bucket(self, bucket: str) -> BucketInfo:
+        return await self._read(lambda m: m.head_bucket(bucket))
+
+    async def create_bucket(self, bucket: str, region: str | None = None) -> None:
+        outcomes = await self._all(lambda i, m: m.create_bucket(bucket, region))
+        existing = [o for o in outcomes.values() if isinstance(o, be.BucketAlreadyOwnedByYou)]
+        if len(existing) == len(outcomes):
+            raise existing[0]
+        self._quorum("CreateBucket", outcomes, missing=be.BucketAlreadyOwnedByYou)
+
+    async def delete_bucket(self, bucket: str) -> None:
+        for member in self.members:
+            try:
+                page = await member.list_objects(bucket, max_keys=1)
+            except (be.NoSuchBucket, be.BackendUnavailable):
+                continue
+            if page.objects or page.common_prefixes:
+                raise be.BucketNotEmpty(backend=member.name)
+        self._quorum(
+            "DeleteBucket", await self._all(lambda i, m: m.delete_bucket(bucket)), missing=be.NoSuchBucket
+        )
+
+    # -- objects -----------------------------------------------------------------------------------
+    async def _teed(
+        self, body: PutBody, which: Sequence[int], call: Callable[[Backend, PutBody], Awaitable[T]]
+    ) -> dict[int, BaseException | T]:
+        tee = Tee(body, len(which))
+
+        async def one(n: int, member: Backend) -> T:
+            try:
+                return await call(member, tee.branches[n])
+            finally:
+                await tee.drop(n)
+
+        outcomes = await asyncio.gather(
+            *(one(n, self.members[i]) for n, i in enumerate(which)), return_exceptions=True
+        )
+        return dict(zip(which, outcomes, strict=True))
+
+    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+        outcomes = await self._teed(
+            body, range(len(self.members)), lambda m, b: m.put_object(bucket, key, b, meta.copy())
+        )
+        return self._quorum("PutObject", outcomes)[0][1]
+
+    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+        return await self._read(lambda m: m.get_object(bucket, key, range))
+
+    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        return await self._read(lambda m: m.head_object(bucket, key))
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        self._quorum(
+            "DeleteObject",
+            await self._all(lambda i, m: m.delete_object(bucket, key)),
+            missing=be.NoSuchBucket,
+        )
+
+    async def copy_object(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+    ) -> ObjectInfo:
+        async def copy(i: int, member: Backend) -> ObjectInfo:
+            try:
+                return await member.copy_object(src_bucket, src_key, dst_bucket, dst_key, meta)
+            except MISSING as exc:
+                return await self._from_peers(
+                    exc,
+                    i,
+                    lambda peer: copy_across(peer, src_bucket, src_key, member, dst_bucket, dst_key, meta),
+                )
+
+        return self._quorum("CopyObject", await self._all(copy))[0][1]
+
+    async def list_objects(
+        self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
+    ) -> ListPage:
+        return await self._read(lambda m: m.list_objects(bucket, prefix, delimiter, start_after, max_keys))
+
+    # -- multipart ---------------------------------------------------------------------------------
+    def _ids(self, upload_id: str) -> dict[int, str]:
+        ids = decode_upload_id(upload_id, len(self.members))
+        return {i: native for i, native in enumerate(ids) if native is not None}
+
+    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        outcomes = await self._all(lambda i, m: m.create_multipart_upload(bucket, key, meta.copy()))
+        created: dict[int, str] = dict(self._quorum("CreateMultipartUpload", outcomes))
+        return encode_upload_id([created.get(i) for i in range(len(self.members))])
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
+    ) -> PartInfo:
+        ids = self._ids(upload_id)
+        outcomes = await self._teed(
+            body,
+            list(ids),
+            lambda m, b: m.upload_part(bucket, key, ids[self.members.index(m)], part_number, b),
+        )
+        return self._quorum("UploadPart", outcomes)[0][1]
+
+    async def upload_part_copy(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        src_range: tuple[int, int] | None,
+    ) -> PartInfo:
+        ids = self._ids(upload_id)
+
+        async def copy(i: int, member: Backend) -> PartInfo:
+            try:
+                return await member.upload_part_copy(
+                    bucket, key, ids[i], part_number, src_bucket, src_key, src_range
+                )
+            except MISSING as exc:
+                return await self._from_peers(
+                    exc,
+                    i,
+                    lambda peer: part_copy_across(
+                        peer, src_bucket, src_key, src_range, member, bucket, key, ids[i], part_number
+                    ),
+                )
+
+        return self._quorum("UploadPartCopy", await self._all(copy, list(ids)))[0][1]
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        ids = self._ids(upload_id)
+        outcomes = await self._all(
+            lambda i, m: m.complete_multipart_upload(bucket, key, ids[i], parts), list(ids)
+        )
+        return self._quorum("CompleteMultipartUpload", outcomes)[0][1]
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        ids = self._ids(upload_id)
+        outcomes = await self._all(lambda i, m: m.abort_multipart_upload(bucket, key, ids[i]), list(ids))
+        failed = [
+            o
+            for o in outcomes.values()
+            if isinstance(o, BaseException) and not isinstance(o, be.NoSuchUpload)
+        ]
+        if failed:
+            raise failed[0]
+        if all(isinstance(o, be.NoSuchUpload) for o in outcomes.values()):
+            raise next(iter(outcomes.values()))  # type: ignore[misc]
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
+    ) -> PartsPage:
+        ids = self._ids(upload_id)
+        return await self._read(
+            lambda m: m.list_parts(bucket, key, ids[self.members.index(m)], part_number_marker, max_parts),
+            list(ids),
+        )
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadsPage:
+        async def listing(member: Backend) -> UploadsPage:
+            i = self.members.index(member)
+            marker = ""
+            if upload_id_marker:
+                marker = self._ids(upload_id_marker).get(i, "")
+            page = await member.list_multipart_uploads(
+                bucket, prefix, delimiter, key_marker, marker, max_uploads
+            )
+            slots: list[str | None] = [None] * len(self.members)
+            for upload in page.uploads:
+                slots[i] = upload.upload_id
+                upload.upload_id = encode_upload_id(slots)
+            if page.next_upload_id_marker:
+                slots[i] = page.next_upload_id_marker
+                page.next_upload_id_marker = encode_upload_id(slots)
+            return page
+
+        return await self._read(listing)
+
+
+class Settings(pydantic.BaseModel):
+    type: Literal["mirror"]
+    members: list[str] = pydantic.Field(min_length=1)
+    #: Members that must store a write for it to succeed; default a majority.
+    write_quorum: int | None = pydantic.Field(None, ge=1)
+
+    @pydantic.model_validator(mode="after")
+    def _quorum_fits(self) -> Settings:
+        if self.write_quorum is not None and self.write_quorum > len(self.members):
+            raise ValueError(f"write_quorum {self.write_quorum} exceeds the {len(self.members)} members")
+        return self
+
+
+def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
+    return Mirror([lookup(m) for m in settings.members], settings.write_quorum, name=name)
