@@ -58,6 +58,7 @@ from backends.base import (
     UploadsPage,
 )
 from backends.breaker import Breaker
+from backends.forwarding import close_members, start_members
 from backends.served import mark
 from backends.streams import TrackedBody, copy_across, part_copy_across
 
@@ -139,6 +140,12 @@ class Fallback(Backend):
         return list(outcomes)
 
     # -- buckets -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await start_members(self.members)
+
+    async def close(self) -> None:
+        await close_members(self.members)
+
     async def check(self) -> None:
         await self._read("check", lambda b: b.check())
 

@@ -1,13 +1,18 @@
 """The base of the decorator composites (retry, breaker): every operation funnels through ``_call``.
 
 A decorator wraps one backend and changes how calls happen, not what they mean, so it overrides one
-method instead of twenty. Lifecycle calls (start, close) are not forwarded: every configured backend is
-started and closed once by whoever built it, and a wrapped backend may be shared by several composites.
+method instead of twenty.
+
+Lifecycle: the app starts and closes only the root backend, so every composite starts its members. A
+member may sit under several composites (a store routed directly and also the primary of a fallback),
+so members are reference-counted: started by the first composite that starts, closed by the last that
+closes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from backends.base import (
@@ -27,6 +32,34 @@ from backends.base import (
 
 T = TypeVar("T")
 
+_users: weakref.WeakKeyDictionary[Backend, int] = weakref.WeakKeyDictionary()
+
+
+def distinct(backends: Iterable[Backend]) -> list[Backend]:
+    seen: dict[int, Backend] = {}
+    for backend in backends:
+        seen.setdefault(id(backend), backend)
+    return list(seen.values())
+
+
+async def start_members(members: Iterable[Backend]) -> None:
+    """Start each member unless another composite already did."""
+    for member in distinct(members):
+        if _users.get(member, 0) == 0:
+            await member.start()
+        _users[member] = _users.get(member, 0) + 1
+
+
+async def close_members(members: Iterable[Backend]) -> None:
+    """Close each member that no other started composite still uses."""
+    for member in distinct(members):
+        count = _users.get(member, 0)
+        if count <= 1:
+            _users.pop(member, None)
+            await member.close()
+        else:
+            _users[member] = count - 1
+
 
 class Forwarding(Backend):
     def __init__(self, inner: Backend, *, name: str | None = None):
@@ -36,6 +69,12 @@ class Forwarding(Backend):
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         return await fn(*args)
+
+    async def start(self) -> None:
+        await start_members([self.inner])
+
+    async def close(self) -> None:
+        await close_members([self.inner])
 
     async def check(self) -> None:
         await self._call(self.inner.check)

@@ -49,6 +49,7 @@ from backends.base import (
     PutBody,
     UploadsPage,
 )
+from backends.forwarding import close_members, start_members
 from backends.served import mark
 from backends.streams import Tee, copy_across, part_copy_across
 
@@ -167,6 +168,12 @@ class Mirror(Backend):
         raise exc
 
     # -- buckets -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await start_members(self.members)
+
+    async def close(self) -> None:
+        await close_members(self.members)
+
     async def check(self) -> None:
         await self._read(lambda m: m.check())
 

@@ -39,6 +39,7 @@ from backends.base import (
     PutBody,
     UploadsPage,
 )
+from backends.forwarding import close_members, distinct, start_members
 from backends.served import mark
 from backends.streams import copy_across, part_copy_across
 
@@ -123,10 +124,7 @@ class Router(Backend):
         )
 
     def _backends(self) -> list[Backend]:
-        seen: dict[int, Backend] = {}
-        for route in self.routes:
-            seen.setdefault(id(route.backend), route.backend)
-        return list(seen.values())
+        return distinct(r.backend for r in self.routes)
 
     def route_for(self, bucket: str) -> Route | None:
         return next((r for r in self.routes if r.matches(bucket)), None)
@@ -139,6 +137,12 @@ class Router(Backend):
         return Target(route.backend, route.remote_bucket or bucket, route.prefix)
 
     # -- lifecycle and buckets ---------------------------------------------------------------------
+    async def start(self) -> None:
+        await start_members(self._backends())
+
+    async def close(self) -> None:
+        await close_members(self._backends())
+
     async def check(self) -> None:
         for backend in self._backends():
             await backend.check()
