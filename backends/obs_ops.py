@@ -1,0 +1,455 @@
+"""The contract operations over an ObsClient (mixed into ``obs.ObsBackend``).
+
+Each operation is one native SDK call run on the backend's pool, its result checked and translated.
+Upload bodies reach the SDK as exact-length file objects (``obs_body``), never chunked: real S3 stores
+refuse unknown-length uploads, and the last byte is handed over only once the client's body ended
+cleanly, so a body that fails verification never commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+from obs import (
+    CompleteMultipartUploadRequest,
+    CompletePart,
+    CopyObjectHeader,
+    GetObjectHeader,
+    PutObjectHeader,
+)
+from obs.model import ListMultipartUploadsRequest
+
+from backends import errors as be
+from backends import obs_wire as wire
+from backends.base import (
+    BucketInfo,
+    ByteRange,
+    CompletedPart,
+    GetResult,
+    ListPage,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    PartsPage,
+    PutBody,
+    UploadInfo,
+    UploadsPage,
+)
+from backends.bridge import BlockingPool, BodyReadError, iterate_blocking
+from backends.obs_body import BodyMismatch, ExactReader, Source, Spooled, open_body, read_part
+from backends.obs_errors import check, from_exception
+
+T = TypeVar("T")
+
+MAX_SINGLE_PUT = 5 * 1024**3
+MAX_PARTS = 10000
+
+
+class ObsOperations:
+    name: str
+    client: Any
+    pool: BlockingPool
+    signature: str
+    part_size: int
+    region: str | None
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self.client is None:
+            raise be.BackendUnavailable("The backend is not started.", backend=self.name)
+        try:
+            return await self.pool.run(fn, *args, **kwargs)
+        except be.BackendError:
+            raise
+        except Exception as exc:
+            raise from_exception(exc, self.name) from exc
+
+    async def _ok(
+        self, method: str, *args: Any, not_found: type[be.BackendError] = be.NoSuchKey, **kw: Any
+    ) -> Any:
+        result = await self._call(getattr(self.client, method), *args, **kw)
+        return check(result, self.name, not_found=not_found)
+
+    async def _missing(self, bucket: str) -> type[be.BackendError]:
+        """What a bodiless 404 on an object means: the key, unless the bucket itself is gone."""
+        result = await self._call(self.client.headBucket, bucket)
+        return be.NoSuchBucket if int(result.status or 0) == 404 else be.NoSuchKey
+
+    async def _upload(
+        self, reader: ExactReader, fn: Callable[[], Any], not_found: type[be.BackendError]
+    ) -> Any:
+        """Run an upload call; the client's own body error wins over whatever the SDK made of it."""
+        failure: BaseException | None = None
+        try:
+            result = await self.pool.run(fn)
+        except Exception as exc:
+            failure = reader.source.error or (
+                be.InvalidArgument(str(exc), backend=self.name)
+                if isinstance(exc, BodyMismatch)
+                else from_exception(exc, self.name)
+            )
+        if failure is not None:
+            raise failure  # raised outside the handler: no reference keeps the SDK's dead connection open
+        if reader.source.error is not None:
+            raise reader.source.error
+        return check(result, self.name, not_found=not_found)
+
+    async def _read_body(self, source: Source, fn: Callable[..., T], *args: Any) -> T:
+        """Read the client's body on the pool; its own failure comes back as the original exception."""
+        failure: BaseException | None = None
+        try:
+            return await self.pool.run(fn, source, *args)
+        except BodyReadError as exc:
+            failure = source.error or be.InvalidArgument(str(exc), backend=self.name)
+        raise failure
+
+    # -- buckets -----------------------------------------------------------------------------------
+    async def list_buckets(self) -> list[BucketInfo]:
+        result = await self._ok("listBuckets", False)
+        buckets = [BucketInfo(b.name, wire.sdk_date(b.create_date)) for b in result.body.buckets or []]
+        return sorted(buckets, key=lambda b: b.name)
+
+    async def create_bucket(self, bucket: str, region: str | None = None) -> None:
+        # OBS (and S3 in us-east-1) answer 200 when the owner re-creates a bucket: ask first.
+        head = await self._call(self.client.headBucket, bucket)
+        if int(head.status or 0) < 300:
+            raise be.BucketAlreadyOwnedByYou(backend=self.name)
+        if int(head.status or 0) == 403:
+            raise be.BucketAlreadyExists(backend=self.name)
+        location = region or self.region
+        if location in ("us-east-1", "region"):
+            location = None
+        await self._ok("createBucket", bucket, location=location)
+
+    async def delete_bucket(self, bucket: str) -> None:
+        await self._ok("deleteBucket", bucket, not_found=be.NoSuchBucket)
+
+    async def head_bucket(self, bucket: str) -> BucketInfo:
+        await self._ok("headBucket", bucket, not_found=be.NoSuchBucket)
+        for info in await self.list_buckets():
+            if info.name == bucket:
+                return info
+        return BucketInfo(bucket, wire.EPOCH)
+
+    # -- objects -----------------------------------------------------------------------------------
+    def _put_headers(self, meta: ObjectMeta, size: int) -> PutObjectHeader:
+        return PutObjectHeader(contentType=wire.content_type(meta), contentLength=size)
+
+    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+        if body.size is None or body.size > MAX_SINGLE_PUT:
+            return await self._put_multipart(bucket, key, body, meta)
+        size = body.size
+        reader = ExactReader(open_body(body), size, final=True)
+        result = await self._upload(
+            reader,
+            lambda: self.client.putContent(
+                bucket,
+                key,
+                reader,
+                metadata=wire.user_metadata(meta),
+                headers=self._put_headers(meta, size),
+                extensionHeaders=wire.extension_headers(meta),
+            ),
+            be.NoSuchBucket,
+        )
+        headers = wire.raw_headers(result)
+        return ObjectInfo(
+            key, size, wire.strip_etag(headers.get("etag")), wire.http_date(headers.get("date")), meta
+        )
+
+    async def _put_multipart(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+        """Bodies of unknown length (buffered a part at a time) or too large for one PUT."""
+        source = open_body(body)
+        part_size = self.part_size
+        if body.size is not None:
+            part_size = max(part_size, -(-body.size // MAX_PARTS))
+        first = await self._read_body(source, read_part, part_size)
+        if len(first) < part_size and await self._read_body(source, lambda s: s.drain_to_eof()):
+            return await self.put_object(bucket, key, _Bytes(first), meta)
+        upload_id = await self.create_multipart_upload(bucket, key, meta)
+        try:
+            parts: list[CompletedPart] = []
+            chunk = first
+            while chunk:
+                info = await self.upload_part(bucket, key, upload_id, len(parts) + 1, _Bytes(chunk))
+                parts.append(CompletedPart(info.part_number, info.etag))
+                chunk = await self._read_body(source, read_part, part_size)
+            return await self.complete_multipart_upload(bucket, key, upload_id, parts)
+        except BaseException:
+            await asyncio.shield(self._abort_quietly(bucket, key, upload_id))
+            if source.error is not None:
+                raise source.error from None
+            raise
+
+    async def _abort_quietly(self, bucket: str, key: str, upload_id: str) -> None:
+        try:
+            await self.abort_multipart_upload(bucket, key, upload_id)
+        except be.BackendError:
+            pass
+
+    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        result = await self._call(self.client.getObjectMetadata, bucket, key)
+        if int(result.status or 0) == 404 and not result.errorCode:
+            check(result, self.name, not_found=await self._missing(bucket))
+        check(result, self.name)
+        return wire.info_from_headers(key, wire.raw_headers(result), self.signature)
+
+    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+        headers = GetObjectHeader()
+        if range is not None:
+            if range.first is None and not range.last:
+                raise await self._bad_range(bucket, key)
+            headers.range = wire.range_header(range.first, range.last)
+        result = await self._call(
+            self.client.getObject, bucket, key, headers=headers, loadStreamInMemory=False
+        )
+        status = int(result.status or 0)
+        if status == 416:
+            raise await self._bad_range(bucket, key)
+        if status == 404 and not result.errorCode:
+            check(result, self.name, not_found=await self._missing(bucket))
+        check(result, self.name)
+        raw = wire.raw_headers(result)
+        info = wire.info_from_headers(key, raw, self.signature)
+        span = wire.span_from_headers(raw) if status == 206 else None
+        if range is not None and span is None:
+            span = range.resolve(info.size)  # the store sent the whole object for a range covering it
+        stream = result.body.response
+        return GetResult(info, self._stream(stream, span, info.size), span)
+
+    async def _bad_range(self, bucket: str, key: str) -> be.InvalidRange:
+        info = await self.head_object(bucket, key)
+        return be.InvalidRange(size=info.size, backend=self.name)
+
+    def _stream(self, response: Any, span: tuple[int, int] | None, size: int) -> AsyncIterator[bytes]:
+        expected = (span[1] - span[0] + 1) if span else size
+        done = [0]
+
+        def read(n: int) -> bytes:
+            chunk: bytes = response.read(n)
+            done[0] += len(chunk)
+            return chunk
+
+        def close() -> None:
+            if done[0] < expected:  # a half-read connection must not go back to the SDK's pool
+                response.conn._clear = True
+            response.close()
+
+        return iterate_blocking(
+            read, self.pool, close=close, translate=lambda e: from_exception(e, self.name)
+        )
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        await self._ok("deleteObject", bucket, key, not_found=be.NoSuchBucket)
+
+    async def copy_object(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+    ) -> ObjectInfo:
+        headers = CopyObjectHeader()
+        metadata = None
+        if meta is not None:
+            headers = CopyObjectHeader(
+                directive="REPLACE",
+                contentType=wire.content_type(meta),
+                cacheControl=meta.cache_control,
+                contentDisposition=meta.content_disposition,
+                contentEncoding=meta.content_encoding,
+                contentLanguage=meta.content_language,
+                expires=meta.expires,
+            )
+            metadata = wire.user_metadata(meta)
+        result = await self._call(
+            self.client.copyObject,
+            src_bucket,
+            src_key,
+            dst_bucket,
+            dst_key,
+            metadata=metadata,
+            headers=headers,
+        )
+        if int(result.status or 0) == 404 and result.errorCode not in ("NoSuchKey", "NoSuchBucket"):
+            check(result, self.name, not_found=await self._missing(src_bucket))
+        check(result, self.name)
+        if not getattr(result.body, "etag", None):  # a 200 whose body is an error document
+            raise be.InternalBackendError(detail="copy answered without an ETag", backend=self.name)
+        return await self.head_object(dst_bucket, dst_key)
+
+    async def list_objects(
+        self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
+    ) -> ListPage:
+        marker = wire.skip_rolled_up(prefix, delimiter, start_after)
+        result = await self._ok(
+            "listObjects",
+            bucket,
+            prefix=prefix or None,
+            marker=marker or None,
+            max_keys=max_keys,
+            delimiter=delimiter or None,
+            encoding_type="url",
+            not_found=be.NoSuchBucket,
+        )
+        body = result.body
+        objects = [
+            ObjectInfo(c.key, int(c.size or 0), wire.strip_etag(c.etag), wire.sdk_date(c.lastModified))
+            for c in body.contents or []
+        ]
+        prefixes = [p.prefix for p in body.commonPrefixs or [] if p.prefix != start_after]
+        truncated = bool(body.is_truncated)
+        next_marker = wire.last_item([o.key for o in objects] + prefixes) if truncated else None
+        return ListPage(objects, prefixes, truncated, next_marker)
+
+    # -- multipart ---------------------------------------------------------------------------------
+    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        result = await self._ok(
+            "initiateMultipartUpload",
+            bucket,
+            key,
+            metadata=wire.user_metadata(meta),
+            contentType=wire.content_type(meta),
+            extensionHeaders=wire.extension_headers(meta),
+            not_found=be.NoSuchBucket,
+        )
+        return str(result.body.uploadId)
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
+    ) -> PartInfo:
+        if not upload_id:
+            raise be.NoSuchUpload(backend=self.name)
+        source = open_body(body)
+        if (
+            body.size is None
+        ):  # learn the length first: a part is at most 5 GiB, spooled to disk past part_size
+            spooled = await self._read_body(source, Spooled, self.part_size)
+            reader = ExactReader(spooled, spooled.size, final=True)
+        else:
+            reader = ExactReader(source, body.size, final=True)
+        size = reader.size
+        result = await self._upload(
+            reader,
+            lambda: self.client.uploadPart(
+                bucket, key, part_number, upload_id, content=reader, partSize=size
+            ),
+            be.NoSuchUpload,
+        )
+        etag = wire.strip_etag(result.body.etag)
+        now = dt.datetime.now(dt.timezone.utc)
+        return PartInfo(part_number, etag, size, now)
+
+    async def upload_part_copy(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        src_range: tuple[int, int] | None,
+    ) -> PartInfo:
+        if not upload_id:
+            raise be.NoSuchUpload(backend=self.name)
+        if src_range is None:
+            size = (await self.head_object(src_bucket, src_key)).size
+        else:
+            size = src_range[1] - src_range[0] + 1
+        copy_range = f"bytes={src_range[0]}-{src_range[1]}" if src_range else None
+        result = await self._call(
+            self.client.copyPart, bucket, key, part_number, upload_id, f"{src_bucket}/{src_key}", copy_range
+        )
+        check(result, self.name, not_found=be.NoSuchUpload)
+        return PartInfo(
+            part_number, wire.strip_etag(result.body.etag), size, wire.sdk_date(result.body.lastModified)
+        )
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        if not upload_id:
+            raise be.NoSuchUpload(backend=self.name)
+        numbers = [p.part_number for p in parts]
+        if any(a >= b for a, b in zip(numbers, numbers[1:], strict=False)):
+            raise be.InvalidPartOrder(backend=self.name)  # the SDK sorts parts itself, hiding the error
+        request = CompleteMultipartUploadRequest(
+            parts=[CompletePart(partNum=p.part_number, etag=f'"{wire.strip_etag(p.etag)}"') for p in parts]
+        )
+        await self._ok("completeMultipartUpload", bucket, key, upload_id, request, not_found=be.NoSuchUpload)
+        return await self.head_object(bucket, key)
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        if not upload_id:
+            raise be.NoSuchUpload(backend=self.name)
+        await self._ok("abortMultipartUpload", bucket, key, upload_id, not_found=be.NoSuchUpload)
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
+    ) -> PartsPage:
+        if not upload_id:
+            raise be.NoSuchUpload(backend=self.name)
+        result = await self._ok(
+            "listParts",
+            bucket,
+            key,
+            upload_id,
+            maxParts=max_parts,
+            partNumberMarker=part_number_marker or None,
+            not_found=be.NoSuchUpload,
+        )
+        body = result.body
+        parts = [
+            PartInfo(
+                int(p.partNumber), wire.strip_etag(p.etag), int(p.size or 0), wire.sdk_date(p.lastModified)
+            )
+            for p in body.parts or []
+        ]
+        truncated = bool(body.isTruncated)
+        next_marker = body.nextPartNumberMarker if truncated else None
+        if truncated and next_marker is None and parts:
+            next_marker = parts[-1].part_number
+        return PartsPage(parts, truncated, next_marker)
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadsPage:
+        request = ListMultipartUploadsRequest(
+            prefix=prefix or None,
+            delimiter=delimiter or None,
+            key_marker=key_marker or None,
+            upload_id_marker=upload_id_marker or None,
+            max_uploads=max_uploads,
+        )
+        result = await self._ok("listMultipartUploads", bucket, request, not_found=be.NoSuchBucket)
+        body = result.body
+        uploads = [UploadInfo(u.key, u.uploadId, wire.sdk_date(u.initiated)) for u in body.upload or []]
+        truncated = bool(body.isTruncated)
+        return UploadsPage(
+            uploads,
+            [p.prefix for p in body.commonPrefixs or []],
+            truncated,
+            (body.nextKeyMarker or (uploads[-1].key if uploads else None)) if truncated else None,
+            (body.nextUploadIdMarker or (uploads[-1].upload_id if uploads else None)) if truncated else None,
+        )
+
+
+class _Bytes:
+    """A PutBody over bytes already read (one buffered part of a longer body)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.size: int | None = len(data)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.data:
+            yield self.data
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return {}
