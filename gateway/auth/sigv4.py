@@ -1,0 +1,331 @@
+"""AWS Signature Version 4 for S3: the Authorization header and presigned query forms.
+
+The canonical request is rebuilt from the request as received, the way botocore and the other SDKs
+build it for S3: the path exactly as sent (S3 neither normalises nor double-encodes it), the query
+decoded and re-encoded with AWS's UriEncode and sorted, the signed headers trimmed and folded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from gateway.auth.request import (
+    AMZ_DATE_FORMAT,
+    QueryPair,
+    RequestView,
+    check_skew,
+    missing_date,
+    parse_amz_date,
+    parse_http_date,
+    parse_query,
+    query_first,
+    uri_encode,
+)
+from gateway.errors import S3Error
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+MAX_PRESIGN_EXPIRES = 604800  # seven days, AWS's limit for SigV4 presigned URLs
+
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+STREAMING_MODES = (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER)
+
+#: x-amz-* headers a presigned request may carry unsigned: they only describe the body, which is
+#: verified against them anyway.
+_PRESIGN_UNSIGNED_OK = (
+    "x-amz-content-sha256",
+    "x-amz-decoded-content-length",
+    "x-amz-trailer",
+    "x-amz-sdk-checksum-algorithm",
+    "x-amz-date",
+)
+
+SecretLookup = Callable[[str], "str | None"]
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    k_date = _hmac(f"AWS4{secret}".encode(), date)
+    return _hmac(_hmac(_hmac(k_date, region), service), "aws4_request")
+
+
+def sign(key: bytes, string_to_sign: str) -> str:
+    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class ChunkSigner:
+    """The signature chain of an aws-chunked body, seeded with the request's own signature."""
+
+    def __init__(self, key: bytes, timestamp: str, scope: str, seed: str):
+        self._key = key
+        self._prefix = f"{timestamp}\n{scope}\n"
+        self.seed = seed
+
+    def chunk_signature(self, previous: str, chunk_sha256_hex: str) -> str:
+        sts = f"AWS4-HMAC-SHA256-PAYLOAD\n{self._prefix}{previous}\n{EMPTY_SHA256}\n{chunk_sha256_hex}"
+        return sign(self._key, sts)
+
+    def trailer_signature(self, previous: str, trailer_sha256_hex: str) -> str:
+        sts = f"AWS4-HMAC-SHA256-TRAILER\n{self._prefix}{previous}\n{trailer_sha256_hex}"
+        return sign(self._key, sts)
+
+
+@dataclass(frozen=True)
+class V4Verified:
+    """A verified SigV4 request: who signed, the payload hash it signed, and the chunk chain's start."""
+
+    access_key: str
+    content_sha256: str
+    chunk_signer: ChunkSigner
+
+
+@dataclass(frozen=True)
+class _Credential:
+    access_key: str
+    date: str
+    region: str
+    service: str
+
+    @property
+    def scope(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/aws4_request"
+
+
+def _parse_credential(value: str, error: Callable[[str], S3Error]) -> _Credential:
+    parts = value.strip().rsplit("/", 4)
+    if len(parts) != 5 or not all(parts) or len(parts[1]) != 8 or not parts[1].isdigit():
+        raise error(
+            'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
+        )
+    access_key, date, region, service, terminal = parts
+    if service != "s3":
+        raise error(f'incorrect service "{service}". This endpoint belongs to "s3".')
+    if terminal != "aws4_request":
+        raise error(f'incorrect terminal "{terminal}". This endpoint uses "aws4_request".')
+    return _Credential(access_key, date, region, service)
+
+
+def _header_error(detail: str) -> S3Error:
+    return S3Error("AuthorizationHeaderMalformed", f"The authorization header is malformed; {detail}")
+
+
+def _query_error(detail: str) -> S3Error:
+    return S3Error("AuthorizationQueryParametersError", detail)
+
+
+def canonical_query(pairs: list[QueryPair]) -> str:
+    encoded = sorted((uri_encode(pair.name), uri_encode(pair.value)) for pair in pairs)
+    return "&".join(f"{name}={value}" for name, value in encoded)
+
+
+def _query_spellings(query_string: str, exclude: bytes | None) -> list[str]:
+    """Canonical queries to try: ``+`` as a space (form encoding, what botocore sends), then literal."""
+    spellings = []
+    for raw in dict.fromkeys([query_string.replace("+", "%20"), query_string]):
+        spellings.append(canonical_query([p for p in parse_query(raw) if p.name != exclude]))
+    return spellings
+
+
+def _reencoded_path(raw_path: str) -> str:
+    """The path as AWS's UriEncode would have written it, segment by segment (``%2F`` stays encoded)."""
+    return "/".join(uri_encode(unquote_to_bytes(segment)) for segment in raw_path.split("/"))
+
+
+def canonical_headers(view: RequestView, names: list[str]) -> str:
+    lines = []
+    for name in names:
+        value = view.host if name == "host" else view.headers.get(name, "")
+        lines.append(f"{name}:{' '.join(value.split())}\n")
+    return "".join(lines)
+
+
+def _check_signed_amz_headers(view: RequestView, signed: list[str], *, presigned: bool) -> None:
+    signed_set = set(signed)
+    unsigned = sorted(
+        name
+        for name in view.headers
+        if name.startswith("x-amz-")
+        and name not in signed_set
+        and not (presigned and (name in _PRESIGN_UNSIGNED_OK or name.startswith("x-amz-checksum-")))
+    )
+    if unsigned:
+        raise S3Error(
+            "AccessDenied",
+            "There were headers present in the request which were not signed",
+            HeadersNotSigned=", ".join(unsigned),
+        )
+
+
+def _verify(
+    view: RequestView,
+    cred: _Credential,
+    secret: str,
+    timestamp: str,
+    signed: list[str],
+    payload_hash: str,
+    provided: str,
+    *,
+    exclude: bytes | None = None,
+) -> ChunkSigner:
+    """Compare the signature over every acceptable spelling of the request; raise when none matches."""
+    key = signing_key(secret, cred.date, cred.region, cred.service)
+    raw_path = view.raw_path or "/"
+    paths = [raw_path]
+    if (alt := _reencoded_path(raw_path)) != raw_path:
+        paths.append(alt)
+    queries = _query_spellings(view.query_string, exclude)
+    header_block = canonical_headers(view, signed)
+    signed_line = ";".join(signed)
+    first: tuple[str, str] | None = None
+    for path in paths:
+        for query in queries:
+            creq = f"{view.method}\n{path}\n{query}\n{header_block}\n{signed_line}\n{payload_hash}"
+            sts = f"{ALGORITHM}\n{timestamp}\n{cred.scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
+            if hmac.compare_digest(sign(key, sts), provided.lower()):
+                return ChunkSigner(key, timestamp, cred.scope, provided.lower())
+            first = first or (creq, sts)
+    assert first is not None
+    raise S3Error(
+        "SignatureDoesNotMatch",
+        AWSAccessKeyId=cred.access_key,
+        StringToSign=first[1],
+        SignatureProvided=provided,
+        CanonicalRequest=first[0],
+    )
+
+
+def _secret(secret_for: SecretLookup, access_key: str) -> str:
+    secret = secret_for(access_key)
+    if secret is None:
+        raise S3Error("InvalidAccessKeyId", AWSAccessKeyId=access_key)
+    return secret
+
+
+def _signed_header_list(value: str) -> list[str]:
+    return [name.strip().lower() for name in value.split(";") if name.strip()]
+
+
+def parse_authorization(value: str) -> tuple[_Credential, list[str], str]:
+    """``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`` → its three parts."""
+    _, _, rest = value.strip().partition(" ")
+    fields: dict[str, str] = {}
+    for component in rest.split(","):
+        name, eq, field = component.strip().partition("=")
+        if eq:
+            fields[name.strip()] = field.strip()
+    if not {"Credential", "SignedHeaders", "Signature"} <= fields.keys():
+        raise _header_error(
+            "the authorization header requires three components: Credential, SignedHeaders, and Signature."
+        )
+    cred = _parse_credential(fields["Credential"], _header_error)
+    return cred, _signed_header_list(fields["SignedHeaders"]), fields["Signature"]
+
+
+def verify_header(
+    view: RequestView, pairs: list[QueryPair], secret_for: SecretLookup, now: datetime.datetime, max_skew
+) -> V4Verified:
+    cred, signed, provided = parse_authorization(view.headers["authorization"])
+    amz_date = view.headers.get("x-amz-date")
+    if amz_date is not None:
+        when = parse_amz_date(amz_date)
+        timestamp = amz_date.strip()
+    else:
+        when = parse_http_date(view.headers.get("date", ""))
+        timestamp = when.strftime(AMZ_DATE_FORMAT) if when else ""
+    if when is None:
+        raise missing_date()
+    if cred.date != when.strftime("%Y%m%d"):
+        raise _header_error("Invalid credential date. Date is not the same as X-Amz-Date.")
+    if "host" not in signed:
+        raise _header_error("the SignedHeaders must include host.")
+    secret = _secret(secret_for, cred.access_key)
+    check_skew(when, now, max_skew)
+    payload_hash = view.headers.get("x-amz-content-sha256")
+    if payload_hash is None:
+        raise S3Error("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
+    _check_signed_amz_headers(view, signed, presigned=False)
+    signer = _verify(view, cred, secret, timestamp, signed, payload_hash.strip(), provided)
+    return V4Verified(cred.access_key, payload_hash.strip(), signer)
+
+
+_PRESIGN_PARAMS = (
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+)
+
+
+def verify_presigned(
+    view: RequestView, pairs: list[QueryPair], secret_for: SecretLookup, now: datetime.datetime, max_skew
+) -> V4Verified:
+    if query_first(pairs, "X-Amz-Algorithm") != ALGORITHM:
+        raise _query_error('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
+    values = {name: query_first(pairs, name) for name in _PRESIGN_PARAMS}
+    if any(value is None for value in values.values()):
+        raise _query_error(
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
+            "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
+        )
+    params: dict[str, str] = {name: value for name, value in values.items() if value is not None}
+    cred = _parse_credential(
+        params["X-Amz-Credential"],
+        lambda detail: _query_error(f"Error parsing the X-Amz-Credential parameter; {detail}"),
+    )
+    timestamp = params["X-Amz-Date"].strip()
+    when = parse_amz_date(timestamp)
+    if when is None:
+        raise _query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+    if cred.date != when.strftime("%Y%m%d"):
+        raise _query_error("Invalid credential date. Date is not the same as X-Amz-Date.")
+    expires_text = params["X-Amz-Expires"].strip()
+    if not expires_text.isdigit():
+        raise _query_error("X-Amz-Expires should be a number")
+    expires = int(expires_text)
+    if expires > MAX_PRESIGN_EXPIRES:
+        raise _query_error("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+    signed = _signed_header_list(params["X-Amz-SignedHeaders"])
+    if "host" not in signed:
+        raise _query_error("X-Amz-SignedHeaders must include host.")
+    secret = _secret(secret_for, cred.access_key)
+    if when - now > max_skew:
+        raise S3Error("AccessDenied", "Request is not valid yet")
+    if now > when + datetime.timedelta(seconds=expires):
+        expired = S3Error("AccessDenied", "Request has expired")
+        expired.extra.update(
+            {
+                "X-Amz-Expires": str(expires),
+                "Expires": (when + datetime.timedelta(seconds=expires)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "ServerTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+        raise expired
+    _check_signed_amz_headers(view, signed, presigned=True)
+    if "x-amz-content-sha256" in signed:
+        payload_hash = view.headers.get("x-amz-content-sha256", "").strip()
+    else:
+        payload_hash = (query_first(pairs, "X-Amz-Content-Sha256") or UNSIGNED_PAYLOAD).strip()
+    signer = _verify(
+        view,
+        cred,
+        secret,
+        timestamp,
+        signed,
+        payload_hash,
+        params["X-Amz-Signature"],
+        exclude=b"X-Amz-Signature",
+    )
+    body_hash = view.headers.get("x-amz-content-sha256", payload_hash).strip()
+    return V4Verified(cred.access_key, body_hash, signer)
