@@ -62,7 +62,8 @@ class ObjectMeta:
     storage_class: str | None = None
 
     def copy(self, **changes: object) -> ObjectMeta:
-        return replace(self, user=dict(self.user), checksums=dict(self.checksums), **changes)  # type: ignore[arg-type]
+        fresh: dict[str, object] = {"user": dict(self.user), "checksums": dict(self.checksums), **changes}
+        return replace(self, **fresh)  # type: ignore[arg-type]
 
 
 @dataclass
