@@ -1,0 +1,548 @@
+"""The filesystem backend: buckets as directories under one root, objects as files.
+
+Layout (``root`` from the settings)::
+
+    <root>/<bucket>/.created              the bucket's creation time
+    <root>/<bucket>/<encoded key path>    one file per object (see fs_keys for the encoding)
+    <root>/.s3bridge/tmp/                 temp files and staging directories
+    <root>/.s3bridge/uploads/<bucket>/    multipart uploads (see fs_multipart)
+
+Metadata choice: each object file carries its own metadata in a footer (data, JSON record, fixed-size
+trailer; see fs_format), not a sidecar. One rename of a temp file from ``.s3bridge/tmp`` (same
+filesystem) therefore publishes data and metadata together; a crash before the rename leaves only a
+temp file, swept at start; readers keep the file they opened, so an overwrite never tears a GET. A
+listing reads names while walking and only the trailing record of the objects on its page.
+
+Blocking file calls run in worker threads (anyio.to_thread): uploads are written in batches of at least
+``WRITE_BATCH`` bytes, downloads read in ``READ_CHUNK`` pieces, so the event loop never waits on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import anyio
+import pydantic
+from anyio import to_thread
+
+from backends import errors as be
+from backends.base import (
+    Backend,
+    BucketInfo,
+    ByteRange,
+    Capabilities,
+    CompletedPart,
+    GetResult,
+    ListPage,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    PartsPage,
+    PutBody,
+    UploadsPage,
+)
+from backends.fs_format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
+from backends.fs_keys import check_bucket, key_components
+from backends.fs_listing import KeyWalker, list_page
+from backends.fs_multipart import (
+    Upload,
+    UploadStore,
+    check_completion,
+    composite_checksums,
+    multipart_etag,
+    part_name,
+    uploads_page,
+)
+
+T = TypeVar("T")
+
+WRITE_BATCH = 1024 * 1024
+READ_CHUNK = 1024 * 1024
+COPY_SLICE = 64 * 1024 * 1024
+STATE_DIR = ".s3bridge"
+CREATED_FILE = ".created"
+#: Temp files older than this at start belong to a crashed process (other live gateways may share root).
+STALE_TEMP_SECONDS = 24 * 3600
+
+
+class Settings(pydantic.BaseModel):
+    type: Literal["fs"]
+    root: Path
+    fsync: bool = True
+
+
+def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
+    return FsBackend(settings.root, name=name, fsync=settings.fsync)
+
+
+async def _run(fn: Callable[..., T], *args: Any) -> T:
+    return await to_thread.run_sync(fn, *args)
+
+
+def _os_error(exc: OSError, what: str) -> be.BackendError:
+    """A contract error for a filesystem failure (the path and the OS's words stay in ``detail``)."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return be.KeyTooLong(detail=f"{what}: {exc.strerror}")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return be.AccessDenied(detail=f"{what}: {exc}")
+    return be.InternalBackendError(detail=f"{what}: {exc}")
+
+
+class _FileBody:
+    """An object's bytes [start, end) read from an open descriptor, a chunk per worker-thread call.
+
+    The descriptor was opened before the response began, so a concurrent overwrite or delete does
+    not change what this reader serves. It is closed at the end, on ``aclose()``, or when collected.
+    """
+
+    def __init__(self, fd: int, start: int, end: int):
+        self._fd: int | None = fd
+        self._pos = start
+        self._end = end
+
+    def __aiter__(self) -> _FileBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._fd is None or self._pos >= self._end:
+            await self.aclose()
+            raise StopAsyncIteration
+        try:
+            chunk = await _run(os.pread, self._fd, min(READ_CHUNK, self._end - self._pos), self._pos)
+        except OSError as exc:
+            await self.aclose()
+            raise _os_error(exc, "read") from None
+        if not chunk:
+            await self.aclose()
+            raise be.InternalBackendError(detail="object file shorter than its record")
+        self._pos += len(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+
+class FsBackend(Backend):
+    capabilities = Capabilities(stores_checksums=True)
+
+    def __init__(self, root: Path | str, *, name: str = "fs", fsync: bool = True):
+        self.name = name
+        self.root = os.path.abspath(root)
+        self.fsync = fsync
+        self.state = os.path.join(self.root, STATE_DIR)
+        self.tmp = os.path.join(self.state, "tmp")
+        self.uploads = UploadStore(os.path.join(self.state, "uploads"), self.tmp)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await _run(self._prepare)
+
+    def _prepare(self) -> None:
+        os.makedirs(self.tmp, exist_ok=True)
+        os.makedirs(self.uploads.uploads_dir, exist_ok=True)
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        for entry in os.scandir(self.tmp):
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+
+    async def check(self) -> None:
+        if not await _run(os.access, self.tmp, os.W_OK):
+            raise be.BackendUnavailable(detail=f"{self.tmp} is not writable")
+
+    # -- paths -----------------------------------------------------------------------------------
+    def _bucket_dir(self, bucket: str) -> str:
+        """The bucket's directory, which must exist (blocking)."""
+        path = os.path.join(self.root, check_bucket(bucket))
+        if not os.path.isdir(path):
+            raise be.NoSuchBucket(detail=bucket, backend=self.name)
+        return path
+
+    def _object_path(self, bucket: str, key: str) -> tuple[str, list[str]]:
+        """(bucket dir, key components); checks the key first so a bad key never touches the disk."""
+        components = key_components(key)
+        return self._bucket_dir(bucket), components
+
+    def _fsync_dir(self, path: str) -> None:
+        if self.fsync:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _publish(self, temp_path: str, base: str, components: list[str]) -> None:
+        """Rename into place, making parent directories; retried if a delete prunes them meanwhile."""
+        for _ in range(10):
+            parent = base
+            for name in components[:-1]:
+                parent = os.path.join(parent, name)
+                if not os.path.isdir(parent):
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(parent)
+                        self._fsync_dir(os.path.dirname(parent))
+            try:
+                os.rename(temp_path, os.path.join(parent, components[-1]))
+            except FileNotFoundError:
+                if not os.path.isdir(base):
+                    raise be.NoSuchBucket(backend=self.name) from None
+                continue
+            self._fsync_dir(parent)
+            return
+        raise be.InternalBackendError(detail="parent directory kept vanishing", backend=self.name)
+
+    def _prune(self, base: str, components: list[str]) -> None:
+        """Remove directories a delete left empty, deepest first, stopping at the first non-empty."""
+        for depth in range(len(components) - 1, 0, -1):
+            try:
+                os.rmdir(os.path.join(base, *components[:depth]))
+            except OSError:
+                return
+
+    # -- writing ---------------------------------------------------------------------------------
+    async def _spool(self, body: PutBody) -> TempFile:
+        """Stream a body into a temp file; on any failure the temp file goes and the error propagates."""
+        temp = await _run(TempFile, self.tmp)
+        try:
+            batch: list[bytes] = []
+            pending = 0
+            async for chunk in body:
+                batch.append(chunk)
+                pending += len(chunk)
+                if pending >= WRITE_BATCH:
+                    await _run(temp.write, b"".join(batch))
+                    batch, pending = [], 0
+            if batch:
+                await _run(temp.write, b"".join(batch))
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await _run(temp.discard)
+            raise
+        return temp
+
+    async def _commit(self, temp: TempFile, record: Record, base: str, components: list[str]) -> None:
+        def commit() -> None:
+            temp.finish(record, self.fsync)
+            self._publish(temp.path, base, components)
+
+        try:
+            await _run(commit)
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await _run(temp.discard)
+            if isinstance(exc, OSError):
+                raise _os_error(exc, "commit") from None
+            raise
+
+    async def _copy_into(self, temp: TempFile, fd: int, start: int, end: int) -> None:
+        try:
+            for pos in range(start, end, COPY_SLICE):
+                await _run(temp.copy_from, fd, pos, min(pos + COPY_SLICE, end), READ_CHUNK)
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await _run(temp.discard)
+            if isinstance(exc, (OSError, CorruptObject)):
+                raise be.InternalBackendError(detail=f"copy: {exc}", backend=self.name) from None
+            raise
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _open(self, bucket: str, key: str) -> tuple[int, Record]:
+        base, components = self._object_path(bucket, key)
+        try:
+            fd = os.open(os.path.join(base, *components), os.O_RDONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise be.NoSuchKey(detail=key, backend=self.name) from None
+        except OSError as exc:
+            raise _os_error(exc, "open") from None
+        try:
+            return fd, read_record(fd)
+        except (OSError, CorruptObject) as exc:
+            os.close(fd)
+            raise be.InternalBackendError(
+                detail=f"unreadable object file: {exc}", backend=self.name
+            ) from None
+
+    async def _open_async(self, bucket: str, key: str) -> tuple[int, Record]:
+        return await _run(self._open, bucket, key)
+
+    # -- buckets ---------------------------------------------------------------------------------
+    def _bucket_info(self, name: str, path: str) -> BucketInfo:
+        try:
+            with open(os.path.join(path, CREATED_FILE), encoding="ascii") as f:
+                created_ns = int(f.read().strip())
+        except (OSError, ValueError):
+            created_ns = os.stat(path).st_mtime_ns
+        return BucketInfo(name, dt.datetime.fromtimestamp(created_ns / 1e9, tz=dt.timezone.utc))
+
+    async def list_buckets(self) -> list[BucketInfo]:
+        def scan() -> list[BucketInfo]:
+            found = []
+            for entry in os.scandir(self.root):
+                if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                    with contextlib.suppress(be.InvalidBucketName, OSError):
+                        found.append(self._bucket_info(check_bucket(entry.name), entry.path))
+            return sorted(found, key=lambda b: b.name)
+
+        return await _run(scan)
+
+    async def create_bucket(self, bucket: str, region: str | None = None) -> None:
+        def create() -> None:
+            path = os.path.join(self.root, check_bucket(bucket))
+            if os.path.exists(path):
+                raise be.BucketAlreadyOwnedByYou(detail=bucket, backend=self.name)
+            staging = os.path.join(self.tmp, f"bucket-{secrets.token_hex(8)}")
+            os.mkdir(staging)
+            with open(os.path.join(staging, CREATED_FILE), "w", encoding="ascii") as f:
+                f.write(str(time.time_ns()))
+            try:
+                os.rename(staging, path)  # fails on an existing bucket, which is never empty
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                    raise be.BucketAlreadyOwnedByYou(detail=bucket, backend=self.name) from None
+                raise _os_error(exc, "create bucket") from None
+            self._fsync_dir(self.root)
+
+        await _run(create)
+
+    async def head_bucket(self, bucket: str) -> BucketInfo:
+        return await _run(lambda: self._bucket_info(bucket, self._bucket_dir(bucket)))
+
+    async def delete_bucket(self, bucket: str) -> None:
+        def delete() -> None:
+            path = self._bucket_dir(bucket)
+            if next(iter(KeyWalker(path)), None) is not None:
+                raise be.BucketNotEmpty(detail=bucket, backend=self.name)
+            doomed = os.path.join(self.tmp, f"gone-bucket-{secrets.token_hex(8)}")
+            try:
+                os.rename(path, doomed)
+            except FileNotFoundError:
+                raise be.NoSuchBucket(detail=bucket, backend=self.name) from None
+            self._fsync_dir(self.root)
+            shutil.rmtree(doomed, ignore_errors=True)
+            self.uploads.remove_bucket(bucket)
+
+        await _run(delete)
+
+    # -- objects ---------------------------------------------------------------------------------
+    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+        base, components = await _run(self._object_path, bucket, key)
+        temp = await self._spool(body)
+        stored = meta.copy(checksums={**meta.checksums, **body.checksums})
+        record = Record(temp.md5_hex, time.time_ns(), meta_to_dict(stored), size=temp.size)
+        await self._commit(temp, record, base, components)
+        return record.object_info(key)
+
+    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+        fd, record = await self._open_async(bucket, key)
+        span = None
+        if range is not None:
+            span = range.resolve(record.size)
+            if span is None:
+                os.close(fd)
+                raise be.InvalidRange(size=record.size, backend=self.name)
+        start, end = span if span is not None else (0, record.size - 1)
+        return GetResult(record.object_info(key), _FileBody(fd, start, end + 1), span)
+
+    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        fd, record = await self._open_async(bucket, key)
+        os.close(fd)
+        return record.object_info(key)
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        def delete() -> None:
+            base, components = self._object_path(bucket, key)
+            try:
+                os.unlink(os.path.join(base, *components))
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            except OSError as exc:
+                raise _os_error(exc, "delete") from None
+            self._fsync_dir(os.path.join(base, *components[:-1]))
+            self._prune(base, components)
+
+        await _run(delete)
+
+    async def copy_object(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+    ) -> ObjectInfo:
+        base, components = await _run(self._object_path, dst_bucket, dst_key)
+        fd, source = await self._open_async(src_bucket, src_key)
+        try:
+            temp = await _run(TempFile, self.tmp)
+            await self._copy_into(temp, fd, 0, source.size)
+        finally:
+            os.close(fd)
+        src_meta = source.object_meta()
+        if meta is None:
+            stored = src_meta
+        else:  # new headers, but the checksums still describe the same bytes
+            stored = meta.copy(
+                checksums=meta.checksums or src_meta.checksums,
+                checksum_type=meta.checksum_type or src_meta.checksum_type,
+            )
+        record = Record(temp.md5_hex, time.time_ns(), meta_to_dict(stored), size=temp.size)
+        await self._commit(temp, record, base, components)
+        return record.object_info(dst_key)
+
+    async def list_objects(
+        self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
+    ) -> ListPage:
+        def page() -> ListPage:
+            walker = KeyWalker(self._bucket_dir(bucket), prefix, start_after)
+            infos: dict[str, ObjectInfo] = {}
+
+            def keep(key: str, path: str) -> bool:
+                try:
+                    infos[key] = read_record_at(path).object_info(key)
+                except (FileNotFoundError, CorruptObject):
+                    return False  # deleted meanwhile, or not ours
+                return True
+
+            result = list_page(walker, prefix, delimiter, start_after, max_keys, keep)
+            objects = [infos[name] for name, path in result.entries if path is not None]
+            prefixes = [name for name, path in result.entries if path is None]
+            return ListPage(objects, prefixes, result.is_truncated, result.next_marker)
+
+        try:
+            return await _run(page)
+        except OSError as exc:
+            raise _os_error(exc, "list") from None
+
+    # -- multipart -------------------------------------------------------------------------------
+    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        def create() -> str:
+            self._object_path(bucket, key)
+            return self.uploads.create(bucket, key, meta)
+
+        return await _run(create)
+
+    def _upload(self, bucket: str, key: str, upload_id: str) -> Upload:
+        self._bucket_dir(bucket)
+        return self.uploads.get(bucket, key, upload_id)
+
+    async def _store_part(
+        self, upload_path: str, number: int, temp: TempFile, checksums: dict[str, str]
+    ) -> PartInfo:
+        if not 1 <= number <= 10000:
+            await _run(temp.discard)
+            raise be.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive.")
+        record = Record(temp.md5_hex, time.time_ns(), {"checksums": checksums}, size=temp.size)
+        try:
+            await self._commit(temp, record, upload_path, [part_name(number)])
+        except be.NoSuchBucket:
+            raise be.NoSuchUpload(detail="aborted while the part was uploading", backend=self.name) from None
+        return record.part_info(number)
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
+    ) -> PartInfo:
+        upload = await _run(self._upload, bucket, key, upload_id)
+        temp = await self._spool(body)
+        return await self._store_part(upload.path, part_number, temp, body.checksums)
+
+    async def upload_part_copy(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        src_range: tuple[int, int] | None,
+    ) -> PartInfo:
+        upload = await _run(self._upload, bucket, key, upload_id)
+        fd, source = await self._open_async(src_bucket, src_key)
+        try:
+            first, last = src_range if src_range is not None else (0, source.size - 1)
+            if src_range is not None and not 0 <= first <= last < source.size:
+                raise be.InvalidRange(size=source.size, backend=self.name)
+            temp = await _run(TempFile, self.tmp)
+            await self._copy_into(temp, fd, first, last + 1)
+        finally:
+            os.close(fd)
+        return await self._store_part(upload.path, part_number, temp, {})
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        base, components = await _run(self._object_path, bucket, key)
+        upload = await _run(self._upload, bucket, key, upload_id)
+        chosen = await _run(check_completion, upload, parts)
+        temp = await _run(lambda: TempFile(self.tmp, hash_md5=False))
+        for path, record in chosen:
+            try:
+                fd = await _run(os.open, path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                await _run(temp.discard)
+                raise be.InvalidPart(
+                    detail="a part was replaced or aborted meanwhile", backend=self.name
+                ) from None
+            try:
+                await self._copy_into(temp, fd, 0, record.size)
+            finally:
+                os.close(fd)
+        records = [record for _, record in chosen]
+        sums = composite_checksums(records)
+        meta = upload.object_meta().copy(checksums=sums, checksum_type="COMPOSITE" if sums else None)
+        record = Record(multipart_etag(records), time.time_ns(), meta_to_dict(meta), size=temp.size)
+        await self._commit(temp, record, base, components)
+        with contextlib.suppress(be.NoSuchUpload):
+            await _run(self.uploads.remove, upload)
+        return record.object_info(key)
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        upload = await _run(self._upload, bucket, key, upload_id)
+        await _run(self.uploads.remove, upload)
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
+    ) -> PartsPage:
+        def page() -> PartsPage:
+            upload = self._upload(bucket, key, upload_id)
+            parts: list[PartInfo] = []
+            for number, path in upload.parts():
+                if number <= part_number_marker:
+                    continue
+                if len(parts) == max_parts:
+                    return PartsPage(parts, True, parts[-1].part_number if parts else part_number_marker)
+                with contextlib.suppress(FileNotFoundError, CorruptObject):
+                    parts.append(read_record_at(path).part_info(number))
+            return PartsPage(parts, False)
+
+        return await _run(page)
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadsPage:
+        def page() -> UploadsPage:
+            self._bucket_dir(bucket)
+            uploads = self.uploads.all_uploads(bucket, prefix)
+            return uploads_page(uploads, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
+
+        return await _run(page)

@@ -1,0 +1,154 @@
+"""The filesystem backend's object file: the data, then a JSON record, then a fixed footer.
+
+``data || record (UTF-8 JSON) || MAGIC (8 bytes) || record length (8 bytes, big-endian)``
+
+Data and metadata live in one file so that one rename publishes both together: a reader sees the old
+object or the new one, never a mix, and a crash before the rename leaves only a temp file. The record
+goes last so a writer streams the body straight to disk and appends what it learned (size, MD5, the
+checksums the body computed) at the end, with no seek back. A HEAD or a listing reads the last bytes
+only; a GET serves ``[0, size)``. Parts of multipart uploads use the same format.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from backends.base import ObjectInfo, ObjectMeta, PartInfo
+
+MAGIC = b"s3brObj1"
+_FOOTER = struct.Struct(">8sQ")
+_META_FIELDS = {f.name for f in dataclasses.fields(ObjectMeta)}
+
+
+class CorruptObject(Exception):
+    """A file that does not end with a valid record (not ours, or damaged)."""
+
+
+@dataclass
+class Record:
+    """What the footer of an object or part file says about its data."""
+
+    etag: str
+    mtime_ns: int
+    meta: dict[str, Any] = field(default_factory=dict)
+    size: int = 0  # derived from the file size when read, not stored
+
+    @property
+    def last_modified(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, tz=dt.timezone.utc)
+
+    def object_meta(self) -> ObjectMeta:
+        known = {k: v for k, v in self.meta.items() if k in _META_FIELDS}
+        meta = ObjectMeta(**known)
+        return meta.copy()
+
+    def object_info(self, key: str) -> ObjectInfo:
+        return ObjectInfo(
+            key=key, size=self.size, etag=self.etag, last_modified=self.last_modified, meta=self.object_meta()
+        )
+
+    def part_info(self, number: int) -> PartInfo:
+        return PartInfo(
+            number, self.etag, self.size, self.last_modified, dict(self.meta.get("checksums") or {})
+        )
+
+
+def meta_to_dict(meta: ObjectMeta) -> dict[str, Any]:
+    return dataclasses.asdict(meta)
+
+
+def footer_bytes(record: Record) -> bytes:
+    blob = json.dumps(
+        {"etag": record.etag, "mtime_ns": record.mtime_ns, "meta": record.meta},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode("utf-8")
+    return blob + _FOOTER.pack(MAGIC, len(blob))
+
+
+def read_record(fd: int) -> Record:
+    """The record of an open object file, with ``size`` set to the length of its data."""
+    total = os.fstat(fd).st_size
+    if total < _FOOTER.size:
+        raise CorruptObject("file shorter than the footer")
+    magic, length = _FOOTER.unpack(os.pread(fd, _FOOTER.size, total - _FOOTER.size))
+    data_size = total - _FOOTER.size - length
+    if magic != MAGIC or data_size < 0:
+        raise CorruptObject("bad footer")
+    blob = os.pread(fd, length, data_size)
+    try:
+        doc = json.loads(blob)
+        return Record(etag=doc["etag"], mtime_ns=int(doc["mtime_ns"]), meta=dict(doc["meta"]), size=data_size)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptObject(f"bad record: {exc}") from None
+
+
+def read_record_at(path: str) -> Record:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return read_record(fd)
+    finally:
+        os.close(fd)
+
+
+class TempFile:
+    """A temp file being filled with an object's data (blocking; call from a worker thread).
+
+    It lives in the state directory on the same filesystem as the buckets, so publishing it is one
+    atomic rename. ``md5`` is the digest of what was written when ``hash_md5`` is set.
+    """
+
+    def __init__(self, tmp_dir: str, *, hash_md5: bool = True):
+        fd, self.path = tempfile.mkstemp(dir=tmp_dir, prefix="obj-")
+        self._f = os.fdopen(fd, "wb", buffering=0)
+        self._md5 = hashlib.md5() if hash_md5 else None
+        self.size = 0
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self._f.write(view)
+            view = view[written or 0 :]
+
+    def write(self, data: bytes) -> None:
+        self._write_all(data)
+        if self._md5 is not None:
+            self._md5.update(data)
+        self.size += len(data)
+
+    def copy_from(self, fd: int, start: int, end: int, chunk: int) -> None:
+        """Append bytes [start, end) of an open file."""
+        pos = start
+        while pos < end:
+            data = os.pread(fd, min(chunk, end - pos), pos)
+            if not data:
+                raise CorruptObject("source file shorter than its record says")
+            self.write(data)
+            pos += len(data)
+
+    @property
+    def md5_hex(self) -> str:
+        assert self._md5 is not None
+        return self._md5.hexdigest()
+
+    def finish(self, record: Record, fsync: bool) -> None:
+        """Append the record and close; with ``fsync`` the bytes are on disk before any rename."""
+        self._write_all(footer_bytes(record))
+        if fsync:
+            os.fsync(self._f.fileno())
+        self._f.close()
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._f.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
