@@ -1,34 +1,96 @@
-"""``s3bridge check-config``: would the gateway start with this configuration?"""
+"""``s3bridge check-config``: would the gateway start with this configuration, and can it serve?
+
+Exit status: 0 when the configuration is valid and every backend answered its check; 1 when the
+configuration is valid but a backend failed; 2 (from the CLI) when the configuration itself is wrong.
+The report names settings and stores, never a secret: only a backend's location settings are shown.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import time
+from typing import Any
 
-from gateway.assemble import build_backends
-from gateway.config import load
+from backends.base import Backend
+from backends.forwarding import close_members, start_members
+from gateway.assemble import build_backends, build_root
+from gateway.config import Config, load
+
+#: Seconds each backend gets to answer its check.
+CHECK_TIMEOUT = 10.0
+#: Settings that say where a store is (shown in the report); everything else may be a secret.
+_LOCATION_FIELDS = ("endpoint", "server", "root", "backend", "primary", "secondary", "members")
 
 
 def run(args: argparse.Namespace) -> int:
     config = load(args.config, data_dir=args.data_dir)
-    print(f"configuration: ok ({len(config.backends)} backend(s), {len(config.credentials)} key pair(s))")
     backends = build_backends(config)
+    build_root(config)  # the router over the routes, as serve builds it
+    _report_config(args, config)
     if args.no_connect:
+        print("backends: not contacted (--no-connect)")
         return 0
-    failed = 0
+    failed = asyncio.run(_probe(config, backends))
+    if failed:
+        print(f"result: FAILED ({len(failed)} backend(s) unreachable or refusing: {', '.join(failed)})")
+        return 1
+    print("result: ok, the gateway would start and reach every backend")
+    return 0
 
-    async def probe() -> None:
-        nonlocal failed
+
+def _report_config(args: argparse.Namespace, config: Config) -> None:
+    srv = config.server
+    scheme = "https" if srv.certfile else "http"
+    source = args.config or f"(embedded default, data dir {args.data_dir or './data'})"
+    print(f"configuration: {source}: valid")
+    print(f"listen: {scheme}://{srv.host}:{srv.port}, {srv.workers} worker(s)")
+    print(
+        f"credentials: {len(config.credentials)} key pair(s): {', '.join(k.access_key for k in config.credentials)}"
+    )
+    for route in config.effective_routes():
+        where = route.backend
+        if route.remote_bucket:
+            where += f" bucket {route.remote_bucket}"
+        if route.prefix:
+            where += f" prefix {route.prefix}"
+        print(f"route: {route.bucket} -> {where}")
+    for public in config.public_buckets:
+        print(f"public read: {public.bucket}")
+
+
+def _describe(settings: Any) -> str:
+    parts = [str(settings.type)]
+    for field in _LOCATION_FIELDS:
+        value = getattr(settings, field, None)
+        if value:
+            parts.append(f"{field}={value}")
+    return " ".join(parts)
+
+
+async def _probe(config: Config, backends: dict[str, Backend]) -> list[str]:
+    """Check every configured backend (members before the composites built on them)."""
+    failed: list[str] = []
+    members = list(backends.values())
+    try:
+        await start_members(members)
+    except Exception as exc:  # a backend that cannot even start is reported as such, not a traceback
+        print(f"backends: FAILED to start: {exc}")
+        return list(backends)
+    try:
         for name, backend in backends.items():
+            started = time.monotonic()
+            label = f"backend {name} ({_describe(config.backend_settings[name])})"
             try:
-                await backend.start()
-                await asyncio.wait_for(backend.check(), 10)
-                print(f"backend {name}: ok")
+                await asyncio.wait_for(backend.check(), CHECK_TIMEOUT)
+            except asyncio.TimeoutError:
+                failed.append(name)
+                print(f"{label}: FAILED: no answer within {CHECK_TIMEOUT:g}s")
             except Exception as exc:  # report every backend, then decide
-                failed += 1
-                print(f"backend {name}: FAILED: {exc}")
-            finally:
-                await backend.close()
-
-    asyncio.run(probe())
-    return 1 if failed else 0
+                failed.append(name)
+                print(f"{label}: FAILED: {exc}")
+            else:
+                print(f"{label}: ok ({(time.monotonic() - started) * 1000:.0f} ms)")
+    finally:
+        await close_members(reversed(members))
+    return failed

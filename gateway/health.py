@@ -1,61 +1,100 @@
-"""Endpoints beside the S3 API: liveness and readiness, on paths no bucket can have.
+"""Endpoints beside the S3 API (liveness, readiness, metrics) and the observing middleware around it.
 
-Bucket names cannot contain ``_``, so ``/_s3bridge/...`` never collides with a path-style bucket; on a
-virtual-hosted bucket's host the same path is an object key, so it is answered only on non-bucket hosts.
+The endpoints live under ``/_s3bridge/``. Bucket names cannot contain ``_``, so that path never names a
+path-style bucket; on a virtual-hosted bucket's host the same path is an object key, so they are
+answered only on hosts that carry no bucket. They need no signature: probes and scrapers hold no keys,
+and none of them reveals a bucket, a key or a setting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from backends.base import Backend
 from gateway import addressing
+from gateway.accesslog import AccessLog, ASGIApp, Measure, Sink
 from gateway.config import Config
+from gateway.metrics import Metrics
 
 PREFIX = "/_s3bridge/"
+LIVE_PATH = PREFIX + "health/live"
+READY_PATH = PREFIX + "health/ready"
+METRICS_PATH = PREFIX + "metrics"
+#: Seconds one readiness check of the backends may take; a store slower than this is not ready.
 READY_TIMEOUT = 2.0
+#: Seconds a readiness answer is reused: probes from several kubelets/load balancers must not each hit
+#: every store.
 READY_CACHE_SECONDS = 2.0
+
+_OPERATIONS = {LIVE_PATH: "HealthLive", READY_PATH: "HealthReady", METRICS_PATH: "Metrics"}
 
 
 class Extras:
     def __init__(self, config: Config, backend: Backend):
         self.config = config
         self.backend = backend
+        self.metrics = Metrics(backend)
         self._ready: tuple[float, bool, str] | None = None
+        self._ready_lock = asyncio.Lock()
 
-    def wrap(self, app):  # type: ignore[no-untyped-def]
-        return app
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """The S3 app inside the measuring middleware that feeds metrics and the access log."""
+        sinks: list[Sink] = [self.metrics.observe]
+        if self.config.logging.access_log:
+            sinks.append(AccessLog())
+        return Measure(
+            app,
+            sinks,
+            on_start=self.metrics.in_flight.inc,
+            on_end=self.metrics.in_flight.dec,
+            trust_forwarded=self.config.server.trust_forwarded,
+        )
+
+    def _host(self, request: Request) -> str:
+        headers = request.headers
+        if self.config.server.trust_forwarded and "x-forwarded-host" in headers:
+            return headers["x-forwarded-host"].split(",")[0].strip()
+        return headers.get("host", "")
 
     async def handle(self, request: Request) -> Response | None:
+        """The answer for a ``/_s3bridge/`` endpoint, or None to let the S3 app answer."""
         path = request.url.path
-        if not path.startswith(PREFIX):
+        operation = _OPERATIONS.get(path)
+        if operation is None or request.method not in ("GET", "HEAD"):
             return None
-        if addressing.bucket_from_host(request.headers.get("host", ""), self.config.server.domains):
+        if addressing.bucket_from_host(self._host(request), self.config.server.domains):
             return None
-        if request.method not in ("GET", "HEAD"):
-            return None
-        what = path[len(PREFIX) :]
-        if what == "health/live":
-            return JSONResponse({"status": "ok"})
-        if what == "health/ready":
+        facts: dict[str, Any] = request.scope.setdefault("s3bridge", {})
+        facts.update(operation=operation, internal=True)
+        if path == LIVE_PATH:
+            return JSONResponse({"status": "ok"}, headers=_NO_STORE)
+        if path == READY_PATH:
             ok, detail = await self.readiness()
-            return JSONResponse(
-                {"status": "ok" if ok else "unavailable", "detail": detail}, status_code=200 if ok else 503
-            )
-        return None
+            body = {"status": "ok" if ok else "unavailable", "detail": detail}
+            return JSONResponse(body, status_code=200 if ok else 503, headers=_NO_STORE)
+        payload, content_type = self.metrics.exposition()
+        return Response(payload, media_type=content_type, headers=_NO_STORE)
 
     async def readiness(self) -> tuple[bool, str]:
-        now = time.monotonic()
-        if self._ready is not None and now - self._ready[0] < READY_CACHE_SECONDS:
-            return self._ready[1], self._ready[2]
-        try:
-            await asyncio.wait_for(self.backend.check(), READY_TIMEOUT)
-            result = (True, "")
-        except Exception as exc:  # any failure means not ready; say which
-            result = (False, str(exc) or type(exc).__name__)
-        self._ready = (now, *result)
-        return result
+        """Can the backends serve? Checked at most once per cache period, however many probes ask."""
+        async with self._ready_lock:
+            now = time.monotonic()
+            if self._ready is not None and now - self._ready[0] < READY_CACHE_SECONDS:
+                return self._ready[1], self._ready[2]
+            try:
+                await asyncio.wait_for(self.backend.check(), READY_TIMEOUT)
+                result = (True, "")
+            except asyncio.TimeoutError:
+                result = (False, f"backend check took longer than {READY_TIMEOUT:g}s")
+            except Exception as exc:  # any failure means not ready; say which
+                result = (False, str(exc) or type(exc).__name__)
+            self._ready = (time.monotonic(), *result)
+            return result
+
+
+_NO_STORE = {"Cache-Control": "no-store"}

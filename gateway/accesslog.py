@@ -1,0 +1,189 @@
+"""Per-request measurement (ASGI middleware) and the access log: one JSON line per request.
+
+The S3 app leaves what it learnt in ``scope["s3bridge"]`` (request id, operation, key id, bucket,
+backend, status, S3 error code); this middleware adds what only the wire knows (body bytes in and out,
+the status actually sent, duration, peer address) and hands one ``RequestRecord`` to its sinks.
+
+What the log never holds: headers (Authorization, x-amz-security-token), the query string (a presigned
+URL's signature and credential live there), secrets. The key id is the public half of a key pair.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from backends.errors import BackendError
+from gateway.metrics import RequestRecord
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Sink = Callable[[RequestRecord], None]
+
+ACCESS_LOGGER = "s3bridge.access"
+#: Error code for a response whose body failed after its headers were sent.
+STREAM_FAILED = "ResponseStreamFailed"
+
+
+class Measure:
+    """Wraps the ASGI app; ``on_start``/``on_end`` bracket every HTTP request (in-flight gauge)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        sinks: list[Sink],
+        *,
+        on_start: Callable[[], None] | None = None,
+        on_end: Callable[[], None] | None = None,
+        trust_forwarded: bool = False,
+    ):
+        self.app = app
+        self.sinks = sinks
+        self.on_start = on_start
+        self.on_end = on_end
+        self.trust_forwarded = trust_forwarded
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        counts = {"in": 0, "out": 0, "status": 0}
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                counts["in"] += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                counts["status"] = int(message["status"])
+            elif message["type"] == "http.response.body":
+                counts["out"] += len(message.get("body", b""))
+            await send(message)
+
+        failure: BaseException | None = None
+        if self.on_start:
+            self.on_start()
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            if self.on_end:
+                self.on_end()
+            record = self._record(scope, counts, time.monotonic() - started, failure)
+            for sink in self.sinks:
+                try:
+                    sink(record)
+                except Exception:  # a broken sink must not turn a served request into an error
+                    logging.getLogger("s3bridge").exception("request record sink failed")
+
+    def _record(
+        self, scope: Scope, counts: dict[str, int], duration: float, failure: BaseException | None
+    ) -> RequestRecord:
+        facts: dict[str, Any] = scope.get("s3bridge") or {}
+        status = counts["status"] or int(facts.get("status") or 0) or (500 if failure else 0)
+        error = facts.get("error")
+        backend_error = _backend_error(facts.get("backend_error"))
+        if failure is not None:
+            error = STREAM_FAILED if counts["status"] else "InternalError"
+            if isinstance(failure, BackendError):
+                backend_error = (failure.backend or facts.get("backend") or "", type(failure).__name__)
+        headers = _headers(scope)
+        remote = scope["client"][0] if scope.get("client") else None
+        if self.trust_forwarded and "x-forwarded-for" in headers:
+            remote = headers["x-forwarded-for"].split(",")[0].strip()
+        return RequestRecord(
+            request_id=facts.get("request_id"),
+            operation=str(facts.get("operation") or "Unknown"),
+            method=str(scope.get("method", "")),
+            path=str(scope.get("path", "")),
+            bucket=facts.get("bucket"),
+            access_key=facts.get("access_key"),
+            status=status,
+            error=error,
+            backend=facts.get("backend"),
+            bytes_in=counts["in"],
+            bytes_out=counts["out"],
+            duration=duration,
+            remote=remote,
+            user_agent=headers.get("user-agent"),
+            backend_error=backend_error,
+            internal=bool(facts.get("internal")),
+        )
+
+
+def _backend_error(value: object) -> tuple[str, str] | None:
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return (str(value[0] or ""), str(value[1]))
+    return None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """The few request headers the record uses; never the Authorization or token headers."""
+    wanted = {b"user-agent", b"x-forwarded-for"}
+    return {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+        if name.lower() in wanted
+    }
+
+
+def line(record: RequestRecord) -> str:
+    """The access log line: JSON, one object, fixed field names."""
+    return json.dumps(
+        {
+            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "request_id": record.request_id,
+            "remote": record.remote,
+            "method": record.method,
+            "path": record.path,
+            "operation": record.operation,
+            "bucket": record.bucket,
+            "key_id": record.access_key,
+            "status": record.status,
+            "error": record.error,
+            "bytes_in": record.bytes_in,
+            "bytes_out": record.bytes_out,
+            "duration_ms": round(record.duration * 1000, 3),
+            "backend": record.backend,
+            "user_agent": record.user_agent,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def access_logger() -> logging.Logger:
+    """``s3bridge.access`` writing bare JSON lines to stderr, whatever the root logger's format/level."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if not any(getattr(h, "_s3bridge_access", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._s3bridge_access = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+class AccessLog:
+    """The sink writing one line per S3 request (health probes and scrapes are left out)."""
+
+    def __init__(self, logger: logging.Logger | None = None):
+        self.logger = logger or access_logger()
+
+    def __call__(self, record: RequestRecord) -> None:
+        if not record.internal:
+            self.logger.info(line(record))
