@@ -1,7 +1,9 @@
 """Fallback: a primary store, and a secondary that takes over while the primary is unavailable.
 
-Wrap the primary in Retry (and Breaker) first: Fallback reacts to what is left after those, an
-unavailability error (``BackendError.retryable``), never to an answer such as AccessDenied.
+Wrap the primary in Retry (and Breaker) first: Fallback reacts to what is left after those, a store
+that cannot serve: an unavailability error (``BackendError.retryable``) or AccessDenied (the store
+refuses us: revoked credentials, a read-only or immutable disk). Answers about the request itself
+(NoSuchUpload, InvalidPart, BucketNotEmpty...) are the client's and are never retried elsewhere.
 
 Decisions, per kind of operation:
 
@@ -71,7 +73,8 @@ MISSING = (be.NoSuchKey, be.NoSuchBucket)
 
 
 def _unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, be.BackendError) and exc.retryable
+    """The store cannot serve us, whatever the request: the case for the other store."""
+    return isinstance(exc, be.BackendError) and (exc.retryable or isinstance(exc, be.AccessDenied))
 
 
 class Fallback(Backend):
@@ -100,7 +103,7 @@ class Fallback(Backend):
         try:
             result = await call(self.primary)
         except be.BackendError as exc:
-            if not (exc.retryable and can_fall_back):
+            if not (_unavailable(exc) and can_fall_back):
                 raise
             self._fell_back(op, exc)
             try:
@@ -118,9 +121,9 @@ class Fallback(Backend):
         try:
             result = await call(self.primary)
         except be.BackendError as exc:
-            if not (exc.retryable or isinstance(exc, MISSING)):
+            if not (_unavailable(exc) or isinstance(exc, MISSING)):
                 raise
-            if exc.retryable:
+            if _unavailable(exc):
                 self._fell_back(op, exc)
             try:
                 result = await call(self.secondary)
@@ -193,9 +196,11 @@ class Fallback(Backend):
         try:
             info = await self.primary.put_object(bucket, key, tracked, meta)
         except be.BackendError as exc:
-            if tracked.consumed or not (exc.retryable or isinstance(exc, be.NoSuchBucket)):
+            if tracked.consumed and isinstance(exc, be.AccessDenied):
+                raise be.BackendUnavailable(detail=str(exc), backend=self.name) from exc  # resend, elsewhere
+            if tracked.consumed or not (_unavailable(exc) or isinstance(exc, be.NoSuchBucket)):
                 raise  # part of the body is gone with the failed attempt: the client must resend
-            if exc.retryable:
+            if _unavailable(exc):
                 self._fell_back("PutObject", exc)
             try:
                 info = await self.secondary.put_object(bucket, key, tracked, meta)

@@ -42,10 +42,23 @@ def flaky_proxy(
 
 
 def arm(
-    proxy: ServerProcess, fail: int, *, code: str = "SlowDown", status: int = 503, method: str = ""
+    proxy: ServerProcess,
+    fail: int,
+    *,
+    code: str = "SlowDown",
+    status: int = 503,
+    method: str = "",
+    after: bool = False,
 ) -> None:
-    """Make the next ``fail`` requests (of ``method``, if given) fail with ``code``."""
-    params = {"fail": str(fail), "code": code, "status": str(status), "method": method}
+    """Make the next ``fail`` requests (of ``method``, if given) fail with ``code``; with ``after``, once
+    the store has done them (the answer is lost, the effect is not)."""
+    params = {
+        "fail": str(fail),
+        "code": code,
+        "status": str(status),
+        "method": method,
+        "after": str(int(after)),
+    }
     httpx.post(proxy.url + "/__faults__", params=params, timeout=5).raise_for_status()
 
 

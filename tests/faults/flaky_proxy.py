@@ -2,9 +2,11 @@
 
 Run as a process (``python -m tests.faults.flaky_proxy --port P --upstream http://127.0.0.1:M``) in
 front of moto's S3 server. ``--fail N --status 503 --code SlowDown`` makes the next N requests (optionally
-only those with ``--method``) fail with that S3 error XML before reaching the store. Tests re-arm it
-without a restart: ``POST /__faults__?fail=N&status=503&code=SlowDown&method=PUT`` and read the counts
-with ``GET /__faults__``. Bodies stream through in both directions, never held whole.
+only those with ``--method``) fail with that S3 error XML before reaching the store; with ``--after``
+the request does reach the store first and only its answer is replaced (a response lost on the way
+back: the store did it, the client saw an error). Tests re-arm it without a restart:
+``POST /__faults__?fail=N&status=503&code=SlowDown&method=PUT&after=1`` and read the counts with
+``GET /__faults__``. Bodies stream through in both directions, never held whole.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Script:
     status: int = 503
     code: str = "SlowDown"
     method: str = ""
+    after: bool = False
     failed: int = 0
     proxied: int = 0
 
@@ -44,19 +47,25 @@ def build_app(upstream: str, script: Script) -> Starlette:
             script.status = int(q.get("status", "503"))
             script.code = q.get("code", "SlowDown")
             script.method = q.get("method", "").upper()
+            script.after = q.get("after", "") in ("1", "true")
         return JSONResponse(asdict(script))
 
+    def scripted_error() -> Response:
+        xml = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{script.code}</Code>'
+            f"<Message>scripted failure</Message><RequestId>flaky</RequestId></Error>"
+        )
+        return Response(xml, status_code=script.status, media_type="application/xml")
+
     async def proxy(request: Request) -> Response:
-        if script.fail > 0 and (not script.method or request.method == script.method):
+        fail = script.fail > 0 and (not script.method or request.method == script.method)
+        if fail:
             script.fail -= 1
             script.failed += 1
-            async for _ in request.stream():  # read the body off the wire as a store would before answering
-                pass
-            xml = (
-                f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{script.code}</Code>'
-                f"<Message>scripted failure</Message><RequestId>flaky</RequestId></Error>"
-            )
-            return Response(xml, status_code=script.status, media_type="application/xml")
+            if not script.after:
+                async for _ in request.stream():  # take the body off the wire as a store would
+                    pass
+                return scripted_error()
         script.proxied += 1
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_HEADERS]
 
@@ -73,6 +82,10 @@ def build_app(upstream: str, script: Script) -> Starlette:
             content=body() if has_body else None,
         )
         answer = await client.send(upstream_request, stream=True)
+        if fail:  # --after: the store did it, the answer is lost
+            await answer.aread()
+            await answer.aclose()
+            return scripted_error()
         out_headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
         return StreamingResponse(
             answer.aiter_raw(),
@@ -97,8 +110,11 @@ def main() -> None:
     parser.add_argument("--status", type=int, default=503)
     parser.add_argument("--code", default="SlowDown")
     parser.add_argument("--method", default="")
+    parser.add_argument("--after", action="store_true")
     args = parser.parse_args()
-    script = Script(fail=args.fail, status=args.status, code=args.code, method=args.method.upper())
+    script = Script(
+        fail=args.fail, status=args.status, code=args.code, method=args.method.upper(), after=args.after
+    )
     uvicorn.run(build_app(args.upstream, script), host="127.0.0.1", port=args.port, log_level="warning")
 
 
