@@ -1,0 +1,201 @@
+"""The filesystem backend beyond the contract: containment, crash leftovers, snapshots, laziness."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import time
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from backends import errors as be
+from backends.base import CompletedPart, ObjectMeta
+from backends.fs import STALE_TEMP_SECONDS, FsBackend, Settings, build
+from tests.contract.bodies import BodyFailed, ChunkedBody, FailingBody, MiB, get_bytes, pattern, read_all
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def fs(tmp_path: Path) -> AsyncIterator[FsBackend]:
+    backend = FsBackend(tmp_path / "root", name="fs-unit")
+    await backend.start()
+    await backend.create_bucket("b")
+    yield backend
+    await backend.close()
+
+
+def files_under(path: Path) -> list[Path]:
+    return [p for p in path.rglob("*") if p.is_file()]
+
+
+def test_settings_and_build(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"type": "fs", "root": str(tmp_path)})
+    assert settings.fsync is True
+    backend = build(settings, name="local", lookup=lambda name: pytest.fail("no lookup expected"))
+    assert isinstance(backend, FsBackend)
+    assert backend.name == "local"
+
+
+async def test_nasty_keys_stay_inside_the_bucket(fs: FsBackend, tmp_path: Path) -> None:
+    keys = ["../escape", "..", ".", "/etc/passwd", "a/../../../b", "./x/./y", "\x00", "../.s3bridge/tmp/x"]
+    for key in keys:
+        await fs.put_object("b", key, ChunkedBody(key.encode() or b"-"), ObjectMeta())
+    bucket_dir = tmp_path / "root" / "b"
+    stored = [p for p in files_under(tmp_path) if p.name != ".created"]
+    assert len(stored) == len(keys)
+    assert all(bucket_dir in p.parents for p in stored)
+    page = await fs.list_objects("b")
+    assert [o.key for o in page.objects] == sorted(keys)
+    for key in keys:
+        assert await get_bytes(fs, "b", key) == (key.encode() or b"-")
+
+
+async def test_limits(fs: FsBackend) -> None:
+    with pytest.raises(be.KeyTooLong):
+        await fs.put_object("b", "k" * 1025, ChunkedBody(b"x"), ObjectMeta())
+    key = "/".join(["%" * 100] * 10)[:1024]
+    await fs.put_object("b", key, ChunkedBody(b"deep"), ObjectMeta())
+    assert await get_bytes(fs, "b", key) == b"deep"
+    for bad in ("../x", ".s3bridge", "a/b", ""):
+        with pytest.raises(be.InvalidBucketName):
+            await fs.create_bucket(bad)
+        with pytest.raises(be.InvalidBucketName):
+            await fs.head_object(bad, "k")
+
+
+async def test_failed_upload_leaves_no_temp_file(fs: FsBackend, tmp_path: Path) -> None:
+    with pytest.raises(BodyFailed):
+        await fs.put_object("b", "k", FailingBody(pattern(3 * MiB), fail_after=2 * MiB), ObjectMeta())
+    upload = await fs.create_multipart_upload("b", "m", ObjectMeta())
+    with pytest.raises(BodyFailed):
+        await fs.upload_part("b", "m", upload, 1, FailingBody(pattern(MiB), fail_after=MiB // 2))
+    assert files_under(tmp_path / "root" / ".s3bridge" / "tmp") == []
+    assert [p.name for p in files_under(tmp_path / "root" / "b")] == [".created"]
+
+
+async def test_cancelled_upload_leaves_no_temp_file(fs: FsBackend, tmp_path: Path) -> None:
+    class SlowBody(ChunkedBody):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"x" * MiB
+            await anyio.sleep(30)
+            yield b"never"
+
+    with anyio.move_on_after(0.5):
+        await fs.put_object("b", "k", SlowBody(b""), ObjectMeta())
+    assert files_under(tmp_path / "root" / ".s3bridge" / "tmp") == []
+    with pytest.raises(be.NoSuchKey):
+        await fs.head_object("b", "k")
+
+
+async def test_start_sweeps_stale_temp_files_only(tmp_path: Path) -> None:
+    backend = FsBackend(tmp_path / "root")
+    await backend.start()
+    tmp = tmp_path / "root" / ".s3bridge" / "tmp"
+    stale, fresh = tmp / "obj-stale", tmp / "obj-fresh"
+    stale.write_bytes(b"half an object")
+    fresh.write_bytes(b"another gateway's upload in flight")
+    old = time.time() - STALE_TEMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    await FsBackend(tmp_path / "root").start()
+    assert not stale.exists()
+    assert fresh.exists()
+
+
+async def test_reader_keeps_its_snapshot(fs: FsBackend) -> None:
+    old, new = pattern(3 * MiB, seed=1), pattern(2 * MiB, seed=2)
+    await fs.put_object("b", "k", ChunkedBody(old), ObjectMeta())
+    reading = await fs.get_object("b", "k")
+    first = await reading.body.__anext__()
+    await fs.put_object("b", "k", ChunkedBody(new), ObjectMeta())
+    assert first + await read_all(reading) == old
+    reading = await fs.get_object("b", "k")
+    await fs.delete_object("b", "k")
+    assert await read_all(reading) == new
+
+
+async def test_unstarted_body_closes_its_file(fs: FsBackend) -> None:
+    await fs.put_object("b", "k", ChunkedBody(b"data"), ObjectMeta())
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        result = await fs.get_object("b", "k")
+        await result.body.aclose()  # type: ignore[attr-defined]
+    assert len(os.listdir("/proc/self/fd")) <= before
+
+
+async def test_concurrent_overwrites_leave_one_whole_object(fs: FsBackend) -> None:
+    bodies = [pattern(MiB + i, seed=i) for i in range(6)]
+    async with anyio.create_task_group() as tg:
+        for data in bodies:
+            tg.start_soon(fs.put_object, "b", "k", ChunkedBody(data, 100_000), ObjectMeta())
+    got = await get_bytes(fs, "b", "k")
+    assert got in bodies
+    assert (await fs.head_object("b", "k")).etag == hashlib.md5(got).hexdigest()
+
+
+async def test_delete_prunes_directories_and_bucket_deletes(fs: FsBackend, tmp_path: Path) -> None:
+    await fs.put_object("b", "x/y/z/deep", ChunkedBody(b"1"), ObjectMeta())
+    await fs.delete_object("b", "x/y/z/deep")
+    assert sorted(p.name for p in (tmp_path / "root" / "b").iterdir()) == [".created"]
+    await fs.create_multipart_upload("b", "pending", ObjectMeta())
+    await fs.delete_bucket("b")
+    assert sorted(p.name for p in (tmp_path / "root").iterdir()) == [".s3bridge"]
+    assert list((tmp_path / "root" / ".s3bridge" / "uploads").iterdir()) == []
+
+
+async def test_corrupt_file_is_an_internal_error_and_not_listed(fs: FsBackend, tmp_path: Path) -> None:
+    await fs.put_object("b", "good", ChunkedBody(b"1"), ObjectMeta())
+    (tmp_path / "root" / "b" / "obad").write_bytes(b"not an object file")
+    with pytest.raises(be.InternalBackendError):
+        await fs.head_object("b", "bad")
+    assert [o.key for o in (await fs.list_objects("b")).objects] == ["good"]
+
+
+async def test_listing_opens_only_what_the_page_needs(fs: FsBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(40):
+        await fs.put_object("b", f"dir{i:02d}/sub/key", ChunkedBody(b"x"), ObjectMeta())
+    opened: list[str] = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path: str) -> object:
+        opened.append(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting_scandir)
+    page = await fs.list_objects("b", delimiter="/", max_keys=2)
+    assert page.common_prefixes == ["dir00/", "dir01/"]
+    assert len(opened) == 1 + 3 * 2  # the bucket, then one chain per prefix, one more to see truncation
+    opened.clear()
+    page = await fs.list_objects("b", start_after="dir37/", max_keys=1000)
+    assert [o.key for o in page.objects] == ["dir37/sub/key", "dir38/sub/key", "dir39/sub/key"]
+    assert len(opened) == 1 + 3 * 2
+    opened.clear()
+    page = await fs.list_objects("b", prefix="dir05/")
+    assert len(opened) == 3
+
+
+async def test_composite_checksums_on_complete(fs: FsBackend) -> None:
+    one, two = pattern(5 * MiB, seed=1), b"tail"
+    crcs = [zlib.crc32(p).to_bytes(4, "big") for p in (one, two)]
+    upload = await fs.create_multipart_upload("b", "k", ObjectMeta())
+    for n, (data, crc) in enumerate(zip((one, two), crcs, strict=True), start=1):
+        body = ChunkedBody(data, checksums={"crc32": base64.b64encode(crc).decode()})
+        await fs.upload_part("b", "k", upload, n, body)
+    parts = [CompletedPart(n, hashlib.md5(p).hexdigest()) for n, p in ((1, one), (2, two))]
+    await fs.complete_multipart_upload("b", "k", upload, parts)
+    head = await fs.head_object("b", "k")
+    expected = base64.b64encode(zlib.crc32(b"".join(crcs)).to_bytes(4, "big")).decode() + "-2"
+    assert head.meta.checksums == {"crc32": expected}
+    assert head.meta.checksum_type == "COMPOSITE"
+
+
+async def test_part_number_bounds(fs: FsBackend) -> None:
+    upload = await fs.create_multipart_upload("b", "k", ObjectMeta())
+    for number in (0, 10001):
+        with pytest.raises(be.InvalidArgument):
+            await fs.upload_part("b", "k", upload, number, ChunkedBody(b"x"))
