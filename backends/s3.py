@@ -1,0 +1,512 @@
+"""The S3-compatible backend (MinIO, AWS S3, moto, another s3bridge) over minio-py.
+
+Every contract operation is the store's own operation: multipart uploads are the store's multipart (its
+upload id, no gateway state), copies are server-side CopyObject / UploadPartCopy, a listing page is one
+ListObjectsV2 request with the caller's max-keys (minio's ``list_objects`` would walk every page).
+Calls go through minio's request layer (``_execute``: URL building, SigV4, error parsing) rather than
+its public helpers, which add client-side name checks, extra stat requests and a forced Content-Type.
+
+Uploads stream with bounded memory. minio-py's own ``put_object`` reads each part into memory, so a
+body of known size goes out as one streamed request signed UNSIGNED-PAYLOAD (``StreamingMinio``): a
+single PutObject up to S3's 5 GiB limit (so the ETag is the plain MD5 S3 clients expect), the store's
+multipart with streamed parts beyond. Only a body of unknown size is buffered, one ``part_size`` part at
+a time, because each part's Content-Length must be known before it is sent. The end of a body is checked
+before its last bytes leave (see ``SizedStream``), so a body that fails at the end aborts the request and
+the store commits nothing; a failed multipart upload is aborted. The body's own exception is re-raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import tempfile
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote, urlsplit
+
+from minio.datatypes import Part
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from backends import errors as be
+from backends.base import (
+    MAX_PART_NUMBER,
+    MIN_PART_SIZE,
+    Backend,
+    BucketInfo,
+    ByteRange,
+    Capabilities,
+    CompletedPart,
+    GetResult,
+    ListPage,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    PartsPage,
+    PutBody,
+    UploadsPage,
+)
+from backends.bridge import DEFAULT_CHUNK, BlockingPool, SyncReader, iterate_blocking
+from backends.s3_client import SizedStream, SpooledSource, StreamingMinio, http_pool
+from backends.s3_errors import classify, map_error
+from backends.s3_wire import (
+    info_from_headers,
+    location_body,
+    meta_headers,
+    parse_content_range,
+    parse_copy_result,
+    parse_error,
+    parse_list_objects,
+    parse_list_uploads,
+    range_header,
+    strip_etag,
+    text_of,
+)
+
+T = TypeVar("T")
+MiB = 1024 * 1024
+#: S3's largest single PutObject and largest part.
+MAX_SINGLE_PUT = 5 * 1024 * MiB
+
+
+class Settings(BaseModel):
+    """Options of a ``type: s3`` backend. Secrets are kept out of repr (and so out of logs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["s3"]
+    endpoint: str = Field(description="http(s)://host:port, or host:port (then `secure` decides)")
+    region: str = "us-east-1"
+    access_key: str | None = Field(default=None, repr=False)
+    secret_key: str | None = Field(default=None, repr=False)
+    session_token: str | None = Field(default=None, repr=False)
+    secure: bool | None = None
+    ca_bundle: str | None = None
+    addressing: Literal["path", "virtual"] = "path"
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=60.0, gt=0)
+    max_pool_connections: int = Field(default=16, ge=1)
+    part_size: int = Field(default=8 * MiB, ge=MIN_PART_SIZE, le=MAX_SINGLE_PUT)
+    max_workers: int = Field(default=16, ge=1)
+
+    @model_validator(mode="after")
+    def _check_endpoint(self) -> Settings:
+        self.host_port()
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError("access_key and secret_key must be given together")
+        return self
+
+    def host_port(self) -> str:
+        """host:port for minio; the endpoint may be a URL without path, query or credentials."""
+        if "://" not in self.endpoint:
+            if "/" in self.endpoint or not self.endpoint:
+                raise ValueError(f"endpoint {self.endpoint!r} must be host[:port] or http(s)://host[:port]")
+            return self.endpoint
+        url = urlsplit(self.endpoint)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"endpoint {self.endpoint!r} must be an http or https URL")
+        if url.path not in ("", "/") or url.query or url.fragment or url.username or url.password:
+            raise ValueError("endpoint must not carry a path, query or credentials")
+        return url.netloc
+
+    def is_secure(self) -> bool:
+        if self.secure is not None:
+            return self.secure
+        return not self.endpoint.startswith("http://")
+
+
+class S3Backend(Backend):
+    capabilities = Capabilities(
+        multipart=True, server_side_copy=True, stores_checksums=False, bucket_admin=True
+    )
+
+    def __init__(self, settings: Settings, *, name: str = "s3"):
+        self.name = name
+        self.settings = settings
+        self._http = http_pool(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            max_connections=settings.max_pool_connections,
+            ca_bundle=settings.ca_bundle,
+        )
+        self._client = StreamingMinio(
+            settings.host_port(),
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            session_token=settings.session_token,
+            secure=settings.is_secure(),
+            region=settings.region,
+            http_client=self._http,
+        )
+        if settings.addressing == "virtual":
+            self._client.enable_virtual_style_endpoint()
+        else:
+            self._client.disable_virtual_style_endpoint()
+        self._pool = BlockingPool(settings.max_workers, name=f"s3-{name}")
+
+    def __repr__(self) -> str:
+        return f"S3Backend(name={self.name!r}, endpoint={self.settings.endpoint!r})"
+
+    async def close(self) -> None:
+        self._pool.shutdown()
+        self._http.clear()
+
+    # -- plumbing --------------------------------------------------------------------------------
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await self._pool.run(fn, *args, **kwargs)
+        except Exception as exc:
+            raise map_error(exc, self.name) from exc
+
+    def _execute(self, method: str, bucket: str | None = None, key: str | None = None, **kw: Any) -> Any:
+        return self._client._execute(method, bucket, key, **kw)
+
+    async def _request(
+        self, method: str, bucket: str | None = None, key: str | None = None, **kw: Any
+    ) -> Any:
+        return await self._run(self._execute, method, bucket, key, **kw)
+
+    def _send(
+        self, bucket: str, key: str, stream: SizedStream, headers: dict[str, str], query: dict | None = None
+    ):
+        """PUT a streamed body (object or part); an empty final body is checked before anything is sent."""
+        if stream.length == 0 and stream.final:
+            stream.check_end()
+        return self._execute("PUT", bucket, key, body=stream, headers=headers, query_params=query)
+
+    async def _upload(self, body: PutBody, fn: Callable[[SyncReader], T]) -> T:
+        """Run ``fn`` on the pool with the body as a SyncReader; the body's own failure wins."""
+        reader = SyncReader(aiter(body), asyncio.get_running_loop())
+        try:
+            return await self._pool.run(fn, reader)
+        except BaseException as exc:
+            if reader.error is not None:
+                raise reader.error from None
+            if isinstance(exc, Exception):
+                raise map_error(exc, self.name) from exc
+            raise
+
+    def _not_found_key(self, bucket: str, exc: be.BackendError) -> be.BackendError:
+        """A bodiless 404 (HEAD) names no code: tell a missing bucket from a missing key."""
+        try:
+            self._execute("HEAD", bucket)
+        except Exception as head_exc:
+            mapped = map_error(head_exc, self.name)
+            if isinstance(mapped, be.NoSuchBucket):
+                return mapped
+        return exc
+
+    @staticmethod
+    def _require_upload(upload_id: str) -> None:
+        # An empty uploadId would turn UploadPart into PutObject and Abort into DeleteObject.
+        if not upload_id:
+            raise be.NoSuchUpload(detail="empty upload id")
+
+    # -- buckets ---------------------------------------------------------------------------------
+    async def list_buckets(self) -> list[BucketInfo]:
+        buckets = await self._run(self._client.list_buckets)
+        epoch = dt.datetime.fromtimestamp(0, dt.timezone.utc)
+        infos = [BucketInfo(b.name, b.creation_date or epoch) for b in buckets]
+        return sorted(infos, key=lambda b: b.name)
+
+    async def create_bucket(self, bucket: str, region: str | None = None) -> None:
+        """HEAD first: in us-east-1 S3 answers 200 to re-creating a bucket you own (a legacy quirk), and
+        the contract wants BucketAlreadyOwnedByYou as in every other region."""
+        try:
+            await self._request("HEAD", bucket)
+        except be.NoSuchBucket:
+            await self._request("PUT", bucket, body=location_body(region))
+            return
+        except be.AccessDenied as exc:  # someone else's bucket
+            raise be.BucketAlreadyExists(detail=exc.detail, backend=self.name) from None
+        raise be.BucketAlreadyOwnedByYou(backend=self.name)
+
+    async def delete_bucket(self, bucket: str) -> None:
+        await self._request("DELETE", bucket)
+
+    async def head_bucket(self, bucket: str) -> BucketInfo:
+        """HEAD answers existence; the creation date only ListBuckets knows (epoch if not listed)."""
+        await self._request("HEAD", bucket)
+        try:
+            listed = {b.name: b for b in await self.list_buckets()}
+        except be.AccessDenied:
+            listed = {}
+        found = listed.get(bucket)
+        return found or BucketInfo(bucket, dt.datetime.fromtimestamp(0, dt.timezone.utc))
+
+    # -- objects ---------------------------------------------------------------------------------
+    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+        headers = meta_headers(meta)
+        size = body.size
+
+        def upload(reader: SyncReader) -> tuple[str, int]:
+            if size is not None and size <= MAX_SINGLE_PUT:
+                resp = self._send(bucket, key, SizedStream(reader, size, final=True), headers)
+                return strip_etag(resp.headers.get("etag")), size
+            return self._put_multipart(bucket, key, reader, size, headers)
+
+        etag, stored = await self._upload(body, upload)
+        return ObjectInfo(key, stored, etag, dt.datetime.now(dt.timezone.utc), meta.copy())
+
+    def _put_multipart(
+        self, bucket: str, key: str, reader: SyncReader, size: int | None, headers: dict[str, str]
+    ) -> tuple[str, int]:
+        """The store's multipart for a body over 5 GiB (streamed parts) or of unknown size (buffered parts)."""
+        part_size = self.settings.part_size
+        if size is not None:
+            part_size = max(part_size, math.ceil(size / MAX_PART_NUMBER))
+        first = b""
+        if size is None:
+            first = _read_up_to(reader, part_size)
+            if reader.drain_to_eof():  # it all fits one request: a plain PutObject
+                resp = self._client._put_object(bucket, key, first, dict(headers))  # type: ignore[arg-type]
+                return strip_etag(resp.etag), len(first)
+        upload_id = self._create_upload(bucket, key, headers)
+        try:
+            parts: list[Part] = []
+            total = 0
+            while True:
+                number = len(parts) + 1
+                query = {"partNumber": str(number), "uploadId": upload_id}
+                if size is not None:
+                    length = min(part_size, size - total)
+                    final = total + length == size
+                    resp = self._send(bucket, key, SizedStream(reader, length, final=final), {}, query)
+                    etag = strip_etag(resp.headers.get("etag"))
+                else:
+                    data, first = (first, b"") if first else (_read_up_to(reader, part_size), b"")
+                    length = len(data)
+                    final = reader.drain_to_eof()
+                    etag = self._client._upload_part(bucket, key, data, None, upload_id, number)
+                parts.append(Part(number, etag))
+                total += length
+                if final:
+                    break
+            result = self._client._complete_multipart_upload(bucket, key, upload_id, parts)
+            if not result.etag:
+                raise be.BackendUnavailable(detail="CompleteMultipartUpload answered without an ETag")
+            return result.etag, total
+        except BaseException:
+            self._abort_quietly(bucket, key, upload_id)
+            raise
+
+    def _abort_quietly(self, bucket: str, key: str, upload_id: str) -> None:
+        try:
+            self._client._abort_multipart_upload(bucket, key, upload_id)
+        except Exception:  # noqa: S110 - the upload failed already; its error is the one to report
+            pass
+
+    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+        headers = {"Range": range_header(range)} if range is not None else None
+        try:
+            resp = await self._request("GET", bucket, key, headers=headers, preload_content=False)
+        except be.InvalidRange as exc:
+            if exc.size is None:  # the store did not say the size: ask for it
+                exc.size = (await self.head_object(bucket, key)).size
+            raise
+        info = info_from_headers(key, resp.headers)
+        span = parse_content_range(resp.headers.get("content-range"))[0] if resp.status == 206 else None
+        state = {"done": False}
+
+        def read(n: int) -> bytes:
+            chunk = resp.read(n, decode_content=False)  # stored Content-Encoding passes through raw
+            if not chunk:
+                state["done"] = True
+            return chunk
+
+        def close() -> None:
+            if not state["done"]:
+                resp.close()  # drop a half-read connection instead of returning it to the pool
+            resp.release_conn()
+
+        body = iterate_blocking(
+            read,
+            self._pool,
+            chunk_size=DEFAULT_CHUNK,
+            close=close,
+            translate=lambda e: map_error(e, self.name),
+        )
+        return GetResult(info=info, body=body, span=span)
+
+    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        try:
+            resp = await self._request("HEAD", bucket, key)
+        except be.NoSuchKey as exc:
+            raise await self._run(self._not_found_key, bucket, exc) from None
+        return info_from_headers(key, resp.headers)
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        await self._request("DELETE", bucket, key)
+
+    async def copy_object(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+    ) -> ObjectInfo:
+        headers = {"x-amz-copy-source": _copy_source(src_bucket, src_key)}
+        if meta is None:
+            headers["x-amz-metadata-directive"] = "COPY"
+        else:
+            headers["x-amz-metadata-directive"] = "REPLACE"
+            headers.update(meta_headers(meta))
+        resp = await self._request("PUT", dst_bucket, dst_key, headers=headers)
+        self._copy_result(resp.data)
+        return await self.head_object(dst_bucket, dst_key)
+
+    def _copy_result(self, data: bytes) -> tuple[str, dt.datetime]:
+        """A copy can fail after its 200 header was sent: the body is then an <Error> document."""
+        code, message = parse_error(data)
+        if code is not None:
+            raise classify(code, None)(detail=f"{code}: {message}", backend=self.name)
+        return parse_copy_result(data)
+
+    async def list_objects(
+        self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
+    ) -> ListPage:
+        query = {
+            "list-type": "2",
+            "prefix": prefix,
+            "delimiter": delimiter,
+            "max-keys": str(max_keys),
+            "encoding-type": "url",
+        }
+        if start_after:
+            query["start-after"] = start_after
+        resp = await self._request("GET", bucket, query_params=query)
+        return parse_list_objects(resp.data)
+
+    # -- multipart -------------------------------------------------------------------------------
+    def _create_upload(self, bucket: str, key: str, headers: dict[str, str]) -> str:
+        resp = self._execute("POST", bucket, key, headers=dict(headers), query_params={"uploads": ""})
+        upload_id = text_of(resp.data, "UploadId")
+        if not upload_id:
+            raise be.BackendUnavailable(detail="CreateMultipartUpload answered without an UploadId")
+        return upload_id
+
+    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        return await self._run(self._create_upload, bucket, key, meta_headers(meta))
+
+    async def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
+    ) -> PartInfo:
+        self._require_upload(upload_id)
+        query = {"partNumber": str(part_number), "uploadId": upload_id}
+        size = body.size
+        spool_max = self.settings.part_size
+
+        def upload(reader: SyncReader) -> tuple[str, int]:
+            if size is not None:
+                resp = self._send(bucket, key, SizedStream(reader, size, final=True), {}, query)
+                return strip_etag(resp.headers.get("etag")), size
+            with tempfile.SpooledTemporaryFile(max_size=spool_max) as spool:
+                while chunk := reader.read(DEFAULT_CHUNK):
+                    spool.write(chunk)
+                length = spool.tell()
+                spool.seek(0)
+                resp = self._send(
+                    bucket, key, SizedStream(SpooledSource(spool), length, final=True), {}, query
+                )
+                return strip_etag(resp.headers.get("etag")), length
+
+        etag, length = await self._upload(body, upload)
+        return PartInfo(part_number, etag, length, dt.datetime.now(dt.timezone.utc))
+
+    async def upload_part_copy(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        src_range: tuple[int, int] | None,
+    ) -> PartInfo:
+        self._require_upload(upload_id)
+        headers = {"x-amz-copy-source": _copy_source(src_bucket, src_key)}
+        if src_range is not None:
+            headers["x-amz-copy-source-range"] = f"bytes={src_range[0]}-{src_range[1]}"
+        query = {"partNumber": str(part_number), "uploadId": upload_id}
+        resp = await self._request("PUT", bucket, key, headers=headers, query_params=query)
+        etag, modified = self._copy_result(resp.data)
+        if src_range is not None:
+            size = src_range[1] - src_range[0] + 1
+        else:
+            size = (await self.head_object(src_bucket, src_key)).size
+        return PartInfo(part_number, etag, size, modified)
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        self._require_upload(upload_id)
+        numbers = [p.part_number for p in parts]
+        if any(a >= b for a, b in pairwise(numbers)):  # not every store checks (moto does not)
+            raise be.InvalidPartOrder(detail=f"part numbers {numbers}", backend=self.name)
+        sdk_parts = [Part(p.part_number, strip_etag(p.etag)) for p in parts]
+        result = await self._run(self._client._complete_multipart_upload, bucket, key, upload_id, sdk_parts)
+        if not result.etag:
+            raise be.BackendUnavailable(
+                detail="CompleteMultipartUpload answered without an ETag", backend=self.name
+            )
+        return await self.head_object(bucket, key)
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        self._require_upload(upload_id)
+        await self._run(self._client._abort_multipart_upload, bucket, key, upload_id)
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
+    ) -> PartsPage:
+        self._require_upload(upload_id)
+        marker = str(part_number_marker) if part_number_marker else None
+        result = await self._run(self._client._list_parts, bucket, key, upload_id, max_parts, marker)
+        now = dt.datetime.now(dt.timezone.utc)
+        parts = [PartInfo(p.part_number, p.etag, p.size or 0, p.last_modified or now) for p in result.parts]
+        next_marker = None
+        if result.is_truncated:
+            next_marker = int(result.next_part_number_marker or parts[-1].part_number)
+        return PartsPage(parts=parts, is_truncated=result.is_truncated, next_part_number_marker=next_marker)
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadsPage:
+        """``_execute`` rather than minio's ``_list_multipart_uploads``, which drops CommonPrefixes and
+        NextUploadIdMarker."""
+        query = {
+            "uploads": "",
+            "prefix": prefix,
+            "delimiter": delimiter,
+            "max-uploads": str(max_uploads),
+            "encoding-type": "url",
+        }
+        if key_marker:
+            query["key-marker"] = key_marker
+        if upload_id_marker:
+            query["upload-id-marker"] = upload_id_marker
+        resp = await self._request("GET", bucket, query_params=query)
+        return parse_list_uploads(resp.data)
+
+
+def _copy_source(bucket: str, key: str) -> str:
+    return quote(f"/{bucket}/{key}", safe="/")
+
+
+def _read_up_to(reader: SyncReader, limit: int) -> bytes:
+    """Up to ``limit`` bytes (fewer only at the end of the stream): one buffered part."""
+    pieces: list[bytes] = []
+    got = 0
+    while got < limit:
+        piece = reader.read(min(DEFAULT_CHUNK, limit - got))
+        if not piece:
+            break
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
+
+
+def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
+    return S3Backend(settings, name=name)

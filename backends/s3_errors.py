@@ -1,0 +1,108 @@
+"""minio-py and urllib3 failures → the contract's error types, in one table.
+
+The store's own code and message go to ``detail`` (for the log), never the request's signature or our
+credentials: an S3Error's message is the store's XML ``Message``, and urllib3 errors name only the URL,
+which carries no secret (signatures travel in headers).
+"""
+
+from __future__ import annotations
+
+from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+from urllib3.exceptions import HTTPError
+
+from backends import errors as be
+from backends.s3_wire import parse_content_range
+
+#: S3 error codes with a contract counterpart; anything else is classified by HTTP status.
+CODE_MAP: dict[str, type[be.BackendError]] = {
+    "NoSuchKey": be.NoSuchKey,
+    "NoSuchBucket": be.NoSuchBucket,
+    "NoSuchUpload": be.NoSuchUpload,
+    "BucketNotEmpty": be.BucketNotEmpty,
+    "BucketAlreadyOwnedByYou": be.BucketAlreadyOwnedByYou,
+    "BucketAlreadyExists": be.BucketAlreadyExists,
+    "InvalidBucketName": be.InvalidBucketName,
+    "KeyTooLongError": be.KeyTooLong,
+    "InvalidPart": be.InvalidPart,
+    "InvalidPartOrder": be.InvalidPartOrder,
+    "EntityTooSmall": be.EntityTooSmall,
+    "EntityTooLarge": be.EntityTooLarge,
+    "InvalidRange": be.InvalidRange,
+    "PreconditionFailed": be.PreconditionFailed,
+    "NotModified": be.NotModified,
+    "InvalidArgument": be.InvalidArgument,
+    "InvalidRequest": be.InvalidArgument,
+    "InvalidStorageClass": be.InvalidArgument,
+    "MetadataTooLarge": be.InvalidArgument,
+    "AccessDenied": be.AccessDenied,
+    "SignatureDoesNotMatch": be.AccessDenied,
+    "InvalidAccessKeyId": be.AccessDenied,
+    "InvalidToken": be.AccessDenied,
+    "ExpiredToken": be.AccessDenied,
+    "AllAccessDisabled": be.AccessDenied,
+    "RequestTimeTooSkewed": be.AccessDenied,
+    "NotImplemented": be.NotImplementedByBackend,
+    "SlowDown": be.SlowDown,
+    "ServiceUnavailable": be.SlowDown,
+    "RequestTimeout": be.BackendUnavailable,
+    "InternalError": be.BackendUnavailable,
+}
+
+#: Statuses that say what happened when the code does not (HEAD answers carry no body).
+STATUS_MAP: dict[int, type[be.BackendError]] = {
+    304: be.NotModified,
+    403: be.AccessDenied,
+    404: be.NoSuchKey,  # a non-XML 404 on an object request (bucket requests answer with a code)
+    412: be.PreconditionFailed,
+    416: be.InvalidRange,
+    501: be.NotImplementedByBackend,
+    503: be.SlowDown,
+}
+
+
+def classify(code: str | None, status: int | None) -> type[be.BackendError]:
+    if code and code in CODE_MAP:
+        return CODE_MAP[code]
+    if status is not None:
+        if status in STATUS_MAP:
+            return STATUS_MAP[status]
+        if status >= 500:
+            return be.BackendUnavailable
+    return be.InternalBackendError
+
+
+def _status(exc: MinioException) -> int | None:
+    if isinstance(exc, S3Error):
+        return int(exc.response.status) if exc.response is not None else None
+    if isinstance(exc, ServerError):
+        return exc.status_code
+    if isinstance(exc, InvalidResponseError):
+        code = getattr(exc, "_code", None)
+        return int(code) if isinstance(code, int) else None
+    return None
+
+
+def _short(text: str, limit: int = 300) -> str:
+    """One line of at most ``limit`` characters: stores may answer errors with whole HTML pages."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def map_error(exc: BaseException, backend: str) -> BaseException:
+    """The contract error for an SDK/transport failure; contract errors and others pass through."""
+    if isinstance(exc, be.BackendError):
+        return exc
+    if isinstance(exc, S3Error):
+        status = _status(exc)
+        kind = classify(exc.code, status)
+        detail = _short(f"{exc.code} (HTTP {status}): {exc.message or ''}".strip())
+        if kind is be.InvalidRange:
+            _, size = parse_content_range(exc.response.headers.get("Content-Range") if exc.response else None)
+            return be.InvalidRange(detail=detail, backend=backend, size=size)
+        return kind(detail=detail, backend=backend)
+    if isinstance(exc, MinioException):
+        status = _status(exc)
+        return classify(None, status)(detail=_short(f"HTTP {status}: {exc}"), backend=backend)
+    if isinstance(exc, (HTTPError, OSError)):
+        return be.BackendUnavailable(detail=f"{type(exc).__name__}: {exc}", backend=backend)
+    return exc

@@ -1,0 +1,263 @@
+"""The pure half of the S3 backend: headers, ranges and listing documents, with no I/O.
+
+Kept apart from the client code so each translation between the contract's types and the S3 wire can be
+tested exhaustively without a store. Listing documents are parsed here (not with minio's parsers)
+because minio folds common prefixes into its object list and drops ``NextUploadIdMarker`` and the
+common prefixes of ListMultipartUploads; the parser is lxml with entities, DTDs and network disabled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.charset
+import email.header
+import email.utils
+import re
+from collections.abc import Mapping
+from urllib.parse import unquote_plus
+
+from lxml import etree
+
+from backends.base import ByteRange, ListPage, ObjectInfo, ObjectMeta, UploadInfo, UploadsPage
+
+META_PREFIX = "x-amz-meta-"
+S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+#: ObjectMeta field → the HTTP header that carries it, both ways.
+CONTENT_HEADERS = {
+    "content_type": "Content-Type",
+    "content_encoding": "Content-Encoding",
+    "content_disposition": "Content-Disposition",
+    "content_language": "Content-Language",
+    "cache_control": "Cache-Control",
+    "expires": "Expires",
+    "storage_class": "x-amz-storage-class",
+}
+
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
+_UTF8 = email.charset.Charset("utf-8")
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.IGNORECASE)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+# -- ranges ------------------------------------------------------------------------------------------
+def range_header(rng: ByteRange) -> str:
+    """The Range header for a contract range; suffix and open-ended forms pass through unresolved.
+
+    The store resolves them against the object's real size, so no HEAD is needed first.
+    """
+    if rng.first is None:
+        return f"bytes=-{rng.last if rng.last is not None else 0}"
+    if rng.last is None:
+        return f"bytes={rng.first}-"
+    return f"bytes={rng.first}-{rng.last}"
+
+
+def parse_content_range(value: str | None) -> tuple[tuple[int, int] | None, int | None]:
+    """(inclusive span, total size) from ``bytes a-b/N`` or the 416 form ``bytes */N``."""
+    if not value:
+        return None, None
+    match = _CONTENT_RANGE.match(value)
+    if match is None:
+        return None, None
+    first, last, total = match.groups()
+    span = (int(first), int(last)) if first is not None else None
+    return span, (int(total) if total != "*" else None)
+
+
+# -- metadata ----------------------------------------------------------------------------------------
+def encode_meta_value(value: str) -> str:
+    """User metadata as S3 carries it: ASCII as is, anything else RFC 2047 encoded (as AWS returns it)."""
+    if value.isascii():
+        return value
+    return _UTF8.header_encode(value)
+
+
+def decode_meta_value(value: str) -> str:
+    if "=?" not in value:
+        return value
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (ValueError, LookupError, UnicodeDecodeError):
+        return value
+
+
+def meta_headers(meta: ObjectMeta) -> dict[str, str]:
+    """Request headers that store ``meta`` on PUT, CreateMultipartUpload or CopyObject (REPLACE)."""
+    headers: dict[str, str] = {}
+    for attr, header in CONTENT_HEADERS.items():
+        value = getattr(meta, attr)
+        if value is not None:
+            headers[header] = value
+    for key, value in meta.user.items():
+        headers[META_PREFIX + key.lower()] = encode_meta_value(value)
+    return headers
+
+
+def _http_date(value: str | None) -> dt.datetime:
+    if not value:
+        return _EPOCH
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return _EPOCH
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
+    """Response headers (case-insensitive mapping) → ObjectMeta, user keys lowercased."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    meta = ObjectMeta()
+    for attr, header in CONTENT_HEADERS.items():
+        value = lowered.get(header.lower())
+        if value is not None:
+            setattr(meta, attr, value)
+    meta.user = {
+        k[len(META_PREFIX) :]: decode_meta_value(v) for k, v in lowered.items() if k.startswith(META_PREFIX)
+    }
+    return meta
+
+
+def info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
+    """An object's info from a HEAD or GET answer; a ranged GET's size comes from Content-Range."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    _, total = parse_content_range(lowered.get("content-range"))
+    size = total if total is not None else int(lowered.get("content-length") or 0)
+    return ObjectInfo(
+        key=key,
+        size=size,
+        etag=strip_etag(lowered.get("etag")),
+        last_modified=_http_date(lowered.get("last-modified")),
+        meta=meta_from_headers(lowered),
+    )
+
+
+def strip_etag(value: str | None) -> str:
+    return (value or "").strip().strip('"')
+
+
+# -- XML documents -----------------------------------------------------------------------------------
+def parse_xml(data: bytes) -> etree._Element:
+    return etree.fromstring(data, _PARSER)
+
+
+def _local(tag: object) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _children(el: etree._Element, name: str) -> list[etree._Element]:
+    return [c for c in el if _local(c.tag) == name]
+
+
+def _text(el: etree._Element, name: str) -> str | None:
+    for c in el:
+        if _local(c.tag) == name:
+            return c.text or ""
+    return None
+
+
+def _iso(value: str | None) -> dt.datetime:
+    if not value:
+        return _EPOCH
+    parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _decoder(root: etree._Element):  # type: ignore[no-untyped-def]
+    """Names in a listing are URL-encoded when the store echoes ``EncodingType`` url."""
+    if (_text(root, "EncodingType") or "").lower() == "url":
+        return unquote_plus
+    return lambda s: s
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def parse_list_objects(data: bytes) -> ListPage:
+    """One ListObjectsV2 (or v1) page; ``next_marker`` is the last name listed, as the contract wants."""
+    root = parse_xml(data)
+    decode = _decoder(root)
+    objects = [
+        ObjectInfo(
+            key=decode(_text(c, "Key") or ""),
+            size=int(_text(c, "Size") or 0),
+            etag=strip_etag(_text(c, "ETag")),
+            last_modified=_iso(_text(c, "LastModified")),
+            meta=ObjectMeta(storage_class=_text(c, "StorageClass")),
+        )
+        for c in _children(root, "Contents")
+    ]
+    prefixes = [decode(_text(p, "Prefix") or "") for p in _children(root, "CommonPrefixes")]
+    truncated = _true(_text(root, "IsTruncated"))
+    names = [o.key for o in objects] + prefixes
+    next_marker = max(names) if truncated and names else None
+    return ListPage(
+        objects=objects, common_prefixes=prefixes, is_truncated=truncated, next_marker=next_marker
+    )
+
+
+def parse_list_uploads(data: bytes) -> UploadsPage:
+    root = parse_xml(data)
+    decode = _decoder(root)
+    uploads = [
+        UploadInfo(
+            key=decode(_text(u, "Key") or ""),
+            upload_id=_text(u, "UploadId") or "",
+            initiated=_iso(_text(u, "Initiated")),
+        )
+        for u in _children(root, "Upload")
+    ]
+    prefixes = [decode(_text(p, "Prefix") or "") for p in _children(root, "CommonPrefixes")]
+    truncated = _true(_text(root, "IsTruncated"))
+    next_key = _text(root, "NextKeyMarker")
+    next_id = _text(root, "NextUploadIdMarker")
+    if truncated and uploads and not next_key:
+        next_key, next_id = uploads[-1].key, uploads[-1].upload_id
+    return UploadsPage(
+        uploads=uploads,
+        common_prefixes=prefixes,
+        is_truncated=truncated,
+        next_key_marker=decode(next_key) if truncated and next_key else None,
+        next_upload_id_marker=next_id if truncated else None,
+    )
+
+
+def parse_copy_result(data: bytes) -> tuple[str, dt.datetime]:
+    """(etag, last modified) of CopyObjectResult / CopyPartResult; an <Error> root raises ValueError."""
+    root = parse_xml(data)
+    if _local(root.tag) == "Error":
+        raise ValueError(_text(root, "Code") or "Error")
+    return strip_etag(_text(root, "ETag")), _iso(_text(root, "LastModified"))
+
+
+def parse_error(data: bytes) -> tuple[str | None, str | None]:
+    """(Code, Message) of an S3 <Error> document, or (None, None) when it is something else."""
+    try:
+        root = parse_xml(data)
+    except etree.XMLSyntaxError:
+        return None, None
+    if _local(root.tag) != "Error":
+        return None, None
+    return _text(root, "Code"), _text(root, "Message")
+
+
+def text_of(data: bytes, name: str) -> str | None:
+    """A direct child's text of a small answer document (UploadId of InitiateMultipartUploadResult)."""
+    return _text(parse_xml(data), name)
+
+
+def location_body(region: str | None) -> bytes | None:
+    """CreateBucketConfiguration for a region other than us-east-1 (which takes no body)."""
+    if not region or region == "us-east-1":
+        return None
+    root = etree.Element(f"{{{S3_NS}}}CreateBucketConfiguration", nsmap={None: S3_NS})  # type: ignore[dict-item]
+    etree.SubElement(root, f"{{{S3_NS}}}LocationConstraint").text = region
+    return etree.tostring(root, xml_declaration=False, encoding="utf-8")
