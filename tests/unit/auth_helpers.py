@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from botocore.auth import HmacV1Auth, HmacV1QueryAuth, S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSPreparedRequest, AWSRequest
 from botocore.credentials import Credentials
+from botocore.utils import percent_encode_sequence
 
 from gateway.auth import AuthResult, RequestView, authenticate
 
@@ -61,9 +62,9 @@ def botocore_request(
     auth_path: str | None = None,
 ) -> AWSPreparedRequest:
     """A request signed by botocore itself (``path`` already percent-encoded, as botocore sends it)."""
-    request = AWSRequest(
-        method=method, url=f"http://{HOST}{path}", params=params or [], headers=headers or {}, data=body
-    )
+    # botocore's serializer puts the query into the URL (percent_encode_sequence) before signing.
+    query = f"?{percent_encode_sequence(params)}" if params else ""
+    request = AWSRequest(method=method, url=f"http://{HOST}{path}{query}", headers=headers or {}, data=body)
     if auth_path is not None:
         request.auth_path = auth_path
     creds = Credentials(key, secret)

@@ -258,3 +258,15 @@ def test_date_header_instead_of_x_amz_date() -> None:
 def test_anonymous() -> None:
     result = accept(RequestView("GET", "/b/k", "", {}, "h"))
     assert (result.access_key, result.method) == (None, "anonymous")
+
+
+def test_plus_in_query_as_space_or_literal() -> None:
+    """Form-encoding clients send a space as ``+``; others send a literal ``+`` raw. Both were signed
+    with AWS's encoding (``%20`` / ``%2B``)."""
+    spaced = view_of(botocore_request("GET", "/bucket", params=[("prefix", "a b")]))
+    assert "prefix=a%20b" in spaced.query_string
+    as_plus = dataclasses.replace(spaced, query_string=spaced.query_string.replace("%20", "+"))
+    assert accept(as_plus).access_key == AWS_KEY
+    literal = view_of(botocore_request("GET", "/bucket", params=[("prefix", "a+b")]))
+    raw_plus = dataclasses.replace(literal, query_string=literal.query_string.replace("%2B", "+"))
+    assert accept(raw_plus).access_key == AWS_KEY
