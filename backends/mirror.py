@@ -13,8 +13,9 @@ client body fails every member's upload, and its exception reaches the caller un
 - Multipart: the upload is created on every member, and the client's upload id carries every member's
   own id (``m~`` + base64url JSON), so parts, completion and abort reach every member with no gateway
   state. Part ETags are the first member's; members must compute them the same way (the MD5 of the part,
-  as every supported store does). ListMultipartUploads lists the first healthy member only, and the ids
-  it returns address that member alone.
+  as every supported store does). ListMultipartUploads pages through the first healthy member and
+  rebuilds each composite id by pairing its uploads with their twins on the others (same key, same
+  rank, initiated together).
 - A write short of quorum fails with BackendUnavailable (retryable), or with the members' common answer
   (NoSuchBucket...) when none stored it. Members that did store it keep the new version: there is no
   rollback, so a failed write may still be read later. Every write that succeeded short of some members
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import datetime as dt
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -47,6 +49,7 @@ from backends.base import (
     PartInfo,
     PartsPage,
     PutBody,
+    UploadInfo,
     UploadsPage,
 )
 from backends.forwarding import close_members, start_members
@@ -59,6 +62,10 @@ log = logging.getLogger("s3bridge.mirror")
 
 MISSING = (be.NoSuchKey, be.NoSuchBucket)
 ID_TAG = "m~"
+#: How far apart the twins of one upload on two members may have been initiated.
+PAIRING_WINDOW = dt.timedelta(minutes=5)
+#: Extra uploads asked of the other members, so orphans there do not push twins off their page.
+PAIRING_SLACK = 100
 
 
 def encode_upload_id(ids: Sequence[str | None]) -> str:
@@ -140,11 +147,17 @@ class Mirror(Backend):
         )
 
     async def _read(self, call: Callable[[Backend], Awaitable[T]], which: Sequence[int] | None = None) -> T:
+        return (await self._read_at(lambda i, m: call(m), which))[1]
+
+    async def _read_at(
+        self, call: Callable[[int, Backend], Awaitable[T]], which: Sequence[int] | None = None
+    ) -> tuple[int, T]:
+        """The first member's answer that is neither unavailability nor a miss, and which member gave it."""
         first: be.BackendError | None = None
         answer: be.BackendError | None = None
         for i in range(len(self.members)) if which is None else which:
             try:
-                result = await call(self.members[i])
+                result = await call(i, self.members[i])
             except be.BackendError as exc:
                 if not (exc.retryable or isinstance(exc, MISSING)):
                     raise
@@ -153,7 +166,7 @@ class Mirror(Backend):
                     answer = answer or exc
                 continue
             mark(self.members[i].name)
-            return result
+            return i, result
         raise answer or first or be.BackendUnavailable(detail="no member to read from", backend=self.name)
 
     async def _from_peers(self, exc: be.BackendError, i: int, copy: Callable[[Backend], Awaitable[T]]) -> T:
@@ -347,24 +360,53 @@ class Mirror(Backend):
         upload_id_marker: str = "",
         max_uploads: int = 1000,
     ) -> UploadsPage:
-        async def listing(member: Backend) -> UploadsPage:
-            i = self.members.index(member)
-            marker = ""
-            if upload_id_marker:
-                marker = self._ids(upload_id_marker).get(i, "")
-            page = await member.list_multipart_uploads(
-                bucket, prefix, delimiter, key_marker, marker, max_uploads
-            )
-            slots: list[str | None] = [None] * len(self.members)
-            for upload in page.uploads:
-                slots[i] = upload.upload_id
-                upload.upload_id = encode_upload_id(slots)
-            if page.next_upload_id_marker:
-                slots[i] = page.next_upload_id_marker
-                page.next_upload_id_marker = encode_upload_id(slots)
-            return page
+        """The first healthy member's page, each upload paired with its twins on the other members.
 
-        return await self._read(listing)
+        Members hand out their own ids, so the composite id is rebuilt by pairing: the n-th upload of a
+        key on the leading member with the n-th upload of that key on each other member, when they were
+        initiated within PAIRING_WINDOW of each other (the mirror creates them together). An upload a
+        member lacks keeps an empty slot and is completed or aborted without that member.
+        """
+        markers = self._ids(upload_id_marker) if upload_id_marker else {}
+
+        def listing(i: int, member: Backend, limit: int) -> Awaitable[UploadsPage]:
+            return member.list_multipart_uploads(
+                bucket, prefix, delimiter, key_marker, markers.get(i, ""), limit
+            )
+
+        lead, page = await self._read_at(lambda i, m: listing(i, m, max_uploads))
+        others = await self._all(
+            lambda i, m: listing(i, m, max_uploads + PAIRING_SLACK),
+            [i for i in range(len(self.members)) if i != lead],
+        )
+        twins: dict[int, dict[str, list[UploadInfo]]] = {}
+        for i, outcome in others.items():
+            if isinstance(outcome, UploadsPage):
+                by_key: dict[str, list[UploadInfo]] = {}
+                for upload in outcome.uploads:
+                    by_key.setdefault(upload.key, []).append(upload)
+                twins[i] = by_key
+        seen: dict[str, int] = {}
+        for upload in page.uploads:
+            nth = seen.get(upload.key, 0)
+            seen[upload.key] = nth + 1
+            slots: list[str | None] = [None] * len(self.members)
+            slots[lead] = upload.upload_id
+            for i, by_key in twins.items():
+                candidates = by_key.get(upload.key, [])
+                if (
+                    nth < len(candidates)
+                    and abs(candidates[nth].initiated - upload.initiated) <= PAIRING_WINDOW
+                ):
+                    slots[i] = candidates[nth].upload_id
+            upload.upload_id = encode_upload_id(slots)
+        if page.next_upload_id_marker:  # the last upload listed, twins included, so every member resumes
+            last = decode_upload_id(page.uploads[-1].upload_id, len(self.members)) if page.uploads else []
+            if not last or last[lead] != page.next_upload_id_marker:
+                last = [None] * len(self.members)
+                last[lead] = page.next_upload_id_marker
+            page.next_upload_id_marker = encode_upload_id(last)
+        return page
 
 
 class Settings(pydantic.BaseModel):
