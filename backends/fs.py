@@ -184,7 +184,10 @@ class FsBackend(Backend):
 
     def _fsync_dir(self, path: str) -> None:
         if self.fsync:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:
+                return  # pruned by a concurrent delete: nothing of ours left to make durable
             try:
                 os.fsync(fd)
             finally:
@@ -194,13 +197,13 @@ class FsBackend(Backend):
         """Rename into place, making parent directories; retried if a delete prunes them meanwhile."""
         for _ in range(10):
             parent = base
-            for name in components[:-1]:
-                parent = os.path.join(parent, name)
-                if not os.path.isdir(parent):
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(parent)
-                        self._fsync_dir(os.path.dirname(parent))
             try:
+                for name in components[:-1]:
+                    parent = os.path.join(parent, name)
+                    if not os.path.isdir(parent):
+                        with contextlib.suppress(FileExistsError):
+                            os.mkdir(parent)
+                            self._fsync_dir(os.path.dirname(parent))
                 os.rename(temp_path, os.path.join(parent, components[-1]))
             except FileNotFoundError:
                 if not os.path.isdir(base):

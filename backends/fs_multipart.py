@@ -154,6 +154,8 @@ def uploads_page(
     listed: list[UploadInfo] = []
     prefixes: list[str] = []
     last: tuple[str, str] | None = None  # (key marker, upload id marker) of the last entry
+    if max_uploads <= 0:
+        return UploadsPage(listed, prefixes, False)
     for upload in uploads:
         if upload.key < key_marker or (upload.key == key_marker and upload.upload_id <= upload_id_marker):
             continue

@@ -199,3 +199,27 @@ async def test_part_number_bounds(fs: FsBackend) -> None:
     for number in (0, 10001):
         with pytest.raises(be.InvalidArgument):
             await fs.upload_part("b", "k", upload, number, ChunkedBody(b"x"))
+
+
+async def test_puts_and_deletes_race_on_shared_directories(fs: FsBackend) -> None:
+    keys = [f"p/q/r/key-{i}" for i in range(30)]
+
+    async def churn(key: str) -> None:
+        for _ in range(5):
+            await fs.put_object("b", key, ChunkedBody(key.encode()), ObjectMeta())
+            await fs.delete_object("b", key)
+        await fs.put_object("b", key, ChunkedBody(key.encode()), ObjectMeta())
+
+    async with anyio.create_task_group() as tg:
+        for key in keys:
+            tg.start_soon(churn, key)
+    page = await fs.list_objects("b")
+    assert [o.key for o in page.objects] == sorted(keys)
+    for key in keys:
+        assert await get_bytes(fs, "b", key) == key.encode()
+
+
+async def test_max_uploads_zero(fs: FsBackend) -> None:
+    await fs.create_multipart_upload("b", "k", ObjectMeta())
+    page = await fs.list_multipart_uploads("b", max_uploads=0)
+    assert (page.uploads, page.is_truncated) == ([], False)
