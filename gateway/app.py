@@ -109,6 +109,7 @@ class S3App:
         query_string = request.scope.get("query_string", b"").decode("latin-1")
         operation = "Unknown"
         access_key: str | None = None
+        ctx: Ctx | None = None
         #: What the access log and metrics middleware read once the response is sent.
         facts: dict[str, Any] = request.scope.setdefault("s3bridge", {})
         facts.update(
@@ -157,6 +158,12 @@ class S3App:
         except Exception:
             log.exception("request %s %s failed", rid, operation)
             response = self.error_response(S3Error("InternalError"), raw_path, rid)
+        if _has_body(request.headers) and not (
+            ctx is not None and ctx._body is not None and ctx._body.finished
+        ):
+            # The body is unread (perhaps held back by Expect: 100-continue): the connection cannot carry
+            # another request, so it closes after this answer instead of parsing the body as one.
+            response.headers["Connection"] = "close"
         backend_name = served_by.get()
         if backend_name:
             response.headers["x-s3bridge-backend"] = backend_name
@@ -179,6 +186,10 @@ class S3App:
         response = Response(body, status_code=err.status, headers=err.headers, media_type="application/xml")
         response.s3_error_code = err.code  # type: ignore[attr-defined]
         return response
+
+
+def _has_body(headers: Headers) -> bool:
+    return "transfer-encoding" in headers or headers.get("content-length", "0") not in ("0", "")
 
 
 def _error_code(response: Response) -> str | None:

@@ -27,6 +27,8 @@ class RequestBody:
         self._decoder = decoder
         self.size: int | None = decoder.declared_size
         self.consumed = False
+        #: True once the whole wire body was read (the connection can then carry another request).
+        self.finished = False
 
     @property
     def checksums(self) -> dict[str, str]:
@@ -56,6 +58,7 @@ class RequestBody:
                         pending, pending_size = [], 0
         except ClientDisconnect:
             raise S3Error("IncompleteBody") from None
+        self.finished = True
         self._decoder.finish()
         if pending:
             yield b"".join(pending)

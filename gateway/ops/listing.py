@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import quote
+from urllib.parse import quote_plus
 
 from starlette.responses import Response
 
@@ -41,7 +41,7 @@ def _encoder(ctx: Ctx):  # type: ignore[no-untyped-def]
         return lambda s: s
     if encoding.lower() != "url":
         raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request")
-    return lambda s: quote(s, safe="/")
+    return lambda s: quote_plus(s, safe="/")
 
 
 async def list_objects(ctx: Ctx) -> Response:
