@@ -8,8 +8,8 @@ its public helpers, which add client-side name checks, extra stat requests and a
 
 Uploads stream with bounded memory. minio-py's own ``put_object`` reads each part into memory, so a
 body of known size goes out as one streamed request signed UNSIGNED-PAYLOAD (``StreamingMinio``): a
-single PutObject up to S3's 5 GiB limit (so the ETag is the plain MD5 S3 clients expect), the store's
-multipart with streamed parts beyond. Only a body of unknown size is buffered, one ``part_size`` part at
+single PutObject up to ``multipart_threshold`` (default: S3's 5 GiB limit, so the ETag is the plain MD5
+S3 clients expect), the store's multipart with streamed parts of ``part_size`` beyond. Only a body of unknown size is buffered, one ``part_size`` part at
 a time, because each part's Content-Length must be known before it is sent. The end of a body is checked
 before its last bytes leave (see ``SizedStream``), so a body that fails at the end aborts the request and
 the store commits nothing; a failed multipart upload is aborted. The body's own exception is re-raised.
@@ -88,6 +88,8 @@ class Settings(BaseModel):
     read_timeout: float = Field(default=60.0, gt=0)
     max_pool_connections: int = Field(default=16, ge=1)
     part_size: int = Field(default=8 * MiB, ge=MIN_PART_SIZE, le=MAX_SINGLE_PUT)
+    #: Bodies of known size above this go out as the store's multipart (streamed parts of part_size).
+    multipart_threshold: int = Field(default=MAX_SINGLE_PUT, ge=0, le=MAX_SINGLE_PUT)
     max_workers: int = Field(default=16, ge=1)
 
     @model_validator(mode="after")
@@ -241,7 +243,7 @@ class S3Backend(Backend):
         size = body.size
 
         def upload(reader: SyncReader) -> tuple[str, int]:
-            if size is not None and size <= MAX_SINGLE_PUT:
+            if size is not None and size <= self.settings.multipart_threshold:
                 resp = self._send(bucket, key, SizedStream(reader, size, final=True), headers)
                 return strip_etag(resp.headers.get("etag")), size
             return self._put_multipart(bucket, key, reader, size, headers)
@@ -252,7 +254,7 @@ class S3Backend(Backend):
     def _put_multipart(
         self, bucket: str, key: str, reader: SyncReader, size: int | None, headers: dict[str, str]
     ) -> tuple[str, int]:
-        """The store's multipart for a body over 5 GiB (streamed parts) or of unknown size (buffered parts)."""
+        """The store's multipart for a body over the threshold (streamed parts) or of unknown size (buffered)."""
         part_size = self.settings.part_size
         if size is not None:
             part_size = max(part_size, math.ceil(size / MAX_PART_NUMBER))

@@ -38,7 +38,10 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 def gateway_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = Path(tmp_path_factory.mktemp("gateway-store"))
     server = gateway_server(
-        data_dir=root / "data", access_key=GATEWAY_KEY, secret_key=GATEWAY_SECRET, log_path=root / "gateway.log"
+        data_dir=root / "data",
+        access_key=GATEWAY_KEY,
+        secret_key=GATEWAY_SECRET,
+        log_path=root / "gateway.log",
     ).start()
     try:
         yield server
@@ -52,7 +55,9 @@ def s3_settings(url: str, access_key: str, secret_key: str, **extra: object) -> 
     )
 
 
-def moto_deviation(reason: str, raises: type[BaseException] | tuple[type[BaseException], ...]) -> pytest.MarkDecorator:
+def moto_deviation(
+    reason: str, raises: type[BaseException] | tuple[type[BaseException], ...]
+) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, raises=raises, reason=f"moto deviates from AWS: {reason}")
 
 
