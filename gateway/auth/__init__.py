@@ -54,7 +54,7 @@ def authenticate(
     if authorization is not None:
         scheme = authorization.strip().split(" ", 1)[0]
         if scheme == sigv4.ALGORITHM:
-            v4 = sigv4.verify_header(view, pairs, secret_for, now, max_skew)
+            v4 = sigv4.verify_header(view, secret_for, now, max_skew)
             payload = new_payload_decoder(
                 view.headers, content_sha256=v4.content_sha256, signer=v4.chunk_signer
             )

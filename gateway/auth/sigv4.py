@@ -233,7 +233,7 @@ def parse_authorization(value: str) -> tuple[_Credential, list[str], str]:
 
 
 def verify_header(
-    view: RequestView, pairs: list[QueryPair], secret_for: SecretLookup, now: datetime.datetime, max_skew
+    view: RequestView, secret_for: SecretLookup, now: datetime.datetime, max_skew: datetime.timedelta
 ) -> V4Verified:
     cred, signed, provided = parse_authorization(view.headers["authorization"])
     amz_date = view.headers.get("x-amz-date")
@@ -269,7 +269,11 @@ _PRESIGN_PARAMS = (
 
 
 def verify_presigned(
-    view: RequestView, pairs: list[QueryPair], secret_for: SecretLookup, now: datetime.datetime, max_skew
+    view: RequestView,
+    pairs: list[QueryPair],
+    secret_for: SecretLookup,
+    now: datetime.datetime,
+    max_skew: datetime.timedelta,
 ) -> V4Verified:
     if query_first(pairs, "X-Amz-Algorithm") != ALGORITHM:
         raise _query_error('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
