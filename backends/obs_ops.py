@@ -296,8 +296,12 @@ class ObsOperations:
             ObjectInfo(c.key, int(c.size or 0), wire.strip_etag(c.etag), wire.sdk_date(c.lastModified))
             for c in body.contents or []
         ]
-        prefixes = [p.prefix for p in body.commonPrefixs or [] if p.prefix != start_after]
-        truncated = bool(body.is_truncated)
+        # entries at or before the marker: stores that roll up common prefixes ignoring the marker
+        after = start_after.encode()
+        objects = [o for o in objects if o.key.encode() > after]
+        prefixes = [p.prefix for p in body.commonPrefixs or [] if p.prefix.encode() > after]
+        objects, prefixes, trimmed = wire.trim_page(objects, prefixes, max_keys)
+        truncated = bool(body.is_truncated) or trimmed
         next_marker = wire.last_item([o.key for o in objects] + prefixes) if truncated else None
         return ListPage(objects, prefixes, truncated, next_marker)
 
@@ -429,6 +433,7 @@ class ObsOperations:
         result = await self._ok("listMultipartUploads", bucket, request, not_found=be.NoSuchBucket)
         body = result.body
         uploads = [UploadInfo(u.key, u.uploadId, wire.sdk_date(u.initiated)) for u in body.upload or []]
+        uploads.sort(key=lambda u: u.key.encode())  # stable: uploads of one key keep the store's order
         truncated = bool(body.isTruncated)
         return UploadsPage(
             uploads,

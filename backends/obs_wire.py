@@ -154,6 +154,27 @@ def skip_rolled_up(prefix: str, delimiter: str, start_after: str) -> str:
     return start_after + "\U0010ffff"
 
 
+def trim_page(
+    objects: list[ObjectInfo], prefixes: list[str], max_keys: int
+) -> tuple[list[ObjectInfo], list[str], bool]:
+    """At most ``max_keys`` entries (keys and common prefixes together, in order); True when cut.
+
+    Some S3-compatible stores count only keys against max-keys in v1 listings; a page never carries
+    more than was asked for, whatever the store sent.
+    """
+    if len(objects) + len(prefixes) <= max_keys:
+        return objects, prefixes, False
+    merged = sorted(
+        [(o.key.encode(), o) for o in objects] + [(p.encode(), p) for p in prefixes], key=lambda e: e[0]
+    )
+    kept = [entry for _, entry in merged[: max(max_keys, 0)]]
+    return (
+        [e for e in kept if isinstance(e, ObjectInfo)],
+        [e for e in kept if isinstance(e, str)],
+        True,
+    )
+
+
 def last_item(keys: Iterable[str]) -> str | None:
     """The greatest name in UTF-8 binary order (where a truncated listing continues)."""
     best: str | None = None

@@ -61,7 +61,8 @@ class TestContractObs(BackendContract):
 
     @pytest.fixture
     async def backend(self, moto: ServerProcess) -> AsyncIterator[Backend]:
-        httpx.post(moto.url + "/moto-api/reset", timeout=10).raise_for_status()
+        async with httpx.AsyncClient() as http:
+            (await http.post(moto.url + "/moto-api/reset", timeout=10)).raise_for_status()
         settings = Settings(
             type="obs", server=moto.url, access_key=AK, secret_key=SK, signature="v4", region="us-east-1"
         )
