@@ -122,6 +122,13 @@ class PayloadDecoder:
         self._length = 0
         self._finished = False
 
+    def ignore_checksum_headers(self) -> None:
+        """For operations whose x-amz-checksum-* headers describe something other than this body
+        (CompleteMultipartUpload: the whole object): neither compute nor verify them against it.
+        Call before feeding."""
+        self._declared.header_values = {}
+        self._checksummers = [c for c in self._checksummers if c.alg in self._declared.trailer_algs]
+
     def _update(self, piece: bytes | memoryview) -> None:
         self._length += len(piece)
         if self.declared_size is not None and self._length > self.declared_size:

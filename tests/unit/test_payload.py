@@ -150,3 +150,12 @@ def test_header_line_buffer_is_capped() -> None:
         for _ in range(MAX_LINE + 10):
             payload.feed(b"0")
     assert info.value.code == "InvalidRequest"
+
+
+def test_complete_multipart_checksum_header_is_not_the_body() -> None:
+    """CompleteMultipartUpload's x-amz-checksum-crc32 is the object's checksum, not the XML body's."""
+    d = decoder(content_length="11", x_amz_checksum_crc32="AAAAAA==")
+    d.ignore_checksum_headers()
+    d.feed(HELLO)
+    d.finish()
+    assert d.checksums == {}
