@@ -1,0 +1,199 @@
+"""Documents that must agree with the code: the generated configuration reference, gateway.yaml files,
+and the deploy manifests (settings, paths, ports and environment names they rely on)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway import configdoc
+from gateway.config import Config, expand_env, validate
+from gateway.health import LIVE_PATH, METRICS_PATH, READY_PATH
+from tests.procs import REPO
+
+DEPLOY = REPO / "deploy"
+ENTRYPOINT = ["s3bridge", "serve", "--config", "/etc/s3bridge/gateway.yaml", "--host", "0.0.0.0"]
+CONFIG_DIR = "/etc/s3bridge"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def env_refs(text: str) -> set[str]:
+    return set(_ENV_REF.findall(text))
+
+
+def config_from(text: str, monkeypatch: pytest.MonkeyPatch) -> Config:
+    for name in env_refs(text):
+        monkeypatch.setenv(name, f"value-of-{name.lower()}")
+    return validate(expand_env(yaml.safe_load(text)))
+
+
+def known_env(config_text: str) -> set[str]:
+    """Environment names a container may set: those the config refers to and those the gateway reads."""
+    return env_refs(config_text) | {name for name, _ in configdoc.ENVIRONMENT}
+
+
+def dockerfile() -> dict[str, str]:
+    """Instruction -> argument text (continuation lines joined; the last of a repeated instruction)."""
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            found[word.upper()] = rest.strip()
+    return found
+
+
+# -- the generated reference ---------------------------------------------------------------------------
+def test_configuration_reference_is_current() -> None:
+    committed = (REPO / "docs" / "configuration.md").read_text()
+    assert committed == configdoc.render(), (
+        "docs/configuration.md is stale: python -m gateway.configdoc --write"
+    )
+
+
+def test_reference_covers_every_setting() -> None:
+    text = configdoc.render()
+    for _, model, _ in configdoc.SECTIONS:
+        for name, field in model.model_fields.items():
+            if not field.exclude:
+                assert re.search(rf"^\| `{name}` \|.*\| [^|]*\w[^|]* \|$", text, re.M), (
+                    f"{model.__name__}.{name}"
+                )
+
+
+def test_every_gateway_setting_is_described() -> None:
+    """A setting without words is a setting nobody can use; the gateway's own sections have them all."""
+    for _, model, _ in configdoc.SECTIONS:
+        notes = configdoc.comments(model)
+        for name, field in model.model_fields.items():
+            if field.exclude:
+                continue
+            described = field.description or notes.get(name) or configdoc.NOTES.get((model, name))
+            assert described, f"{model.__name__}.{name} has no description"
+
+
+def test_comment_extraction_reads_hash_colon_blocks() -> None:
+    notes = configdoc.comments(configdoc.cfg.ServerSettings)
+    assert notes["shutdown_timeout"].startswith("Seconds to let in-flight requests finish")
+    assert "host" not in notes
+
+
+# -- gateway.yaml files --------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", [REPO / "gateway.yaml", DEPLOY / "gateway.yaml"], ids=["repo", "deploy"])
+def test_gateway_yaml_validates(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = config_from(path.read_text(), monkeypatch)
+    assert config.credentials and config.backends
+
+
+def test_repo_gateway_yaml_mentions_every_server_setting() -> None:
+    """gateway.yaml promises "every setting, with its default": hold it to that for the server section."""
+    text = (REPO / "gateway.yaml").read_text()
+    server = yaml.safe_load(text)["server"]
+    for name, field in configdoc.cfg.ServerSettings.model_fields.items():
+        assert name in server or re.search(rf"^\s*#\s*{name}:", text, re.M), name
+        default = field.get_default(call_default_factory=True)
+        if name in server:
+            assert server[name] == default, f"gateway.yaml server.{name} is not the default"
+
+
+# -- Dockerfile ----------------------------------------------------------------------------------------
+def test_dockerfile() -> None:
+    d = dockerfile()
+    assert d["FROM"].startswith("python:") and "slim" in d["FROM"]
+    assert json.loads(d["ENTRYPOINT"]) == ENTRYPOINT
+    user = d["USER"]
+    assert user not in ("root", "0")
+    volumes = json.loads(d["VOLUME"])
+    assert set(volumes) == {CONFIG_DIR, "/data"}
+    port = yaml.safe_load((DEPLOY / "gateway.yaml").read_text())["server"]["port"]
+    assert d["EXPOSE"] == str(port)
+    health = d["HEALTHCHECK"]
+    assert f"http://127.0.0.1:{port}{LIVE_PATH}" in health
+    assert "COPY deploy/gateway.yaml /etc/s3bridge/gateway.yaml" in (DEPLOY / "Dockerfile").read_text()
+    documented = env_refs((DEPLOY / "gateway.yaml").read_text()) | {n for n, _ in configdoc.ENVIRONMENT}
+    header = (DEPLOY / "Dockerfile").read_text()
+    for name in documented:
+        assert name in header, f"Dockerfile does not document {name}"
+
+
+def test_deploy_config_root_is_the_data_volume(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = config_from((DEPLOY / "gateway.yaml").read_text(), monkeypatch)
+    roots = [str(s.root) for s in config.backend_settings.values() if s.type == "fs"]
+    assert roots == ["/data"]
+    assert config.server.host == "0.0.0.0"
+
+
+# -- compose.yaml --------------------------------------------------------------------------------------
+def test_compose(monkeypatch: pytest.MonkeyPatch) -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    config_text = (DEPLOY / "gateway.yaml").read_text()
+    config = config_from(config_text, monkeypatch)
+    gw = compose["services"]["s3bridge"]
+    assert gw["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert set(gw["environment"]) <= known_env(config_text)
+    assert env_refs(config_text) <= set(gw["environment"]), "every ${VAR} of the config must be set"
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in gw["volumes"]}
+    assert mounts[f"{CONFIG_DIR}/gateway.yaml"] == "./gateway.yaml"
+    assert (DEPLOY / mounts[f"{CONFIG_DIR}/gateway.yaml"]).is_file()
+    assert "/data" in mounts
+    assert any(p.endswith(f":{config.server.port}") for p in gw["ports"])
+    grace = int(str(gw["stop_grace_period"]).rstrip("s"))
+    assert grace > config.server.shutdown_timeout
+    app = compose["services"]["app"]
+    assert app["depends_on"]["s3bridge"]["condition"] == "service_healthy"
+    assert app["environment"]["AWS_ENDPOINT_URL"] == f"http://s3bridge:{config.server.port}"
+
+
+# -- Kubernetes sidecar --------------------------------------------------------------------------------
+def k8s() -> dict[str, dict[str, Any]]:
+    return {doc["kind"]: doc for doc in yaml.safe_load_all((DEPLOY / "k8s-sidecar.yaml").read_text())}
+
+
+def test_k8s_sidecar(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = k8s()
+    config_text = docs["ConfigMap"]["data"]["gateway.yaml"]
+    config = config_from(config_text, monkeypatch)
+    pod = docs["Pod"]["spec"]
+    containers = {c["name"]: c for c in pod["containers"]}
+    gw = containers["s3bridge"]
+    ports = {p["name"]: p["containerPort"] for p in gw["ports"]}
+    assert ports["s3"] == config.server.port
+    assert gw["livenessProbe"]["httpGet"]["path"] == LIVE_PATH
+    assert gw["readinessProbe"]["httpGet"]["path"] == READY_PATH
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert gw[probe]["httpGet"]["port"] in ports
+    assert gw["resources"]["requests"] and gw["resources"]["limits"]
+    env = {e["name"]: e for e in gw["env"]}
+    assert set(env) <= known_env(config_text)
+    assert env_refs(config_text) <= set(env)
+    for name in env_refs(config_text):
+        assert "secretKeyRef" in env[name]["valueFrom"], f"{name} must come from a Secret"
+    mounts = {m["mountPath"]: m["name"] for m in gw["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mounts[CONFIG_DIR]]["configMap"]["name"] == docs["ConfigMap"]["metadata"]["name"]
+    roots = {str(s.root) for s in config.backend_settings.values() if s.type == "fs"}
+    assert roots <= set(mounts)
+    assert pod["terminationGracePeriodSeconds"] > config.server.shutdown_timeout
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    annotations = docs["Pod"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/path"] == METRICS_PATH
+    assert int(annotations["prometheus.io/port"]) == config.server.port
+    app_env = {e["name"]: e for e in containers["app"]["env"]}
+    assert app_env["AWS_ENDPOINT_URL"]["value"] == f"http://127.0.0.1:{config.server.port}"
+    assert app_env["AWS_SECRET_ACCESS_KEY"]["valueFrom"] == env["S3BRIDGE_SECRET_KEY"]["valueFrom"]
+
+
+def test_k8s_uses_the_image_entrypoint() -> None:
+    gw = {c["name"]: c for c in k8s()["Pod"]["spec"]["containers"]}["s3bridge"]
+    assert "command" not in gw and not gw.get("args")
+    comment = next(
+        line for line in (DEPLOY / "k8s-sidecar.yaml").read_text().splitlines() if "args: []" in line
+    )
+    assert shlex.split(comment.split("entrypoint:", 1)[1]) == ENTRYPOINT
