@@ -9,16 +9,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from backends import errors as be
-from backends.base import Backend
+from backends.base import Backend, ObjectMeta
 from backends.s3 import S3Backend, Settings
+from tests.contract.bodies import (
+    BodyFailed,
+    ChunkedBody,
+    FailingBody,
+    get_bytes,
+    md5_hex,
+    multipart_etag,
+    pattern,
+)
 from tests.contract.suite import BackendContract
-from tests.procs import ServerProcess, gateway_server, moto_server
+from tests.procs import ServerProcess, free_port, gateway_server, moto_server
 
 GATEWAY_KEY = "s3-contract-access"
 GATEWAY_SECRET = "s3-contract-secret-0123456789"
@@ -49,9 +61,9 @@ def gateway_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
         server.stop()
 
 
-def s3_settings(url: str, access_key: str, secret_key: str, **extra: object) -> Settings:
+def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:
     return Settings.model_validate(
-        {"type": "s3", "endpoint": url, "access_key": access_key, "secret_key": secret_key, **extra}
+        {"type": "s3", "endpoint": url, "access_key": key, "secret_key": secret, **extra}
     )
 
 
@@ -112,3 +124,195 @@ class TestContractS3Gateway(BackendContract):
             yield backend
         finally:
             await backend.close()
+
+
+# -- S3-backend behaviour beyond the suite -----------------------------------------------------------
+pytestmark = pytest.mark.anyio
+MiB = 1024 * 1024
+
+
+class SlowChunks:
+    """A PutBody of ``size`` bytes in 1 MiB chunks that calls ``at_chunk(i)`` before yielding chunk i."""
+
+    def __init__(self, size: int, at_chunk: Callable[[int], None]):
+        self.size: int | None = size
+        self._at_chunk = at_chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for i in range(self.size // MiB):
+            self._at_chunk(i)
+            yield bytes([i % 251]) * MiB
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return {}
+
+
+@asynccontextmanager
+async def s3_backend(url: str, **extra: object) -> AsyncIterator[S3Backend]:
+    backend = S3Backend(s3_settings(url, "moto-access", "moto-secret", **extra), name="s3-extra")
+    await backend.start()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+def unsized(body: ChunkedBody) -> ChunkedBody:
+    body.size = None
+    return body
+
+
+async def test_streamed_multipart_above_threshold(moto: ServerProcess) -> None:
+    data = pattern(11 * MiB + 5, seed=11)
+    async with s3_backend(moto.url, multipart_threshold=MiB, part_size=5 * MiB) as backend:
+        await backend.create_bucket("s3x-threshold")
+        info = await backend.put_object("s3x-threshold", "big", ChunkedBody(data, 300_007), ObjectMeta())
+        parts = [data[: 5 * MiB], data[5 * MiB : 10 * MiB], data[10 * MiB :]]
+        assert (info.etag, info.size) == (multipart_etag(parts), len(data))
+        assert await get_bytes(backend, "s3x-threshold", "big") == data
+        small = await backend.put_object("s3x-threshold", "small", ChunkedBody(b"below"), ObjectMeta())
+        assert small.etag == md5_hex(b"below")
+
+
+async def test_unknown_size_bodies(moto: ServerProcess) -> None:
+    data = pattern(12 * MiB, seed=12)
+    async with s3_backend(moto.url, part_size=5 * MiB) as backend:
+        await backend.create_bucket("s3x-unsized")
+        small = await backend.put_object("s3x-unsized", "small", unsized(ChunkedBody(b"tiny")), ObjectMeta())
+        assert (small.etag, small.size) == (md5_hex(b"tiny"), 4)
+        exact = await backend.put_object(
+            "s3x-unsized", "exact", unsized(ChunkedBody(data[: 5 * MiB])), ObjectMeta(user={"k": "v"})
+        )
+        assert exact.etag == md5_hex(data[: 5 * MiB])
+        big = await backend.put_object("s3x-unsized", "big", unsized(ChunkedBody(data)), ObjectMeta())
+        assert big.etag == multipart_etag([data[: 5 * MiB], data[5 * MiB : 10 * MiB], data[10 * MiB :]])
+        assert await get_bytes(backend, "s3x-unsized", "big") == data
+        assert (await backend.head_object("s3x-unsized", "exact")).meta.user == {"k": "v"}
+        upload = await backend.create_multipart_upload("s3x-unsized", "mp", ObjectMeta())
+        part = await backend.upload_part("s3x-unsized", "mp", upload, 1, unsized(ChunkedBody(data[:MiB])))
+        assert (part.etag, part.size) == (md5_hex(data[:MiB]), MiB)
+        await backend.abort_multipart_upload("s3x-unsized", "mp", upload)
+
+
+@pytest.mark.parametrize(
+    ("extra", "size", "fail_after", "sized"),
+    [
+        ({}, 3 * MiB, 3 * MiB, True),  # every byte sent, the end-of-body check fails
+        ({}, 10, 10, True),
+        ({"multipart_threshold": MiB, "part_size": 5 * MiB}, 11 * MiB, 7 * MiB, True),
+        ({"multipart_threshold": MiB, "part_size": 5 * MiB}, 11 * MiB, 11 * MiB, True),
+        ({"part_size": 5 * MiB}, 11 * MiB, 6 * MiB, False),
+        ({"part_size": 5 * MiB}, 3 * MiB, 3 * MiB, False),
+    ],
+    ids=[
+        "single-at-end",
+        "tiny-at-end",
+        "multipart-midway",
+        "multipart-at-end",
+        "unsized-midway",
+        "unsized-end",
+    ],
+)
+async def test_failing_body_leaves_nothing(
+    moto: ServerProcess, extra: dict, size: int, fail_after: int, sized: bool
+) -> None:
+    async with s3_backend(moto.url, **extra) as backend:
+        bucket = f"s3x-fail-{size}-{fail_after}-{int(sized)}"
+        await backend.create_bucket(bucket)
+        body = FailingBody(pattern(size), fail_after=fail_after)
+        with pytest.raises(BodyFailed):
+            await backend.put_object(bucket, "k", body if sized else unsized(body), ObjectMeta())
+        with pytest.raises(be.NoSuchKey):
+            await backend.head_object(bucket, "k")
+        assert (await backend.list_multipart_uploads(bucket)).uploads == []
+
+
+async def test_store_killed_mid_get(tmp_path: Path) -> None:
+    with moto_server(log_path=tmp_path / "moto.log") as store:
+        async with s3_backend(store.url, read_timeout=5, connect_timeout=2) as backend:
+            await backend.create_bucket("s3x-kill-get")
+            await backend.put_object("s3x-kill-get", "k", SlowChunks(48 * MiB, lambda i: None), ObjectMeta())
+            got = await backend.get_object("s3x-kill-get", "k")
+            first = await got.body.__anext__()
+            assert first
+            store.kill()
+            started = time.monotonic()
+            with pytest.raises(be.BackendUnavailable) as caught:
+                async for _ in got.body:
+                    pass
+            assert time.monotonic() - started < 15
+            assert caught.value.retryable
+
+
+async def test_store_killed_mid_put(tmp_path: Path) -> None:
+    with moto_server(log_path=tmp_path / "moto.log") as store:
+        async with s3_backend(store.url, read_timeout=5, connect_timeout=2) as backend:
+            await backend.create_bucket("s3x-kill-put")
+
+            def kill_at(i: int) -> None:
+                if i == 8:
+                    store.kill()
+
+            started = time.monotonic()
+            with pytest.raises(be.BackendUnavailable):
+                await backend.put_object("s3x-kill-put", "k", SlowChunks(64 * MiB, kill_at), ObjectMeta())
+            assert time.monotonic() - started < 30
+            started = time.monotonic()
+            with pytest.raises(be.BackendUnavailable):
+                await backend.head_bucket("s3x-kill-put")
+            assert time.monotonic() - started < 15
+
+
+async def test_unreachable_store_is_backend_unavailable() -> None:
+    async with s3_backend(f"http://127.0.0.1:{free_port()}", connect_timeout=2) as backend:
+        started = time.monotonic()
+        with pytest.raises(be.BackendUnavailable):
+            await backend.list_buckets()
+        assert time.monotonic() - started < 10
+
+
+async def test_wrong_secret_is_access_denied_without_leaking_it(gateway_store: ServerProcess) -> None:
+    secret = "wrong-secret-DO-NOT-LOG-42"
+    settings = s3_settings(gateway_store.url, GATEWAY_KEY, secret)
+    assert secret not in repr(settings) and secret not in str(settings)
+    backend = S3Backend(settings, name="s3-denied")
+    try:
+        with pytest.raises(be.AccessDenied) as caught:
+            await backend.list_buckets()
+        assert "SignatureDoesNotMatch" in (caught.value.detail or "")
+        assert secret not in str(caught.value) and secret not in repr(backend)
+    finally:
+        await backend.close()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "secure", "host"),
+    [
+        ("http://127.0.0.1:9000", False, "127.0.0.1:9000"),
+        ("https://s3.example.com", True, "s3.example.com"),
+        ("minio.local:9000", True, "minio.local:9000"),
+    ],
+)
+def test_settings_endpoint_forms(endpoint: str, secure: bool, host: str) -> None:
+    settings = s3_settings(endpoint, "a", "b")
+    assert (settings.is_secure(), settings.host_port()) == (secure, host)
+    assert s3_settings(endpoint, "a", "b", secure=False).is_secure() is False
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"endpoint": "http://h:1/path"},
+        {"endpoint": "ftp://h:1"},
+        {"endpoint": "http://user:pw@h:1"},
+        {"part_size": 5 * MiB - 1},
+        {"secret_key": None},
+        {"addressing": "sideways"},
+        {"unknown_option": 1},
+    ],
+    ids=repr,
+)
+def test_settings_refused(extra: dict) -> None:
+    with pytest.raises(ValidationError):
+        s3_settings("http://127.0.0.1:9000", "a", "b", **extra)
