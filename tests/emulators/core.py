@@ -506,6 +506,10 @@ class Store:
             ups = sorted(
                 self.require_bucket(bucket).uploads.values(), key=lambda u: (_utf8(u.key), u.initiated)
             )
+        # uploads of key_marker up to and including upload_id_marker, in listing order
+        same_key = [u.upload_id for u in ups if u.key == key_marker]
+        cut = same_key.index(upload_id_marker) + 1 if upload_id_marker in same_key else len(same_key)
+        passed = set(same_key[:cut])
         out: list[UploadRecord | str] = []
         seen_prefixes: set[str] = set()
         truncated = False
@@ -514,7 +518,7 @@ class Store:
                 continue
             if key_marker:
                 kb, mb = _utf8(up.key), _utf8(key_marker)
-                if kb < mb or (kb == mb and (not upload_id_marker or up.upload_id <= upload_id_marker)):
+                if kb < mb or (kb == mb and (not upload_id_marker or up.upload_id in passed)):
                     continue
             roll = _rollup(up.key, prefix, delimiter)
             if roll is not None and roll in seen_prefixes:
@@ -594,7 +598,7 @@ def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
         return max(0, size - n), size - 1
     start = int(first)
     end = size - 1 if not last else int(last)
-    if end < start:
+    if last and end < start:
         return None
     if start >= size:
         raise RangeNotSatisfiable()
