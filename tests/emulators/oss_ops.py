@@ -21,10 +21,12 @@ from tests.emulators.core import (
     check_conditions,
     element,
     http_date,
-    iso8601 as _iso_ms,
     parse_range,
     parse_xml,
     to_xml,
+)
+from tests.emulators.core import (
+    iso8601 as _iso_ms,
 )
 from tests.emulators.oss_auth import SUBRESOURCES
 
