@@ -1,12 +1,13 @@
 """A per-backend circuit breaker: stop calling a store that keeps failing, probe it again later.
 
-After ``failure_threshold`` consecutive unavailability errors (BackendUnavailable, InternalBackendError)
-the circuit opens: every call fails at once with BackendUnavailable, without touching the store, for
-``reset_timeout`` seconds. Then it is half-open: one call goes through as a probe while the others keep
+After ``failure_threshold`` consecutive errors saying the store cannot serve us (BackendUnavailable,
+InternalBackendError, and AccessDenied: revoked credentials or a read-only disk) the circuit opens:
+every call fails at once with BackendUnavailable, without touching the store, for ``reset_timeout``
+seconds. Then it is half-open: one call goes through as a probe while the others keep
 failing fast; the probe's success closes the circuit, its failure opens it again for another period.
 
-What counts: only unavailability. An answer from the store, even an error such as NoSuchKey, proves it
-is up and resets the count. SlowDown neither counts nor resets: the store is up but throttling, and
+What counts: only those. Any other answer, even an error such as NoSuchKey, proves the store is up
+and resets the count. SlowDown neither counts nor resets: the store is up but throttling, and
 opening the circuit on it would turn back-pressure into an outage. A failing client body is the
 client's fault and is ignored.
 
@@ -88,7 +89,7 @@ class Breaker(Forwarding):
         probe = self._admit()
         try:
             result = await fn(*args)
-        except (be.BackendUnavailable, be.InternalBackendError):
+        except (be.BackendUnavailable, be.InternalBackendError, be.AccessDenied):
             self._record(True, probe)
             raise
         except be.SlowDown:

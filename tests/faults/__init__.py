@@ -18,9 +18,11 @@ def flaky_proxy(
     status: int = 503,
     method: str = "",
     log_path: Path | None = None,
+    port: int | None = None,
 ) -> ServerProcess:
-    """tests.faults.flaky_proxy as a process in front of ``upstream`` (not started)."""
-    port = free_port()
+    """tests.faults.flaky_proxy as a process in front of ``upstream`` (not started); pass ``port`` to
+    bring a killed proxy back where its clients expect it."""
+    port = port or free_port()
     argv = [
         sys.executable,
         "-m",

@@ -1,0 +1,198 @@
+"""Fallback over real stores: filesystem roots made immutable, and an S3 store (moto behind the flaky
+proxy, both real processes) that vanishes mid-run while writers keep writing."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from backends import errors as be
+from backends.base import CompletedPart, ObjectMeta
+from backends.breaker import Breaker
+from backends.fallback import Fallback
+from backends.fs import FsBackend
+from backends.retry import Retry
+from backends.served import served_by
+from tests.contract.bodies import ChunkedBody, get_bytes, md5_hex, pattern, put_bytes
+from tests.faults import arm, flaky_proxy
+from tests.procs import ServerProcess, moto_server
+from tests.unit.test_retry import s3
+
+pytestmark = pytest.mark.anyio
+
+
+def chattr(flag: str, path: Path) -> None:
+    """Immutable directories refuse writes even to root (these tests run as root, where mode bits do not)."""
+    subprocess.run(["chattr", flag, str(path)], check=True)
+
+
+@pytest.fixture
+async def pair(tmp_path: Path) -> AsyncIterator[tuple[Fallback, FsBackend, FsBackend]]:
+    primary = FsBackend(tmp_path / "primary", name="primary", fsync=False)
+    secondary = FsBackend(tmp_path / "secondary", name="secondary", fsync=False)
+    fallback = Fallback(primary, secondary, name="fb")
+    await fallback.start()
+    await fallback.create_bucket("b")
+    yield fallback, primary, secondary
+    await fallback.close()
+
+
+async def test_unwritable_primary_falls_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The primary's bucket directory turns immutable: the PUT that finds out has spent its body and
+    fails retryable; the breaker opens, so the client's retry goes to the secondary, body intact."""
+    primary = FsBackend(tmp_path / "primary", name="primary", fsync=False)
+    secondary = FsBackend(tmp_path / "secondary", name="secondary", fsync=False)
+    fallback = Fallback(Breaker(primary, failure_threshold=1, reset_timeout=60), secondary, name="fb")
+    await fallback.start()
+    await fallback.create_bucket("b")
+    await put_bytes(fallback, "b", "before", b"old")
+    assert served_by.get() == "primary"
+    chattr("+i", tmp_path / "primary" / "b")
+    try:
+        data = pattern(500_000, seed=2)
+        with pytest.raises(be.BackendUnavailable):
+            await fallback.put_object("b", "during", ChunkedBody(data), ObjectMeta())
+        assert fallback.fallbacks == 0
+        with caplog.at_level(logging.WARNING, logger="s3bridge.fallback"):
+            info = await fallback.put_object("b", "during", ChunkedBody(data), ObjectMeta())
+        assert info.etag == md5_hex(data)
+        assert served_by.get() == "secondary"
+        assert fallback.fallbacks == 1
+        assert [r.name for r in caplog.records] == ["s3bridge.fallback"]
+        assert "circuit breaker open" in caplog.records[0].getMessage()
+        with pytest.raises(be.NoSuchKey):
+            await primary.head_object("b", "during")
+        assert await get_bytes(fallback, "b", "during") == data
+        assert served_by.get() == "secondary"
+        assert await get_bytes(primary, "b", "before") == b"old"
+    finally:
+        chattr("-i", tmp_path / "primary" / "b")
+        await fallback.close()
+
+
+async def test_reads_and_deletes(pair: tuple[Fallback, FsBackend, FsBackend]) -> None:
+    fallback, primary, secondary = pair
+    await put_bytes(secondary, "b", "only-secondary", b"s")
+    await put_bytes(primary, "b", "both", b"p")
+    await put_bytes(secondary, "b", "both", b"s")
+    assert await get_bytes(fallback, "b", "both") == b"p"
+    assert (await fallback.head_object("b", "only-secondary")).size == 1
+    with pytest.raises(be.NoSuchKey):
+        await fallback.get_object("b", "nowhere")
+    await fallback.delete_object("b", "both")
+    await fallback.delete_object("b", "only-secondary")
+    for store in (primary, secondary):
+        assert (await store.list_objects("b")).objects == []
+    with pytest.raises(be.NoSuchBucket):
+        await fallback.delete_object("nobucket", "k")
+    await put_bytes(secondary, "b", "left", b"x")
+    with pytest.raises(be.BucketNotEmpty):
+        await fallback.delete_bucket("b")
+    assert fallback.fallbacks == 0
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with moto_server(log_path=tmp_path_factory.mktemp("fb-moto") / "moto.log") as server:
+        yield server
+
+
+async def test_store_killed_mid_run_loses_no_acknowledged_write(moto: ServerProcess, tmp_path: Path) -> None:
+    """Writers keep writing while the primary's endpoint dies; every write they were told succeeded
+    reads back whole once it is back, whichever store took it."""
+    proxy = flaky_proxy(moto.url, log_path=tmp_path / "proxy.log").start()
+    port = proxy.port
+    remote = s3(proxy.url, name="remote")
+    await remote.start()
+    primary = Breaker(
+        Retry(remote, attempts=2, base_delay=0.01, deadline=2), failure_threshold=2, reset_timeout=0.3
+    )
+    secondary = FsBackend(tmp_path / "local", name="local", fsync=False)
+    fallback = Fallback(primary, secondary)
+    await fallback.start()
+    acknowledged: dict[str, bytes] = {}
+    client_retries = 0
+    try:
+        await fallback.create_bucket("kill")
+
+        async def writer(w: int) -> None:
+            nonlocal client_retries
+            for n in range(12):
+                key, data = f"w{w}/{n}", pattern(40_000 + 7_919 * n, seed=w * 100 + n)
+                for _ in range(8):  # the client's own retries, as an SDK does on 503
+                    try:
+                        await fallback.put_object("kill", key, ChunkedBody(data, 16_384), ObjectMeta())
+                    except be.BackendError as exc:
+                        assert exc.retryable, exc
+                        client_retries += 1
+                        await anyio.sleep(0.05)
+                        continue
+                    acknowledged[key] = data
+                    break
+                if len(acknowledged) == 10:
+                    proxy.kill()
+
+        async with anyio.create_task_group() as tg:
+            for w in range(4):
+                tg.start_soon(writer, w)
+        assert fallback.fallbacks > 0
+        assert len(acknowledged) == 48
+        on_secondary = {
+            o.key for o in (await secondary.list_objects("kill", prefix="", max_keys=1000)).objects
+        }
+        assert 0 < len(on_secondary) < 48 - 9
+        proxy = flaky_proxy(moto.url, port=port, log_path=tmp_path / "proxy2.log").start()
+        await anyio.sleep(0.35)  # the breaker half-opens
+        for key, data in sorted(acknowledged.items()):
+            assert await get_bytes(fallback, "kill", key) == data, key
+        on_primary = {o.key for o in (await remote.list_objects("kill", max_keys=1000)).objects}
+        assert on_primary | on_secondary == set(acknowledged)
+    finally:
+        proxy.stop()
+        await fallback.close()
+
+
+async def test_partly_sent_put_fails_retryable(moto: ServerProcess, tmp_path: Path) -> None:
+    with flaky_proxy(moto.url, log_path=tmp_path / "proxy.log") as proxy:
+        remote = s3(proxy.url, name="remote")
+        secondary = FsBackend(tmp_path / "local", name="local", fsync=False)
+        fallback = Fallback(remote, secondary)
+        await fallback.start()
+        try:
+            await fallback.create_bucket("partial")
+            arm(proxy, 1, code="InternalError", status=500, method="PUT")
+            with pytest.raises(be.BackendUnavailable):
+                await fallback.put_object("partial", "k", ChunkedBody(pattern(200_000)), ObjectMeta())
+            assert (await secondary.list_objects("partial")).objects == []
+            assert fallback.fallbacks == 0
+        finally:
+            await fallback.close()
+
+
+async def test_multipart_stays_on_its_store(moto: ServerProcess, tmp_path: Path) -> None:
+    with flaky_proxy(moto.url, log_path=tmp_path / "proxy.log") as proxy:
+        remote = s3(proxy.url, name="remote")
+        secondary = FsBackend(tmp_path / "local", name="local", fsync=False)
+        fallback = Fallback(remote, secondary)
+        await fallback.start()
+        try:
+            await fallback.create_bucket("mpart")
+            arm(proxy, 1, code="InternalError", status=500, method="POST")
+            upload = await fallback.create_multipart_upload("mpart", "obj", ObjectMeta())
+            assert upload.startswith("s~") and served_by.get() == "local"
+            part = await fallback.upload_part("mpart", "obj", upload, 1, ChunkedBody(b"part one"))
+            assert [p.part_number for p in (await fallback.list_parts("mpart", "obj", upload)).parts] == [1]
+            await fallback.complete_multipart_upload("mpart", "obj", upload, [CompletedPart(1, part.etag)])
+            assert await get_bytes(secondary, "mpart", "obj") == b"part one"
+            with pytest.raises(be.NoSuchUpload):
+                await fallback.abort_multipart_upload("mpart", "obj", "not-ours")
+            arm(proxy, 1, code="InternalError", status=500, method="DELETE")
+            with pytest.raises(be.BackendUnavailable):  # deleting on one store only would resurrect it
+                await fallback.delete_object("mpart", "obj")
+        finally:
+            await fallback.close()
