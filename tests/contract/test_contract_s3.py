@@ -9,6 +9,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -30,7 +33,7 @@ from tests.contract.bodies import (
     pattern,
 )
 from tests.contract.suite import BackendContract
-from tests.procs import ServerProcess, free_port, gateway_server, moto_server
+from tests.procs import REPO, ServerProcess, free_port, gateway_server, moto_server
 
 GATEWAY_KEY = "s3-contract-access"
 GATEWAY_SECRET = "s3-contract-secret-0123456789"
@@ -316,3 +319,66 @@ def test_settings_endpoint_forms(endpoint: str, secure: bool, host: str) -> None
 def test_settings_refused(extra: dict) -> None:
     with pytest.raises(ValidationError):
         s3_settings("http://127.0.0.1:9000", "a", "b", **extra)
+
+
+MEMORY_PROBE = """
+import asyncio, json, resource, sys
+from backends.base import ObjectMeta
+from backends.s3 import S3Backend, Settings
+
+MiB = 1024 * 1024
+
+
+class Generated:
+    def __init__(self, total, declare):
+        self.total, self.size = total, (total if declare else None)
+
+    async def __aiter__(self):
+        block = bytes(range(256)) * (MiB // 256)
+        for _ in range(self.total // MiB):
+            yield block
+
+    @property
+    def checksums(self):
+        return {}
+
+
+async def main(url, key, secret, total, declare):
+    backend = S3Backend(Settings(type="s3", endpoint=url, access_key=key, secret_key=secret), name="mem")
+    await backend.create_bucket("s3x-memory")
+    info = await backend.put_object("s3x-memory", "big", Generated(total, declare), ObjectMeta())
+    got = await backend.get_object("s3x-memory", "big")
+    seen = 0
+    async for chunk in got.body:
+        seen += len(chunk)
+    await backend.delete_object("s3x-memory", "big")
+    await backend.delete_bucket("s3x-memory")
+    await backend.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"stored": info.size, "read": seen, "peak_rss": peak}))
+
+
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "sized"))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("declared", ["sized", "unsized"])
+def test_one_gib_each_way_in_bounded_memory(gateway_store: ServerProcess, declared: str) -> None:
+    """A 1 GiB PUT and GET in a process of its own, whose peak RSS must stay under 150 MiB."""
+    total = 1024 * MiB
+    argv = [
+        sys.executable,
+        "-c",
+        MEMORY_PROBE,
+        gateway_store.url,
+        GATEWAY_KEY,
+        GATEWAY_SECRET,
+        str(total),
+        declared,
+    ]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (result["stored"], result["read"]) == (total, total)
+    assert result["peak_rss"] < 150 * MiB, result
