@@ -136,6 +136,7 @@ class S3App:
                 query_string=query_string,
                 headers={k: v for k, v in _joined(headers)},
                 host=host,
+                virtual_host_bucket=target.bucket if target.virtual_host else None,
             )
             auth = authenticate(
                 view, self.policy.secret_for, dt.datetime.now(dt.timezone.utc),

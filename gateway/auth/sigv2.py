@@ -9,6 +9,7 @@ values decoded — as botocore's HmacV1Auth and s3cmd build it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import hashlib
 import hmac
@@ -50,6 +51,15 @@ def canonical_resource(view: RequestView, pairs: list[QueryPair]) -> str:
     subresources.sort(key=lambda pair: pair.name)
     rendered = [f"{p.name_str}={p.value_str}" if p.has_equals else p.name_str for p in subresources]
     return f"{path}?{'&'.join(rendered)}"
+
+
+def _resource_views(view: RequestView) -> list[RequestView]:
+    """The request as signed: botocore signs a path-style bucket root ``/bkt`` as ``/bkt/`` (the form
+    its virtual-host conversion gives), and AWS accepts both, so both are tried."""
+    path = view.raw_path or "/"
+    if not view.virtual_host_bucket and path.count("/") == 1 and len(path) > 1:
+        return [view, dataclasses.replace(view, raw_path=path + "/")]
+    return [view]
 
 
 def _amz_headers(headers: Mapping[str, str]) -> str:
@@ -113,7 +123,8 @@ def verify_header(
     dates = [""] if amz_date is not None else [(http_date or "").strip()]
     if amz_date is not None and http_date:
         dates.append(http_date.strip())
-    _compare(secret, [string_to_sign(view, pairs, view.headers, d) for d in dates], provided, access_key)
+    candidates = [string_to_sign(v, pairs, view.headers, d) for v in _resource_views(view) for d in dates]
+    _compare(secret, candidates, provided, access_key)
     return access_key
 
 
@@ -140,5 +151,6 @@ def verify_presigned(
         name = pair.name_str.lower()
         if (name.startswith("x-amz-") or name in ("content-md5", "content-type")) and name not in headers:
             headers[name] = pair.value_str
-    _compare(secret, [string_to_sign(view, pairs, headers, expires.strip())], provided, access_key)
+    candidates = [string_to_sign(v, pairs, headers, expires.strip()) for v in _resource_views(view)]
+    _compare(secret, candidates, provided, access_key)
     return access_key

@@ -156,3 +156,23 @@ def test_unknown_key_and_wrong_secret() -> None:
     with pytest.raises(S3Error) as info:
         accept(view_of(botocore_request("GET", "/b/k", signer="v2-query", secret="bad")))
     assert info.value.code == "SignatureDoesNotMatch"
+
+
+def test_path_style_bucket_root_signed_with_trailing_slash() -> None:
+    """botocore's HmacV1Auth signs ``PUT /bkt`` (CreateBucket, path style) over ``/bkt/``; AWS accepts it."""
+    import base64 as b64
+    import datetime as _dt
+    import hashlib as _hl
+    import hmac as _hm
+
+    from gateway.auth import RequestView as _RV
+    from gateway.auth import authenticate as _auth
+
+    date = "Mon, 23 Nov 2026 14:28:01 GMT"
+    sts = f"PUT\n\n\n{date}\n/bkt/"
+    sig = b64.b64encode(_hm.new(b"secret", sts.encode(), _hl.sha1).digest()).decode()
+    view = _RV(
+        "PUT", "/bkt", "", {"authorization": f"AWS ak:{sig}", "date": date, "content-length": "0"}, "h"
+    )
+    now = _dt.datetime(2026, 11, 23, 14, 28, 5, tzinfo=_dt.timezone.utc)
+    assert _auth(view, {"ak": "secret"}.get, now).access_key == "ak"
