@@ -521,7 +521,7 @@ class Operations:
             element("Key", shown),
             element("ETag", _etag(rec.etag)),
         )
-        return _xml(result)
+        return _xml(result).header("ETag", _etag(rec.etag))
 
     def abort_upload(self, req: Request, bucket: str, key: str) -> Response:
         self.store.abort_upload(bucket, key, req.param("uploadId") or "")
