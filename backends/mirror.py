@@ -119,13 +119,14 @@ class Mirror(Backend):
         self, op: str, outcomes: dict[int, BaseException | T], missing: type[be.BackendError] | None = None
     ) -> list[tuple[int, T]]:
         """The members that did it, when at least a quorum did (or had nothing to do); else the error."""
-        for outcome in outcomes.values():
-            if isinstance(outcome, BaseException) and not isinstance(outcome, be.BackendError):
-                raise outcome  # the client's body failed (or a cancellation): the same for every member
         done = [(i, o) for i, o in outcomes.items() if not isinstance(o, BaseException)]
-        failed: dict[int, be.BackendError] = {
-            i: o for i, o in outcomes.items() if isinstance(o, be.BackendError)
-        }
+        failed: dict[int, be.BackendError] = {}
+        for i, o in outcomes.items():
+            if isinstance(o, be.BackendError):
+                failed[i] = o
+            elif isinstance(o, BaseException):  # a member broke its contract: it failed, the others stand
+                name = self.members[i].name
+                failed[i] = be.InternalBackendError(detail=f"{type(o).__name__}: {o}", backend=name)
         gone = [i for i, o in failed.items() if missing is not None and isinstance(o, missing)]
         if missing is not None and len(gone) == len(outcomes):
             raise failed[gone[0]]
@@ -230,6 +231,8 @@ class Mirror(Backend):
         outcomes = await asyncio.gather(
             *(one(n, self.members[i]) for n, i in enumerate(which)), return_exceptions=True
         )
+        if tee.error is not None:
+            raise tee.error  # the client's body failed: every member failed with it, nothing was stored
         return dict(zip(which, outcomes, strict=True))
 
     async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:

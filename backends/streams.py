@@ -89,6 +89,11 @@ class Tee:
         self.branches = [TeeBranch(self, i) for i in range(branches)]
 
     @property
+    def error(self) -> BaseException | None:
+        """What the source raised, if it failed (the client's body, not a member)."""
+        return self._error
+
+    @property
     def buffered(self) -> int:
         """Chunks held right now (for tests and metrics)."""
         return len(self._buf)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -68,3 +69,9 @@ def counts(proxy: ServerProcess) -> dict[str, int]:
     """How many requests the proxy failed and how many it passed on, so far."""
     data = httpx.get(proxy.url + "/__faults__", timeout=5).json()
     return {"failed": int(data["failed"]), "proxied": int(data["proxied"]), "pending": int(data["fail"])}
+
+
+def immutable(path: Path | str, on: bool = True) -> None:
+    """Make a directory refuse writes even to root (``chattr +i``): these tests run as root, where mode
+    bits bind nothing."""
+    subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)

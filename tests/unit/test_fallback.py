@@ -4,7 +4,6 @@ proxy, both real processes) that vanishes mid-run while writers keep writing."""
 from __future__ import annotations
 
 import logging
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,16 +18,11 @@ from backends.fs import FsBackend
 from backends.retry import Retry
 from backends.served import served_by
 from tests.contract.bodies import ChunkedBody, get_bytes, md5_hex, pattern, put_bytes
-from tests.faults import arm, flaky_proxy
+from tests.faults import arm, flaky_proxy, immutable
 from tests.procs import ServerProcess, moto_server
 from tests.unit.test_retry import s3
 
 pytestmark = pytest.mark.anyio
-
-
-def chattr(flag: str, path: Path) -> None:
-    """Immutable directories refuse writes even to root (these tests run as root, where mode bits do not)."""
-    subprocess.run(["chattr", flag, str(path)], check=True)
 
 
 @pytest.fixture
@@ -52,7 +46,7 @@ async def test_unwritable_primary_falls_back(tmp_path: Path, caplog: pytest.LogC
     await fallback.create_bucket("b")
     await put_bytes(fallback, "b", "before", b"old")
     assert served_by.get() == "primary"
-    chattr("+i", tmp_path / "primary" / "b")
+    immutable(tmp_path / "primary" / "b")
     try:
         data = pattern(500_000, seed=2)
         with pytest.raises(be.BackendUnavailable):
@@ -71,7 +65,7 @@ async def test_unwritable_primary_falls_back(tmp_path: Path, caplog: pytest.LogC
         assert served_by.get() == "secondary"
         assert await get_bytes(primary, "b", "before") == b"old"
     finally:
-        chattr("-i", tmp_path / "primary" / "b")
+        immutable(tmp_path / "primary" / "b", False)
         await fallback.close()
 
 
