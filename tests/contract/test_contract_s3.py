@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import pytest
 from pydantic import ValidationError
 
@@ -382,3 +383,44 @@ def test_one_gib_each_way_in_bounded_memory(gateway_store: ServerProcess, declar
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert (result["stored"], result["read"]) == (total, total)
     assert result["peak_rss"] < 150 * MiB, result
+
+
+def test_tls_store_with_ca_bundle(tmp_path: Path) -> None:
+    """https to a store whose certificate only ``ca_bundle`` vouches for; without it the store is unusable."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    certfile, keyfile, cafile = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(certfile))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    ca.cert_pem.write_to_path(str(cafile))
+    server = gateway_server(
+        data_dir=tmp_path / "data",
+        access_key=GATEWAY_KEY,
+        secret_key=GATEWAY_SECRET,
+        extra_args=["--certfile", str(certfile), "--keyfile", str(keyfile)],
+        scheme="https",
+        log_path=tmp_path / "gateway.log",
+    )
+
+    async def scenario() -> None:
+        trusted = S3Backend(
+            s3_settings(server.url, GATEWAY_KEY, GATEWAY_SECRET, ca_bundle=str(cafile)), name="tls"
+        )
+        untrusted = S3Backend(
+            s3_settings(server.url, GATEWAY_KEY, GATEWAY_SECRET, connect_timeout=2), name="tls-no-ca"
+        )
+        try:
+            await trusted.create_bucket("s3x-tls")
+            data = pattern(2 * MiB + 1, seed=21)
+            info = await trusted.put_object("s3x-tls", "k", ChunkedBody(data), ObjectMeta())
+            assert info.etag == md5_hex(data)
+            assert await get_bytes(trusted, "s3x-tls", "k") == data
+            with pytest.raises(be.BackendUnavailable):
+                await untrusted.list_buckets()
+        finally:
+            await trusted.close()
+            await untrusted.close()
+
+    with server:
+        anyio.run(scenario)
