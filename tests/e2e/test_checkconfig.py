@@ -1,0 +1,136 @@
+"""``s3bridge check-config`` as an operator runs it: a real process, real stores, its report and exit status."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.procs import REPO, ServerProcess, free_port, moto_server
+
+SECRET = "never-print-this-secret-0123"
+
+
+def check(
+    tmp_path: Path, doc: dict[str, Any] | str | None, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "gateway", "check-config", *args]
+    if doc is not None:
+        path = tmp_path / "gateway.yaml"
+        path.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc))
+        argv += ["--config", str(path)]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("S3BRIDGE_")}
+    environ.update(env or {})
+    proc = subprocess.run(argv, cwd=REPO, env=environ, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert SECRET not in proc.stderr + proc.stdout
+    return proc
+
+
+def base(tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "credentials": [{"access_key": "ops", "secret_key": SECRET}],
+        "backends": {"local": {"type": "fs", "root": str(tmp_path / "data")}},
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[ServerProcess]:
+    with moto_server() as server:
+        yield server
+
+
+def test_good_config_with_a_reachable_store(tmp_path: Path, moto: ServerProcess) -> None:
+    doc = base(tmp_path)
+    doc["backends"]["minio"] = {
+        "type": "s3",
+        "endpoint": moto.url,
+        "access_key": "moto-key",
+        "secret_key": "${STORE_SECRET}",
+    }
+    doc["backends"]["safe"] = {"type": "fallback", "primary": "minio", "secondary": "local"}
+    doc["routes"] = [{"bucket": "photos", "backend": "safe", "remote_bucket": "media", "prefix": "p/"}]
+    doc["public_buckets"] = [{"bucket": "pub-*"}]
+    proc = check(tmp_path, doc, env={"STORE_SECRET": SECRET})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "valid" in out
+    assert "credentials: 1 key pair(s): ops" in out
+    assert "route: photos -> safe bucket media prefix p/" in out
+    assert "route: * -> local" in out
+    assert "public read: pub-*" in out
+    assert f"backend local (fs root={tmp_path / 'data'}): ok" in out
+    assert f"backend minio (s3 endpoint={moto.url}): ok" in out
+    assert "backend safe (fallback primary=minio secondary=local): ok" in out
+    assert out.rstrip().endswith("result: ok, the gateway would start and reach every backend")
+
+
+def test_embedded_default(tmp_path: Path) -> None:
+    env = {"S3BRIDGE_ACCESS_KEY": "k", "S3BRIDGE_SECRET_KEY": SECRET}
+    proc = check(tmp_path, None, "--data-dir", str(tmp_path / "d"), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "embedded default" in proc.stdout
+    missing = check(tmp_path, None, "--data-dir", str(tmp_path / "d"))
+    assert missing.returncode == 2
+    assert "S3BRIDGE_ACCESS_KEY" in missing.stderr
+
+
+def test_unreachable_backend(tmp_path: Path) -> None:
+    doc = base(tmp_path)
+    dead = f"http://127.0.0.1:{free_port()}"
+    doc["backends"]["dead"] = {
+        "type": "s3",
+        "endpoint": dead,
+        "access_key": "k",
+        "secret_key": SECRET,
+        "connect_timeout": 1,
+    }
+    proc = check(tmp_path, doc)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"backend dead (s3 endpoint={dead}): FAILED:" in proc.stdout
+    assert "backend local (fs" in proc.stdout and "): ok" in proc.stdout
+    assert "result: FAILED (1 backend(s) unreachable or refusing: dead)" in proc.stdout
+    offline = check(tmp_path, doc, "--no-connect")
+    assert offline.returncode == 0
+    assert "not contacted" in offline.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"backends": {"x": {"type": "ftp", "root": "/tmp"}}}, "unknown backend type 'ftp'"),
+        ({"routes": [{"bucket": "photos", "backend": "nowhere"}]}, "names unknown backend 'nowhere'"),
+        (
+            {"backends": {"r": {"type": "retry", "backend": "ghost"}}},
+            "refers to unknown backend 'ghost'",
+        ),
+        ({"server": {"port": "eighty"}}, "server.port"),
+        (
+            {"credentials": [{"access_key": "a", "secret_key": "${CHECK_CONFIG_UNSET_VAR}"}]},
+            "CHECK_CONFIG_UNSET_VAR",
+        ),
+    ],
+    ids=["bad-type", "unknown-route-backend", "unknown-member", "bad-value", "missing-env"],
+)
+def test_broken_configs(tmp_path: Path, change: dict[str, Any], message: str) -> None:
+    doc = base(tmp_path)
+    for key, value in change.items():
+        doc[key] = {**doc[key], **value} if key == "backends" else value
+    proc = check(tmp_path, doc)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("s3bridge: configuration error: ")
+    assert message in proc.stderr
+    assert "result: ok" not in proc.stdout
+
+
+def test_not_yaml(tmp_path: Path) -> None:
+    proc = check(tmp_path, "backends: [unclosed\n")
+    assert proc.returncode == 2
+    assert "is not valid YAML" in proc.stderr
