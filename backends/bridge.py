@@ -98,7 +98,7 @@ class SyncReader(io.RawIOBase):
         if remaining is not None and remaining <= 0:
             return b""
         if size is None or size < 0:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 piece = self.read(DEFAULT_CHUNK)
                 if not piece:

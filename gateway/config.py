@@ -82,13 +82,15 @@ class ServerSettings(_Model):
         return self
 
 
+Right = Literal["read", "write", "list", "admin"]
+ALL_RIGHTS: tuple[Right, ...] = ("read", "write", "list", "admin")
+
+
 class BucketRights(_Model):
     """Rights of one key pair on the buckets matching ``bucket`` (a glob)."""
 
     bucket: str = "*"
-    rights: list[Literal["read", "write", "list", "admin"]] = Field(
-        default_factory=lambda: ["read", "write", "list", "admin"]
-    )
+    rights: list[Literal["read", "write", "list", "admin"]] = Field(default_factory=lambda: list(ALL_RIGHTS))
 
 
 class KeyPair(_Model):

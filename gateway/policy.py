@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from gateway.config import Config, KeyPair
+from gateway.config import ALL_RIGHTS, Config, KeyPair
 from gateway.errors import S3Error
 
 
@@ -31,8 +31,8 @@ class Policy:
             return set()
         for grant in pair.buckets:
             if fnmatchcase(bucket, grant.bucket):
-                granted = set(grant.rights)
-                return {"read", "write", "list", "admin"} if "admin" in granted else granted
+                granted: set[str] = set(grant.rights)
+                return set(ALL_RIGHTS) if "admin" in granted else granted
         return set()
 
     def is_public(self, bucket: str | None) -> bool:

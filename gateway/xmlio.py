@@ -66,7 +66,8 @@ class Doc:
     """A tiny builder: ``Doc("ListBucketResult").add("Name", "b").sub("Contents")...``."""
 
     def __init__(self, root: str, *, ns: bool = True):
-        self.root = etree.Element(root, nsmap={None: S3_NS} if ns else None)
+        nsmap: dict[str | None, str] | None = {None: S3_NS} if ns else None
+        self.root = etree.Element(root, nsmap=nsmap)  # type: ignore[arg-type]
 
     def to_bytes(self) -> bytes:
         return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8")

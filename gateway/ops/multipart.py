@@ -127,13 +127,12 @@ async def complete_multipart_upload(ctx: Ctx) -> Response:
     add(doc.root, "Bucket", bucket)
     add(doc.root, "Key", key)
     add(doc.root, "ETag", f'"{info.etag}"')
-    headers = {}
     for alg, value in info.meta.checksums.items():
         if value:
             add(doc.root, "Checksum" + alg.upper(), value)
     if info.meta.checksum_type and any(info.meta.checksums.values()):
         add(doc.root, "ChecksumType", info.meta.checksum_type)
-    return xml_response(doc, headers=headers)
+    return xml_response(doc)
 
 
 async def abort_multipart_upload(ctx: Ctx) -> Response:
