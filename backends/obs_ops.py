@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import http.client
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -228,9 +229,13 @@ class ObsOperations:
         expected = (span[1] - span[0] + 1) if span else size
         done = [0]
 
+        raw = response.result  # http.client's own response, without the SDK's generic Exception
+
         def read(n: int) -> bytes:
-            chunk: bytes = response.read(n)
+            chunk: bytes = raw.read(n)
             done[0] += len(chunk)
+            if not chunk and done[0] < expected:  # http.client reports a cut-off body as a normal end
+                raise http.client.IncompleteRead(b"", expected - done[0])
             return chunk
 
         def close() -> None:
