@@ -482,3 +482,29 @@ def test_dockerfile_entrypoint_runs(tmp_path: Path) -> None:
         assert s3.get_object(Bucket="from-the-entrypoint", Key="k")["Body"].read() == b"v"
         assert any(e["operation"] == "PutObject" for e in access_lines(server))
     assert (tmp_path / "data" / "from-the-entrypoint").is_dir()
+
+
+# -- several workers share their metrics through prometheus-client's multiprocess mode -----------------
+def test_workers_share_metrics(tmp_path: Path) -> None:
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    access, secret = KEYS["admin"]
+    server = gateway_server(
+        data_dir=tmp_path / "data",
+        access_key=access,
+        secret_key=secret,
+        extra_args=["--workers", "2"],
+        env={"PROMETHEUS_MULTIPROC_DIR": str(shared)},
+        log_path=tmp_path / "log",
+    )
+    with server:
+        probes = value(scrape(server.url), "s3bridge_requests_total", operation="ListBuckets")  # readiness
+        for _ in range(20):  # a new connection each: the kernel spreads them over the workers
+            assert httpx.get(server.url + "/", headers={"Connection": "close"}).status_code == 403
+        seen = []
+        for _ in range(6):
+            samples = scrape(server.url)
+            assert value(samples, "s3bridge_requests_total", operation="ListBuckets") == probes + 20
+            seen.append(value(samples, "s3bridge_requests_total", operation="Metrics"))
+        assert seen == [float(n) for n in range(1, 7)], "each scrape must see every worker's earlier scrapes"
+    assert len(list(shared.glob("counter_*.db"))) == 2
