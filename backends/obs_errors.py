@@ -13,47 +13,10 @@ import ssl
 from typing import Any
 
 from backends import errors as be
+from backends.s3_errors import CODE_MAP, STATUS_MAP
 
-#: OBS / S3 error codes whose meaning is the same contract error whatever the operation.
-_BY_CODE: dict[str, type[be.BackendError]] = {
-    "NoSuchBucket": be.NoSuchBucket,
-    "NoSuchKey": be.NoSuchKey,
-    "NoSuchUpload": be.NoSuchUpload,
-    "BucketAlreadyExists": be.BucketAlreadyExists,
-    "BucketAlreadyOwnedByYou": be.BucketAlreadyOwnedByYou,
-    "BucketNotEmpty": be.BucketNotEmpty,
-    "InvalidBucketName": be.InvalidBucketName,
-    "KeyTooLongError": be.KeyTooLong,
-    "InvalidPart": be.InvalidPart,
-    "InvalidPartOrder": be.InvalidPartOrder,
-    "EntityTooSmall": be.EntityTooSmall,
-    "EntityTooLarge": be.EntityTooLarge,
-    "InvalidRange": be.InvalidRange,
-    "PreconditionFailed": be.PreconditionFailed,
-    "NotModified": be.NotModified,
-    "InvalidArgument": be.InvalidArgument,
-    "InvalidRequest": be.InvalidArgument,
-    "NotImplemented": be.NotImplementedByBackend,
-    "SlowDown": be.SlowDown,
-    "ServiceUnavailable": be.SlowDown,
-    "InternalError": be.BackendUnavailable,
-    # our credentials or clock are wrong: the operator's problem, reported as AccessDenied
-    "AccessDenied": be.AccessDenied,
-    "SignatureDoesNotMatch": be.AccessDenied,
-    "InvalidAccessKeyId": be.AccessDenied,
-    "RequestTimeTooSkewed": be.AccessDenied,
-    "ExpiredToken": be.AccessDenied,
-    "InvalidToken": be.AccessDenied,
-    "InvalidSecurity": be.AccessDenied,
-}
-
-_BY_STATUS: dict[int, type[be.BackendError]] = {
-    304: be.NotModified,
-    403: be.AccessDenied,
-    412: be.PreconditionFailed,
-    416: be.InvalidRange,
-    503: be.SlowDown,
-}
+#: OBS answers with the S3 family's error codes (plus a few of its own): one table serves both.
+_BY_CODE: dict[str, type[be.BackendError]] = {**CODE_MAP, "InvalidSecurity": be.AccessDenied}
 
 
 def result_error(
@@ -76,8 +39,8 @@ def result_error(
     if cls is None:
         if status == 404:
             cls = not_found
-        elif status in _BY_STATUS:
-            cls = _BY_STATUS[status]
+        elif status in STATUS_MAP:
+            cls = STATUS_MAP[status]
         elif status >= 500:
             cls = be.BackendUnavailable
         elif 400 <= status < 500:

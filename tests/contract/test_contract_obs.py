@@ -22,15 +22,6 @@ def _no_lookup(name: str) -> Backend:
     raise KeyError(name)
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = moto_server(log_path=tmp_path_factory.mktemp("moto") / "moto.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def obs_emulator(root: Path) -> ServerProcess:
     port = free_port()
     argv = [sys.executable, "-m", "tests.emulators.obs", "--port", str(port), "--access-key", AK]
@@ -38,13 +29,23 @@ def obs_emulator(root: Path) -> ServerProcess:
     return ServerProcess(argv, port, log_path=root / "emulator.log", ready=http_ready("/"))
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = obs_emulator(tmp_path_factory.mktemp("obs-emulator")).start()
+def running(server: ServerProcess) -> Iterator[ServerProcess]:
+    """Start ``server`` for a module's tests and stop it by its pid afterwards."""
+    server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from running(moto_server(log_path=tmp_path_factory.mktemp("moto") / "moto.log"))
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from running(obs_emulator(tmp_path_factory.mktemp("obs-emulator")))
 
 
 async def started(settings: Settings) -> AsyncIterator[Backend]:

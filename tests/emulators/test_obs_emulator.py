@@ -18,7 +18,7 @@ from lxml import etree
 from obs import ObsClient, PutObjectHeader, auth, convertor
 
 from backends.obs import Settings, make_client
-from tests.contract.test_contract_obs import AK, SK, obs_emulator
+from tests.contract.test_contract_obs import AK, SK, obs_emulator, running
 from tests.procs import ServerProcess
 
 DOMAIN = "obs.localtest"
@@ -26,11 +26,7 @@ DOMAIN = "obs.localtest"
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = obs_emulator(tmp_path_factory.mktemp("obs-emulator")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(obs_emulator(tmp_path_factory.mktemp("obs-emulator")))
 
 
 def sdk_client(

@@ -13,7 +13,7 @@ from backends import errors as be
 from backends.base import Backend, CompletedPart, ObjectMeta
 from backends.obs import Settings, build
 from tests.contract.bodies import ChunkedBody, MiB, pattern
-from tests.contract.test_contract_obs import AK, SK, obs_emulator
+from tests.contract.test_contract_obs import AK, SK, obs_emulator, running
 from tests.procs import ServerProcess, free_port, moto_server
 
 pytestmark = pytest.mark.anyio
@@ -22,20 +22,12 @@ PART = 5 * MiB
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = obs_emulator(tmp_path_factory.mktemp("obs-emulator")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(obs_emulator(tmp_path_factory.mktemp("obs-emulator")))
 
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = moto_server(log_path=tmp_path_factory.mktemp("moto") / "moto.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(moto_server(log_path=tmp_path_factory.mktemp("moto") / "moto.log"))
 
 
 def settings_for(server: ServerProcess, signature: str, **changes: object) -> Settings:
@@ -92,12 +84,13 @@ async def test_resume_from_new_instance(mode: str, emulator: ServerProcess, moto
         done = {p.part_number: p for p in listed.parts}
         assert sorted(done) == [1, 2] and all(done[n].size == PART for n in done)
         for n in range(len(done) + 1, len(parts) + 1):
-            info = await second.upload_part("resume", "big/object.bin", upload, n, ChunkedBody(parts[n - 1]))
-            done[n] = info
+            done[n] = await second.upload_part(
+                "resume", "big/object.bin", upload, n, ChunkedBody(parts[n - 1])
+            )
         final = [CompletedPart(n, done[n].etag) for n in sorted(done)]
-        info = await second.complete_multipart_upload("resume", "big/object.bin", upload, final)
-        assert info.size == sum(map(len, parts))
-        assert info.meta.user == {"k": "v"}
+        whole = await second.complete_multipart_upload("resume", "big/object.bin", upload, final)
+        assert whole.size == sum(map(len, parts))
+        assert whole.meta.user == {"k": "v"}
         got = await second.get_object("resume", "big/object.bin")
         sha = hashlib.sha256()
         async for chunk in got.body:
