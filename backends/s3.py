@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import math
-import tempfile
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any, Literal, TypeVar
@@ -31,7 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backends import errors as be
 from backends.base import (
-    MAX_PART_NUMBER,
     MIN_PART_SIZE,
     Backend,
     BucketInfo,
@@ -48,8 +45,9 @@ from backends.base import (
     UploadsPage,
 )
 from backends.bridge import DEFAULT_CHUNK, BlockingPool, SyncReader, iterate_blocking
-from backends.s3_client import SizedStream, SpooledSource, StreamingMinio, http_pool
+from backends.s3_client import SizedStream, StreamingMinio, http_pool
 from backends.s3_errors import classify, map_error
+from backends.s3_upload import create_upload, put_multipart, send, send_unsized_part
 from backends.s3_wire import (
     info_from_headers,
     location_body,
@@ -61,7 +59,6 @@ from backends.s3_wire import (
     parse_list_uploads,
     range_header,
     strip_etag,
-    text_of,
 )
 
 T = TypeVar("T")
@@ -169,14 +166,6 @@ class S3Backend(Backend):
     ) -> Any:
         return await self._run(self._execute, method, bucket, key, **kw)
 
-    def _send(
-        self, bucket: str, key: str, stream: SizedStream, headers: dict[str, str], query: dict | None = None
-    ):
-        """PUT a streamed body (object or part); an empty final body is checked before anything is sent."""
-        if stream.length == 0 and stream.final:
-            stream.check_end()
-        return self._execute("PUT", bucket, key, body=stream, headers=headers, query_params=query)
-
     async def _upload(self, body: PutBody, fn: Callable[[SyncReader], T]) -> T:
         """Run ``fn`` on the pool with the body as a SyncReader; the body's own failure wins."""
         reader = SyncReader(aiter(body), asyncio.get_running_loop())
@@ -244,60 +233,11 @@ class S3Backend(Backend):
 
         def upload(reader: SyncReader) -> tuple[str, int]:
             if size is not None and size <= self.settings.multipart_threshold:
-                resp = self._send(bucket, key, SizedStream(reader, size, final=True), headers)
-                return strip_etag(resp.headers.get("etag")), size
-            return self._put_multipart(bucket, key, reader, size, headers)
+                return send(self._client, bucket, key, SizedStream(reader, size, final=True), headers), size
+            return put_multipart(self._client, bucket, key, reader, size, headers, self.settings.part_size)
 
         etag, stored = await self._upload(body, upload)
         return ObjectInfo(key, stored, etag, dt.datetime.now(dt.timezone.utc), meta.copy())
-
-    def _put_multipart(
-        self, bucket: str, key: str, reader: SyncReader, size: int | None, headers: dict[str, str]
-    ) -> tuple[str, int]:
-        """The store's multipart for a body over the threshold (streamed parts) or of unknown size (buffered)."""
-        part_size = self.settings.part_size
-        if size is not None:
-            part_size = max(part_size, math.ceil(size / MAX_PART_NUMBER))
-        first = b""
-        if size is None:
-            first = _read_up_to(reader, part_size)
-            if reader.drain_to_eof():  # it all fits one request: a plain PutObject
-                resp = self._client._put_object(bucket, key, first, dict(headers))  # type: ignore[arg-type]
-                return strip_etag(resp.etag), len(first)
-        upload_id = self._create_upload(bucket, key, headers)
-        try:
-            parts: list[Part] = []
-            total = 0
-            while True:
-                number = len(parts) + 1
-                query = {"partNumber": str(number), "uploadId": upload_id}
-                if size is not None:
-                    length = min(part_size, size - total)
-                    final = total + length == size
-                    resp = self._send(bucket, key, SizedStream(reader, length, final=final), {}, query)
-                    etag = strip_etag(resp.headers.get("etag"))
-                else:
-                    data, first = (first, b"") if first else (_read_up_to(reader, part_size), b"")
-                    length = len(data)
-                    final = reader.drain_to_eof()
-                    etag = self._client._upload_part(bucket, key, data, None, upload_id, number)
-                parts.append(Part(number, etag))
-                total += length
-                if final:
-                    break
-            result = self._client._complete_multipart_upload(bucket, key, upload_id, parts)
-            if not result.etag:
-                raise be.BackendUnavailable(detail="CompleteMultipartUpload answered without an ETag")
-            return result.etag, total
-        except BaseException:
-            self._abort_quietly(bucket, key, upload_id)
-            raise
-
-    def _abort_quietly(self, bucket: str, key: str, upload_id: str) -> None:
-        try:
-            self._client._abort_multipart_upload(bucket, key, upload_id)
-        except Exception:  # noqa: S110 - the upload failed already; its error is the one to report
-            pass
 
     async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
         headers = {"Range": range_header(range)} if range is not None else None
@@ -377,15 +317,8 @@ class S3Backend(Backend):
         return parse_list_objects(resp.data)
 
     # -- multipart -------------------------------------------------------------------------------
-    def _create_upload(self, bucket: str, key: str, headers: dict[str, str]) -> str:
-        resp = self._execute("POST", bucket, key, headers=dict(headers), query_params={"uploads": ""})
-        upload_id = text_of(resp.data, "UploadId")
-        if not upload_id:
-            raise be.BackendUnavailable(detail="CreateMultipartUpload answered without an UploadId")
-        return upload_id
-
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
-        return await self._run(self._create_upload, bucket, key, meta_headers(meta))
+        return await self._run(create_upload, self._client, bucket, key, meta_headers(meta))
 
     async def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
@@ -393,21 +326,11 @@ class S3Backend(Backend):
         self._require_upload(upload_id)
         query = {"partNumber": str(part_number), "uploadId": upload_id}
         size = body.size
-        spool_max = self.settings.part_size
 
         def upload(reader: SyncReader) -> tuple[str, int]:
-            if size is not None:
-                resp = self._send(bucket, key, SizedStream(reader, size, final=True), {}, query)
-                return strip_etag(resp.headers.get("etag")), size
-            with tempfile.SpooledTemporaryFile(max_size=spool_max) as spool:
-                while chunk := reader.read(DEFAULT_CHUNK):
-                    spool.write(chunk)
-                length = spool.tell()
-                spool.seek(0)
-                resp = self._send(
-                    bucket, key, SizedStream(SpooledSource(spool), length, final=True), {}, query
-                )
-                return strip_etag(resp.headers.get("etag")), length
+            if size is None:
+                return send_unsized_part(self._client, bucket, key, reader, query, self.settings.part_size)
+            return send(self._client, bucket, key, SizedStream(reader, size, final=True), {}, query), size
 
         etag, length = await self._upload(body, upload)
         return PartInfo(part_number, etag, length, dt.datetime.now(dt.timezone.utc))
@@ -495,19 +418,6 @@ class S3Backend(Backend):
 
 def _copy_source(bucket: str, key: str) -> str:
     return quote(f"/{bucket}/{key}", safe="/")
-
-
-def _read_up_to(reader: SyncReader, limit: int) -> bytes:
-    """Up to ``limit`` bytes (fewer only at the end of the stream): one buffered part."""
-    pieces: list[bytes] = []
-    got = 0
-    while got < limit:
-        piece = reader.read(min(DEFAULT_CHUNK, limit - got))
-        if not piece:
-            break
-        pieces.append(piece)
-        got += len(piece)
-    return b"".join(pieces)
 
 
 def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:

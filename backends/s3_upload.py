@@ -1,0 +1,125 @@
+"""The blocking upload routines of the S3 backend; they run on the BlockingPool, one call per upload.
+
+Each takes the minio client and a ``Source`` of the client's body. Memory: a streamed body holds one
+chunk of the client's stream; only a body of unknown size is buffered, one part at a time (its
+Content-Length must be known before it is sent), and an unknown-size single part is spooled to a
+temporary file past ``part_size``. A multipart upload that fails for any reason is aborted.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from typing import Any
+
+from minio.datatypes import Part
+
+from backends import errors as be
+from backends.base import MAX_PART_NUMBER
+from backends.bridge import DEFAULT_CHUNK, SyncReader
+from backends.s3_client import SizedStream, SpooledSource, StreamingMinio
+from backends.s3_wire import strip_etag, text_of
+
+
+def send(
+    client: StreamingMinio,
+    bucket: str,
+    key: str,
+    stream: SizedStream,
+    headers: dict[str, str],
+    query: dict[str, str] | None = None,
+) -> str:
+    """PUT a streamed body (object or part) and return its ETag; an empty final body is checked first."""
+    if stream.length == 0 and stream.final:
+        stream.check_end()
+    resp: Any = client._execute("PUT", bucket, key, body=stream, headers=headers, query_params=query)  # type: ignore[arg-type]
+    return strip_etag(resp.headers.get("etag"))
+
+
+def create_upload(client: StreamingMinio, bucket: str, key: str, headers: dict[str, str]) -> str:
+    """CreateMultipartUpload without minio's forced Content-Type (S3 itself defaults it)."""
+    resp = client._execute("POST", bucket, key, headers=dict(headers), query_params={"uploads": ""})  # type: ignore[arg-type]
+    upload_id = text_of(resp.data, "UploadId")
+    if not upload_id:
+        raise be.BackendUnavailable(detail="CreateMultipartUpload answered without an UploadId")
+    return upload_id
+
+
+def abort_quietly(client: StreamingMinio, bucket: str, key: str, upload_id: str) -> None:
+    try:
+        client._abort_multipart_upload(bucket, key, upload_id)
+    except Exception:  # noqa: S110 - the upload failed already; its error is the one to report
+        pass
+
+
+def read_up_to(reader: SyncReader, limit: int) -> bytes:
+    """Up to ``limit`` bytes (fewer only at the end of the stream): one buffered part."""
+    pieces: list[bytes] = []
+    got = 0
+    while got < limit:
+        piece = reader.read(min(DEFAULT_CHUNK, limit - got))
+        if not piece:
+            break
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
+
+
+def put_multipart(
+    client: StreamingMinio,
+    bucket: str,
+    key: str,
+    reader: SyncReader,
+    size: int | None,
+    headers: dict[str, str],
+    part_size: int,
+) -> tuple[str, int]:
+    """The store's multipart for a body over the threshold (streamed parts) or of unknown size (buffered)."""
+    if size is not None:
+        part_size = max(part_size, math.ceil(size / MAX_PART_NUMBER))
+    first = b""
+    if size is None:
+        first = read_up_to(reader, part_size)
+        if reader.drain_to_eof():  # it all fits one request: a plain PutObject
+            resp = client._put_object(bucket, key, first, dict(headers))  # type: ignore[arg-type]
+            return strip_etag(resp.etag), len(first)
+    upload_id = create_upload(client, bucket, key, headers)
+    try:
+        parts: list[Part] = []
+        total = 0
+        while True:
+            number = len(parts) + 1
+            if size is not None:
+                length = min(part_size, size - total)
+                final = total + length == size
+                query = {"partNumber": str(number), "uploadId": upload_id}
+                etag = send(client, bucket, key, SizedStream(reader, length, final=final), {}, query)
+            else:
+                data, first = (first, b"") if first else (read_up_to(reader, part_size), b"")
+                length = len(data)
+                final = reader.drain_to_eof()
+                etag = client._upload_part(bucket, key, data, None, upload_id, number)
+            parts.append(Part(number, etag))
+            total += length
+            if final:
+                break
+        result = client._complete_multipart_upload(bucket, key, upload_id, parts)
+        if not result.etag:
+            raise be.BackendUnavailable(detail="CompleteMultipartUpload answered without an ETag")
+        return result.etag, total
+    except BaseException:
+        abort_quietly(client, bucket, key, upload_id)
+        raise
+
+
+def send_unsized_part(
+    client: StreamingMinio, bucket: str, key: str, reader: SyncReader, query: dict[str, str], spool_max: int
+) -> tuple[str, int]:
+    """A part of unknown length: spool it (memory up to ``spool_max``, then disk) to learn its length."""
+    with tempfile.SpooledTemporaryFile(max_size=spool_max) as spool:
+        while chunk := reader.read(DEFAULT_CHUNK):
+            spool.write(chunk)
+        length = spool.tell()
+        spool.seek(0)
+        stream = SizedStream(SpooledSource(spool), length, final=True)
+        return send(client, bucket, key, stream, {}, query), length
