@@ -1,5 +1,6 @@
-"""The backend contract over the OBS backend: ``v4`` against moto's S3 server, native ``obs`` against
-the strict OBS wire emulator (``tests.emulators.obs``), both real processes on loopback."""
+"""The backend contract over the OBS backend, all stores real processes on loopback: ``v4`` against
+moto's S3 server and against s3bridge itself (which checks SigV4), native ``obs`` against the strict
+OBS wire emulator (``tests.emulators.obs``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from backends import errors as be
 from backends.base import Backend
 from backends.obs import Settings, build
 from tests.contract.suite import BackendContract
-from tests.procs import ServerProcess, free_port, http_ready, moto_server
+from tests.procs import ServerProcess, free_port, gateway_server, http_ready, moto_server
 
 AK, SK = "obs-test-ak", "obs-test-sk-0123456789abcdef"
 
@@ -42,6 +43,14 @@ def running(server: ServerProcess) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     yield from running(moto_server(log_path=tmp_path_factory.mktemp("moto") / "moto.log"))
+
+
+@pytest.fixture(scope="module")
+def gateway_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    root = tmp_path_factory.mktemp("gateway-store")
+    yield from running(
+        gateway_server(data_dir=root / "data", access_key=AK, secret_key=SK, log_path=root / "gw.log")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -111,5 +120,22 @@ class TestContractObsNative(BackendContract):
     @pytest.fixture
     async def backend(self, emulator: ServerProcess) -> AsyncIterator[Backend]:
         settings = Settings(type="obs", server=emulator.url, access_key=AK, secret_key=SK, signature="obs")
+        async for backend in started(settings):
+            yield backend
+
+
+class TestContractObsGateway(BackendContract):
+    """SigV4 mode against s3bridge itself (fs backend), which verifies every signature the SDK sends."""
+
+    @pytest.fixture
+    async def backend(self, gateway_store: ServerProcess) -> AsyncIterator[Backend]:
+        settings = Settings(
+            type="obs",
+            server=gateway_store.url,
+            access_key=AK,
+            secret_key=SK,
+            signature="v4",
+            region="us-east-1",
+        )
         async for backend in started(settings):
             yield backend
