@@ -13,8 +13,8 @@ backend that commits only after the iterator ended normally can never store a co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
 from backends.errors import NotImplementedByBackend
@@ -182,6 +182,16 @@ class Capabilities:
     stores_checksums: bool = False
     #: Buckets can be created and deleted through the gateway.
     bucket_admin: bool = True
+    #: Keys may start with ``/`` (OSS refuses them: such a put raises InvalidKey).
+    leading_slash_keys: bool = True
+
+    @classmethod
+    def shared(cls, members: Iterable[Backend]) -> Capabilities:
+        """What every member can do: for composites that need each member to do it (fallback, mirror).
+        Server-side copy stays on, since a composite can always stream a copy itself."""
+        caps = [m.capabilities for m in members]
+        flags = {f.name: all(getattr(c, f.name) for c in caps) for f in fields(cls)}
+        return cls(**{**flags, "server_side_copy": True})
 
 
 class Backend:

@@ -83,13 +83,7 @@ class Fallback(Backend):
         self.primary = primary
         self.secondary = secondary
         self.members = (primary, secondary)
-        self.capabilities = Capabilities(
-            multipart=primary.capabilities.multipart and secondary.capabilities.multipart,
-            server_side_copy=True,
-            stores_checksums=primary.capabilities.stores_checksums
-            and secondary.capabilities.stores_checksums,
-            bucket_admin=primary.capabilities.bucket_admin and secondary.capabilities.bucket_admin,
-        )
+        self.capabilities = Capabilities.shared(self.members)
         #: Operations the secondary served because the primary was unavailable.
         self.fallbacks = 0
 

@@ -98,12 +98,7 @@ class Mirror(Backend):
         self.write_quorum = write_quorum if write_quorum is not None else len(members) // 2 + 1
         if not 1 <= self.write_quorum <= len(members):
             raise ValueError(f"write_quorum must be between 1 and {len(members)}")
-        self.capabilities = Capabilities(
-            multipart=all(m.capabilities.multipart for m in members),
-            server_side_copy=True,
-            stores_checksums=all(m.capabilities.stores_checksums for m in members),
-            bucket_admin=all(m.capabilities.bucket_admin for m in members),
-        )
+        self.capabilities = Capabilities.shared(members)
         #: Writes that succeeded with fewer than all members.
         self.degraded = 0
 

@@ -144,7 +144,11 @@ def _region_of(endpoint: str) -> str | None:
 
 class OssBackend(Backend):
     capabilities = Capabilities(
-        multipart=True, server_side_copy=True, stores_checksums=False, bucket_admin=True
+        multipart=True,
+        server_side_copy=True,
+        stores_checksums=False,
+        bucket_admin=True,
+        leading_slash_keys=False,
     )
 
     def __init__(self, settings: Settings, name: str):

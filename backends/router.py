@@ -104,6 +104,7 @@ class Router(Backend):
             server_side_copy=True,  # across backends the router streams the copy itself
             stores_checksums=all(b.capabilities.stores_checksums for b in members),
             bucket_admin=any(b.capabilities.bucket_admin for b in members),
+            leading_slash_keys=all(b.capabilities.leading_slash_keys for b in members),
         )
 
     @classmethod
