@@ -88,6 +88,14 @@ async def _run(fn: Callable[..., T], *args: Any) -> T:
     return await to_thread.run_sync(fn, *args)
 
 
+async def _io(what: str, fn: Callable[..., T], *args: Any) -> T:
+    """``_run`` for our own file writes, whose OSErrors become contract errors (unlike a body's)."""
+    try:
+        return await _run(fn, *args)
+    except OSError as exc:
+        raise _os_error(exc, what) from exc
+
+
 def _os_error(exc: OSError, what: str) -> be.BackendError:
     """A contract error for a filesystem failure (the path and the OS's words stay in ``detail``)."""
     if exc.errno == errno.ENAMETOOLONG:
@@ -224,7 +232,7 @@ class FsBackend(Backend):
     # -- writing ---------------------------------------------------------------------------------
     async def _spool(self, body: PutBody) -> TempFile:
         """Stream a body into a temp file; on any failure the temp file goes and the error propagates."""
-        temp = await _run(TempFile, self.tmp)
+        temp = await _io("creating a temporary file", TempFile, self.tmp)
         try:
             batch: list[bytes] = []
             pending = 0
@@ -232,10 +240,10 @@ class FsBackend(Backend):
                 batch.append(chunk)
                 pending += len(chunk)
                 if pending >= WRITE_BATCH:
-                    await _run(temp.write, b"".join(batch))
+                    await _io("writing a temporary file", temp.write, b"".join(batch))
                     batch, pending = [], 0
             if batch:
-                await _run(temp.write, b"".join(batch))
+                await _io("writing a temporary file", temp.write, b"".join(batch))
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await _run(temp.discard)
@@ -391,7 +399,7 @@ class FsBackend(Backend):
         base, components = await _run(self._object_path, dst_bucket, dst_key)
         fd, source = await self._open_async(src_bucket, src_key)
         try:
-            temp = await _run(TempFile, self.tmp)
+            temp = await _io("creating a temporary file", TempFile, self.tmp)
             await self._copy_into(temp, fd, 0, source.size)
         finally:
             os.close(fd)
@@ -437,7 +445,7 @@ class FsBackend(Backend):
             self._object_path(bucket, key)
             return self.uploads.create(bucket, key, meta)
 
-        return await _run(create)
+        return await _io("creating an upload", create)
 
     def _upload(self, bucket: str, key: str, upload_id: str) -> Upload:
         self._bucket_dir(bucket)
@@ -479,7 +487,7 @@ class FsBackend(Backend):
             first, last = src_range if src_range is not None else (0, source.size - 1)
             if src_range is not None and not 0 <= first <= last < source.size:
                 raise be.InvalidRange(size=source.size, backend=self.name)
-            temp = await _run(TempFile, self.tmp)
+            temp = await _io("creating a temporary file", TempFile, self.tmp)
             await self._copy_into(temp, fd, first, last + 1)
         finally:
             os.close(fd)
@@ -491,7 +499,7 @@ class FsBackend(Backend):
         base, components = await _run(self._object_path, bucket, key)
         upload = await _run(self._upload, bucket, key, upload_id)
         chosen = await _run(check_completion, upload, parts)
-        temp = await _run(lambda: TempFile(self.tmp, hash_md5=False))
+        temp = await _io("creating a temporary file", lambda: TempFile(self.tmp, hash_md5=False))
         for path, record in chosen:
             try:
                 fd = await _run(os.open, path, os.O_RDONLY | os.O_CLOEXEC)

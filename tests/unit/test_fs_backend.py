@@ -223,3 +223,20 @@ async def test_max_uploads_zero(fs: FsBackend) -> None:
     await fs.create_multipart_upload("b", "k", ObjectMeta())
     page = await fs.list_multipart_uploads("b", max_uploads=0)
     assert (page.uploads, page.is_truncated) == ([], False)
+
+
+async def test_unwritable_temp_dir_is_a_contract_error(fs: FsBackend, tmp_path: Path) -> None:
+    """A filesystem refusing writes surfaces as AccessDenied (composites fall back on it), never raw."""
+    from tests.faults import immutable
+
+    await fs.create_bucket("locked")
+    immutable(fs.tmp)
+    try:
+        with pytest.raises(be.AccessDenied):
+            await fs.put_object("locked", "k", ChunkedBody(b"data", 2), ObjectMeta())
+        with pytest.raises(be.AccessDenied):
+            await fs.create_multipart_upload("locked", "k", ObjectMeta())
+    finally:
+        immutable(fs.tmp, on=False)
+    with pytest.raises(be.NoSuchKey):
+        await fs.head_object("locked", "k")
