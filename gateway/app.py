@@ -155,6 +155,7 @@ class S3App:
         except be.BackendError as exc:
             level = logging.WARNING if exc.retryable or isinstance(exc, be.AccessDenied) else logging.DEBUG
             log.log(level, "request %s %s: %s", rid, operation, exc)
+            facts["backend_error"] = (exc.backend or served_by.get() or self.backend.name, type(exc).__name__)
             response = self.error_response(from_backend(exc), raw_path, rid)
         except Exception:
             log.exception("request %s %s failed", rid, operation)
@@ -165,7 +166,8 @@ class S3App:
             # The body is unread (perhaps held back by Expect: 100-continue): the connection cannot carry
             # another request, so it closes after this answer instead of parsing the body as one.
             response.headers["Connection"] = "close"
-        backend_name = served_by.get()
+        # A composite names the member that served; a lone backend is the one that did.
+        backend_name = served_by.get() or (self.backend.name if ctx is not None else None)
         if backend_name:
             response.headers["x-s3bridge-backend"] = backend_name
         facts.update(backend=backend_name, status=response.status_code)

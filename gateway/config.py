@@ -213,6 +213,9 @@ def validate(raw: dict[str, Any]) -> Config:
         if not isinstance(options, dict) or "type" not in options:
             raise ConfigError(f"backends.{name}: needs a 'type' ({', '.join(BACKEND_TYPES)})")
         module = backend_module(str(options["type"]))
+        unknown = sorted(set(options) - set(module.Settings.model_fields))
+        if unknown:
+            raise ConfigError(f"backends.{name}.{unknown[0]}: unknown setting for type {options['type']}")
         try:
             config.backend_settings[name] = module.Settings.model_validate(options)
         except ValidationError as exc:

@@ -303,11 +303,6 @@ def test_metrics_export_retries_and_fallbacks(gateway: ServerProcess) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/app.py does not record the backend error type in scope['s3bridge'] yet "
-    "(one-line diff in the production report)",
-)
 def test_metrics_count_backend_errors(gateway: ServerProcess) -> None:
     admin = client(gateway.url, "admin")
     with pytest.raises(ClientError):

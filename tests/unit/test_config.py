@@ -163,11 +163,6 @@ def test_validation_errors_name_the_setting(doc: dict, expected: str) -> None:  
     assert expected in error_of(doc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fs/retry/fallback/mirror/breaker Settings accept unknown options; gateway.config.validate "
-    "should refuse keys outside module.Settings.model_fields (diff in the production report)",
-)
 @pytest.mark.parametrize(
     "options",
     [
