@@ -57,8 +57,8 @@ from backends.fs_multipart import (
     Upload,
     UploadStore,
     check_completion,
-    composite_checksums,
     multipart_etag,
+    object_checksums,
     part_name,
     uploads_page,
 )
@@ -499,6 +499,8 @@ class FsBackend(Backend):
         base, components = await _run(self._object_path, bucket, key)
         upload = await _run(self._upload, bucket, key, upload_id)
         chosen = await _run(check_completion, upload, parts)
+        records = [record for _, record in chosen]
+        sums, kind = object_checksums(records, upload.object_meta(), parts)
         temp = await _io("creating a temporary file", lambda: TempFile(self.tmp, hash_md5=False))
         for path, record in chosen:
             try:
@@ -512,9 +514,7 @@ class FsBackend(Backend):
                 await self._copy_into(temp, fd, 0, record.size)
             finally:
                 os.close(fd)
-        records = [record for _, record in chosen]
-        sums = composite_checksums(records)
-        meta = upload.object_meta().copy(checksums=sums, checksum_type="COMPOSITE" if sums else None)
+        meta = upload.object_meta().copy(checksums=sums, checksum_type=kind)
         record = Record(multipart_etag(records), time.time_ns(), meta_to_dict(meta), size=temp.size)
         await self._commit(temp, record, base, components)
         with contextlib.suppress(be.NoSuchUpload):

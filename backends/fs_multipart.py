@@ -9,7 +9,6 @@ unguessable, sortable by initiation, and checked against that form before they t
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import hashlib
@@ -19,15 +18,12 @@ import re
 import secrets
 import shutil
 import time
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from awscrt import checksums as crt_checksums
-
 from backends.base import MIN_PART_SIZE, CompletedPart, ObjectMeta, UploadInfo, UploadsPage
+from backends.checksums import ALGORITHMS, combine_composite, combine_full_object
 from backends.errors import EntityTooSmall, InvalidArgument, InvalidPart, InvalidPartOrder, NoSuchUpload
 from backends.fs_format import CorruptObject, Record, meta_to_dict, read_record_at
 from backends.fs_listing import roll_up
@@ -35,14 +31,6 @@ from backends.fs_listing import roll_up
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _PART_FILE = re.compile(r"part-(\d{5})")
 UPLOAD_DOC = "upload.json"
-
-#: How a composite (per-part) checksum of the whole object is computed, per algorithm.
-_COMPOSITE: dict[str, Callable[[bytes], bytes]] = {
-    "crc32": lambda b: zlib.crc32(b).to_bytes(4, "big"),
-    "crc32c": lambda b: crt_checksums.crc32c(b).to_bytes(4, "big"),
-    "sha1": lambda b: hashlib.sha1(b).digest(),
-    "sha256": lambda b: hashlib.sha256(b).digest(),
-}
 
 
 def new_upload_id() -> str:
@@ -203,15 +191,29 @@ def multipart_etag(records: list[Record]) -> str:
     return f"{hashlib.md5(joined).hexdigest()}-{len(records)}"
 
 
-def composite_checksums(records: list[Record]) -> dict[str, str]:
-    """S3's COMPOSITE checksums: the checksum of the concatenated part checksums, then ``-N``."""
-    sums = [r.meta.get("checksums") or {} for r in records]
+def object_checksums(
+    records: list[Record], requested: ObjectMeta, given: list[CompletedPart]
+) -> tuple[dict[str, str], str | None]:
+    """The whole object's checksums and their type, as the upload asked at creation (algorithm, and
+    COMPOSITE or FULL_OBJECT); when it asked for none, COMPOSITE for every algorithm all parts carry.
+
+    A part checksum the client names in CompleteMultipartUpload must match the stored one (InvalidPart).
+    """
+    stored = [r.meta.get("checksums") or {} for r in records]
+    for part, sums in zip(given, stored, strict=True):
+        for alg, value in part.checksums.items():
+            if sums.get(alg) != value:
+                raise InvalidPart(detail=f"part {part.part_number}: the {alg} checksum does not match")
+    kind = requested.checksum_type or "COMPOSITE"
+    wanted = list(requested.checksums) or [a for a in ALGORITHMS if all(a in s for s in stored)]
     out: dict[str, str] = {}
-    for alg, fn in _COMPOSITE.items():
-        if all(alg in s for s in sums):
-            try:
-                joined = b"".join(base64.b64decode(s[alg], validate=True) for s in sums)
-            except ValueError:
-                continue
-            out[alg] = f"{base64.b64encode(fn(joined)).decode()}-{len(records)}"
-    return out
+    for alg in wanted:
+        if not all(alg in s for s in stored):
+            raise InvalidPart(detail=f"the upload asked for {alg} checksums, and a part has none")
+        if kind == "FULL_OBJECT":
+            out[alg] = combine_full_object(
+                alg, [(s[alg], r.size) for s, r in zip(stored, records, strict=True)]
+            )
+        else:
+            out[alg] = combine_composite(alg, [s[alg] for s in stored])
+    return out, (kind if out else None)

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
+from backends.checksums import Algorithm, Checksummer, decode_checksum, display_name, normalize_algorithm
 from gateway.auth.chunked import AwsChunkedParser
 from gateway.auth.sigv4 import (
     STREAMING_MODES,
@@ -24,7 +25,6 @@ from gateway.auth.sigv4 import (
     UNSIGNED_PAYLOAD,
     ChunkSigner,
 )
-from gateway.checksums import Algorithm, Checksummer, decode_checksum, display_name, normalize_algorithm
 from gateway.errors import S3Error
 
 _HEX_DIGITS = frozenset("0123456789abcdef")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from backends.base import MAX_PART_NUMBER, CompletedPart
+from backends.base import MAX_PART_NUMBER, CompletedPart, PartInfo
+from backends.checksums import ALGORITHMS, combine_composite, combine_full_object
 from gateway import conditions
 from gateway.context import OWNER_ID, OWNER_NAME, Ctx, empty, xml_response
 from gateway.errors import S3Error
@@ -18,6 +19,7 @@ from gateway.ops.buckets import owner
 from gateway.ops.objects import check_key, parse_copy_source
 from gateway.xmlio import Doc, add, add_all, child_text, children
 
+FULL_OBJECT_ALGORITHMS = ("crc32", "crc32c", "crc64nvme")
 CHECKSUM_ELEMENTS = {
     f"Checksum{alg.upper()}": alg for alg in ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
 }
@@ -52,6 +54,11 @@ async def create_multipart_upload(ctx: Ctx) -> Response:
         kind = ctx.headers.get("x-amz-checksum-type", "COMPOSITE").upper()
         if kind not in ("COMPOSITE", "FULL_OBJECT"):
             raise S3Error("InvalidRequest", "The x-amz-checksum-type header value is invalid.")
+        if kind == "FULL_OBJECT" and alg not in FULL_OBJECT_ALGORITHMS:
+            raise S3Error(
+                "InvalidRequest",
+                f"The FULL_OBJECT checksum type cannot be used with the {alg} checksum algorithm.",
+            )
         meta.checksums = {alg: ""}
         meta.checksum_type = kind
         headers = {"x-amz-checksum-algorithm": algorithm.upper(), "x-amz-checksum-type": kind}
@@ -120,7 +127,9 @@ def parse_complete(root) -> list[CompletedPart]:  # type: ignore[no-untyped-def]
 async def complete_multipart_upload(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     upload_id = _upload_id(ctx)
+    ctx.auth.payload.ignore_checksum_headers()  # they describe the object, not this XML body
     parts = parse_complete(await ctx.read_xml())
+    await _verify_object_checksum(ctx, upload_id, parts)
     info = await ctx.backend.complete_multipart_upload(bucket, key, upload_id, parts)
     doc = Doc("CompleteMultipartUploadResult")
     add(doc.root, "Location", f"/{bucket}/{key}")
@@ -133,6 +142,49 @@ async def complete_multipart_upload(ctx: Ctx) -> Response:
     if info.meta.checksum_type and any(info.meta.checksums.values()):
         add(doc.root, "ChecksumType", info.meta.checksum_type)
     return xml_response(doc)
+
+
+async def _stored_parts(ctx: Ctx, upload_id: str) -> dict[int, PartInfo]:
+    parts: dict[int, PartInfo] = {}
+    marker = 0
+    while True:
+        page = await ctx.backend.list_parts(ctx.need_bucket, ctx.need_key, upload_id, marker, 1000)
+        parts.update((p.part_number, p) for p in page.parts)
+        if not page.is_truncated or page.next_part_number_marker is None:
+            return parts
+        marker = page.next_part_number_marker
+
+
+async def _verify_object_checksum(ctx: Ctx, upload_id: str, parts: list[CompletedPart]) -> None:
+    """A whole-object checksum sent with CompleteMultipartUpload is checked before anything commits,
+    from the parts' stored checksums (stores that keep none cannot be checked, and are not)."""
+    expected = {
+        alg: ctx.headers[f"x-amz-checksum-{alg}"]
+        for alg in ALGORITHMS
+        if f"x-amz-checksum-{alg}" in ctx.headers
+    }
+    if not expected:
+        return
+    stored = await _stored_parts(ctx, upload_id)
+    chosen = [stored.get(p.part_number) for p in parts]
+    if any(c is None for c in chosen):
+        raise S3Error("InvalidPart")
+    kind = ctx.headers.get("x-amz-checksum-type", "").upper()
+    for alg, value in expected.items():
+        sums = [c.checksums.get(alg) for c in chosen if c is not None]
+        if not all(sums):
+            continue
+        full = alg in FULL_OBJECT_ALGORITHMS and (kind == "FULL_OBJECT" or (not kind and "-" not in value))
+        if full:
+            computed = combine_full_object(
+                alg, [(s, c.size) for s, c in zip(sums, chosen, strict=True) if s and c]
+            )
+        else:
+            computed = combine_composite(alg, [s for s in sums if s])
+        if computed.split("-")[0] != value.strip().split("-")[0]:
+            raise S3Error(
+                "BadDigest", f"The {alg.upper()} you specified did not match the calculated checksum."
+            )
 
 
 async def abort_multipart_upload(ctx: Ctx) -> Response:

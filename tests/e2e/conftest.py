@@ -12,6 +12,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import trustme
 from botocore.config import Config
 
 from tests.procs import ServerProcess, gateway_server
@@ -28,6 +29,28 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
     )
     server.start()
     yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
+    """The gateway over TLS with a throw-away CA; yields the server and the CA bundle path."""
+    base = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(base / "server.pem"))
+    cert.private_key_pem.write_to_path(str(base / "server.key"))
+    ca.cert_pem.write_to_path(str(base / "ca.pem"))
+    server = gateway_server(
+        data_dir=base / "data",
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        extra_args=["--certfile", str(base / "server.pem"), "--keyfile", str(base / "server.key")],
+        log_path=base / "gateway.log",
+        scheme="https",
+    )
+    server.start()
+    yield server, base / "ca.pem"
     server.stop()
 
 

@@ -11,40 +11,16 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 
 from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, make_client, sha256_file, write_random
-from tests.procs import ServerProcess, gateway_server
+from tests.procs import ServerProcess
 
 MiB = 1024 * 1024
 SIZES = [0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1]
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
-    """The gateway over TLS with a throw-away CA; yields the server and the CA bundle path."""
-    base = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert.private_key_and_cert_chain_pem.write_to_path(str(base / "server.pem"))
-    cert.private_key_pem.write_to_path(str(base / "server.key"))
-    ca.cert_pem.write_to_path(str(base / "ca.pem"))
-    server = gateway_server(
-        data_dir=base / "data",
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        extra_args=["--certfile", str(base / "server.pem"), "--keyfile", str(base / "server.key")],
-        log_path=base / "gateway.log",
-        scheme="https",
-    )
-    server.start()
-    yield server, base / "ca.pem"
-    server.stop()
 
 
 def _clients(gateway: ServerProcess, tls: tuple[ServerProcess, Path]) -> dict[str, object]:

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from gateway.checksums import (
+from backends.checksums import (
     Checksummer,
     combine_composite,
     combine_full_object,
