@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import argparse
 import re
-import signal
 import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import unquote
 
-from tests.emulators.core import EmulatorError, ErrorDialect, Request, Response, Store, new_request_id, serve
+from tests.emulators.core import (
+    EmulatorError,
+    ErrorDialect,
+    Request,
+    Response,
+    Store,
+    new_request_id,
+    run_cli,
+)
 from tests.emulators.obs_auth import Credentials, verify
 from tests.emulators.obs_ops import Operations
 
@@ -129,35 +134,12 @@ def _pick(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.emulators.obs", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--access-key", required=True)
-    parser.add_argument("--secret-key", required=True)
-    parser.add_argument("--domain", default="obs.localtest", help="virtual-host suffix: <bucket>.<domain>")
-    parser.add_argument("--security-token", default=None)
-    parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args(argv)
-    tmp = None if args.data_dir else tempfile.TemporaryDirectory(prefix="obs-emulator-")
-    root = Path(args.data_dir) if args.data_dir else Path(tmp.name)  # type: ignore[union-attr]
-    creds = Credentials(args.access_key, args.secret_key, args.security_token)
-    server = serve(ObsEmulator(Store(root), creds, args.domain), args.host, args.port)
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        if tmp is not None:
-            tmp.cleanup()
-    return 0
+    def app(args: argparse.Namespace, store: Store) -> ObsEmulator:
+        return ObsEmulator(
+            store, Credentials(args.access_key, args.secret_key, args.security_token), args.domain
+        )
 
-
-def _terminate(*_: object) -> None:
-    raise KeyboardInterrupt
+    return run_cli("python -m tests.emulators.obs", __doc__.splitlines()[0], "obs.localtest", app, argv)
 
 
 if __name__ == "__main__":

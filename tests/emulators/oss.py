@@ -20,15 +20,20 @@ from __future__ import annotations
 import argparse
 import base64
 import re
-import signal
 import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import unquote
 
 from tests.emulators import oss_ops
-from tests.emulators.core import EmulatorError, ErrorDialect, Request, Response, Store, new_request_id, serve
+from tests.emulators.core import (
+    EmulatorError,
+    ErrorDialect,
+    Request,
+    Response,
+    Store,
+    new_request_id,
+    run_cli,
+)
 from tests.emulators.oss_auth import Credentials, verify
 
 OSS_ERRORS = ErrorDialect(namespace=None, request_id_header="x-oss-request-id", host_id="oss.localtest")
@@ -138,36 +143,14 @@ class OssEmulator:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.emulators.oss", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--access-key", required=True)
-    parser.add_argument("--secret-key", required=True)
-    parser.add_argument("--region", default="cn-hangzhou")
-    parser.add_argument("--domain", default="oss.localtest", help="virtual-host suffix: <bucket>.<domain>")
-    parser.add_argument("--security-token", default=None)
-    parser.add_argument("--data-dir", default=None)
-    args = parser.parse_args(argv)
-    tmp = None if args.data_dir else tempfile.TemporaryDirectory(prefix="oss-emulator-")
-    root = Path(args.data_dir) if args.data_dir else Path(tmp.name)  # type: ignore[union-attr]
-    creds = Credentials(args.access_key, args.secret_key, args.region, args.security_token)
-    server = serve(OssEmulator(Store(root), creds, args.domain), args.host, args.port)
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        if tmp is not None:
-            tmp.cleanup()
-    return 0
+    def app(args: argparse.Namespace, store: Store) -> OssEmulator:
+        creds = Credentials(args.access_key, args.secret_key, args.region, args.security_token)
+        return OssEmulator(store, creds, args.domain)
 
-
-def _terminate(*_: object) -> None:
-    raise KeyboardInterrupt
+    return run_cli(
+        "python -m tests.emulators.oss", __doc__.splitlines()[0], "oss.localtest", app, argv,
+        add_arguments=lambda p: p.add_argument("--region", default="cn-hangzhou"),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
