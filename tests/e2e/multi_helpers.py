@@ -1,0 +1,137 @@
+"""Pieces for the multi-backend end-to-end tests: gateway configurations written as YAML, clients that
+talk to a store directly (behind the gateway's back), metrics scraped from a running gateway, and
+streamed digests of object bodies."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import yaml
+from botocore.config import Config
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY
+from tests.procs import ServerProcess, gateway_server
+
+MiB = 1024 * 1024
+#: Credentials of the stores behind the gateway (moto ignores them, a store gateway checks them).
+STORE_AK, STORE_SK = "store-ak", "store-sk-0123456789abcdef"
+
+
+def s3_backend(url: str, **extra: Any) -> dict[str, Any]:
+    """A ``type: s3`` backend on a loopback store; short timeouts, so a dead store is found out fast."""
+    return {
+        "type": "s3",
+        "endpoint": url,
+        "access_key": STORE_AK,
+        "secret_key": STORE_SK,
+        "connect_timeout": 2,
+        "read_timeout": 20,
+        **extra,
+    }
+
+
+def write_config(
+    path: Path, backends: Mapping[str, Mapping[str, Any]], routes: list[dict[str, str]] | None = None
+) -> Path:
+    doc: dict[str, Any] = {
+        "credentials": [{"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}],
+        "backends": {name: dict(options) for name, options in backends.items()},
+    }
+    if routes:
+        doc["routes"] = routes
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def start_gateway(config: Path, log: Path) -> ServerProcess:
+    return gateway_server(config=config, log_path=log).start()
+
+
+def store_gateway(root: Path) -> ServerProcess:
+    """A second s3bridge on its own fs backend, as a store that verifies every signature it gets."""
+    root.mkdir(parents=True, exist_ok=True)
+    return gateway_server(
+        data_dir=root / "data", access_key=STORE_AK, secret_key=STORE_SK, log_path=root / "store.log"
+    ).start()
+
+
+def direct_client(url: str, *, ak: str = STORE_AK, sk: str = STORE_SK, attempts: int = 1):  # type: ignore[no-untyped-def]
+    """boto3 straight to a store, to see what the gateway really put there; with ``attempts`` > 1 it
+    retries as real clients do (standard mode)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id=ak,
+        aws_secret_access_key=sk,
+        region_name="us-east-1",
+        config=Config(
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            retries={"max_attempts": attempts, "mode": "standard"},
+        ),
+    )
+
+
+def retrying_client(url: str):  # type: ignore[no-untyped-def]
+    """boto3 to the gateway with the SDK's own retries on, as applications run it."""
+    return direct_client(url, ak=ACCESS_KEY, sk=SECRET_KEY, attempts=5)
+
+
+def served(response: Mapping[str, Any]) -> str | None:
+    """The ``x-s3bridge-backend`` header of a boto3 response."""
+    return response["ResponseMetadata"]["HTTPHeaders"].get("x-s3bridge-backend")
+
+
+def body_sha256(response: Mapping[str, Any]) -> str:
+    """SHA-256 of a GetObject body, read a MiB at a time."""
+    h = hashlib.sha256()
+    stream = response["Body"]
+    for block in iter(lambda: stream.read(MiB), b""):
+        h.update(block)
+    return h.hexdigest()
+
+
+def range_sha256(path: Path, start: int, end: int) -> str:
+    """SHA-256 of bytes ``start..end`` (inclusive) of a file, read a MiB at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = end - start + 1
+        while left:
+            block = f.read(min(MiB, left))
+            h.update(block)
+            left -= len(block)
+    return h.hexdigest()
+
+
+def metric(gateway: ServerProcess, sample: str, **labels: str) -> float:
+    """The value of one sample in the gateway's Prometheus exposition (0 when not exported yet)."""
+    text = httpx.get(gateway.url + "/_s3bridge/metrics", timeout=10).text
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total
+
+
+@contextmanager
+def processes() -> Iterator[list[ServerProcess]]:
+    """A list to append started processes to; every one is stopped by its pid on the way out."""
+    started: list[ServerProcess] = []
+    with ExitStack() as stack:
+        stack.callback(lambda: _stop_all(started))
+        yield started
+
+
+def _stop_all(started: list[ServerProcess]) -> None:
+    for proc in reversed(started):
+        proc.stop()
