@@ -25,17 +25,11 @@ import sys
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from tests.emulators.core import (
-    EmulatorError,
-    ErrorDialect,
-    Request,
-    Response,
-    Store,
-    new_request_id,
-    run_cli,
-)
+from tests.emulators.cli import run_cli
+from tests.emulators.core import EmulatorError, ErrorDialect, Request, Response, new_request_id
 from tests.emulators.obs_auth import Credentials, verify
 from tests.emulators.obs_ops import Operations
+from tests.emulators.store import Store
 
 OBS_ERRORS = ErrorDialect(namespace=None, request_id_header="x-obs-request-id", host_id="obs.localtest")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

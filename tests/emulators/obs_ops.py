@@ -8,13 +8,9 @@ from urllib.parse import quote, unquote
 
 from tests.emulators.core import (
     EmulatorError,
-    ObjectRecord,
-    PartRecord,
     RangeNotSatisfiable,
     Request,
     Response,
-    Store,
-    UploadRecord,
     check_conditions,
     element,
     http_date,
@@ -23,6 +19,7 @@ from tests.emulators.core import (
     parse_xml,
     to_xml,
 )
+from tests.emulators.store import ObjectRecord, PartRecord, Store, UploadRecord
 
 NAMESPACE = "http://obs.myhwclouds.com/doc/2015-06-30/"
 OWNER_ID = "0000000000000000emulatorowner0000"

@@ -25,16 +25,10 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from tests.emulators import oss_ops
-from tests.emulators.core import (
-    EmulatorError,
-    ErrorDialect,
-    Request,
-    Response,
-    Store,
-    new_request_id,
-    run_cli,
-)
+from tests.emulators.cli import run_cli
+from tests.emulators.core import EmulatorError, ErrorDialect, Request, Response, new_request_id
 from tests.emulators.oss_auth import Credentials, verify
+from tests.emulators.store import Store
 
 OSS_ERRORS = ErrorDialect(namespace=None, request_id_header="x-oss-request-id", host_id="oss.localtest")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")

@@ -10,14 +10,10 @@ from urllib.parse import quote, unquote
 import crcmod
 
 from tests.emulators.core import (
-    Blob,
     EmulatorError,
-    ObjectRecord,
     RangeNotSatisfiable,
     Request,
     Response,
-    Store,
-    UploadRecord,
     check_conditions,
     element,
     http_date,
@@ -29,6 +25,7 @@ from tests.emulators.core import (
     iso8601 as _iso_ms,
 )
 from tests.emulators.oss_auth import SUBRESOURCES
+from tests.emulators.store import Blob, ObjectRecord, Store, UploadRecord
 
 MIN_PART = 100 * 1024
 MAX_OBJECT = 5 * 1024**3
