@@ -28,11 +28,10 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import anyio
 import pydantic
-from anyio import to_thread
 
 from backends import errors as be
 from backends.base import (
@@ -51,6 +50,7 @@ from backends.base import (
     UploadsPage,
 )
 from backends.fs_format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
+from backends.fs_io import READ_CHUNK, FileBody, checked, in_thread, os_error
 from backends.fs_keys import check_bucket, key_components
 from backends.fs_listing import KeyWalker, list_page
 from backends.fs_multipart import (
@@ -66,7 +66,6 @@ from backends.fs_multipart import (
 T = TypeVar("T")
 
 WRITE_BATCH = 1024 * 1024
-READ_CHUNK = 1024 * 1024
 COPY_SLICE = 64 * 1024 * 1024
 STATE_DIR = ".s3bridge"
 CREATED_FILE = ".created"
@@ -84,68 +83,6 @@ def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) ->
     return FsBackend(settings.root, name=name, fsync=settings.fsync)
 
 
-async def _run(fn: Callable[..., T], *args: Any) -> T:
-    return await to_thread.run_sync(fn, *args)
-
-
-async def _io(what: str, fn: Callable[..., T], *args: Any) -> T:
-    """``_run`` for our own file writes, whose OSErrors become contract errors (unlike a body's)."""
-    try:
-        return await _run(fn, *args)
-    except OSError as exc:
-        raise _os_error(exc, what) from exc
-
-
-def _os_error(exc: OSError, what: str) -> be.BackendError:
-    """A contract error for a filesystem failure (the path and the OS's words stay in ``detail``)."""
-    if exc.errno == errno.ENAMETOOLONG:
-        return be.KeyTooLong(detail=f"{what}: {exc.strerror}")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return be.AccessDenied(detail=f"{what}: {exc}")
-    return be.InternalBackendError(detail=f"{what}: {exc}")
-
-
-class _FileBody:
-    """An object's bytes [start, end) read from an open descriptor, a chunk per worker-thread call.
-
-    The descriptor was opened before the response began, so a concurrent overwrite or delete does
-    not change what this reader serves. It is closed at the end, on ``aclose()``, or when collected.
-    """
-
-    def __init__(self, fd: int, start: int, end: int):
-        self._fd: int | None = fd
-        self._pos = start
-        self._end = end
-
-    def __aiter__(self) -> _FileBody:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._fd is None or self._pos >= self._end:
-            await self.aclose()
-            raise StopAsyncIteration
-        try:
-            chunk = await _run(os.pread, self._fd, min(READ_CHUNK, self._end - self._pos), self._pos)
-        except OSError as exc:
-            await self.aclose()
-            raise _os_error(exc, "read") from None
-        if not chunk:
-            await self.aclose()
-            raise be.InternalBackendError(detail="object file shorter than its record")
-        self._pos += len(chunk)
-        return chunk
-
-    async def aclose(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def __del__(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-
-
 class FsBackend(Backend):
     capabilities = Capabilities(stores_checksums=True)
 
@@ -159,7 +96,7 @@ class FsBackend(Backend):
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        await _run(self._prepare)
+        await in_thread(self._prepare)
 
     def _prepare(self) -> None:
         os.makedirs(self.tmp, exist_ok=True)
@@ -174,7 +111,7 @@ class FsBackend(Backend):
                         os.unlink(entry.path)
 
     async def check(self) -> None:
-        if not await _run(os.access, self.tmp, os.W_OK):
+        if not await in_thread(os.access, self.tmp, os.W_OK):
             raise be.BackendUnavailable(detail=f"{self.tmp} is not writable")
 
     # -- paths -----------------------------------------------------------------------------------
@@ -232,7 +169,7 @@ class FsBackend(Backend):
     # -- writing ---------------------------------------------------------------------------------
     async def _spool(self, body: PutBody) -> TempFile:
         """Stream a body into a temp file; on any failure the temp file goes and the error propagates."""
-        temp = await _io("creating a temporary file", TempFile, self.tmp)
+        temp = await checked("creating a temporary file", TempFile, self.tmp)
         try:
             batch: list[bytes] = []
             pending = 0
@@ -240,13 +177,13 @@ class FsBackend(Backend):
                 batch.append(chunk)
                 pending += len(chunk)
                 if pending >= WRITE_BATCH:
-                    await _io("writing a temporary file", temp.write, b"".join(batch))
+                    await checked("writing a temporary file", temp.write, b"".join(batch))
                     batch, pending = [], 0
             if batch:
-                await _io("writing a temporary file", temp.write, b"".join(batch))
+                await checked("writing a temporary file", temp.write, b"".join(batch))
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await _run(temp.discard)
+                await in_thread(temp.discard)
             raise
         return temp
 
@@ -256,21 +193,21 @@ class FsBackend(Backend):
             self._publish(temp.path, base, components)
 
         try:
-            await _run(commit)
+            await in_thread(commit)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
-                await _run(temp.discard)
+                await in_thread(temp.discard)
             if isinstance(exc, OSError):
-                raise _os_error(exc, "commit") from None
+                raise os_error(exc, "commit") from None
             raise
 
     async def _copy_into(self, temp: TempFile, fd: int, start: int, end: int) -> None:
         try:
             for pos in range(start, end, COPY_SLICE):
-                await _run(temp.copy_from, fd, pos, min(pos + COPY_SLICE, end), READ_CHUNK)
+                await in_thread(temp.copy_from, fd, pos, min(pos + COPY_SLICE, end), READ_CHUNK)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
-                await _run(temp.discard)
+                await in_thread(temp.discard)
             if isinstance(exc, (OSError, CorruptObject)):
                 raise be.InternalBackendError(detail=f"copy: {exc}", backend=self.name) from None
             raise
@@ -283,7 +220,7 @@ class FsBackend(Backend):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise be.NoSuchKey(detail=key, backend=self.name) from None
         except OSError as exc:
-            raise _os_error(exc, "open") from None
+            raise os_error(exc, "open") from None
         try:
             return fd, read_record(fd)
         except (OSError, CorruptObject) as exc:
@@ -293,7 +230,7 @@ class FsBackend(Backend):
             ) from None
 
     async def _open_async(self, bucket: str, key: str) -> tuple[int, Record]:
-        return await _run(self._open, bucket, key)
+        return await in_thread(self._open, bucket, key)
 
     # -- buckets ---------------------------------------------------------------------------------
     def _bucket_info(self, name: str, path: str) -> BucketInfo:
@@ -313,7 +250,7 @@ class FsBackend(Backend):
                         found.append(self._bucket_info(check_bucket(entry.name), entry.path))
             return sorted(found, key=lambda b: b.name)
 
-        return await _run(scan)
+        return await in_thread(scan)
 
     async def create_bucket(self, bucket: str, region: str | None = None) -> None:
         def create() -> None:
@@ -330,13 +267,13 @@ class FsBackend(Backend):
                 shutil.rmtree(staging, ignore_errors=True)
                 if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
                     raise be.BucketAlreadyOwnedByYou(detail=bucket, backend=self.name) from None
-                raise _os_error(exc, "create bucket") from None
+                raise os_error(exc, "create bucket") from None
             self._fsync_dir(self.root)
 
-        await _run(create)
+        await in_thread(create)
 
     async def head_bucket(self, bucket: str) -> BucketInfo:
-        return await _run(lambda: self._bucket_info(bucket, self._bucket_dir(bucket)))
+        return await in_thread(lambda: self._bucket_info(bucket, self._bucket_dir(bucket)))
 
     async def delete_bucket(self, bucket: str) -> None:
         def delete() -> None:
@@ -352,11 +289,11 @@ class FsBackend(Backend):
             shutil.rmtree(doomed, ignore_errors=True)
             self.uploads.remove_bucket(bucket)
 
-        await _run(delete)
+        await in_thread(delete)
 
     # -- objects ---------------------------------------------------------------------------------
     async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
-        base, components = await _run(self._object_path, bucket, key)
+        base, components = await in_thread(self._object_path, bucket, key)
         temp = await self._spool(body)
         stored = meta.copy(checksums={**meta.checksums, **body.checksums})
         record = Record(temp.md5_hex, time.time_ns(), meta_to_dict(stored), size=temp.size)
@@ -372,7 +309,7 @@ class FsBackend(Backend):
                 os.close(fd)
                 raise be.InvalidRange(size=record.size, backend=self.name)
         start, end = span if span is not None else (0, record.size - 1)
-        return GetResult(record.object_info(key), _FileBody(fd, start, end + 1), span)
+        return GetResult(record.object_info(key), FileBody(fd, start, end + 1), span)
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
         fd, record = await self._open_async(bucket, key)
@@ -387,19 +324,19 @@ class FsBackend(Backend):
             except (FileNotFoundError, NotADirectoryError):
                 return
             except OSError as exc:
-                raise _os_error(exc, "delete") from None
+                raise os_error(exc, "delete") from None
             self._fsync_dir(os.path.join(base, *components[:-1]))
             self._prune(base, components)
 
-        await _run(delete)
+        await in_thread(delete)
 
     async def copy_object(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
     ) -> ObjectInfo:
-        base, components = await _run(self._object_path, dst_bucket, dst_key)
+        base, components = await in_thread(self._object_path, dst_bucket, dst_key)
         fd, source = await self._open_async(src_bucket, src_key)
         try:
-            temp = await _io("creating a temporary file", TempFile, self.tmp)
+            temp = await checked("creating a temporary file", TempFile, self.tmp)
             await self._copy_into(temp, fd, 0, source.size)
         finally:
             os.close(fd)
@@ -435,9 +372,9 @@ class FsBackend(Backend):
             return ListPage(objects, prefixes, result.is_truncated, result.next_marker)
 
         try:
-            return await _run(page)
+            return await in_thread(page)
         except OSError as exc:
-            raise _os_error(exc, "list") from None
+            raise os_error(exc, "list") from None
 
     # -- multipart -------------------------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
@@ -445,7 +382,7 @@ class FsBackend(Backend):
             self._object_path(bucket, key)
             return self.uploads.create(bucket, key, meta)
 
-        return await _io("creating an upload", create)
+        return await checked("creating an upload", create)
 
     def _upload(self, bucket: str, key: str, upload_id: str) -> Upload:
         self._bucket_dir(bucket)
@@ -455,7 +392,7 @@ class FsBackend(Backend):
         self, upload_path: str, number: int, temp: TempFile, checksums: dict[str, str]
     ) -> PartInfo:
         if not 1 <= number <= 10000:
-            await _run(temp.discard)
+            await in_thread(temp.discard)
             raise be.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive.")
         record = Record(temp.md5_hex, time.time_ns(), {"checksums": checksums}, size=temp.size)
         try:
@@ -467,7 +404,7 @@ class FsBackend(Backend):
     async def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
     ) -> PartInfo:
-        upload = await _run(self._upload, bucket, key, upload_id)
+        upload = await in_thread(self._upload, bucket, key, upload_id)
         temp = await self._spool(body)
         return await self._store_part(upload.path, part_number, temp, body.checksums)
 
@@ -481,13 +418,13 @@ class FsBackend(Backend):
         src_key: str,
         src_range: tuple[int, int] | None,
     ) -> PartInfo:
-        upload = await _run(self._upload, bucket, key, upload_id)
+        upload = await in_thread(self._upload, bucket, key, upload_id)
         fd, source = await self._open_async(src_bucket, src_key)
         try:
             first, last = src_range if src_range is not None else (0, source.size - 1)
             if src_range is not None and not 0 <= first <= last < source.size:
                 raise be.InvalidRange(size=source.size, backend=self.name)
-            temp = await _io("creating a temporary file", TempFile, self.tmp)
+            temp = await checked("creating a temporary file", TempFile, self.tmp)
             await self._copy_into(temp, fd, first, last + 1)
         finally:
             os.close(fd)
@@ -496,17 +433,17 @@ class FsBackend(Backend):
     async def complete_multipart_upload(
         self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
     ) -> ObjectInfo:
-        base, components = await _run(self._object_path, bucket, key)
-        upload = await _run(self._upload, bucket, key, upload_id)
-        chosen = await _run(check_completion, upload, parts)
+        base, components = await in_thread(self._object_path, bucket, key)
+        upload = await in_thread(self._upload, bucket, key, upload_id)
+        chosen = await in_thread(check_completion, upload, parts)
         records = [record for _, record in chosen]
         sums, kind = object_checksums(records, upload.object_meta(), parts)
-        temp = await _io("creating a temporary file", lambda: TempFile(self.tmp, hash_md5=False))
+        temp = await checked("creating a temporary file", lambda: TempFile(self.tmp, hash_md5=False))
         for path, record in chosen:
             try:
-                fd = await _run(os.open, path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = await in_thread(os.open, path, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
-                await _run(temp.discard)
+                await in_thread(temp.discard)
                 raise be.InvalidPart(
                     detail="a part was replaced or aborted meanwhile", backend=self.name
                 ) from None
@@ -518,12 +455,12 @@ class FsBackend(Backend):
         record = Record(multipart_etag(records), time.time_ns(), meta_to_dict(meta), size=temp.size)
         await self._commit(temp, record, base, components)
         with contextlib.suppress(be.NoSuchUpload):
-            await _run(self.uploads.remove, upload)
+            await in_thread(self.uploads.remove, upload)
         return record.object_info(key)
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        upload = await _run(self._upload, bucket, key, upload_id)
-        await _run(self.uploads.remove, upload)
+        upload = await in_thread(self._upload, bucket, key, upload_id)
+        await in_thread(self.uploads.remove, upload)
 
     async def list_parts(
         self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
@@ -540,7 +477,7 @@ class FsBackend(Backend):
                     parts.append(read_record_at(path).part_info(number))
             return PartsPage(parts, False)
 
-        return await _run(page)
+        return await in_thread(page)
 
     async def list_multipart_uploads(
         self,
@@ -556,4 +493,4 @@ class FsBackend(Backend):
             uploads = self.uploads.all_uploads(bucket, prefix)
             return uploads_page(uploads, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
 
-        return await _run(page)
+        return await in_thread(page)

@@ -1,0 +1,83 @@
+"""Blocking file I/O for the filesystem backend, off the event loop, and its failures as contract errors.
+
+Every file call runs in a worker thread (anyio.to_thread); ``checked`` additionally turns the OSError of a
+write the backend itself makes into a contract error, while exceptions from a client's body (which the
+backend also meets while writing) propagate untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from anyio import to_thread
+
+from backends import errors as be
+
+T = TypeVar("T")
+READ_CHUNK = 1024 * 1024
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    return await to_thread.run_sync(fn, *args)
+
+
+async def checked(what: str, fn: Callable[..., T], *args: Any) -> T:
+    """``in_thread`` for our own file writes, whose OSErrors become contract errors (unlike a body's)."""
+    try:
+        return await in_thread(fn, *args)
+    except OSError as exc:
+        raise os_error(exc, what) from exc
+
+
+def os_error(exc: OSError, what: str) -> be.BackendError:
+    """A contract error for a filesystem failure (the path and the OS's words stay in ``detail``)."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return be.KeyTooLong(detail=f"{what}: {exc.strerror}")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return be.AccessDenied(detail=f"{what}: {exc}")
+    return be.InternalBackendError(detail=f"{what}: {exc}")
+
+
+class FileBody:
+    """An object's bytes [start, end) read from an open descriptor, a chunk per worker-thread call.
+
+    The descriptor was opened before the response began, so a concurrent overwrite or delete does
+    not change what this reader serves. It is closed at the end, on ``aclose()``, or when collected.
+    """
+
+    def __init__(self, fd: int, start: int, end: int):
+        self._fd: int | None = fd
+        self._pos = start
+        self._end = end
+
+    def __aiter__(self) -> FileBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._fd is None or self._pos >= self._end:
+            await self.aclose()
+            raise StopAsyncIteration
+        try:
+            chunk = await in_thread(os.pread, self._fd, min(READ_CHUNK, self._end - self._pos), self._pos)
+        except OSError as exc:
+            await self.aclose()
+            raise os_error(exc, "read") from None
+        if not chunk:
+            await self.aclose()
+            raise be.InternalBackendError(detail="object file shorter than its record")
+        self._pos += len(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
