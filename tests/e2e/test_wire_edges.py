@@ -165,3 +165,24 @@ def test_several_workers_share_nothing(tmp_path: Path) -> None:
             Bucket=bucket, Key="k", UploadId=uid, MultipartUpload={"Parts": parts}
         )
         assert clients[2].head_object(Bucket=bucket, Key="k")["ContentLength"] == 10 * 1024 * 1024 + 10
+
+
+def test_tolerated_request_shapes(gateway, s3) -> None:
+    """A trailing ``/`` after the bucket, the JS SDK's ``?x-id=``, and ``uploads=`` with an empty value."""
+    host = f"127.0.0.1:{gateway.port}"
+    bucket = f"shape-{uuid.uuid4().hex[:8]}"
+    assert send_to(gateway.port, signed("PUT", f"http://{host}/{bucket}/"), host).status_code == 200
+    put = signed("PUT", f"http://{host}/{bucket}/k?x-id=PutObject", b"shaped")
+    assert send_to(gateway.port, put, host).status_code == 200
+    got = send_to(gateway.port, signed("GET", f"http://{host}/{bucket}/k?x-id=GetObject"), host)
+    assert got.status_code == 200 and got.content == b"shaped"
+    listed = send_to(
+        gateway.port, signed("GET", f"http://{host}/{bucket}/?list-type=2&x-id=ListObjectsV2"), host
+    )
+    assert b"<Key>k</Key>" in listed.content
+    created = send_to(gateway.port, signed("POST", f"http://{host}/{bucket}/mp?uploads="), host)
+    assert created.status_code == 200 and b"<UploadId>" in created.content
+    upload_id = created.text.split("<UploadId>")[1].split("</UploadId>")[0]
+    s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id)
+    s3.delete_object(Bucket=bucket, Key="k")
+    s3.delete_bucket(Bucket=bucket)
