@@ -160,9 +160,7 @@ class S3App:
         except Exception:
             log.exception("request %s %s failed", rid, operation)
             response = self.error_response(S3Error("InternalError"), raw_path, rid)
-        if _has_body(request.headers) and not (
-            ctx is not None and ctx._body is not None and ctx._body.finished
-        ):
+        if _has_body(request.headers) and not (ctx is not None and ctx.body_finished):
             # The body is unread (perhaps held back by Expect: 100-continue): the connection cannot carry
             # another request, so it closes after this answer instead of parsing the body as one.
             response.headers["Connection"] = "close"

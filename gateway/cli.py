@@ -13,7 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from gateway.config import ConfigError, load
+from starlette.types import ASGIApp
+
+from gateway.config import Config, ConfigError, load
 
 ENV_SERVE_ARGS = "S3BRIDGE_SERVE_ARGS"
 
@@ -55,7 +57,7 @@ def serve_args(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def load_from(spec: dict[str, object]):  # type: ignore[no-untyped-def]
+def load_from(spec: dict[str, object]) -> Config:
     config_path = spec.get("config")
     data_dir = spec.get("data_dir")
     return load(
@@ -65,7 +67,7 @@ def load_from(spec: dict[str, object]):  # type: ignore[no-untyped-def]
     )
 
 
-def create_app():  # type: ignore[no-untyped-def]
+def create_app() -> ASGIApp:
     """uvicorn's app factory: each worker process builds its own app from the same settings."""
     from gateway.app import S3App
     from gateway.assemble import build_root

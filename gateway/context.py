@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from lxml import etree
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,7 +44,12 @@ class Ctx:
             self._body = RequestBody(self.request, self.auth.payload)
         return self._body
 
-    async def read_xml(self):  # type: ignore[no-untyped-def]
+    @property
+    def body_finished(self) -> bool:
+        """The whole wire body was read, so the connection may carry another request."""
+        return self._body is not None and self._body.finished
+
+    async def read_xml(self) -> etree._Element:
         return parse(await self.body.read_small(MAX_XML_BYTES))
 
     @property

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from urllib.parse import quote_plus
 
 from starlette.responses import Response
 
+from backends.base import ListPage
 from gateway.context import Ctx, xml_response
 from gateway.errors import S3Error
 from gateway.ops.buckets import owner
@@ -35,7 +37,7 @@ def decode_token(token: str) -> str:
     return raw[2:]
 
 
-def _encoder(ctx: Ctx):  # type: ignore[no-untyped-def]
+def _encoder(ctx: Ctx) -> Callable[[str], str]:
     encoding = ctx.query.get("encoding-type")
     if encoding is None:
         return lambda s: s
@@ -52,7 +54,7 @@ async def list_objects(ctx: Ctx) -> Response:
     return await _list_v1(ctx)
 
 
-async def _page(ctx: Ctx, start_after: str):  # type: ignore[no-untyped-def]
+async def _page(ctx: Ctx, start_after: str) -> tuple[ListPage, int, str, str]:
     max_keys = ctx.int_param("max-keys", MAX_KEYS, high=MAX_KEYS)
     prefix = ctx.query.get("prefix", "")
     delimiter = ctx.query.get("delimiter", "")
@@ -60,7 +62,7 @@ async def _page(ctx: Ctx, start_after: str):  # type: ignore[no-untyped-def]
     return page, max_keys, prefix, delimiter
 
 
-def _contents(doc: Doc, page, enc, with_owner: bool) -> None:  # type: ignore[no-untyped-def]
+def _contents(doc: Doc, page: ListPage, enc: Callable[[str], str], with_owner: bool) -> None:
     for obj in page.objects:
         el = add(doc.root, "Contents")
         add(el, "Key", enc(obj.key))

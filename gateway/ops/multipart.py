@@ -7,6 +7,7 @@ before the backend is asked; size and ETag rules are the backend's, which knows 
 
 from __future__ import annotations
 
+from lxml import etree
 from starlette.responses import Response
 
 from backends.base import MAX_PART_NUMBER, CompletedPart, PartInfo
@@ -101,7 +102,7 @@ async def upload_part_copy(ctx: Ctx) -> Response:
     return xml_response(doc)
 
 
-def parse_complete(root) -> list[CompletedPart]:  # type: ignore[no-untyped-def]
+def parse_complete(root: etree._Element) -> list[CompletedPart]:
     parts: list[CompletedPart] = []
     for el in children(root, "Part"):
         number = child_text(el, "PartNumber")
