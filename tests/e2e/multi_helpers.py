@@ -5,6 +5,7 @@ streamed digests of object bodies."""
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from botocore.config import Config
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY
-from tests.procs import ServerProcess, gateway_server
+from tests.procs import ServerProcess, free_port, gateway_server, http_ready
 
 MiB = 1024 * 1024
 #: Credentials of the stores behind the gateway (moto ignores them, a store gateway checks them).
@@ -60,6 +61,27 @@ def store_gateway(root: Path) -> ServerProcess:
     return gateway_server(
         data_dir=root / "data", access_key=STORE_AK, secret_key=STORE_SK, log_path=root / "store.log"
     ).start()
+
+
+def oss_emulator(root: Path) -> tuple[ServerProcess, dict[str, Any]]:
+    """The strict OSS wire emulator as a store, and the ``type: oss`` backend options that reach it
+    (virtual-host names under ``oss.localtest``, dialled at 127.0.0.1)."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.emulators.oss", "--port", str(port), "--access-key", STORE_AK]
+    argv += ["--secret-key", STORE_SK, "--region", "cn-hangzhou", "--domain", "oss.localtest"]
+    argv += ["--data-dir", str(root / "data")]
+    store = ServerProcess(argv, port, log_path=root / "oss.log", ready=http_ready("/")).start()
+    backend = {
+        "type": "oss",
+        "endpoint": f"http://oss.localtest:{port}",
+        "region": "cn-hangzhou",
+        "access_key_id": STORE_AK,
+        "access_key_secret": STORE_SK,
+        "auth_version": "v4",
+        "connect_address": "127.0.0.1",
+    }
+    return store, backend
 
 
 def direct_client(url: str, *, ak: str = STORE_AK, sk: str = STORE_SK, attempts: int = 1):  # type: ignore[no-untyped-def]

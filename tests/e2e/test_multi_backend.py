@@ -30,6 +30,7 @@ from tests.e2e.multi_helpers import (
     body_sha256,
     direct_client,
     metric,
+    oss_emulator,
     processes,
     range_sha256,
     retrying_client,
@@ -67,18 +68,25 @@ class Routed:
 
 @pytest.fixture(scope="module")
 def routed(moto: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Routed]:
-    """``alpha`` on moto, ``beta`` on a second s3bridge, ``photos`` under ``photos/`` in moto's
-    ``prod-media``."""
+    """``alpha`` on moto, ``beta`` on a second s3bridge, ``gamma`` on the OSS emulator, ``photos``
+    under ``photos/`` in moto's ``prod-media``."""
     root = tmp_path_factory.mktemp("routed")
     with processes() as procs:
         store = store_gateway(root / "store")
         procs.append(store)
+        oss, oss_options = oss_emulator(root / "oss")
+        procs.append(oss)
         config = write_config(
             root / "gateway.yaml",
-            {"alpha_store": s3_backend(moto.url), "beta_store": s3_backend(store.url)},
+            {
+                "alpha_store": s3_backend(moto.url),
+                "beta_store": s3_backend(store.url),
+                "gamma_store": oss_options,
+            },
             [
                 {"bucket": "alpha", "backend": "alpha_store"},
                 {"bucket": "beta", "backend": "beta_store"},
+                {"bucket": "gamma", "backend": "gamma_store"},
                 {
                     "bucket": "photos",
                     "backend": "alpha_store",
@@ -90,8 +98,8 @@ def routed(moto: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Ite
         gateway = start_gateway(config, root / "gateway.log")
         procs.append(gateway)
         s3 = make_client(gateway.url)
-        s3.create_bucket(Bucket="alpha")
-        s3.create_bucket(Bucket="beta")
+        for bucket in ("alpha", "beta", "gamma"):
+            s3.create_bucket(Bucket=bucket)
         direct_client(moto.url).create_bucket(Bucket="prod-media")
         yield Routed(gateway, moto, store)
 
@@ -99,7 +107,7 @@ def routed(moto: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def test_buckets_route_to_their_stores(routed: Routed) -> None:
     s3 = make_client(routed.gateway.url)
     names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
-    assert {"alpha", "beta", "photos"} <= names
+    assert {"alpha", "beta", "gamma", "photos"} <= names
     a = s3.put_object(Bucket="alpha", Key="where", Body=b"on moto")
     b = s3.put_object(Bucket="beta", Key="where", Body=b"on the fs store")
     assert served(a) == "alpha_store" and served(b) == "beta_store"
@@ -196,6 +204,35 @@ def test_copies_across_stores_12mib(routed: Routed, tmp_path: Path) -> None:
     assert body_sha256(s3.get_object(Bucket="alpha", Key="tail.bin")) == range_sha256(
         src, 11 * MiB, 12 * MiB - 1
     )
+
+
+def test_copies_between_s3_and_oss(routed: Routed, tmp_path: Path) -> None:
+    """The OSS store in the mix: a 12 MiB copy from moto into OSS, and part copies from OSS into the fs
+    store, all streamed through the gateway."""
+    s3 = make_client(routed.gateway.url)
+    src = write_random(tmp_path / "src", 12 * MiB, seed=8)
+    want = sha256_file(src)
+    with open(src, "rb") as f:
+        s3.put_object(Bucket="alpha", Key="to-oss.bin", Body=f)
+    copied = s3.copy_object(
+        Bucket="gamma", Key="in-oss.bin", CopySource={"Bucket": "alpha", "Key": "to-oss.bin"}
+    )
+    assert served(copied) == "gamma_store"
+    got = s3.get_object(Bucket="gamma", Key="in-oss.bin")
+    assert served(got) == "gamma_store" and got["ContentLength"] == 12 * MiB
+    assert body_sha256(got) == want
+    uid = s3.create_multipart_upload(Bucket="beta", Key="from-oss.bin")["UploadId"]
+    parts = []
+    for n, (start, end) in enumerate([(0, 6 * MiB - 1), (6 * MiB, 12 * MiB - 1)], start=1):
+        answer = s3.upload_part_copy(
+            Bucket="beta", Key="from-oss.bin", UploadId=uid, PartNumber=n,
+            CopySource={"Bucket": "gamma", "Key": "in-oss.bin"}, CopySourceRange=f"bytes={start}-{end}",
+        )  # fmt: skip
+        parts.append({"PartNumber": n, "ETag": answer["CopyPartResult"]["ETag"]})
+    s3.complete_multipart_upload(
+        Bucket="beta", Key="from-oss.bin", UploadId=uid, MultipartUpload={"Parts": parts}
+    )
+    assert body_sha256(direct_client(routed.store.url).get_object(Bucket="beta", Key="from-oss.bin")) == want
 
 
 # -- 2. fallback while the primary is killed ---------------------------------------------------------
@@ -450,3 +487,41 @@ def test_mirror_with_a_member_killed(moto: ServerProcess, tmp_path: Path) -> Non
         assert answer["Error"]["Code"] in ("ServiceUnavailable", "SlowDown")
         # Reads of what both stored still work with one member gone.
         assert s3.get_object(Bucket="mirror-q2", Key="before")["Body"].read() == b"both"
+
+
+def test_multipart_begun_on_the_secondary_stays_there(moto: ServerProcess, tmp_path: Path) -> None:
+    """An upload created while the primary was down lives on the secondary: once the primary is back,
+    its parts and its completion still go to the secondary, and the primary never sees it."""
+    with processes() as procs:
+        proxy = flaky_proxy(moto.url, log_path=tmp_path / "proxy.log").start()
+        procs.append(proxy)
+        config = write_config(
+            tmp_path / "gateway.yaml", _fallback_backends(proxy, tmp_path / "local", breaker=False)
+        )
+        gateway = start_gateway(config, tmp_path / "gateway.log")
+        procs.append(gateway)
+        s3 = make_client(gateway.url)
+        s3.create_bucket(Bucket="outage-mpu")
+        proxy.kill()
+        created = s3.create_multipart_upload(Bucket="outage-mpu", Key="late.bin")
+        assert served(created) == "local"
+        uid = created["UploadId"]
+        proxy = flaky_proxy(moto.url, port=proxy.port, log_path=tmp_path / "proxy.log").start()
+        procs.append(proxy)
+        assert served(s3.put_object(Bucket="outage-mpu", Key="probe", Body=b"up")) == "primary"
+        part1, part2 = pattern(5 * MiB, seed=61), pattern(4321, seed=62)
+        p1 = s3.upload_part(Bucket="outage-mpu", Key="late.bin", UploadId=uid, PartNumber=1, Body=part1)
+        p2 = s3.upload_part(Bucket="outage-mpu", Key="late.bin", UploadId=uid, PartNumber=2, Body=part2)
+        assert served(p1) == served(p2) == "local"
+        assert direct_client(moto.url).list_multipart_uploads(Bucket="outage-mpu").get("Uploads", []) == []
+        done = s3.complete_multipart_upload(
+            Bucket="outage-mpu", Key="late.bin", UploadId=uid,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]},
+        )  # fmt: skip
+        assert served(done) == "local"
+        got = s3.get_object(Bucket="outage-mpu", Key="late.bin")
+        assert served(got) == "local" and body_sha256(got) == _sha(part1 + part2)
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            direct_client(moto.url).head_object(Bucket="outage-mpu", Key="late.bin")
+        assert err.value.response["Error"]["Code"] in ("404", "NoSuchKey")
+        assert metric(gateway, "s3bridge_backend_fallbacks_total", backend="fb") == 1
