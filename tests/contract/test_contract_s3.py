@@ -323,7 +323,7 @@ def test_settings_refused(extra: dict) -> None:
 
 
 MEMORY_PROBE = """
-import asyncio, json, resource, sys
+import asyncio, json, sys
 from backends.base import ObjectMeta
 from backends.s3 import S3Backend, Settings
 
@@ -355,7 +355,10 @@ async def main(url, key, secret, total, declare):
     await backend.delete_object("s3x-memory", "big")
     await backend.delete_bucket("s3x-memory")
     await backend.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so it would report the forking
+    # pytest process's peak; VmHWM belongs to this process's own address space.
+    status = open("/proc/self/status").read()
+    peak = int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1]) * 1024
     print(json.dumps({"stored": info.size, "read": seen, "peak_rss": peak}))
 
 
