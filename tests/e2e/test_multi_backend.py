@@ -146,7 +146,43 @@ def test_prefix_route_hides_the_prefix(routed: Routed) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as err:
         s3.get_object(Bucket="photos", Key="photos/top.jpg")  # the prefix is not a key clients see
     assert err.value.response["Error"]["Code"] == "NoSuchKey"
+    pages = list(
+        s3.get_paginator("list_objects_v2").paginate(Bucket="photos", PaginationConfig={"PageSize": 1})
+    )
+    assert [o["Key"] for p in pages for o in p.get("Contents", [])] == [
+        "2024/cat.jpg",
+        "2024/dog.jpg",
+        "top.jpg",
+    ]
+    assert len(pages) == 3
+    # A copy inside one store stays server-side, prefix added on the way in and hidden on the way out.
+    copied = s3.copy_object(
+        Bucket="alpha", Key="from-photos", CopySource={"Bucket": "photos", "Key": "2024/cat.jpg"}
+    )
+    assert served(copied) == "alpha_store"
+    assert moto.get_object(Bucket="alpha", Key="from-photos")["Body"].read() == b"2024/cat.jpg"
+    s3.copy_object(
+        Bucket="photos", Key="2025/again.jpg", CopySource={"Bucket": "alpha", "Key": "from-photos"}
+    )
+    assert moto.get_object(Bucket="prod-media", Key="photos/2025/again.jpg")["Body"].read() == b"2024/cat.jpg"
+    uid = s3.create_multipart_upload(Bucket="photos", Key="2025/parts.jpg")["UploadId"]
+    uploads = s3.list_multipart_uploads(Bucket="photos")["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in uploads] == [("2025/parts.jpg", uid)]
+    assert [u["Key"] for u in moto.list_multipart_uploads(Bucket="prod-media")["Uploads"]] == [
+        "photos/2025/parts.jpg"
+    ]
+    s3.abort_multipart_upload(Bucket="photos", Key="2025/parts.jpg", UploadId=uid)
+    gone = s3.delete_objects(
+        Bucket="photos", Delete={"Objects": [{"Key": "2025/again.jpg"}, {"Key": "nothing"}]}
+    )
+    assert sorted(d["Key"] for d in gone["Deleted"]) == ["2025/again.jpg", "nothing"]
     s3.delete_object(Bucket="photos", Key="top.jpg")
+    assert {o["Key"] for o in moto.list_objects_v2(Bucket="prod-media")["Contents"]} == {
+        "other/not-mine.txt",
+        "photosX",
+        "photos/2024/cat.jpg",
+        "photos/2024/dog.jpg",
+    }
     assert "photos/top.jpg" not in {o["Key"] for o in moto.list_objects_v2(Bucket="prod-media")["Contents"]}
     assert "photos" in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
@@ -406,6 +442,63 @@ def test_slowdown_is_retried_on_the_primary_without_fallback(
     assert counts(fb_stack.proxy)["pending"] == 0
 
 
+# -- 4. a mirror with a member down ------------------------------------------------------------------
+
+
+def test_mirror_with_a_member_killed(moto: ServerProcess, tmp_path: Path) -> None:
+    with processes() as procs:
+        proxy = flaky_proxy(moto.url, log_path=tmp_path / "proxy.log").start()
+        procs.append(proxy)
+        config = write_config(
+            tmp_path / "gateway.yaml",
+            {
+                "far": s3_backend(proxy.url, connect_timeout=1),
+                "near": {"type": "fs", "root": str(tmp_path / "near"), "fsync": False},
+                "any1": {"type": "mirror", "members": ["far", "near"], "write_quorum": 1},
+                "all2": {"type": "mirror", "members": ["far", "near"], "write_quorum": 2},
+            },
+            [{"bucket": "mirror-q1", "backend": "any1"}, {"bucket": "mirror-q2", "backend": "all2"}],
+        )
+        gateway = start_gateway(config, tmp_path / "gateway.log")
+        procs.append(gateway)
+        s3 = make_client(gateway.url)
+        for bucket in ("mirror-q1", "mirror-q2"):
+            s3.create_bucket(Bucket=bucket)
+            assert served(s3.put_object(Bucket=bucket, Key="before", Body=b"both")) == "far,near"
+        assert direct_client(moto.url).get_object(Bucket="mirror-q2", Key="before")["Body"].read() == b"both"
+
+        proxy.kill()
+        put = s3.put_object(Bucket="mirror-q1", Key="during", Body=b"near only")
+        assert served(put) == "near"
+        for key, body in (("during", b"near only"), ("before", b"both")):
+            got = s3.get_object(Bucket="mirror-q1", Key=key)
+            assert got["Body"].read() == body and served(got) == "near"
+
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            s3.put_object(Bucket="mirror-q2", Key="during", Body=b"short of quorum")
+        answer = err.value.response
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert answer["Error"]["Code"] in ("ServiceUnavailable", "SlowDown")
+        # Reads of what both stored still work with one member gone.
+        assert s3.get_object(Bucket="mirror-q2", Key="before")["Body"].read() == b"both"
+
+        # A multipart upload with one member down: quorum 1 carries it on the member that is up.
+        part1, part2 = pattern(5 * MiB, seed=71), pattern(999, seed=72)
+        uid = s3.create_multipart_upload(Bucket="mirror-q1", Key="mpu")["UploadId"]
+        etags = [
+            s3.upload_part(Bucket="mirror-q1", Key="mpu", UploadId=uid, PartNumber=n, Body=body)["ETag"]
+            for n, body in ((1, part1), (2, part2))
+        ]
+        s3.complete_multipart_upload(
+            Bucket="mirror-q1", Key="mpu", UploadId=uid,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]},
+        )  # fmt: skip
+        assert body_sha256(s3.get_object(Bucket="mirror-q1", Key="mpu")) == _sha(part1 + part2)
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            s3.create_multipart_upload(Bucket="mirror-q2", Key="mpu")
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+
+
 # -- 5. a multipart upload stays on its store ------------------------------------------------------------
 
 
@@ -446,47 +539,6 @@ def test_multipart_stays_on_the_primary_across_gateways(fb_stack: FallbackStack,
             await local.close()
 
     anyio.run(on_secondary)
-
-
-# -- 4. a mirror with a member down ------------------------------------------------------------------
-
-
-def test_mirror_with_a_member_killed(moto: ServerProcess, tmp_path: Path) -> None:
-    with processes() as procs:
-        proxy = flaky_proxy(moto.url, log_path=tmp_path / "proxy.log").start()
-        procs.append(proxy)
-        config = write_config(
-            tmp_path / "gateway.yaml",
-            {
-                "far": s3_backend(proxy.url, connect_timeout=1),
-                "near": {"type": "fs", "root": str(tmp_path / "near"), "fsync": False},
-                "any1": {"type": "mirror", "members": ["far", "near"], "write_quorum": 1},
-                "all2": {"type": "mirror", "members": ["far", "near"], "write_quorum": 2},
-            },
-            [{"bucket": "mirror-q1", "backend": "any1"}, {"bucket": "mirror-q2", "backend": "all2"}],
-        )
-        gateway = start_gateway(config, tmp_path / "gateway.log")
-        procs.append(gateway)
-        s3 = make_client(gateway.url)
-        for bucket in ("mirror-q1", "mirror-q2"):
-            s3.create_bucket(Bucket=bucket)
-            assert served(s3.put_object(Bucket=bucket, Key="before", Body=b"both")) == "far,near"
-        assert direct_client(moto.url).get_object(Bucket="mirror-q2", Key="before")["Body"].read() == b"both"
-
-        proxy.kill()
-        put = s3.put_object(Bucket="mirror-q1", Key="during", Body=b"near only")
-        assert served(put) == "near"
-        for key, body in (("during", b"near only"), ("before", b"both")):
-            got = s3.get_object(Bucket="mirror-q1", Key=key)
-            assert got["Body"].read() == body and served(got) == "near"
-
-        with pytest.raises(botocore.exceptions.ClientError) as err:
-            s3.put_object(Bucket="mirror-q2", Key="during", Body=b"short of quorum")
-        answer = err.value.response
-        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 503
-        assert answer["Error"]["Code"] in ("ServiceUnavailable", "SlowDown")
-        # Reads of what both stored still work with one member gone.
-        assert s3.get_object(Bucket="mirror-q2", Key="before")["Body"].read() == b"both"
 
 
 def test_multipart_begun_on_the_secondary_stays_there(moto: ServerProcess, tmp_path: Path) -> None:
