@@ -31,7 +31,9 @@ Decisions, per kind of operation:
   the client's unless the primary is unavailable. A bucket is deleted only when empty on both.
 
 ``served_by`` (backends.served) names the store that answered. Every fallback caused by unavailability
-logs one warning on ``s3bridge.fallback`` and increments ``fallbacks`` (read by the metrics module).
+logs one warning on ``s3bridge.fallback`` when it turns to the secondary, and increments ``fallbacks``
+(read by the metrics module) only once the secondary has served it: an operation both stores failed is
+the client's error, not a fallback that worked.
 """
 
 from __future__ import annotations
@@ -88,7 +90,6 @@ class Fallback(Backend):
         self.fallbacks = 0
 
     def _fell_back(self, op: str, exc: BaseException) -> None:
-        self.fallbacks += 1
         log.warning("%s: %s unavailable, using %s: %s", op, self.primary.name, self.secondary.name, exc)
 
     # -- the three patterns ------------------------------------------------------------------------
@@ -105,6 +106,7 @@ class Fallback(Backend):
             except be.BackendError as second:
                 log.warning("%s: %s failed too: %s", op, self.secondary.name, second)
                 raise exc from second
+            self.fallbacks += 1
             mark(self.secondary.name)
             return result
         mark(self.primary.name)
@@ -123,6 +125,8 @@ class Fallback(Backend):
                 result = await call(self.secondary)
             except be.BackendError:
                 raise exc from None
+            if _unavailable(exc):
+                self.fallbacks += 1
             mark(self.secondary.name)
             return result
         mark(self.primary.name)
@@ -163,6 +167,7 @@ class Fallback(Backend):
         self._fell_back("CreateBucket", first)
         if second is not None:
             raise first
+        self.fallbacks += 1
 
     async def delete_bucket(self, bucket: str) -> None:
         for member in self.members:
@@ -201,6 +206,8 @@ class Fallback(Backend):
             except be.BackendError as second:
                 log.warning("PutObject: %s failed too: %s", self.secondary.name, second)
                 raise exc from second
+            if _unavailable(exc):
+                self.fallbacks += 1
             mark(self.secondary.name)
             return info
         mark(self.primary.name)
