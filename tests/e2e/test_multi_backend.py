@@ -541,7 +541,8 @@ def test_multipart_stays_on_the_primary_across_gateways(fb_stack: FallbackStack,
 
 def test_multipart_begun_on_the_secondary_stays_there(moto: ServerProcess, tmp_path: Path) -> None:
     """An upload created while the primary was down lives on the secondary: once the primary is back,
-    its parts and its completion still go to the secondary, and the primary never sees it."""
+    its parts and its completion still go to the secondary, and the primary never sees it. Meanwhile an
+    object only the dead primary holds answers 503 (retry later), never NoSuchKey."""
     with processes() as procs:
         proxy = flaky_proxy(moto.url, log_path=tmp_path / "proxy.log").start()
         procs.append(proxy)
@@ -552,7 +553,17 @@ def test_multipart_begun_on_the_secondary_stays_there(moto: ServerProcess, tmp_p
         procs.append(gateway)
         s3 = make_client(gateway.url)
         s3.create_bucket(Bucket="outage-mpu")
+        s3.put_object(Bucket="outage-mpu", Key="held", Body=b"only on the primary")
         proxy.kill()
+        # What only the dead primary holds is unavailable, not missing; deleting it must not half-happen.
+        for call in (
+            lambda: s3.get_object(Bucket="outage-mpu", Key="held"),
+            lambda: s3.head_object(Bucket="outage-mpu", Key="held"),
+            lambda: s3.delete_object(Bucket="outage-mpu", Key="held"),
+        ):
+            with pytest.raises(botocore.exceptions.ClientError) as err:
+                call()
+            assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
         created = s3.create_multipart_upload(Bucket="outage-mpu", Key="late.bin")
         assert served(created) == "local"
         uid = created["UploadId"]
@@ -574,4 +585,5 @@ def test_multipart_begun_on_the_secondary_stays_there(moto: ServerProcess, tmp_p
         with pytest.raises(botocore.exceptions.ClientError) as err:
             direct_client(moto.url).head_object(Bucket="outage-mpu", Key="late.bin")
         assert err.value.response["Error"]["Code"] in ("404", "NoSuchKey")
+        assert s3.get_object(Bucket="outage-mpu", Key="held")["Body"].read() == b"only on the primary"
         assert metric(gateway, "s3bridge_backend_fallbacks_total", backend="fb") == 1
