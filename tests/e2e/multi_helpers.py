@@ -103,7 +103,8 @@ def direct_client(url: str, *, ak: str = STORE_AK, sk: str = STORE_SK, attempts:
 
 
 def retrying_client(url: str):  # type: ignore[no-untyped-def]
-    """boto3 to the gateway with the SDK's own retries on, as applications run it."""
+    """boto3 to the gateway with the SDK's own retries on, as applications run it (botocore's
+    ``max_attempts`` counts retries after the first attempt)."""
     return direct_client(url, ak=ACCESS_KEY, sk=SECRET_KEY, attempts=5)
 
 

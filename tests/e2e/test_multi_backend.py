@@ -416,7 +416,7 @@ def test_slowdown_is_retried_on_the_primary_without_fallback(
     fb_stack: FallbackStack, moto: ServerProcess
 ) -> None:
     gw = fb_stack.gateway
-    s3 = make_client(gw.url)  # no client retries: the gateway's own must do it
+    s3 = make_client(gw.url)
     s3.put_object(Bucket="steady", Key="read-me", Body=b"primary bytes")
     retries_before = metric(gw, "s3bridge_backend_retries_total", backend="primary")
     before = counts(fb_stack.proxy)
@@ -424,6 +424,7 @@ def test_slowdown_is_retried_on_the_primary_without_fallback(
     got = s3.get_object(Bucket="steady", Key="read-me")
     assert got["Body"].read() == b"primary bytes"
     assert served(got) == "primary"
+    assert got["ResponseMetadata"]["RetryAttempts"] == 0  # the gateway's retries did it, not the client's
     assert counts(fb_stack.proxy)["failed"] - before["failed"] == 3
     assert metric(gw, "s3bridge_backend_retries_total", backend="primary") - retries_before == 3
     assert metric(gw, "s3bridge_backend_fallbacks_total", backend="fb") == 0
