@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -33,36 +33,9 @@ from tests.contract.bodies import (
     multipart_etag,
     pattern,
 )
+from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, MotoContract
 from tests.contract.suite import BackendContract
 from tests.procs import REPO, ServerProcess, free_port, gateway_server, moto_server
-
-GATEWAY_KEY = "s3-contract-access"
-GATEWAY_SECRET = "s3-contract-secret-0123456789"
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    log = Path(tmp_path_factory.mktemp("moto")) / "moto.log"
-    server = moto_server(log_path=log).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def gateway_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    root = Path(tmp_path_factory.mktemp("gateway-store"))
-    server = gateway_server(
-        data_dir=root / "data",
-        access_key=GATEWAY_KEY,
-        secret_key=GATEWAY_SECRET,
-        log_path=root / "gateway.log",
-    ).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:
@@ -71,17 +44,7 @@ def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:
     )
 
 
-def moto_deviation(
-    reason: str, raises: type[BaseException] | tuple[type[BaseException], ...]
-) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=raises, reason=f"moto deviates from AWS: {reason}")
-
-
-DID_NOT_RAISE = pytest.fail.Exception
-UNKNOWN_UPLOAD_500 = moto_deviation("UploadPart with an unknown upload id answers 500", be.BackendUnavailable)
-
-
-class TestContractS3Moto(BackendContract):
+class TestContractS3Moto(MotoContract):
     @pytest.fixture
     async def backend(self, moto: ServerProcess) -> AsyncIterator[Backend]:
         backend = S3Backend(s3_settings(moto.url, "moto-access", "moto-secret"), name="s3-moto")
@@ -90,31 +53,6 @@ class TestContractS3Moto(BackendContract):
             yield backend
         finally:
             await backend.close()
-
-    @UNKNOWN_UPLOAD_500
-    async def test_abort(self, backend: Backend, bucket: str) -> None:
-        await super().test_abort(backend, bucket)
-
-    @pytest.mark.parametrize(
-        "upload_id",
-        [pytest.param(u, marks=UNKNOWN_UPLOAD_500) for u in ("does-not-exist", "../../etc", "0" * 32, "a/b")]
-        + [""],
-        ids=repr,
-    )
-    async def test_unknown_upload(self, backend: Backend, bucket: str, upload_id: str) -> None:
-        await super().test_unknown_upload(backend, bucket, upload_id)
-
-    @moto_deviation("an upload id is accepted for any key", DID_NOT_RAISE)
-    async def test_upload_id_bound_to_key(self, backend: Backend, bucket: str) -> None:
-        await super().test_upload_id_bound_to_key(backend, bucket)
-
-    @moto_deviation("ListParts counts part-number-marker as an index, skipping parts", AssertionError)
-    async def test_list_parts_paging(self, backend: Backend, bucket: str) -> None:
-        await super().test_list_parts_paging(backend, bucket)
-
-    @moto_deviation("ListMultipartUploads ignores delimiter and max-uploads, lists unsorted", AssertionError)
-    async def test_list_uploads(self, backend: Backend, bucket: str) -> None:
-        await super().test_list_uploads(backend, bucket)
 
 
 class TestContractS3Gateway(BackendContract):

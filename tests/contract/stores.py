@@ -1,0 +1,67 @@
+"""What the contract suites of the S3-protocol backends (s3, obs in v4 mode) share: moto's known
+deviations from AWS (the store fixtures themselves are in this folder's conftest.py).
+
+moto is the S3 server that installs offline; where it differs from AWS the suite's test is marked a
+strict expected failure, so the day moto behaves like AWS the mark fails and goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from backends import errors as be
+from backends.base import Backend
+from tests.contract.suite import BackendContract
+from tests.procs import ServerProcess
+
+#: The key pair of the s3bridge process that serves as a signature-checking store.
+GATEWAY_KEY = "contract-store-access"
+GATEWAY_SECRET = "contract-store-secret-0123456789"
+
+
+def running(server: ServerProcess) -> Iterator[ServerProcess]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def moto_deviation(
+    reason: str, raises: type[BaseException] | tuple[type[BaseException], ...]
+) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, raises=raises, reason=f"moto deviates from AWS: {reason}")
+
+
+UNKNOWN_UPLOAD_500 = moto_deviation("UploadPart with an unknown upload id answers 500", be.BackendUnavailable)
+
+
+class MotoContract(BackendContract):
+    """The contract suite against moto, with moto's deviations from AWS marked."""
+
+    @UNKNOWN_UPLOAD_500
+    async def test_abort(self, backend: Backend, bucket: str) -> None:
+        await super().test_abort(backend, bucket)
+
+    @pytest.mark.parametrize(
+        "upload_id",
+        [pytest.param(u, marks=UNKNOWN_UPLOAD_500) for u in ("does-not-exist", "../../etc", "0" * 32, "a/b")]
+        + [""],
+        ids=repr,
+    )
+    async def test_unknown_upload(self, backend: Backend, bucket: str, upload_id: str) -> None:
+        await super().test_unknown_upload(backend, bucket, upload_id)
+
+    @moto_deviation("an upload id is accepted for any key", pytest.fail.Exception)
+    async def test_upload_id_bound_to_key(self, backend: Backend, bucket: str) -> None:
+        await super().test_upload_id_bound_to_key(backend, bucket)
+
+    @moto_deviation("ListParts counts part-number-marker as an index, skipping parts", AssertionError)
+    async def test_list_parts_paging(self, backend: Backend, bucket: str) -> None:
+        await super().test_list_parts_paging(backend, bucket)
+
+    @moto_deviation("ListMultipartUploads ignores delimiter and max-uploads, lists unsorted", AssertionError)
+    async def test_list_uploads(self, backend: Backend, bucket: str) -> None:
+        await super().test_list_uploads(backend, bucket)
