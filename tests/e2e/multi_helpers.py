@@ -8,6 +8,7 @@ import hashlib
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,41 @@ def s3_backend(url: str, **extra: Any) -> dict[str, Any]:
         "connect_timeout": 2,
         "read_timeout": 20,
         **extra,
+    }
+
+
+#: The routing gateway: three stores by bucket, and a bucket kept under a prefix of a shared remote one.
+ROUTES = [
+    {"bucket": "alpha", "backend": "alpha_store"},
+    {"bucket": "beta", "backend": "beta_store"},
+    {"bucket": "gamma", "backend": "gamma_store"},
+    {"bucket": "photos", "backend": "alpha_store", "remote_bucket": "prod-media", "prefix": "photos/"},
+]
+
+
+@dataclass
+class Routed:
+    gateway: ServerProcess
+    moto: ServerProcess
+    store: ServerProcess
+
+
+def fallback_backends(proxy: ServerProcess, local: Path, *, breaker: bool) -> dict[str, dict[str, object]]:
+    """``fb``: the s3 store behind ``proxy`` (through a fast retry) as primary, a local fs as secondary."""
+    fb: dict[str, object] = {"type": "fallback", "primary": "primary", "secondary": "local"}
+    if breaker:
+        fb["breaker"] = {"failure_threshold": 2, "reset_timeout": 0.5}
+    return {
+        "fb": fb,
+        "remote": s3_backend(proxy.url, connect_timeout=1),
+        "primary": {
+            "type": "retry",
+            "backend": "remote",
+            "attempts": 5,
+            "base_delay": 0.01,
+            "max_delay": 0.05,
+        },
+        "local": {"type": "fs", "root": str(local), "fsync": False},
     }
 
 

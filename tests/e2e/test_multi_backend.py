@@ -26,9 +26,12 @@ from backends.fs import FsBackend
 from tests.contract.bodies import pattern
 from tests.e2e.conftest import make_client, sha256_file, write_random
 from tests.e2e.multi_helpers import (
+    ROUTES,
     MiB,
+    Routed,
     body_sha256,
     direct_client,
+    fallback_backends,
     metric,
     oss_emulator,
     processes,
@@ -59,13 +62,6 @@ def _sha(data: bytes) -> str:
 # -- 1. routing ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class Routed:
-    gateway: ServerProcess
-    moto: ServerProcess
-    store: ServerProcess
-
-
 @pytest.fixture(scope="module")
 def routed(moto: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Routed]:
     """``alpha`` on moto, ``beta`` on a second s3bridge, ``gamma`` on the OSS emulator, ``photos``
@@ -83,17 +79,7 @@ def routed(moto: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 "beta_store": s3_backend(store.url),
                 "gamma_store": oss_options,
             },
-            [
-                {"bucket": "alpha", "backend": "alpha_store"},
-                {"bucket": "beta", "backend": "beta_store"},
-                {"bucket": "gamma", "backend": "gamma_store"},
-                {
-                    "bucket": "photos",
-                    "backend": "alpha_store",
-                    "remote_bucket": "prod-media",
-                    "prefix": "photos/",
-                },
-            ],
+            ROUTES,
         )
         gateway = start_gateway(config, root / "gateway.log")
         procs.append(gateway)
@@ -274,24 +260,6 @@ def test_copies_between_s3_and_oss(routed: Routed, tmp_path: Path) -> None:
 # -- 2. fallback while the primary is killed ---------------------------------------------------------
 
 
-def _fallback_backends(proxy: ServerProcess, local: Path, *, breaker: bool) -> dict[str, dict[str, object]]:
-    fb: dict[str, object] = {"type": "fallback", "primary": "primary", "secondary": "local"}
-    if breaker:
-        fb["breaker"] = {"failure_threshold": 2, "reset_timeout": 0.5}
-    return {
-        "fb": fb,
-        "remote": s3_backend(proxy.url, connect_timeout=1),
-        "primary": {
-            "type": "retry",
-            "backend": "remote",
-            "attempts": 5,
-            "base_delay": 0.01,
-            "max_delay": 0.05,
-        },
-        "local": {"type": "fs", "root": str(local), "fsync": False},
-    }
-
-
 UPLOADS = 200
 KILL_AT, REVIVE_AT = 60, 130
 
@@ -301,7 +269,7 @@ def test_primary_killed_mid_run_loses_no_acknowledged_upload(moto: ServerProcess
         proxy = flaky_proxy(moto.url, log_path=tmp_path / "proxy.log").start()
         procs.append(proxy)
         config = write_config(
-            tmp_path / "gateway.yaml", _fallback_backends(proxy, tmp_path / "local", breaker=True)
+            tmp_path / "gateway.yaml", fallback_backends(proxy, tmp_path / "local", breaker=True)
         )
         log = tmp_path / "gateway.log"
         gateway = start_gateway(config, log)
@@ -405,7 +373,7 @@ def fb_stack(moto: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> I
     with processes() as procs:
         proxy = flaky_proxy(moto.url, log_path=root / "proxy.log").start()
         procs.append(proxy)
-        config = write_config(root / "gateway.yaml", _fallback_backends(proxy, root / "local", breaker=False))
+        config = write_config(root / "gateway.yaml", fallback_backends(proxy, root / "local", breaker=False))
         gateway = start_gateway(config, root / "gateway.log")
         procs.append(gateway)
         make_client(gateway.url).create_bucket(Bucket="steady")
@@ -548,7 +516,7 @@ def test_multipart_begun_on_the_secondary_stays_there(moto: ServerProcess, tmp_p
         proxy = flaky_proxy(moto.url, log_path=tmp_path / "proxy.log").start()
         procs.append(proxy)
         config = write_config(
-            tmp_path / "gateway.yaml", _fallback_backends(proxy, tmp_path / "local", breaker=False)
+            tmp_path / "gateway.yaml", fallback_backends(proxy, tmp_path / "local", breaker=False)
         )
         gateway = start_gateway(config, tmp_path / "gateway.log")
         procs.append(gateway)
