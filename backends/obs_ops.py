@@ -118,8 +118,8 @@ class ObsOperations:
         head = await self._call(self.client.headBucket, bucket)
         if int(head.status or 0) < 300:
             raise be.BucketAlreadyOwnedByYou(backend=self.name)
-        if int(head.status or 0) == 403:
-            raise be.BucketAlreadyExists(backend=self.name)
+        # A 403 on HEAD has no body: a bucket someone else owns and a bad signature look alike, so let
+        # createBucket answer (BucketAlreadyExists with its code, or AccessDenied).
         location = region or self.region
         if location in ("us-east-1", "region"):
             location = None

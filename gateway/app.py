@@ -74,7 +74,12 @@ class S3App:
             response = await self._extra(request)
         if response is None:
             response = await self.handle(request)
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        except ConnectionAbortedError as exc:
+            # A store failed after the answer's headers went out: the connection is cut (the client
+            # sees fewer bytes than Content-Length), which is all that can be said now.
+            log.warning("response body cut off: %s", exc)
 
     async def startup(self) -> None:
         if not self._started:
