@@ -65,7 +65,7 @@ def client(url: str, access_key: str, secret_key: str):  # type: ignore[no-untyp
         s3={"addressing_style": "path", "payload_signing_enabled": False},
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},
         read_timeout=300,
     )
     return boto3.client(

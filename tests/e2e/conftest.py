@@ -59,7 +59,7 @@ def make_client(url: str, *, checksums: str = "when_required", verify: bool | st
         s3={"addressing_style": "path"},
         request_checksum_calculation=checksums,
         response_checksum_validation=checksums,
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},
         **kw,  # type: ignore[arg-type]
     )
     return boto3.client(

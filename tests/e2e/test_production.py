@@ -47,7 +47,7 @@ def client(url: str, who: str, **config: Any):  # type: ignore[no-untyped-def]
             s3={"addressing_style": "path"},
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
-            retries={"max_attempts": 1, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
             **config,
         ),
     )
@@ -352,7 +352,7 @@ def test_unknown_key_is_refused(gateway: ServerProcess) -> None:
         aws_access_key_id="stranger",
         aws_secret_access_key="whatever-0123456789",
         region_name="us-east-1",
-        config=BotoConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        config=BotoConfig(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
     )
     with pytest.raises(ClientError) as err:
         stranger.list_buckets()
