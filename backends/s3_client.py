@@ -10,7 +10,7 @@ Memory per upload is then one chunk of the client's stream, whatever the object 
 
 from __future__ import annotations
 
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import certifi
 import urllib3
@@ -19,6 +19,7 @@ from minio.credentials import Credentials
 from urllib3.util import Retry, Timeout
 
 from backends.bridge import DEFAULT_CHUNK, BodyReadError
+from backends.s3_wire import encode_dot_segments
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
@@ -78,7 +79,20 @@ class SizedStream:
 
 
 class StreamingMinio(Minio):
-    """A Minio client whose requests may carry a ``SizedStream`` body (see the module docstring)."""
+    """A Minio client whose requests may carry a ``SizedStream`` body (see the module docstring), and
+    whose URLs keep keys with ``.``/``..`` segments intact: urllib3 removes dot segments from a path
+    after minio signed it, which would fail the signature, or, on a store that checks none, write
+    another key. Encoded as ``%2E``, a dot segment survives and the store decodes the real key."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        build = self._base_url.build
+
+        def dot_safe_build(**kw: Any) -> Any:
+            url = build(**kw)
+            return url._replace(path=encode_dot_segments(url.path))
+
+        self._base_url.build = dot_safe_build  # type: ignore[method-assign]
 
     def _build_headers(  # type: ignore[override]
         self,

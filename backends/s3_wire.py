@@ -48,6 +48,12 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 # -- ranges ------------------------------------------------------------------------------------------
+def encode_dot_segments(path: str) -> str:
+    """``/b/a/./c`` → ``/b/a/%2E/c``: path segments that are exactly ``.`` or ``..`` percent-encoded, so no
+    HTTP library normalises them away (S3 keys are not file paths)."""
+    return "/".join("%2E" * len(s) if s in (".", "..") else s for s in path.split("/"))
+
+
 def range_header(rng: ByteRange) -> str:
     """The Range header for a contract range; suffix and open-ended forms pass through unresolved.
 

@@ -92,6 +92,9 @@ NASTY_KEYS = [
     "double//slash",
     "tilde~star*quote'paren()",
     "semi;colon=equals&amp?q#hash",
+    "dot/./segment",
+    "dotdot/../segment",
+    "trailing/..",
 ]
 
 

@@ -166,3 +166,20 @@ def test_location_body_only_outside_us_east_1() -> None:
     assert location_body("us-east-1") is None
     body = location_body("eu-west-1")
     assert body is not None and b"<LocationConstraint>eu-west-1</LocationConstraint>" in body
+
+
+@pytest.mark.parametrize(
+    ("path", "encoded"),
+    [
+        ("/b/a/./c", "/b/a/%2E/c"),
+        ("/b/a/../c", "/b/a/%2E%2E/c"),
+        ("/b/./", "/b/%2E/"),
+        ("/b/..", "/b/%2E%2E"),
+        ("/b/.../x.y/..z", "/b/.../x.y/..z"),
+        ("/b/a//c", "/b/a//c"),
+    ],
+)
+def test_encode_dot_segments(path: str, encoded: str) -> None:
+    from backends.s3_wire import encode_dot_segments
+
+    assert encode_dot_segments(path) == encoded
