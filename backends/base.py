@@ -66,6 +66,18 @@ class ObjectMeta:
         return replace(self, **fresh)  # type: ignore[arg-type]
 
 
+#: ObjectMeta's standard content fields → the HTTP header that carries each, for every provider and
+#: for the front end (both directions).
+CONTENT_HEADERS: dict[str, str] = {
+    "content_type": "Content-Type",
+    "content_encoding": "Content-Encoding",
+    "content_disposition": "Content-Disposition",
+    "content_language": "Content-Language",
+    "cache_control": "Cache-Control",
+    "expires": "Expires",
+}
+
+
 @dataclass
 class ObjectInfo:
     """An object as listed or fetched. ``etag`` has no quotes; multipart ETags end in ``-N``."""

@@ -16,16 +16,12 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
 
+from backends.base import CONTENT_HEADERS as BASE_CONTENT_HEADERS
 from backends.base import ObjectInfo, ObjectMeta
 
 #: contract field → HTTP header the SDK passes through untouched when given as an extension header.
-CONTENT_HEADERS = {
-    "content_encoding": "Content-Encoding",
-    "content_disposition": "Content-Disposition",
-    "content_language": "Content-Language",
-    "cache_control": "Cache-Control",
-    "expires": "Expires",
-}
+#: (Content-Type has its own SDK parameter.)
+CONTENT_HEADERS = {f: h for f, h in BASE_CONTENT_HEADERS.items() if f != "content_type"}
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 

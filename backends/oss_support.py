@@ -17,17 +17,10 @@ import requests
 from oss2 import exceptions as oe
 
 from backends import errors as be
-from backends.base import ObjectMeta
+from backends.base import CONTENT_HEADERS, ObjectMeta
 from backends.bridge import BodyReadError, SyncReader
 
-_CONTENT_HEADERS = {
-    "content_type": "Content-Type",
-    "content_encoding": "Content-Encoding",
-    "content_disposition": "Content-Disposition",
-    "content_language": "Content-Language",
-    "cache_control": "Cache-Control",
-    "expires": "Expires",
-}
+_CONTENT_HEADERS = CONTENT_HEADERS
 META_PREFIX = "x-oss-meta-"
 #: S3 storage classes and their OSS names (and back).
 STORAGE_TO_OSS = {

@@ -18,21 +18,14 @@ from urllib.parse import unquote_plus
 
 from lxml import etree
 
+from backends.base import CONTENT_HEADERS as BASE_CONTENT_HEADERS
 from backends.base import ByteRange, ListPage, ObjectInfo, ObjectMeta, UploadInfo, UploadsPage
 
 META_PREFIX = "x-amz-meta-"
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 #: ObjectMeta field → the HTTP header that carries it, both ways.
-CONTENT_HEADERS = {
-    "content_type": "Content-Type",
-    "content_encoding": "Content-Encoding",
-    "content_disposition": "Content-Disposition",
-    "content_language": "Content-Language",
-    "cache_control": "Cache-Control",
-    "expires": "Expires",
-    "storage_class": "x-amz-storage-class",
-}
+CONTENT_HEADERS = {**BASE_CONTENT_HEADERS, "storage_class": "x-amz-storage-class"}
 
 _PARSER = etree.XMLParser(
     resolve_entities=False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from email.utils import format_datetime
 
-from backends.base import CHECKSUM_ALGORITHMS, ObjectInfo, ObjectMeta
+from backends.base import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectInfo, ObjectMeta
 from gateway.errors import S3Error
 
 META_PREFIX = "x-amz-meta-"
@@ -30,13 +30,8 @@ STORAGE_CLASSES = {
     "EXPRESS_ONEZONE",
 }
 
-_CONTENT_HEADERS = {
-    "content-type": "content_type",
-    "content-disposition": "content_disposition",
-    "content-language": "content_language",
-    "cache-control": "cache_control",
-    "expires": "expires",
-}
+#: Request header → ObjectMeta field (Content-Encoding apart: ``aws-chunked`` is stripped from it).
+_CONTENT_HEADERS = {h.lower(): f for f, h in CONTENT_HEADERS.items() if f != "content_encoding"}
 #: GetObject's response-* query overrides → the header they replace.
 RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
@@ -88,14 +83,10 @@ def object_headers(info: ObjectInfo, *, checksum_mode: bool = False) -> dict[str
         "Accept-Ranges": "bytes",
         "Content-Type": meta.content_type or "binary/octet-stream",
     }
-    optional = {
-        "Content-Encoding": meta.content_encoding,
-        "Content-Disposition": meta.content_disposition,
-        "Content-Language": meta.content_language,
-        "Cache-Control": meta.cache_control,
-        "Expires": meta.expires,
-    }
-    headers.update({k: v for k, v in optional.items() if v})
+    for field, header in CONTENT_HEADERS.items():
+        value = getattr(meta, field)
+        if value and field != "content_type":
+            headers[header] = value
     if meta.storage_class and meta.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = meta.storage_class
     for name, value in meta.user.items():
