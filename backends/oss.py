@@ -142,6 +142,10 @@ def _region_of(endpoint: str) -> str | None:
     return None
 
 
+#: oss2.Bucket objects kept for reuse (cheap to rebuild; they share the one requests session).
+MAX_CACHED_BUCKETS = 256
+
+
 class OssBackend(Backend):
     capabilities = Capabilities(
         multipart=True,
@@ -196,6 +200,8 @@ class OssBackend(Backend):
         with self._lock:
             bucket = self._buckets.get(name)
             if bucket is None:
+                if len(self._buckets) >= MAX_CACHED_BUCKETS:  # clients pick the names: stay bounded
+                    self._buckets.clear()
                 bucket = oss2.Bucket(
                     self._auth,
                     self.settings.endpoint,
