@@ -285,6 +285,11 @@ class FsBackend(Backend):
                 os.rename(path, doomed)
             except FileNotFoundError:
                 raise be.NoSuchBucket(detail=bucket, backend=self.name) from None
+            if next(iter(KeyWalker(doomed)), None) is not None:
+                # A PUT landed between the check and the rename (and was acknowledged): put the bucket
+                # back. PUTs arriving after the rename find no bucket and fail; none is lost.
+                os.rename(doomed, path)
+                raise be.BucketNotEmpty(detail=bucket, backend=self.name)
             self._fsync_dir(self.root)
             shutil.rmtree(doomed, ignore_errors=True)
             self.uploads.remove_bucket(bucket)

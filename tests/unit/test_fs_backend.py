@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import time
@@ -240,3 +241,44 @@ async def test_unwritable_temp_dir_is_a_contract_error(fs: FsBackend, tmp_path: 
         immutable(fs.tmp, on=False)
     with pytest.raises(be.NoSuchKey):
         await fs.head_object("locked", "k")
+
+
+async def test_delete_bucket_racing_puts_loses_nothing(tmp_path: Path) -> None:
+    """PUTs and a DeleteBucket at once: a PUT acknowledged while the delete also succeeded is a lost object."""
+    fs = FsBackend(tmp_path / "race", name="fs-race", fsync=False)
+    await fs.start()
+    lost: list[str] = []
+    try:
+        for i in range(120):
+            await fs.create_bucket("race")
+            acknowledged: list[str] = []
+            deleted: list[bool] = []
+
+            async def put(key: str) -> None:
+                try:
+                    await fs.put_object("race", key, ChunkedBody(b"x" * 10, 10), ObjectMeta())
+                    acknowledged.append(key)
+                except (be.NoSuchBucket, be.BucketNotEmpty):
+                    pass
+
+            async def delete() -> None:
+                with contextlib.suppress(be.BucketNotEmpty):
+                    await fs.delete_bucket("race")
+                    deleted.append(True)
+
+            async with anyio.create_task_group() as tg:
+                for n in range(8):
+                    tg.start_soon(put, f"r{i}/k{n}")
+                tg.start_soon(delete)
+                for n in range(8, 12):
+                    tg.start_soon(put, f"r{i}/k{n}")
+            if deleted:
+                lost += acknowledged
+            else:
+                for key in acknowledged:
+                    assert await get_bytes(fs, "race", key) == b"x" * 10
+                    await fs.delete_object("race", key)
+                await fs.delete_bucket("race")
+    finally:
+        await fs.close()
+    assert lost == []
