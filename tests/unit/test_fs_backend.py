@@ -254,14 +254,14 @@ async def test_delete_bucket_racing_puts_loses_nothing(tmp_path: Path) -> None:
             acknowledged: list[str] = []
             deleted: list[bool] = []
 
-            async def put(key: str) -> None:
+            async def put(key: str, acknowledged: list[str] = acknowledged) -> None:
                 try:
                     await fs.put_object("race", key, ChunkedBody(b"x" * 10, 10), ObjectMeta())
                     acknowledged.append(key)
                 except (be.NoSuchBucket, be.BucketNotEmpty):
                     pass
 
-            async def delete() -> None:
+            async def delete(deleted: list[bool] = deleted) -> None:
                 with contextlib.suppress(be.BucketNotEmpty):
                     await fs.delete_bucket("race")
                     deleted.append(True)
