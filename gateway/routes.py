@@ -81,6 +81,7 @@ ROUTES: list[Route] = [
     *[_r("GET", "bucket", "GetBucketConfig", b.get_bucket_config_absent, sub, right="list") for sub in ABSENT_BUCKET_CONFIG],
     # multipart listing and batch delete
     _r("GET", "bucket", "ListMultipartUploads", mp.list_multipart_uploads, "uploads", right="list"),
+    _r("GET", "bucket", "ListObjectVersions", ls.list_object_versions, "versions", right="list"),
     _r("POST", "bucket", "DeleteObjects", o.delete_objects, "delete", right="write"),
     # anything else with a bucket sub-resource is not implemented
     *[_r(m, "bucket", "NotImplemented", b.not_implemented, sub, right="none") for sub in UNSUPPORTED_BUCKET for m in ("GET", "PUT", "DELETE", "POST")],

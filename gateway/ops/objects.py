@@ -26,6 +26,17 @@ def check_key(key: str) -> None:
         raise S3Error("KeyTooLongError")
 
 
+def check_version(version_id: str | None) -> None:
+    """Buckets are never versioned: version ``null`` is the object itself, any other id is invalid."""
+    if version_id is not None and version_id != "null":
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid version id specified",
+            ArgumentName="versionId",
+            ArgumentValue=version_id,
+        )
+
+
 def put_headers(info: ObjectInfo, checksums: dict[str, str]) -> dict[str, str]:
     headers = {"ETag": f'"{info.etag}"'}
     headers.update(checksum_headers(checksums))
@@ -62,6 +73,7 @@ def _checksum_mode(ctx: Ctx) -> bool:
 
 async def get_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
+    check_version(ctx.query.get("versionId"))
     if "partNumber" in ctx.query:
         raise S3Error("NotImplemented", "GetObject with partNumber is not implemented.")
     byte_range = conditions.parse_range(ctx.headers.get("range"))
@@ -118,6 +130,7 @@ def _not_modified(info: ObjectInfo) -> Response:
 
 async def head_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
+    check_version(ctx.query.get("versionId"))
     if "partNumber" in ctx.query:
         raise S3Error("NotImplemented", "HeadObject with partNumber is not implemented.")
     info = await ctx.backend.head_object(bucket, key)
@@ -144,6 +157,7 @@ async def head_object(ctx: Ctx) -> Response:
 
 
 async def delete_object(ctx: Ctx) -> Response:
+    check_version(ctx.query.get("versionId"))
     await ctx.backend.delete_object(ctx.need_bucket, ctx.need_key)
     return empty(204)
 
@@ -152,16 +166,19 @@ async def delete_objects(ctx: Ctx) -> Response:
     bucket = ctx.need_bucket
     root = await ctx.read_xml()
     quiet = (child_text(root, "Quiet") or "").strip().lower() == "true"
-    keys = [child_text(obj, "Key") for obj in children(root, "Object")]
+    objects = children(root, "Object")
+    keys = [child_text(obj, "Key") for obj in objects]
+    versions = [child_text(obj, "VersionId") for obj in objects]
     if not keys or len(keys) > MAX_DELETE_KEYS or any(k is None for k in keys):
         raise S3Error("MalformedXML")
     await ctx.backend.head_bucket(bucket)
     limit = asyncio.Semaphore(DELETE_CONCURRENCY)
 
-    async def one(key: str) -> S3Error | None:
+    async def one(key: str, version: str | None) -> S3Error | None:
         async with limit:
             try:
                 check_key(key)
+                check_version(version)
                 await ctx.backend.delete_object(bucket, key)
             except S3Error as err:
                 return err
@@ -169,7 +186,7 @@ async def delete_objects(ctx: Ctx) -> Response:
                 return from_backend(exc)
         return None
 
-    results = await asyncio.gather(*(one(k) for k in keys if k is not None))
+    results = await asyncio.gather(*(one(k, v) for k, v in zip(keys, versions, strict=True) if k is not None))
     doc = Doc("DeleteResult")
     for key, err in zip(keys, results, strict=True):
         if err is None:

@@ -412,3 +412,43 @@ def test_upload_fileobj_and_download(s3, bucket: str, tmp_path) -> None:
     out = io.BytesIO()
     s3.download_fileobj(bucket, "big", out)
     assert out.getvalue() == b"z" * (9 * 1024 * 1024)
+
+
+def test_unversioned_bucket_version_semantics(s3, bucket: str) -> None:
+    """ListObjectVersions answers every object as version ``null`` (as S3 does for an unversioned
+    bucket); versionId ``null`` addresses the object, any other id is InvalidArgument."""
+    keys = [f"v/{i:02d}" for i in range(7)] + ["w/x"]
+    for k in keys:
+        s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    seen = []
+    for page in s3.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, PaginationConfig={"PageSize": 3}
+    ):
+        for v in page.get("Versions", []):
+            assert v["VersionId"] == "null" and v["IsLatest"] is True and v["Size"] == len(v["Key"])
+            seen.append(v["Key"])
+        assert "DeleteMarkers" not in page
+    assert seen == keys
+    grouped = s3.list_object_versions(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in grouped["CommonPrefixes"]] == ["v/", "w/"]
+    assert s3.get_object(Bucket=bucket, Key="w/x", VersionId="null")["Body"].read() == b"w/x"
+    for call in (
+        lambda: s3.get_object(Bucket=bucket, Key="w/x", VersionId="3HL4kqtJlcpXroDTDmJ"),
+        lambda: s3.head_object(Bucket=bucket, Key="w/x", VersionId="3HL4kqtJlcpXroDTDmJ"),
+        lambda: s3.delete_object(Bucket=bucket, Key="w/x", VersionId="3HL4kqtJlcpXroDTDmJ"),
+    ):
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            call()
+        assert status_of(err.value) == 400
+    assert (
+        s3.head_object(Bucket=bucket, Key="w/x")["ContentLength"] == 3
+    )  # the refused delete deleted nothing
+    out = s3.delete_objects(
+        Bucket=bucket,
+        Delete={"Objects": [{"Key": "w/x", "VersionId": "bogus"}, {"Key": "v/00", "VersionId": "null"}]},
+    )
+    assert [d["Key"] for d in out["Deleted"]] == ["v/00"]
+    assert [(e["Key"], e["Code"]) for e in out["Errors"]] == [("w/x", "InvalidArgument")]
+    s3.delete_object(Bucket=bucket, Key="w/x", VersionId="null")
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key="w/x")
