@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 
 from backends.base import Backend, ByteRange, GetResult, ObjectInfo, ObjectMeta
@@ -94,6 +95,19 @@ async def put_bytes(
     backend: Backend, bucket: str, key: str, data: bytes, meta: ObjectMeta | None = None
 ) -> ObjectInfo:
     return await backend.put_object(bucket, key, ChunkedBody(data), meta or ObjectMeta())
+
+
+async def put_many(backend: Backend, bucket: str, keys: list[str], *, concurrency: int = 8) -> None:
+    """Create many small objects (empty bodies), a few at a time: listing tests need the keys, not the order."""
+    limit = anyio.Semaphore(concurrency)
+
+    async def one(key: str) -> None:
+        async with limit:
+            await put_bytes(backend, bucket, key, b"")
+
+    async with anyio.create_task_group() as tg:
+        for key in keys:
+            tg.start_soon(one, key)
 
 
 def need(backend: Backend, capability: str) -> None:

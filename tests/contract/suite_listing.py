@@ -6,7 +6,7 @@ import pytest
 
 from backends import errors as be
 from backends.base import Backend
-from tests.contract.bodies import md5_hex, put_bytes
+from tests.contract.bodies import md5_hex, put_bytes, put_many
 
 #: Keys whose UTF-8 order differs from their UTF-16 order (U+FF21 sorts after U+1F600 in UTF-16).
 ORDER_KEYS = ["\uff21", "\U0001f600", "\u00e9", "z", "~", "A", "a", "a/b", "a/c/d", "ab", "a-b", "0", " sp"]
@@ -110,8 +110,7 @@ class ListingContract:
         keys += [f"tree/{i % 7}/{i:03d}" for i in range(140)]
         keys += [f"tree/{i}" for i in range(9)]
         keys += [f"z{i}/x" for i in range(13)]
-        for key in keys:
-            await put_bytes(backend, bucket, key, b"")
+        await put_many(backend, bucket, keys)
         for page_size in (1000, 37, 1):
             got = await list_all(backend, bucket, page_size=page_size)
             assert got == reference_listing(keys, "", "", "")

@@ -323,6 +323,9 @@ def _drain(request: Request) -> None:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: Headers and body leave in separate writes; with Nagle on, the body waits for the client's
+    #: delayed ACK (~40 ms a response).
+    disable_nagle_algorithm = True
     app: App
     server_version = "emulator"
 
