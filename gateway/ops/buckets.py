@@ -3,6 +3,7 @@ configuration answers clients ask for (location, versioning, ACL, and the "not c
 
 from __future__ import annotations
 
+from lxml import etree
 from starlette.responses import Response
 
 from gateway.addressing import valid_bucket_name
@@ -19,8 +20,8 @@ EMPTY_BUCKET_CONFIG_ERRORS = {
 }
 
 
-def owner(parent: object, tag: str = "Owner") -> None:
-    el = add(parent, tag)  # type: ignore[arg-type]
+def owner(parent: etree._Element, tag: str = "Owner") -> None:
+    el = add(parent, tag)
     add(el, "ID", OWNER_ID)
     add(el, "DisplayName", OWNER_NAME)
 

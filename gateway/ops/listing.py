@@ -75,8 +75,24 @@ def _contents(doc: Doc, page: ListPage, enc: Callable[[str], str], with_owner: b
         if with_owner:
             owner(el)
         add(el, "StorageClass", obj.meta.storage_class or "STANDARD")
+    _common_prefixes(doc, page, enc)
+
+
+def _common_prefixes(doc: Doc, page: ListPage, enc: Callable[[str], str]) -> None:
     for prefix in page.common_prefixes:
         add(add(doc.root, "CommonPrefixes"), "Prefix", enc(prefix))
+
+
+def _page_facts(
+    ctx: Ctx, doc: Doc, page: ListPage, max_keys: int, delimiter: str, enc: Callable[[str], str]
+) -> None:
+    """The elements v1 listings and version listings share after their markers."""
+    add(doc.root, "MaxKeys", max_keys)
+    if delimiter:
+        add(doc.root, "Delimiter", enc(delimiter))
+    add(doc.root, "IsTruncated", page.is_truncated)
+    if "encoding-type" in ctx.query:
+        add(doc.root, "EncodingType", "url")
 
 
 async def _list_v1(ctx: Ctx) -> Response:
@@ -89,12 +105,7 @@ async def _list_v1(ctx: Ctx) -> Response:
     add(doc.root, "Marker", enc(marker))
     if page.is_truncated and delimiter and page.next_marker is not None:
         add(doc.root, "NextMarker", enc(page.next_marker))
-    add(doc.root, "MaxKeys", max_keys)
-    if delimiter:
-        add(doc.root, "Delimiter", enc(delimiter))
-    add(doc.root, "IsTruncated", page.is_truncated)
-    if "encoding-type" in ctx.query:
-        add(doc.root, "EncodingType", "url")
+    _page_facts(ctx, doc, page, max_keys, delimiter, enc)
     _contents(doc, page, enc, with_owner=True)
     return xml_response(doc)
 
@@ -152,12 +163,7 @@ async def list_object_versions(ctx: Ctx) -> Response:
     if page.is_truncated and page.next_marker is not None:
         add(doc.root, "NextKeyMarker", enc(page.next_marker))
         add(doc.root, "NextVersionIdMarker", "null")
-    add(doc.root, "MaxKeys", max_keys)
-    if delimiter:
-        add(doc.root, "Delimiter", enc(delimiter))
-    add(doc.root, "IsTruncated", page.is_truncated)
-    if "encoding-type" in ctx.query:
-        add(doc.root, "EncodingType", "url")
+    _page_facts(ctx, doc, page, max_keys, delimiter, enc)
     for obj in page.objects:
         el = add(doc.root, "Version")
         add(el, "Key", enc(obj.key))
@@ -168,6 +174,5 @@ async def list_object_versions(ctx: Ctx) -> Response:
         add(el, "Size", obj.size)
         owner(el)
         add(el, "StorageClass", obj.meta.storage_class or "STANDARD")
-    for common in page.common_prefixes:
-        add(add(doc.root, "CommonPrefixes"), "Prefix", enc(common))
+    _common_prefixes(doc, page, enc)
     return xml_response(doc)

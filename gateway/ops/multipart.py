@@ -13,7 +13,7 @@ from starlette.responses import Response
 from backends.base import MAX_PART_NUMBER, CompletedPart, PartInfo
 from backends.checksums import ALGORITHMS, combine_composite, combine_full_object
 from gateway import conditions
-from gateway.context import OWNER_ID, OWNER_NAME, Ctx, empty, xml_response
+from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
 from gateway.headers import checksum_headers, meta_from_headers
 from gateway.ops.buckets import owner
@@ -201,7 +201,7 @@ async def list_parts(ctx: Ctx) -> Response:
     page = await ctx.backend.list_parts(bucket, key, upload_id, marker, max_parts)
     doc = Doc("ListPartsResult")
     add_all(doc.root, [("Bucket", bucket), ("Key", key), ("UploadId", upload_id)])
-    _initiator(doc)
+    owner(doc.root, "Initiator")
     owner(doc.root)
     add(doc.root, "StorageClass", "STANDARD")
     add(doc.root, "PartNumberMarker", marker)
@@ -218,12 +218,6 @@ async def list_parts(ctx: Ctx) -> Response:
         for alg, value in part.checksums.items():
             add(el, "Checksum" + alg.upper(), value)
     return xml_response(doc)
-
-
-def _initiator(doc: Doc) -> None:
-    el = add(doc.root, "Initiator")
-    add(el, "ID", OWNER_ID)
-    add(el, "DisplayName", OWNER_NAME)
 
 
 async def list_multipart_uploads(ctx: Ctx) -> Response:
@@ -255,10 +249,8 @@ async def list_multipart_uploads(ctx: Ctx) -> Response:
         el = add(doc.root, "Upload")
         add(el, "Key", upload.key)
         add(el, "UploadId", upload.upload_id)
-        for tag in ("Initiator", "Owner"):
-            who = add(el, tag)
-            add(who, "ID", OWNER_ID)
-            add(who, "DisplayName", OWNER_NAME)
+        owner(el, "Initiator")
+        owner(el)
         add(el, "StorageClass", "STANDARD")
         add(el, "Initiated", upload.initiated)
     for cp in page.common_prefixes:
