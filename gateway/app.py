@@ -26,9 +26,10 @@ from backends.served import served_by
 from gateway import addressing, routes
 from gateway.auth import RequestView, authenticate
 from gateway.config import Config
-from gateway.context import Ctx
+from gateway.context import OWNER_ID, Ctx
 from gateway.errors import S3Error, from_backend
 from gateway.policy import Policy
+from gateway.unsupported import refuse_unsupported
 from gateway.xmlio import error_document
 
 log = logging.getLogger("s3bridge")
@@ -150,6 +151,7 @@ class S3App:
             access_key = auth.access_key
             facts["access_key"] = access_key
             self.policy.authorize(auth.access_key, target.bucket, route.right, public_read=route.public)
+            refuse_unsupported(headers, OWNER_ID)
             ctx = Ctx(
                 request, rid, operation, target.bucket, target.key, query, headers,
                 self.backend, self.config, auth, self.policy,

@@ -11,6 +11,7 @@ from backends import errors as be
 #: code → (status, default message), as AWS documents them.
 S3_ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied"),
+    "AccessControlListNotSupported": (400, "The bucket does not allow ACLs"),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
     "BadDigest": (

@@ -42,8 +42,10 @@ def _emulator(module: str, root: Path, extra: list[str]) -> ServerProcess:
     return ServerProcess(argv, port, log_path=root / "store.log", ready=http_ready("/"))
 
 
-def _store_and_backend(kind: str, root: Path) -> tuple[ServerProcess, str]:
+def _store_and_backend(kind: str, root: Path) -> tuple[ServerProcess | None, str]:
     """Start the store for ``kind``; return it and the backend's YAML options."""
+    if kind == "fs":
+        return None, f"type: fs\n    root: {root / 'data'}\n"
     if kind in ("s3", "obs-v4"):
         store = moto_server(log_path=root / "store.log").start()
         if kind == "s3":
@@ -72,7 +74,7 @@ def _store_and_backend(kind: str, root: Path) -> tuple[ServerProcess, str]:
     raise ValueError(kind)
 
 
-@pytest.fixture(scope="module", params=["s3", "oss-v4", "oss-v1", "obs", "obs-v4"])
+@pytest.fixture(scope="module", params=["fs", "s3", "oss-v4", "oss-v1", "obs", "obs-v4"])
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
@@ -89,7 +91,8 @@ def stack(
         yield gateway
     finally:
         gateway.stop()
-        store.stop()
+        if store is not None:
+            store.stop()
 
 
 @pytest.fixture
@@ -214,3 +217,96 @@ def test_multipart_api_and_default_checksums(stack: ServerProcess, bkt: str, s3b
     with pytest.raises(botocore.exceptions.ClientError) as err:
         s3b.list_parts(Bucket=bkt, Key="aborted", UploadId=uid)
     assert err.value.response["Error"]["Code"] == "NoSuchUpload"
+
+
+SSE_C = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}
+#: Requests that ask for protection the gateway does not give, and the S3 error each must get.
+PROTECTION_REQUESTS: list[tuple[str, str, dict[str, object], str]] = [
+    ("put_object", "sse-c", SSE_C, "NotImplemented"),
+    ("put_object", "sse-s3", {"ServerSideEncryption": "AES256"}, "NotImplemented"),
+    ("put_object", "sse-kms", {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/x"}, "NotImplemented"),
+    ("put_object", "lock", {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": "2099-01-01T00:00:00Z"}, "NotImplemented"),
+    ("put_object", "hold", {"ObjectLockLegalHoldStatus": "ON"}, "NotImplemented"),
+    ("put_object", "acl", {"ACL": "public-read"}, "AccessControlListNotSupported"),
+    ("put_object", "grant", {"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'}, "AccessControlListNotSupported"),
+    ("put_object", "tags", {"Tagging": "team=ops"}, "NotImplemented"),
+    ("put_object", "redirect", {"WebsiteRedirectLocation": "/elsewhere"}, "NotImplemented"),
+    ("put_object", "owner", {"ExpectedBucketOwner": "111122223333"}, "AccessDenied"),
+    ("copy_object", "sse-s3", {"ServerSideEncryption": "AES256"}, "NotImplemented"),
+    ("copy_object", "source-sse-c", {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": "k" * 32}, "NotImplemented"),
+    ("copy_object", "lock", {"ObjectLockLegalHoldStatus": "ON"}, "NotImplemented"),
+    ("copy_object", "source-owner", {"ExpectedSourceBucketOwner": "111122223333"}, "AccessDenied"),
+    ("create_multipart_upload", "sse-c", SSE_C, "NotImplemented"),
+    ("create_multipart_upload", "sse-kms", {"ServerSideEncryption": "aws:kms"}, "NotImplemented"),
+    ("create_multipart_upload", "lock", {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2099-01-01T00:00:00Z"}, "NotImplemented"),
+    ("get_object", "sse-c", SSE_C, "NotImplemented"),
+    ("head_object", "sse-c", SSE_C, "NotImplemented"),
+    ("get_object", "owner", {"ExpectedBucketOwner": "111122223333"}, "AccessDenied"),
+    ("delete_object", "owner", {"ExpectedBucketOwner": "111122223333"}, "AccessDenied"),
+    ("list_objects_v2", "owner", {"ExpectedBucketOwner": "111122223333"}, "AccessDenied"),
+]  # fmt: skip
+
+
+def test_protection_requests_are_refused_not_ignored(s3b, bkt: str) -> None:
+    s3b.put_object(Bucket=bkt, Key="existing", Body=b"plain")
+    for operation, label, extra, code in PROTECTION_REQUESTS:
+        key = f"refused/{operation}/{label}"
+        args: dict[str, object] = {"Bucket": bkt, **extra}
+        if operation in ("put_object",):
+            args.update(Key=key, Body=b"secret data")
+        elif operation == "copy_object":
+            args.update(Key=key, CopySource={"Bucket": bkt, "Key": "existing"})
+        elif operation == "create_multipart_upload":
+            args.update(Key=key)
+        elif operation != "list_objects_v2":
+            args.update(Key="existing")
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            getattr(s3b, operation)(**args)
+        response = err.value.response
+        status = {"NotImplemented": 501, "AccessDenied": 403}.get(code, 400)
+        if operation == "head_object":  # no body: botocore names the error by its status
+            code = str(status)
+        got = (response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"])
+        assert got == (status, code), (operation, label)
+    # nothing was stored, started or removed by any of them
+    listed = s3b.list_objects_v2(Bucket=bkt)
+    assert [o["Key"] for o in listed["Contents"]] == ["existing"]
+    assert s3b.list_multipart_uploads(Bucket=bkt).get("Uploads", []) == []
+    assert s3b.get_object(Bucket=bkt, Key="existing")["Body"].read() == b"plain"
+
+
+def test_owner_only_acls_and_the_gateways_own_owner_are_accepted(s3b, bkt: str) -> None:
+    owner = s3b.list_buckets()["Owner"]["ID"]
+    for acl in ("private", "bucket-owner-full-control"):
+        s3b.put_object(Bucket=bkt, Key=acl, Body=b"x", ACL=acl)
+    s3b.put_object(Bucket=bkt, Key="owned", Body=b"y", ExpectedBucketOwner=owner)
+    assert s3b.get_object(Bucket=bkt, Key="owned", ExpectedBucketOwner=owner)["Body"].read() == b"y"
+    s3b.put_object(Bucket=bkt, Key="unheld", Body=b"z", ObjectLockLegalHoldStatus="OFF")
+
+
+def test_object_lock_bucket_is_refused(s3b) -> None:
+    name = f"lock-{uuid.uuid4().hex[:10]}"
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        s3b.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    assert err.value.response["Error"]["Code"] == "NotImplemented"
+    assert name not in [b["Name"] for b in s3b.list_buckets()["Buckets"]]
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        s3b.create_bucket(Bucket=name, ACL="public-read")
+    assert err.value.response["Error"]["Code"] == "AccessControlListNotSupported"
+    s3b.create_bucket(Bucket=name, ObjectLockEnabledForBucket=False, ACL="private")
+    s3b.delete_bucket(Bucket=name)
+
+
+CONTROL_KEYS = ["ctl/a\x01b", "ctl/nul\x00z", "ctl/vt\x0b", "ctl/plain"]
+
+
+def test_control_character_keys_are_stored_and_listed(s3b, bkt: str) -> None:
+    """S3 keys may hold any Unicode character; every backend stores them, and listings carry them."""
+    for key in CONTROL_KEYS:
+        s3b.put_object(Bucket=bkt, Key=key, Body=key.encode())
+    assert [o["Key"] for o in s3b.list_objects_v2(Bucket=bkt, Prefix="ctl/")["Contents"]] == sorted(
+        CONTROL_KEYS
+    )
+    assert [o["Key"] for o in s3b.list_objects(Bucket=bkt, Prefix="ctl/")["Contents"]] == sorted(CONTROL_KEYS)
+    for key in CONTROL_KEYS:
+        assert s3b.get_object(Bucket=bkt, Key=key)["Body"].read() == key.encode()

@@ -1,0 +1,101 @@
+"""Request headers that ask for protection the gateway does not give: refused, never ignored (pure code).
+
+A client that sends SSE-C keys, asks for SSE-S3 or KMS encryption, an Object Lock retention or legal
+hold, a public ACL, object tags or a website redirect believes the stored object carries them. Answering
+200 and storing plain, unlocked, untagged bytes tells it something false about its data, which is worse
+than any error: until each feature exists, such a request is refused on every operation and backend.
+``x-amz-expected-bucket-owner`` naming an owner other than the gateway's is AccessDenied, as S3 answers.
+
+The table is checked after authorisation (an anonymous or unauthorised caller still gets AccessDenied)
+and before any handler reads the body, so nothing reaches a backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from gateway.errors import S3Error
+
+Refuse = Callable[[str], bool]
+
+
+def _always(_: str) -> bool:
+    return True
+
+
+def _not_in(*allowed: str) -> Refuse:
+    lowered = {a.lower() for a in allowed}
+    return lambda value: value.strip().lower() not in lowered
+
+
+def _non_empty(value: str) -> bool:
+    return value.strip() != ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    header: str
+    refuse: Refuse
+    code: str
+    message: str
+
+
+_SSE_C = "Server-side encryption with customer-provided keys (SSE-C) is not implemented."
+_SSE = "Server-side encryption (SSE-S3, SSE-KMS) is not implemented."
+_LOCK = "Object Lock is not implemented."
+_ACL = "The bucket does not allow ACLs: every object belongs to the bucket owner."
+
+RULES: tuple[Rule, ...] = (
+    *(
+        Rule(f"x-amz-{source}server-side-encryption-customer-{part}", _always, "NotImplemented", _SSE_C)
+        for source in ("", "copy-source-")
+        for part in ("algorithm", "key", "key-md5")
+    ),
+    Rule("x-amz-server-side-encryption", _always, "NotImplemented", _SSE),
+    Rule("x-amz-server-side-encryption-aws-kms-key-id", _always, "NotImplemented", _SSE),
+    Rule("x-amz-server-side-encryption-context", _always, "NotImplemented", _SSE),
+    Rule("x-amz-server-side-encryption-bucket-key-enabled", _not_in("false"), "NotImplemented", _SSE),
+    Rule("x-amz-object-lock-mode", _always, "NotImplemented", _LOCK),
+    Rule("x-amz-object-lock-retain-until-date", _always, "NotImplemented", _LOCK),
+    Rule("x-amz-object-lock-legal-hold", _not_in("OFF"), "NotImplemented", _LOCK),
+    Rule("x-amz-bucket-object-lock-enabled", _not_in("false"), "NotImplemented", _LOCK),
+    # ACLs are disabled as on an S3 bucket with Object Ownership "bucket owner enforced" (the default of
+    # new S3 buckets): the owner-only canned ACLs are what the gateway does, anything else is refused.
+    Rule("x-amz-acl", _not_in("private", "bucket-owner-full-control"), "AccessControlListNotSupported", _ACL),
+    *(
+        Rule(f"x-amz-grant-{grant}", _always, "AccessControlListNotSupported", _ACL)
+        for grant in ("read", "write", "read-acp", "write-acp", "full-control")
+    ),
+    Rule(
+        "x-amz-object-ownership",
+        _not_in("BucketOwnerEnforced"),
+        "NotImplemented",
+        "Object Ownership other than BucketOwnerEnforced is not implemented.",
+    ),
+    Rule("x-amz-tagging", _non_empty, "NotImplemented", "Object tagging is not implemented."),
+    Rule(
+        "x-amz-website-redirect-location",
+        _always,
+        "NotImplemented",
+        "Website redirects are not implemented.",
+    ),
+    Rule("x-amz-write-offset-bytes", _always, "NotImplemented", "Appending to an object is not implemented."),
+)
+
+_OWNER_HEADERS = ("x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner")
+
+
+def refuse_unsupported(headers: Mapping[str, str], owner_id: str) -> None:
+    """Raise the S3 error for the first header that asks for what the gateway does not do."""
+    for rule in RULES:
+        value = headers.get(rule.header)
+        if value is not None and rule.refuse(value):
+            error = S3Error(rule.code, rule.message)
+            if rule.code == "NotImplemented":
+                error.extra["Header"] = rule.header
+            raise error
+    for header in _OWNER_HEADERS:
+        value = headers.get(header)
+        if value is not None and value.strip() != owner_id:
+            raise S3Error("AccessDenied")

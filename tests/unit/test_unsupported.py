@@ -1,0 +1,60 @@
+"""gateway.unsupported: headers asking for protection the gateway does not give are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import S3Error
+from gateway.unsupported import refuse_unsupported
+
+OWNER = "owner-id"
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "code"),
+    [
+        ("x-amz-server-side-encryption-customer-algorithm", "AES256", "NotImplemented"),
+        ("x-amz-server-side-encryption-customer-key", "a2V5", "NotImplemented"),
+        ("x-amz-copy-source-server-side-encryption-customer-key-md5", "bWQ1", "NotImplemented"),
+        ("x-amz-server-side-encryption", "AES256", "NotImplemented"),
+        ("x-amz-server-side-encryption", "aws:kms", "NotImplemented"),
+        ("x-amz-server-side-encryption-bucket-key-enabled", "true", "NotImplemented"),
+        ("x-amz-object-lock-mode", "COMPLIANCE", "NotImplemented"),
+        ("x-amz-object-lock-retain-until-date", "2099-01-01T00:00:00Z", "NotImplemented"),
+        ("x-amz-object-lock-legal-hold", "ON", "NotImplemented"),
+        ("x-amz-bucket-object-lock-enabled", "true", "NotImplemented"),
+        ("x-amz-acl", "public-read", "AccessControlListNotSupported"),
+        ("x-amz-acl", "authenticated-read", "AccessControlListNotSupported"),
+        ("x-amz-grant-full-control", "id=someone", "AccessControlListNotSupported"),
+        ("x-amz-object-ownership", "ObjectWriter", "NotImplemented"),
+        ("x-amz-tagging", "a=b", "NotImplemented"),
+        ("x-amz-website-redirect-location", "/x", "NotImplemented"),
+        ("x-amz-write-offset-bytes", "10", "NotImplemented"),
+        ("x-amz-expected-bucket-owner", "111122223333", "AccessDenied"),
+        ("x-amz-source-expected-bucket-owner", "111122223333", "AccessDenied"),
+    ],
+)
+def test_refused(header: str, value: str, code: str) -> None:
+    with pytest.raises(S3Error) as info:
+        refuse_unsupported({header: value}, OWNER)
+    assert info.value.code == code
+    if code == "NotImplemented":
+        assert info.value.extra["Header"] == header
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("x-amz-acl", "private"),
+        ("x-amz-acl", "bucket-owner-full-control"),
+        ("x-amz-object-lock-legal-hold", "OFF"),
+        ("x-amz-bucket-object-lock-enabled", "false"),
+        ("x-amz-server-side-encryption-bucket-key-enabled", "false"),
+        ("x-amz-object-ownership", "BucketOwnerEnforced"),
+        ("x-amz-tagging", ""),
+        ("x-amz-expected-bucket-owner", OWNER),
+        ("content-type", "text/plain"),
+    ],
+)
+def test_accepted(header: str, value: str) -> None:
+    refuse_unsupported({header: value}, OWNER)
