@@ -67,8 +67,7 @@ class Checksummer:
     def update(self, data: bytes | bytearray | memoryview) -> None:
         if self._crc_fn is not None:
             self._crc = self._crc_fn(data, self._crc)  # type: ignore[arg-type]
-        else:
-            assert self._hash is not None
+        elif self._hash is not None:
             self._hash.update(data)
 
     def digest(self) -> bytes:

@@ -137,7 +137,8 @@ class TempFile:
 
     @property
     def md5_hex(self) -> str:
-        assert self._md5 is not None
+        if self._md5 is None:
+            raise RuntimeError("md5_hex of a writer made with hash_md5=False")
         return self._md5.hexdigest()
 
     def finish(self, record: Record, fsync: bool) -> None:

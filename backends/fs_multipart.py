@@ -150,8 +150,7 @@ def uploads_page(
         common = roll_up(upload.key, prefix, delimiter)
         if common is not None and (common == key_marker or (prefixes and prefixes[-1] == common)):
             continue
-        if len(listed) + len(prefixes) == max_uploads:
-            assert last is not None
+        if len(listed) + len(prefixes) == max_uploads and last is not None:
             return UploadsPage(listed, prefixes, True, last[0], last[1])
         if common is not None:
             prefixes.append(common)

@@ -62,6 +62,9 @@ def resolve(raw_path: str, host: str, domains: list[str], path_prefix: str = "")
         return Target(None, None)
     bucket_raw, sep, key_raw = rest.partition("/")
     bucket = decode(bucket_raw)
+    if not bucket:
+        # ``//key``: a path-style request whose bucket segment is empty names no bucket at all.
+        raise S3Error("InvalidBucketName", "The request path has an empty bucket name.", BucketName="")
     key = decode(key_raw) if sep else ""
     return Target(bucket or None, key or None)
 

@@ -54,12 +54,15 @@ class Ctx:
 
     @property
     def need_bucket(self) -> str:
-        assert self.bucket is not None  # the route table guarantees it
+        # Addressing and the route table guarantee both; a refusal, not an assert, should they ever not.
+        if self.bucket is None:
+            raise S3Error("InvalidBucketName")
         return self.bucket
 
     @property
     def need_key(self) -> str:
-        assert self.key is not None
+        if self.key is None:
+            raise S3Error("InvalidRequest", "The request names no object key.")
         return self.key
 
     def int_param(self, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:

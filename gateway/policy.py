@@ -43,9 +43,10 @@ class Policy:
     ) -> bool:
         if access_key is None:
             return public_read and self.is_public(bucket)
-        if right == "none" or bucket is None:
+        if right == "none":
             return True
-        return right in self.rights(access_key, bucket)
+        # Fail closed: a right on a bucket is never granted for a request that names no bucket.
+        return bucket is not None and right in self.rights(access_key, bucket)
 
     def authorize(
         self, access_key: str | None, bucket: str | None, right: str, *, public_read: bool = False

@@ -84,7 +84,7 @@ ROUTES: list[Route] = [
     _r("GET", "bucket", "ListObjectVersions", ls.list_object_versions, "versions", right="list"),
     _r("POST", "bucket", "DeleteObjects", o.delete_objects, "delete", right="write"),
     # anything else with a bucket sub-resource is not implemented
-    *[_r(m, "bucket", "NotImplemented", b.not_implemented, sub, right="none") for sub in UNSUPPORTED_BUCKET for m in ("GET", "PUT", "DELETE", "POST")],
+    *[_r(m, "bucket", "NotImplemented", b.not_implemented, sub, right="list" if m == "GET" else "write") for sub in UNSUPPORTED_BUCKET for m in ("GET", "PUT", "DELETE", "POST")],
     # buckets
     _r("GET", "bucket", "ListObjects", ls.list_objects, right="list", public=True),
     _r("PUT", "bucket", "CreateBucket", b.create_bucket, right="admin"),
@@ -100,7 +100,7 @@ ROUTES: list[Route] = [
     # object sub-resources
     _r("GET", "object", "GetObjectAcl", b.get_object_acl, "acl", right="read"),
     _r("GET", "object", "GetObjectTagging", b.get_object_tagging, "tagging", right="read"),
-    *[_r(m, "object", "NotImplemented", b.not_implemented, sub, right="none") for sub in UNSUPPORTED_OBJECT for m in ("GET", "PUT", "DELETE", "POST")],
+    *[_r(m, "object", "NotImplemented", b.not_implemented, sub, right="read" if m == "GET" else "write") for sub in UNSUPPORTED_OBJECT for m in ("GET", "PUT", "DELETE", "POST")],
     # objects
     _r("PUT", "object", "CopyObject", o.copy_object, header="x-amz-copy-source", right="write"),
     _r("PUT", "object", "PutObject", o.put_object, right="write"),

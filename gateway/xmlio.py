@@ -8,6 +8,8 @@ keys, a complete of 10000 parts); ``MAX_XML_BYTES`` caps what is read.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import secrets
 from collections.abc import Iterable
 
 from lxml import etree
@@ -15,6 +17,14 @@ from lxml import etree
 from gateway.errors import S3Error
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+#: Characters XML 1.0 cannot carry. S3 keys may hold any of them; S3 answers them as character
+#: references (parseable only by lenient parsers, which is why clients list with encoding-type=url).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: lxml refuses such characters in text, so they go in as this per-process mark (a private-use
+#: character and 64 random bits no key will hold) and become ``&#x..;`` in the serialised bytes.
+_REF_MARK = "\ue000" + secrets.token_hex(8) + ":"
+_REF_MARK_BYTES = _REF_MARK.encode()
 MAX_XML_BYTES = 2 * 1024 * 1024
 
 _PARSER = etree.XMLParser(
@@ -70,7 +80,21 @@ class Doc:
         self.root = etree.Element(root, nsmap=nsmap)  # type: ignore[arg-type]
 
     def to_bytes(self) -> bytes:
-        return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8")
+        return serialize(self.root)
+
+
+def xml_text(value: str) -> str:
+    """``value`` as element text lxml accepts; see ``_REF_MARK``."""
+    if _NOT_XML.search(value) is None:
+        return value
+    return _NOT_XML.sub(lambda m: f"{_REF_MARK}{ord(m.group()):x};", value)
+
+
+def serialize(root: etree._Element) -> bytes:
+    data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    if _REF_MARK_BYTES in data:
+        data = data.replace(_REF_MARK_BYTES, b"&#x")
+    return data
 
 
 def add(parent: etree._Element, name: str, value: object = None) -> etree._Element:
@@ -83,7 +107,7 @@ def add(parent: etree._Element, name: str, value: object = None) -> etree._Eleme
     elif isinstance(value, dt.datetime):
         el.text = timestamp(value)
     else:
-        el.text = str(value)
+        el.text = xml_text(str(value))
     return el
 
 
@@ -104,4 +128,4 @@ def error_document(code: str, message: str, resource: str, request_id: str, extr
     add(root, "Resource", resource)
     add(root, "RequestId", request_id)
     add(root, "HostId", request_id)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return serialize(root)

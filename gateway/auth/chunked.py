@@ -131,8 +131,7 @@ class AwsChunkedParser:
 
     def _end_of_data(self) -> None:
         if self._signer is not None:
-            assert self._chunk_hash is not None
-            chunk_hash = self._chunk_hash.hexdigest()
+            chunk_hash = (self._chunk_hash or hashlib.sha256()).hexdigest()
             expected = self._signer.chunk_signature(self._previous, chunk_hash)
             if not hmac.compare_digest(expected, self._chunk_sig.lower()):
                 raise _bad_chunk_signature()

@@ -186,9 +186,8 @@ class PayloadDecoder:
         self._finished = True
 
     def _trailer_value(self, alg: Algorithm) -> bytes:
-        assert self._parser is not None
         name = f"x-amz-checksum-{alg}"
-        value = self._parser.trailers.get(name)
+        value = self._parser.trailers.get(name) if self._parser is not None else None
         if value is None:
             raise S3Error("MalformedTrailerError")
         raw = decode_checksum(alg, value)

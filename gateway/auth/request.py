@@ -7,6 +7,7 @@ query string; decoding happens here, once, in the way AWS canonicalises them.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -49,6 +50,15 @@ class QueryPair:
     @property
     def value_str(self) -> str:
         return self.value.decode("utf-8", "replace")
+
+
+_LOWERCASE_ESCAPE = re.compile(r"%(?=[0-9A-Fa-f]{2})(?:[a-f].|.[a-f])")
+
+
+def has_lowercase_escape(raw: str) -> bool:
+    """``%2f`` where a signer writes ``%2F``: signatures are compared over the bytes as sent, so a
+    request whose escapes were re-spelled after signing does not match, as AWS answers it."""
+    return _LOWERCASE_ESCAPE.search(raw) is not None
 
 
 def parse_query(query_string: str) -> list[QueryPair]:

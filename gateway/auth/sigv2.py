@@ -19,6 +19,7 @@ from gateway.auth.request import (
     QueryPair,
     RequestView,
     check_skew,
+    has_lowercase_escape,
     missing_date,
     parse_any_date,
     query_first,
@@ -86,9 +87,10 @@ def _secret(secret_for: SecretLookup, access_key: str) -> str:
     return secret
 
 
-def _compare(secret: str, candidates: list[str], provided: str, access_key: str) -> None:
+def _compare(view: RequestView, candidates: list[str], secret: str, provided: str, access_key: str) -> None:
+    acceptable = not has_lowercase_escape(view.query_string)
     for sts in candidates:
-        if hmac.compare_digest(_signature(secret, sts).encode(), provided.strip().encode()):
+        if hmac.compare_digest(_signature(secret, sts).encode(), provided.strip().encode()) and acceptable:
             return
     raise S3Error(
         "SignatureDoesNotMatch",
@@ -124,7 +126,7 @@ def verify_header(
     if amz_date is not None and http_date:
         dates.append(http_date.strip())
     candidates = [string_to_sign(v, pairs, view.headers, d) for v in _resource_views(view) for d in dates]
-    _compare(secret, candidates, provided, access_key)
+    _compare(view, candidates, secret, provided, access_key)
     return access_key
 
 
@@ -152,5 +154,5 @@ def verify_presigned(
         if (name.startswith("x-amz-") or name in ("content-md5", "content-type")) and name not in headers:
             headers[name] = pair.value_str
     candidates = [string_to_sign(v, pairs, headers, expires.strip()) for v in _resource_views(view)]
-    _compare(secret, candidates, provided, access_key)
+    _compare(view, candidates, secret, provided, access_key)
     return access_key

@@ -19,6 +19,7 @@ from gateway.auth.request import (
     QueryPair,
     RequestView,
     check_skew,
+    has_lowercase_escape,
     missing_date,
     parse_amz_date,
     parse_http_date,
@@ -182,26 +183,29 @@ def _verify(
     key = signing_key(secret, cred.date, cred.region, cred.service)
     raw_path = view.raw_path or "/"
     paths = [raw_path]
-    if (alt := _reencoded_path(raw_path)) != raw_path:
+    if (alt := _reencoded_path(raw_path)) != raw_path and not has_lowercase_escape(raw_path):
         paths.append(alt)
+    # The canonical query re-encodes every value, so a re-spelled escape would otherwise still match.
+    acceptable = not has_lowercase_escape(view.query_string)
     queries = _query_spellings(view.query_string, exclude)
     header_block = canonical_headers(view, signed)
     signed_line = ";".join(signed)
-    first: tuple[str, str] | None = None
+    tried: list[tuple[str, str]] = []
     for path in paths:
         for query in queries:
             creq = f"{view.method}\n{path}\n{query}\n{header_block}\n{signed_line}\n{payload_hash}"
             sts = f"{ALGORITHM}\n{timestamp}\n{cred.scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
-            if hmac.compare_digest(sign(key, sts), provided.lower()):
-                return ChunkSigner(key, timestamp, cred.scope, provided.lower())
-            first = first or (creq, sts)
-    assert first is not None
+            # Exactly as AWS: a signature is lower-case hex, and one spelled otherwise does not match.
+            if hmac.compare_digest(sign(key, sts), provided) and acceptable:
+                return ChunkSigner(key, timestamp, cred.scope, provided)
+            tried.append((creq, sts))
+    creq, sts = tried[0]
     raise S3Error(
         "SignatureDoesNotMatch",
         AWSAccessKeyId=cred.access_key,
-        StringToSign=first[1],
+        StringToSign=sts,
         SignatureProvided=provided,
-        CanonicalRequest=first[0],
+        CanonicalRequest=creq,
     )
 
 
@@ -213,7 +217,8 @@ def _secret(secret_for: SecretLookup, access_key: str) -> str:
 
 
 def _signed_header_list(value: str) -> list[str]:
-    return [name.strip().lower() for name in value.split(";") if name.strip()]
+    # Names are taken as written: an upper-case name is not the lower-case one the client signed.
+    return [name.strip() for name in value.split(";") if name.strip()]
 
 
 def parse_authorization(value: str) -> tuple[_Credential, list[str], str]:

@@ -37,7 +37,7 @@ def decode_token(token: str) -> str:
     return raw[2:]
 
 
-def _encoder(ctx: Ctx) -> Callable[[str], str]:
+def key_encoder(ctx: Ctx) -> Callable[[str], str]:
     encoding = ctx.query.get("encoding-type")
     if encoding is None:
         return lambda s: s
@@ -96,7 +96,7 @@ def _page_facts(
 
 
 async def _list_v1(ctx: Ctx) -> Response:
-    enc = _encoder(ctx)
+    enc = key_encoder(ctx)
     marker = ctx.query.get("marker", "")
     page, max_keys, prefix, delimiter = await _page(ctx, marker)
     doc = Doc("ListBucketResult")
@@ -111,7 +111,7 @@ async def _list_v1(ctx: Ctx) -> Response:
 
 
 async def _list_v2(ctx: Ctx) -> Response:
-    enc = _encoder(ctx)
+    enc = key_encoder(ctx)
     token = ctx.query.get("continuation-token")
     start_after = ctx.query.get("start-after", "")
     if token is not None:
@@ -147,7 +147,7 @@ async def list_object_versions(ctx: Ctx) -> Response:
     """Buckets here are never versioned, so, as S3 answers for an unversioned bucket, each object is its
     one version ``null`` and there are no delete markers. Paging is by key; a version-id marker can
     only be ``null``, which means "after this key" as well."""
-    enc = _encoder(ctx)
+    enc = key_encoder(ctx)
     key_marker = ctx.query.get("key-marker", "")
     version_marker = ctx.query.get("version-id-marker", "")
     if version_marker and not key_marker:

@@ -17,6 +17,7 @@ from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
 from gateway.headers import checksum_headers, meta_from_headers
 from gateway.ops.buckets import owner
+from gateway.ops.listing import key_encoder
 from gateway.ops.objects import check_key, parse_copy_source
 from gateway.xmlio import Doc, add, add_all, child_text, children
 
@@ -227,32 +228,34 @@ async def list_multipart_uploads(ctx: Ctx) -> Response:
     key_marker = ctx.query.get("key-marker", "")
     id_marker = ctx.query.get("upload-id-marker", "") if key_marker else ""
     max_uploads = ctx.int_param("max-uploads", 1000, high=1000)
+    enc = key_encoder(ctx)
     page = await ctx.backend.list_multipart_uploads(
         bucket, prefix, delimiter, key_marker, id_marker, max_uploads
     )
     doc = Doc("ListMultipartUploadsResult")
     add(doc.root, "Bucket", bucket)
-    add(doc.root, "KeyMarker", key_marker)
+    add(doc.root, "KeyMarker", enc(key_marker))
     add(doc.root, "UploadIdMarker", id_marker)
     add_all(
         doc.root,
         [
-            ("NextKeyMarker", page.next_key_marker if page.is_truncated else None),
+            ("NextKeyMarker", enc(page.next_key_marker or "") if page.is_truncated else None),
             ("NextUploadIdMarker", page.next_upload_id_marker if page.is_truncated else None),
-            ("Delimiter", delimiter or None),
-            ("Prefix", prefix),
+            ("Delimiter", enc(delimiter) if delimiter else None),
+            ("Prefix", enc(prefix)),
+            ("EncodingType", "url" if "encoding-type" in ctx.query else None),
         ],
     )
     add(doc.root, "MaxUploads", max_uploads)
     add(doc.root, "IsTruncated", page.is_truncated)
     for upload in page.uploads:
         el = add(doc.root, "Upload")
-        add(el, "Key", upload.key)
+        add(el, "Key", enc(upload.key))
         add(el, "UploadId", upload.upload_id)
         owner(el, "Initiator")
         owner(el)
         add(el, "StorageClass", "STANDARD")
         add(el, "Initiated", upload.initiated)
     for cp in page.common_prefixes:
-        add(add(doc.root, "CommonPrefixes"), "Prefix", cp)
+        add(add(doc.root, "CommonPrefixes"), "Prefix", enc(cp))
     return xml_response(doc)

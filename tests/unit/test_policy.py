@@ -149,3 +149,12 @@ def test_key_with_no_grants_sees_nothing() -> None:
     assert rules.rights("none", "any") == set()
     assert not rules.may_see_bucket("none", "any")
     assert rules.allows("none", None, "none")  # ListBuckets itself: an empty list, not an error
+
+
+@pytest.mark.parametrize("right", ["read", "write", "list", "admin"])
+def test_a_request_naming_no_bucket_is_never_granted_a_bucket_right(rules: Policy, right: str) -> None:
+    for key in ("admin", "team"):
+        assert not rules.allows(key, None, right)
+        with pytest.raises(S3Error):
+            rules.authorize(key, None, right)
+    assert rules.allows("admin", None, "none")

@@ -7,6 +7,7 @@ import dataclasses
 import datetime
 import hashlib
 import hmac
+import re
 import time
 
 import pytest
@@ -176,3 +177,14 @@ def test_path_style_bucket_root_signed_with_trailing_slash() -> None:
     )
     now = _dt.datetime(2026, 11, 23, 14, 28, 5, tzinfo=_dt.timezone.utc)
     assert _auth(view, {"ak": "secret"}.get, now).access_key == "ak"
+
+
+def test_presigned_escapes_respelled_in_lower_case_are_refused() -> None:
+    view = view_of(botocore_request("GET", "/bucket/key", signer="v2-query"))
+    accept(view)
+    # a SigV2 signature is 28 base64 characters ending in "=", which the query carries as %3D
+    lowered = re.sub(r"%([0-9A-F]{2})", lambda m: "%" + m.group(1).lower(), view.query_string)
+    assert lowered != view.query_string
+    with pytest.raises(S3Error) as info:
+        accept(dataclasses.replace(view, query_string=lowered))
+    assert info.value.code == "SignatureDoesNotMatch"

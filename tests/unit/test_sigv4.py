@@ -270,3 +270,43 @@ def test_plus_in_query_as_space_or_literal() -> None:
     literal = view_of(botocore_request("GET", "/bucket", params=[("prefix", "a+b")]))
     raw_plus = dataclasses.replace(literal, query_string=literal.query_string.replace("%2B", "+"))
     assert accept(raw_plus).access_key == AWS_KEY
+
+
+# --- letter case: a signature is compared over the request exactly as it was signed -------------------
+
+
+def test_signature_spelled_in_upper_case_is_refused() -> None:
+    good = example_get_object()
+    upper = good.headers["authorization"].replace(
+        "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
+        "F0E8BDB87C964420E857BD35B5D6ED310BD44F0170ABA48DD91039C6036BDB41",
+    )
+    assert upper != good.headers["authorization"]
+    assert _code(example_get_object(authorization=upper)) == "SignatureDoesNotMatch"
+    presigned = example_presigned()
+    signature = "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+    shouted = presigned.query_string.replace(signature, signature.upper())
+    assert _code(dataclasses.replace(presigned, query_string=shouted), AWS_TIME) == "SignatureDoesNotMatch"
+
+
+def test_signed_header_names_in_upper_case_are_refused() -> None:
+    good = example_get_object()
+    renamed = good.headers["authorization"].replace("SignedHeaders=host;range;", "SignedHeaders=host;Range;")
+    assert _code(example_get_object(authorization=renamed)) == "SignatureDoesNotMatch"
+
+
+def test_escapes_respelled_in_lower_case_are_refused() -> None:
+    presigned = example_presigned()
+    authenticate(presigned, secrets, AWS_TIME)
+    lowered = presigned.query_string.replace("%2F", "%2f")
+    assert lowered != presigned.query_string
+    assert _code(dataclasses.replace(presigned, query_string=lowered), AWS_TIME) == "SignatureDoesNotMatch"
+
+
+def test_path_escapes_respelled_in_lower_case_are_refused() -> None:
+    view = view_of(botocore_request("GET", "/bucket/a%3Ab"))
+    accept(view)
+    respelled = dataclasses.replace(view, raw_path="/bucket/a%3ab")
+    with pytest.raises(S3Error) as info:
+        accept(respelled)
+    assert info.value.code == "SignatureDoesNotMatch"

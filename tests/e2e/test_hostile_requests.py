@@ -1,0 +1,163 @@
+"""Requests shaped to slip past the gateway, against the real process: request targets that name no
+bucket, keys XML cannot carry, and headers that ask for protection the gateway does not give.
+
+Each case was found by probing from outside and answered 500, or 200 while doing nothing; each must
+get the S3 error AWS sends, never a traceback and never a silent success.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+import yaml
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config as BotoConfig
+from botocore.credentials import Credentials
+from lxml import etree
+
+from tests.procs import ServerProcess, gateway_server
+
+ADMIN = ("hostile-admin", "hostile-admin-secret-0123456789")
+LIMITED = ("hostile-limited", "hostile-limited-secret-0123456789")
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    base = tmp_path_factory.mktemp("hostile")
+    config = {
+        "credentials": [
+            {"access_key": ADMIN[0], "secret_key": ADMIN[1]},
+            {
+                "access_key": LIMITED[0],
+                "secret_key": LIMITED[1],
+                "buckets": [{"bucket": "mine-*", "rights": ["read", "write", "list"]}],
+            },
+        ],
+        "backends": {"local": {"type": "fs", "root": str(base / "data")}},
+    }
+    path = base / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    server = gateway_server(config=path, log_path=base / "gateway.log")
+    server.start()
+    admin = client(server.url, ADMIN)
+    admin.create_bucket(Bucket="b-one")
+    admin.put_object(Bucket="b-one", Key="secret.txt", Body=b"top secret")
+    admin.create_bucket(Bucket="mine-1")
+    yield server
+    server.stop()
+
+
+def client(url: str, pair: tuple[str, str]):  # type: ignore[no-untyped-def]
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id=pair[0],
+        aws_secret_access_key=pair[1],
+        region_name="us-east-1",
+        config=BotoConfig(
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            retries={"total_max_attempts": 1, "mode": "standard"},
+        ),
+    )
+
+
+def send_signed(server: ServerProcess, pair: tuple[str, str], method: str, raw_target: str) -> httpx.Response:
+    """Send ``raw_target`` byte for byte (no client normalises it), signed by botocore's SigV4 signer."""
+    req = AWSRequest(method=method, url=f"{server.url}{raw_target}", data=b"")
+    req.headers["x-amz-content-sha256"] = hashlib.sha256(b"").hexdigest()
+    S3SigV4Auth(Credentials(*pair), "s3", "us-east-1").add_auth(req)
+    request = httpx.Request(method, server.url, headers=dict(req.headers.items()))
+    request.url = request.url.copy_with(raw_path=raw_target.encode())
+    with httpx.Client(timeout=10) as http:
+        return http.send(request)
+
+
+def assert_s3_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    if response.request.method != "HEAD":
+        doc = etree.fromstring(response.content)
+        assert doc.findtext("Code") == code
+        assert doc.findtext("RequestId") == response.headers["x-amz-request-id"]
+
+
+# -- a request target that names no bucket ------------------------------------------------------------
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+@pytest.mark.parametrize("target", ["//x", "//b-one/secret.txt", "//b-one", "//"])
+@pytest.mark.parametrize("who", ["admin", "limited"])
+def test_empty_bucket_segment_is_refused(gateway: ServerProcess, method: str, target: str, who: str) -> None:
+    pair = ADMIN if who == "admin" else LIMITED
+    response = send_signed(gateway, pair, method, target)
+    assert_s3_error(response, 400, "InvalidBucketName")
+    assert b"top secret" not in response.content
+    # nothing was written or removed by it
+    assert client(gateway.url, ADMIN).get_object(Bucket="b-one", Key="secret.txt")["Body"].read() == (
+        b"top secret"
+    )
+
+
+def test_limited_key_gets_nothing_outside_its_buckets(gateway: ServerProcess) -> None:
+    for method, target in [("GET", "/b-one/secret.txt"), ("GET", "/b-one"), ("GET", "/b-one?acl")]:
+        assert_s3_error(send_signed(gateway, LIMITED, method, target), 403, "AccessDenied")
+    # a sub-resource the gateway does not implement is still authorised first
+    assert_s3_error(send_signed(gateway, LIMITED, "PUT", "/b-one?policy"), 403, "AccessDenied")
+    assert_s3_error(send_signed(gateway, ADMIN, "PUT", "/b-one?policy"), 501, "NotImplemented")
+
+
+# -- keys with characters XML 1.0 cannot carry --------------------------------------------------------
+CONTROL_KEYS = ["ctl/a\x01b", "ctl/nul\x00z", "ctl/vt\x0b", "ctl/esc\x1b[0m", "ctl/plain"]
+
+
+def test_control_character_keys_list_for_everyone(gateway: ServerProcess) -> None:
+    s3 = client(gateway.url, ADMIN)
+    bucket = f"ctl-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    for key in CONTROL_KEYS:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    # (raw: botocore cannot parse an answer naming such a key, from S3 or from us, without encoding-type)
+    created = send_signed(gateway, ADMIN, "POST", f"/{bucket}/up%01load?uploads")
+    assert created.status_code == 200 and b"<Key>up&#x1;load</Key>" in created.content
+    # boto3 lists with encoding-type=url: every key comes back exactly
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == sorted(CONTROL_KEYS)
+    assert [o["Key"] for o in s3.list_objects(Bucket=bucket)["Contents"]] == sorted(CONTROL_KEYS)
+    assert [v["Key"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]] == sorted(CONTROL_KEYS)
+    uploads = s3.list_multipart_uploads(Bucket=bucket, EncodingType="url")["Uploads"]
+    assert [u["Key"] for u in uploads] == ["up%01load"]  # botocore decodes only the listings it asked for
+    for key in CONTROL_KEYS:
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
+    # without encoding-type the answer carries them as character references, as S3 does, never a 500
+    for query in ("list-type=2", "", "versions", "uploads"):
+        response = send_signed(gateway, ADMIN, "GET", f"/{bucket}?{query}" if query else f"/{bucket}")
+        assert response.status_code == 200, response.text
+        assert b"&#x1;" in response.content
+        assert b"\x01" not in response.content
+    s3.abort_multipart_upload(Bucket=bucket, Key="up\x01load", UploadId=uploads[0]["UploadId"])
+    # an error naming such a key is an XML document too
+    missing = send_signed(gateway, ADMIN, "GET", f"/{bucket}/gone%01key")
+    assert missing.status_code == 404 and b"<Code>NoSuchKey</Code>" in missing.content
+
+
+def test_gateway_log_has_no_traceback(gateway: ServerProcess) -> None:
+    assert gateway.log_path is not None
+    assert "Traceback" not in gateway.log_path.read_text(errors="replace")
+
+
+def test_no_assert_guards_a_request() -> None:
+    """``python -O`` strips asserts: the answers above must not depend on them."""
+    repo = Path(__file__).resolve().parents[2]
+    offenders = [
+        f"{path.relative_to(repo)}:{n}"
+        for package in ("gateway", "backends")
+        for path in (repo / package).rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if line.strip().startswith("assert ")
+    ]
+    assert offenders == []
