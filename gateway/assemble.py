@@ -47,6 +47,6 @@ def build_root(config: Config) -> Backend:
     routes = config.effective_routes()
     if len(routes) == 1 and routes[0].remote_bucket is None and not routes[0].prefix:
         return backends[routes[0].backend]
-    from backends.router import Router
+    from backends.composite.router import Router
 
     return Router.from_routes([r.model_dump() for r in routes], backends.__getitem__)

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from backends.base import Backend
-from backends.forwarding import close_members, start_members
+from backends.composite.forwarding import close_members, start_members
 from gateway.assemble import build_backends, build_root
 from gateway.config import Config, load
 

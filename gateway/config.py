@@ -31,7 +31,18 @@ from pydantic import (
 DEFAULT_PORT = 8080
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 #: Backend types that are implemented by a module ``backends.<type>``.
-BACKEND_TYPES = ("fs", "s3", "oss", "obs", "retry", "fallback", "mirror", "breaker")
+#: backend type → the module holding its ``Settings`` and ``build``.
+BACKEND_MODULES = {
+    "fs": "backends.fs.backend",
+    "s3": "backends.s3.backend",
+    "oss": "backends.oss.backend",
+    "obs": "backends.obs.backend",
+    "retry": "backends.composite.retry",
+    "fallback": "backends.composite.fallback",
+    "mirror": "backends.composite.mirror",
+    "breaker": "backends.composite.breaker",
+}
+BACKEND_TYPES = tuple(BACKEND_MODULES)
 
 
 class ConfigError(Exception):
@@ -198,7 +209,7 @@ def backend_module(kind: str) -> Any:
     if kind not in BACKEND_TYPES:
         raise ConfigError(f"unknown backend type {kind!r} (known: {', '.join(BACKEND_TYPES)})")
     try:
-        return importlib.import_module(f"backends.{kind}")
+        return importlib.import_module(BACKEND_MODULES[kind])
     except ImportError as exc:
         raise ConfigError(f"backend type {kind!r} is not available: {exc}") from None
 

@@ -169,7 +169,7 @@ def table(model: type[BaseModel]) -> list[str]:
 def backend_section(kind: str) -> list[str]:
     lines = [f"### `type: {kind}`", ""]
     try:
-        module = importlib.import_module(f"backends.{kind}")
+        module = importlib.import_module(cfg.BACKEND_MODULES[kind])
     except ImportError:
         return [*lines, "Not available in this build.", ""]
     settings: type[BaseModel] = module.Settings

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from backends.checksums import Algorithm, Checksummer, decode_checksum, display_name, normalize_algorithm
+from backends.wire.checksums import Algorithm, Checksummer, decode_checksum, display_name, normalize_algorithm
 from gateway.auth.chunked import AwsChunkedParser
 from gateway.auth.sigv4 import (
     STREAMING_MODES,

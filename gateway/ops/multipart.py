@@ -11,7 +11,7 @@ from lxml import etree
 from starlette.responses import Response
 
 from backends.base import MAX_PART_NUMBER, CompletedPart, PartInfo
-from backends.checksums import ALGORITHMS, combine_composite, combine_full_object
+from backends.wire.checksums import ALGORITHMS, combine_composite, combine_full_object
 from gateway import conditions
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error

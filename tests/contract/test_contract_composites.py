@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from backends.base import Backend
-from backends.fallback import Fallback
-from backends.fs import FsBackend
-from backends.mirror import Mirror
-from backends.retry import Retry
-from backends.router import Route, Router
+from backends.composite.fallback import Fallback
+from backends.composite.mirror import Mirror
+from backends.composite.retry import Retry
+from backends.composite.router import Route, Router
+from backends.fs.backend import FsBackend
 from tests.contract.suite import BackendContract
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.fs import FsBackend
+from backends.fs.backend import FsBackend
 from tests.contract.suite import BackendContract
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from backends.base import Backend
-from backends.oss import Settings, build
+from backends.oss.backend import Settings, build
 from tests.contract.suite import BackendContract
 from tests.procs import ServerProcess, free_port
 

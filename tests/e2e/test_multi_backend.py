@@ -22,7 +22,7 @@ import botocore.exceptions
 import pytest
 
 from backends import errors as be
-from backends.fs import FsBackend
+from backends.fs.backend import FsBackend
 from tests.contract.bodies import pattern
 from tests.e2e.conftest import make_client, sha256_file, write_random
 from tests.e2e.multi_helpers import (

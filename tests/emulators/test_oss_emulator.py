@@ -16,7 +16,7 @@ import oss2
 import pytest
 from oss2.models import PartInfo
 
-from backends.oss_support import make_session
+from backends.oss.support import make_session
 from tests.contract.test_contract_oss import AK, DOMAIN, REGION, SK, oss_emulator
 from tests.procs import ServerProcess
 

@@ -9,8 +9,8 @@ import anyio
 import pytest
 
 from backends import errors as be
-from backends.breaker import Breaker
-from backends.s3 import S3Backend
+from backends.composite.breaker import Breaker
+from backends.s3.backend import S3Backend
 from tests.contract.bodies import put_bytes
 from tests.faults import arm, counts, flaky_proxy
 from tests.procs import ServerProcess, moto_server

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from backends.checksums import (
+from backends.wire.checksums import (
     Checksummer,
     combine_composite,
     combine_full_object,

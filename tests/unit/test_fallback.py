@@ -12,10 +12,10 @@ import pytest
 
 from backends import errors as be
 from backends.base import CompletedPart, ObjectMeta
-from backends.breaker import Breaker
-from backends.fallback import Fallback
-from backends.fs import FsBackend
-from backends.retry import Retry
+from backends.composite.breaker import Breaker
+from backends.composite.fallback import Fallback
+from backends.composite.retry import Retry
+from backends.fs.backend import FsBackend
 from backends.served import served_by
 from tests.contract.bodies import ChunkedBody, get_bytes, md5_hex, pattern, put_bytes
 from tests.faults import arm, flaky_proxy, immutable

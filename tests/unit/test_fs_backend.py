@@ -16,7 +16,7 @@ import pytest
 
 from backends import errors as be
 from backends.base import CompletedPart, ObjectMeta
-from backends.fs import STALE_TEMP_SECONDS, FsBackend, Settings, build
+from backends.fs.backend import STALE_TEMP_SECONDS, FsBackend, Settings, build
 from tests.contract.bodies import BodyFailed, ChunkedBody, FailingBody, MiB, get_bytes, pattern, read_all
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,7 @@ import posixpath
 import pytest
 
 from backends import errors as be
-from backends.fs_keys import NAME_MAX, check_bucket, key_components, key_from_components, parse_component
+from backends.fs.keys import NAME_MAX, check_bucket, key_components, key_from_components, parse_component
 
 ATOMS = [
     "",

@@ -13,10 +13,10 @@ import pytest
 
 from backends import errors as be
 from backends.base import CompletedPart, ObjectMeta
-from backends.fs import FsBackend
-from backends.mirror import Mirror, decode_upload_id
+from backends.composite.mirror import Mirror, decode_upload_id
+from backends.composite.streams import Tee
+from backends.fs.backend import FsBackend
 from backends.served import served_by
-from backends.streams import Tee
 from tests.contract.bodies import BodyFailed, ChunkedBody, FailingBody, MiB, get_bytes, md5_hex, pattern
 from tests.faults import immutable
 from tests.procs import moto_server

@@ -11,7 +11,7 @@ import pytest
 
 from backends import errors as be
 from backends.base import Backend, CompletedPart, ObjectMeta
-from backends.obs import Settings, build
+from backends.obs.backend import Settings, build
 from tests.contract.bodies import ChunkedBody, MiB, pattern
 from tests.contract.test_contract_obs import AK, SK, obs_emulator, running
 from tests.procs import ServerProcess, free_port, moto_server

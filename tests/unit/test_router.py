@@ -10,8 +10,8 @@ import pytest
 
 from backends import errors as be
 from backends.base import CompletedPart, ObjectMeta
-from backends.fs import FsBackend
-from backends.router import Router
+from backends.composite.router import Router
+from backends.fs.backend import FsBackend
 from backends.served import served_by
 from tests.contract.bodies import ChunkedBody, MiB, get_bytes, md5_hex, pattern, put_bytes
 from tests.unit.test_mirror import GeneratedBody

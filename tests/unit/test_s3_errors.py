@@ -8,7 +8,7 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from backends import errors as be
-from backends.s3_errors import classify, map_error
+from backends.s3.errors import classify, map_error
 
 
 def s3_error(

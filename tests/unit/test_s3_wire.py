@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from backends.base import ByteRange, ObjectMeta
-from backends.s3_wire import (
+from backends.s3.wire import (
     info_from_headers,
     location_body,
     meta_from_headers,
@@ -180,6 +180,6 @@ def test_location_body_only_outside_us_east_1() -> None:
     ],
 )
 def test_encode_dot_segments(path: str, encoded: str) -> None:
-    from backends.s3_wire import encode_dot_segments
+    from backends.s3.wire import encode_dot_segments
 
     assert encode_dot_segments(path) == encoded

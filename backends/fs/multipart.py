@@ -23,10 +23,10 @@ from itertools import pairwise
 from typing import Any
 
 from backends.base import MIN_PART_SIZE, CompletedPart, ObjectMeta, UploadInfo, UploadsPage
-from backends.checksums import ALGORITHMS, combine_composite, combine_full_object
 from backends.errors import EntityTooSmall, InvalidArgument, InvalidPart, InvalidPartOrder, NoSuchUpload
-from backends.fs_format import CorruptObject, Record, meta_to_dict, read_record_at
-from backends.fs_listing import roll_up
+from backends.fs.format import CorruptObject, Record, meta_to_dict, read_record_at
+from backends.fs.listing import roll_up
+from backends.wire.checksums import ALGORITHMS, combine_composite, combine_full_object
 
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _PART_FILE = re.compile(r"part-(\d{5})")

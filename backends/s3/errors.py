@@ -11,7 +11,7 @@ from minio.error import InvalidResponseError, MinioException, S3Error, ServerErr
 from urllib3.exceptions import HTTPError
 
 from backends import errors as be
-from backends.s3_wire import parse_content_range
+from backends.s3.wire import parse_content_range
 
 #: S3 error codes with a contract counterpart; anything else is classified by HTTP status.
 CODE_MAP: dict[str, type[be.BackendError]] = {

@@ -13,7 +13,7 @@ import ssl
 from typing import Any
 
 from backends import errors as be
-from backends.s3_errors import CODE_MAP, STATUS_MAP
+from backends.s3.errors import CODE_MAP, STATUS_MAP
 
 #: OBS answers with the S3 family's error codes (plus a few of its own): one table serves both.
 _BY_CODE: dict[str, type[be.BackendError]] = {**CODE_MAP, "InvalidSecurity": be.AccessDenied}

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backends.base import MIN_PART_SIZE, Backend
 from backends.bridge import BlockingPool
-from backends.obs_ops import ObsOperations
+from backends.obs.ops import ObsOperations
 
 
 def _env(name: str) -> Callable[[], str]:

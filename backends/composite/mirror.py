@@ -1,6 +1,6 @@
 """Mirror: every write goes to all members at once and succeeds when ``write_quorum`` of them stored it.
 
-A PUT body is read once and teed to every member (backends.streams.Tee): the slowest member paces the
+A PUT body is read once and teed to every member (backends.composite.streams.Tee): the slowest member paces the
 others within a few chunks, a member that failed is dropped from the tee, nothing is spooled. A failed
 client body fails every member's upload, and its exception reaches the caller unchanged.
 
@@ -52,9 +52,9 @@ from backends.base import (
     UploadInfo,
     UploadsPage,
 )
-from backends.forwarding import close_members, start_members
+from backends.composite.forwarding import close_members, start_members
+from backends.composite.streams import Tee, copy_across, part_copy_across
 from backends.served import mark
-from backends.streams import Tee, copy_across, part_copy_across
 
 T = TypeVar("T")
 

@@ -24,7 +24,6 @@ from obs import (
 from obs.model import ListMultipartUploadsRequest
 
 from backends import errors as be
-from backends import obs_wire as wire
 from backends.base import (
     BucketInfo,
     ByteRange,
@@ -40,8 +39,9 @@ from backends.base import (
     UploadsPage,
 )
 from backends.bridge import BlockingPool, BodyReadError, iterate_blocking
-from backends.obs_body import BodyMismatch, ExactReader, Source, Spooled, open_body, read_part
-from backends.obs_errors import check, from_exception
+from backends.obs import wire
+from backends.obs.body import BodyMismatch, ExactReader, Source, Spooled, open_body, read_part
+from backends.obs.errors import check, from_exception
 
 T = TypeVar("T")
 

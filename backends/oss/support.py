@@ -1,6 +1,6 @@
 """Translation pieces for the OSS backend: errors, metadata headers, upload bodies, connection dialling.
 
-Kept apart from ``backends.oss`` so each file reads as one idea: this one knows oss2's shapes, that one
+Kept apart from ``backends.oss.backend`` so each file reads as one idea: this one knows oss2's shapes, that one
 maps contract operations onto oss2 calls.
 """
 

@@ -54,7 +54,7 @@ from backends.base import (
     UploadsPage,
 )
 from backends.bridge import BlockingPool, SyncReader, iterate_blocking
-from backends.oss_support import (
+from backends.oss.support import (
     SizedBody,
     etag,
     from_http_date,

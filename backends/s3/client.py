@@ -19,7 +19,7 @@ from minio.credentials import Credentials
 from urllib3.util import Retry, Timeout
 
 from backends.bridge import DEFAULT_CHUNK, BodyReadError
-from backends.s3_wire import encode_dot_segments
+from backends.s3.wire import encode_dot_segments
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 

@@ -59,8 +59,8 @@ import pydantic
 
 from backends import errors as be
 from backends.base import Backend, CompletedPart, ObjectInfo, ObjectMeta, PartInfo, PutBody
-from backends.forwarding import Forwarding
-from backends.streams import TrackedBody
+from backends.composite.forwarding import Forwarding
+from backends.composite.streams import TrackedBody
 
 T = TypeVar("T")
 

@@ -39,9 +39,9 @@ from backends.base import (
     PutBody,
     UploadsPage,
 )
-from backends.forwarding import close_members, distinct, start_members
+from backends.composite.forwarding import close_members, distinct, start_members
+from backends.composite.streams import copy_across, part_copy_across
 from backends.served import mark
-from backends.streams import copy_across, part_copy_across
 
 
 @dataclass(frozen=True)

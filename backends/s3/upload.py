@@ -17,8 +17,8 @@ from minio.datatypes import Part
 from backends import errors as be
 from backends.base import MAX_PART_NUMBER
 from backends.bridge import DEFAULT_CHUNK, SyncReader
-from backends.s3_client import SizedStream, SpooledSource, StreamingMinio
-from backends.s3_wire import strip_etag, text_of
+from backends.s3.client import SizedStream, SpooledSource, StreamingMinio
+from backends.s3.wire import strip_etag, text_of
 
 
 def send(

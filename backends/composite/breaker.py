@@ -26,7 +26,7 @@ import pydantic
 
 from backends import errors as be
 from backends.base import Backend
-from backends.forwarding import Forwarding
+from backends.composite.forwarding import Forwarding
 
 T = TypeVar("T")
 

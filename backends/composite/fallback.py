@@ -61,10 +61,10 @@ from backends.base import (
     PutBody,
     UploadsPage,
 )
-from backends.breaker import Breaker
-from backends.forwarding import close_members, start_members
+from backends.composite.breaker import Breaker
+from backends.composite.forwarding import close_members, start_members
+from backends.composite.streams import TrackedBody, copy_across, part_copy_across
 from backends.served import mark
-from backends.streams import TrackedBody, copy_across, part_copy_across
 
 T = TypeVar("T")
 

@@ -45,10 +45,10 @@ from backends.base import (
     UploadsPage,
 )
 from backends.bridge import DEFAULT_CHUNK, BlockingPool, SyncReader, iterate_blocking
-from backends.s3_client import SizedStream, StreamingMinio, http_pool
-from backends.s3_errors import classify, map_error
-from backends.s3_upload import create_upload, put_multipart, send, send_unsized_part
-from backends.s3_wire import (
+from backends.s3.client import SizedStream, StreamingMinio, http_pool
+from backends.s3.errors import classify, map_error
+from backends.s3.upload import create_upload, put_multipart, send, send_unsized_part
+from backends.s3.wire import (
     info_from_headers,
     location_body,
     meta_headers,

@@ -49,11 +49,11 @@ from backends.base import (
     PutBody,
     UploadsPage,
 )
-from backends.fs_format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
-from backends.fs_io import READ_CHUNK, FileBody, checked, in_thread, os_error
-from backends.fs_keys import check_bucket, key_components
-from backends.fs_listing import KeyWalker, list_page
-from backends.fs_multipart import (
+from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
+from backends.fs.io import READ_CHUNK, FileBody, checked, in_thread, os_error
+from backends.fs.keys import check_bucket, key_components
+from backends.fs.listing import KeyWalker, list_page
+from backends.fs.multipart import (
     Upload,
     UploadStore,
     check_completion,

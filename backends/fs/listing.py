@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from backends.fs_keys import OBJ, parse_component
+from backends.fs.keys import OBJ, parse_component
 
 
 def _relevant(fragment: str, is_dir: bool, prefix: str, start_after: str) -> bool:

@@ -1,0 +1,5 @@
+"""Alibaba Cloud OSS through oss2.
+
+``backend`` is the Backend; ``support`` holds oss2's shapes: header translation, error mapping and the
+bridge of request bodies. Importing this package imports no SDK: the configuration validates without oss2.
+"""
