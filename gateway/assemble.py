@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from backends import catalog
 from backends.base import Backend
-from gateway.config import Config, ConfigError, backend_module
+from gateway.config import Config, ConfigError
 
 
 def build_backends(config: Config) -> dict[str, Backend]:
@@ -17,15 +18,18 @@ def build_backends(config: Config) -> dict[str, Backend]:
     def lookup(name: str) -> Backend:
         if name in built:
             return built[name]
-        if name not in config.backend_settings:
+        if name not in config.backends:
             raise ConfigError(
                 f"backends: {building[-1] if building else '?'} refers to unknown backend {name!r}"
             )
         if name in building:
             raise ConfigError(f"backends: {' -> '.join([*building, name])} is a cycle")
         building.append(name)
-        settings: Any = config.backend_settings[name]
-        module = backend_module(settings.type)
+        settings: Any = config.backends[name]
+        try:
+            module = catalog.build_module(settings.type)
+        except ImportError as exc:
+            raise ConfigError(f"backends.{name}.type: {settings.type} is not available: {exc}") from None
         try:
             backend = module.build(settings, name=name, lookup=lookup)
         except ConfigError:
@@ -36,7 +40,7 @@ def build_backends(config: Config) -> dict[str, Backend]:
         built[name] = backend
         return backend
 
-    for name in config.backend_settings:
+    for name in config.backends:
         lookup(name)
     return built
 

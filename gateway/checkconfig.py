@@ -80,7 +80,7 @@ async def _probe(config: Config, backends: dict[str, Backend]) -> list[str]:
     try:
         for name, backend in backends.items():
             started = time.monotonic()
-            label = f"backend {name} ({_describe(config.backend_settings[name])})"
+            label = f"backend {name} ({_describe(config.backends[name])})"
             try:
                 await asyncio.wait_for(backend.check(), CHECK_TIMEOUT)
             except asyncio.TimeoutError:

@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return check_config(args)
     except ConfigError as exc:
-        print(f"s3bridge: configuration error: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"s3bridge: configuration error: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -2,18 +2,22 @@
 
 Any string in the file may refer to the environment as ``${NAME}`` or ``${NAME:-default}``, so secrets
 stay out of the file; ``*_file`` settings name a file holding a secret (Docker/Kubernetes secrets).
-A wrong setting raises ``ConfigError`` with the setting's dotted path and what is wrong; the CLI prints
-it and exits, never a traceback.
+A wrong file raises ``ConfigError`` listing every problem at once, one line each: the setting's path
+(``backends.local.type``, ``routes[0].backend``), what is wrong, and the value given (never a secret's).
+The CLI prints them and exits, never a traceback.
 
-Each backend type's options are validated by that backend module's own ``Settings`` model
-(``backends.<type>.Settings``), so a provider's options live next to the code that uses them.
+``backends:`` is a mapping of names to one pydantic union discriminated on ``type``
+(``backends.catalog``): each backend type's options are its own ``Settings`` model, kept in the
+provider's package beside the code that uses them, and importing no SDK.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
+import typing
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,26 +31,44 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
+
+from backends import catalog
+from backends.catalog import BackendSettings
+from backends.composite.router import RouteSettings
 
 DEFAULT_PORT = 8080
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-#: Backend types that are implemented by a module ``backends.<type>``.
-#: backend type → the module holding its ``Settings`` and ``build``.
-BACKEND_MODULES = {
-    "fs": "backends.fs.backend",
-    "s3": "backends.s3.backend",
-    "oss": "backends.oss.backend",
-    "obs": "backends.obs.backend",
-    "retry": "backends.composite.retry",
-    "fallback": "backends.composite.fallback",
-    "mirror": "backends.composite.mirror",
-    "breaker": "backends.composite.breaker",
-}
-BACKEND_TYPES = tuple(BACKEND_MODULES)
+#: A reference to the environment in a string of the file: ``${NAME}`` or ``${NAME:-default}``.
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+#: Where a value sits in the document: mapping keys and list indexes.
+Loc = tuple[str | int, ...]
 
 
 class ConfigError(Exception):
-    """A configuration problem, phrased for the operator."""
+    """Configuration problems, phrased for the operator: one line each."""
+
+    def __init__(self, *problems: str):
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One wrong setting: where it is and what is wrong with it."""
+
+    loc: Loc
+    message: str
+
+    def __str__(self) -> str:
+        return f"{dotted(self.loc) or '(top level)'}: {self.message}"
+
+
+def dotted(loc: Loc) -> str:
+    """``("routes", 0, "backend")`` → ``routes[0].backend``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
 
 
 class _Model(BaseModel):
@@ -124,16 +146,6 @@ class KeyPair(_Model):
         return self
 
 
-class RouteSettings(_Model):
-    #: Client-visible bucket name or glob (``*`` matches any name).
-    bucket: str
-    backend: str
-    #: The bucket in the store; None keeps the client's name.
-    remote_bucket: str | None = None
-    #: A key prefix inside the remote bucket.
-    prefix: str = ""
-
-
 class PublicBucket(_Model):
     bucket: str
     access: Literal["read"] = "read"
@@ -145,27 +157,15 @@ class LogSettings(_Model):
 
 
 class Config(_Model):
+    """The whole file. Names across sections (routes and composites naming backends, access keys
+    listed once) are checked by ``validate``, with every other problem of the file."""
+
     server: ServerSettings = Field(default_factory=ServerSettings)
     credentials: list[KeyPair] = Field(default_factory=list)
-    backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    backends: dict[str, BackendSettings] = Field(default_factory=dict, json_schema_extra={"minProperties": 1})
     routes: list[RouteSettings] = Field(default_factory=list)
     public_buckets: list[PublicBucket] = Field(default_factory=list)
     logging: LogSettings = Field(default_factory=LogSettings)
-
-    #: Validated backend settings, by name (filled by ``load``).
-    backend_settings: dict[str, Any] = Field(default_factory=dict, exclude=True)
-
-    @model_validator(mode="after")
-    def _check(self) -> Config:
-        if not self.backends:
-            raise ValueError("at least one backend is needed under 'backends'")
-        for route in self.routes:
-            if route.backend not in self.backends:
-                raise ValueError(f"route for {route.bucket!r} names unknown backend {route.backend!r}")
-        keys = [k.access_key for k in self.credentials]
-        if len(keys) != len(set(keys)):
-            raise ValueError("credentials: an access_key is listed twice")
-        return self
 
     def effective_routes(self) -> list[RouteSettings]:
         """The routes, ending with a catch-all to the first backend when none is given."""
@@ -175,12 +175,12 @@ class Config(_Model):
         return routes
 
 
-def expand_env(value: Any, path: str = "") -> Any:
-    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string; a missing variable is an error."""
+def _expand(value: Any, loc: Loc, missing: list[Problem]) -> Any:
+    """``value`` with its environment references replaced; a missing variable is noted and left as is."""
     if isinstance(value, dict):
-        return {k: expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {k: _expand(v, (*loc, str(k)), missing) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand_env(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_expand(v, (*loc, i), missing) for i, v in enumerate(value)]
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
@@ -189,49 +189,148 @@ def expand_env(value: Any, path: str = "") -> Any:
                 return os.environ[name]
             if default is not None:
                 return default
-            raise ConfigError(f"{path}: environment variable {name} is not set")
+            missing.append(Problem(loc, f"environment variable {name} is not set"))
+            return m.group(0)
 
-        return _ENV_REF.sub(sub, value)
+        return ENV_REF.sub(sub, value)
     return value
 
 
-def _format_validation(exc: ValidationError, root: str = "") -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
-        where = ".".join(p for p in (root, loc) if p) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {msg}")
-    return "; ".join(lines)
+def expand_env(value: Any) -> Any:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string; a missing variable is an error."""
+    missing: list[Problem] = []
+    expanded = _expand(value, (), missing)
+    if missing:
+        raise ConfigError(*map(str, missing))
+    return expanded
 
 
-def backend_module(kind: str) -> Any:
-    if kind not in BACKEND_TYPES:
-        raise ConfigError(f"unknown backend type {kind!r} (known: {', '.join(BACKEND_TYPES)})")
+# -- the problems of a document ------------------------------------------------------------------------
+def _types(annotation: Any) -> Iterator[Any]:
+    """The classes an annotation is made of (``list[KeyPair] | None`` → list, KeyPair, None)."""
+    if isinstance(annotation, type):
+        yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _types(arg)
+
+
+def _secret_names(model: type[BaseModel], seen: set[type[BaseModel]]) -> set[str]:
+    """Settings whose value an error message must not repeat: secrets, and what stays out of repr."""
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        kinds = set(_types(field.annotation))
+        if SecretStr in kinds or not field.repr:
+            names.add(name)
+        for sub in kinds - seen:
+            if issubclass(sub, BaseModel):
+                seen.add(sub)
+                names |= _secret_names(sub, seen)
+    return names
+
+
+_SECRETS = _secret_names(Config, set())
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _shown(err: ErrorDetails, loc: Loc, message: str) -> str:
+    """`` (got VALUE)`` for a wrong scalar, unless it is a secret or the message already says it."""
+    value = err["input"]
+    names = [p for p in loc if isinstance(p, str)]
+    if err["type"] in ("missing", "extra_forbidden") or not isinstance(value, _SCALARS):
+        return ""
+    if names and names[-1] in _SECRETS:
+        return ""
+    text = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return "" if text in message else f" (got {text})"
+
+
+def _problem(err: ErrorDetails) -> Problem:
+    """One pydantic error as the operator reads it."""
+    loc: Loc = tuple(err["loc"])
+    kind = None
+    if len(loc) > 2 and loc[0] == "backends":  # pydantic puts the union's tag in the path: drop it
+        kind, loc = loc[2], loc[:2] + loc[3:]
+    known = ", ".join(catalog.TYPES)
+    match err["type"]:
+        case "union_tag_not_found":
+            return Problem((*loc, "type"), f"missing: one of {known}")
+        case "union_tag_invalid":
+            return Problem((*loc, "type"), f"unknown backend type {err['input']['type']!r} (known: {known})")
+        case "extra_forbidden":
+            message = f"unknown setting for type {kind}" if kind else "unknown setting"
+        case "model_type" | "model_attributes_type" | "dict_type":
+            message = "must be a mapping"
+        case _:
+            message = err["msg"].removeprefix("Value error, ")
+    return Problem(loc, message + _shown(err, loc, message))
+
+
+def _sequence(value: Any) -> Sequence[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _cross_references(doc: dict[str, Any]) -> list[Problem]:
+    """What no one section can check: names of backends used elsewhere, access keys listed once."""
+    problems: list[Problem] = []
+    backends = doc.get("backends")
+    if not backends:
+        problems.append(Problem(("backends",), "at least one backend is needed"))
+    names = list(backends) if isinstance(backends, dict) else []
+
+    def check(loc: Loc, name: Any) -> None:
+        if isinstance(name, str) and isinstance(backends, dict) and name not in backends:
+            problems.append(Problem(loc, f"unknown backend {name!r} (known: {', '.join(names) or 'none'})"))
+
+    for name, options in backends.items() if isinstance(backends, dict) else ():
+        kind = options.get("type") if isinstance(options, dict) else None
+        for field in catalog.references(kind) if kind in catalog.SETTINGS else ():
+            value = options.get(field)
+            if isinstance(value, list):
+                for i, member in enumerate(value):
+                    check(("backends", name, field, i), member)
+            else:
+                check(("backends", name, field), value)
+    for i, route in enumerate(_sequence(doc.get("routes"))):
+        if isinstance(route, dict):
+            check(("routes", i, "backend"), route.get("backend"))
+    first: dict[str, int] = {}
+    for i, pair in enumerate(_sequence(doc.get("credentials"))):
+        key = pair.get("access_key") if isinstance(pair, dict) else None
+        if isinstance(key, str) and key in first:
+            problems.append(
+                Problem(
+                    ("credentials", i, "access_key"), f"{key!r} is listed twice (credentials[{first[key]}])"
+                )
+            )
+        elif isinstance(key, str):
+            first[key] = i
+    return problems
+
+
+def problems_of(doc: dict[str, Any]) -> tuple[Config | None, list[Problem]]:
+    """The validated configuration, or None and every problem of the document."""
     try:
-        return importlib.import_module(BACKEND_MODULES[kind])
-    except ImportError as exc:
-        raise ConfigError(f"backend type {kind!r} is not available: {exc}") from None
+        config: Config | None = Config.model_validate(doc)
+        problems = []
+    except ValidationError as exc:
+        config, problems = None, [_problem(err) for err in exc.errors()]
+    problems += _cross_references(doc)
+    sections = list(Config.model_fields)  # in the file's order, each section's problems together
+    problems.sort(key=lambda p: sections.index(p.loc[0]) if p.loc and p.loc[0] in sections else -1)
+    return (None if problems else config), problems
 
 
 def validate(raw: dict[str, Any]) -> Config:
-    """Validate an already env-expanded document into a Config with typed backend settings."""
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation(exc)) from None
-    for name, options in config.backends.items():
-        if not isinstance(options, dict) or "type" not in options:
-            raise ConfigError(f"backends.{name}: needs a 'type' ({', '.join(BACKEND_TYPES)})")
-        module = backend_module(str(options["type"]))
-        unknown = sorted(set(options) - set(module.Settings.model_fields))
-        if unknown:
-            raise ConfigError(f"backends.{name}.{unknown[0]}: unknown setting for type {options['type']}")
-        try:
-            config.backend_settings[name] = module.Settings.model_validate(options)
-        except ValidationError as exc:
-            raise ConfigError(_format_validation(exc, f"backends.{name}")) from None
+    """Validate an already env-expanded document; ``ConfigError`` lists every problem."""
+    config, problems = problems_of(raw)
+    if config is None:
+        raise ConfigError(*map(str, problems))
     return config
+
+
+def _related(a: Loc, b: Loc) -> bool:
+    """One path lies within the other (a setting and the section holding it)."""
+    return bool(a) and bool(b) and a[: len(b)] == b[: len(a)]
 
 
 def default_document(data_dir: Path) -> dict[str, Any]:
@@ -272,8 +371,14 @@ def load(
             for options in (doc.get("backends") or {}).values():
                 if isinstance(options, dict) and options.get("type") == "fs":
                     options["root"] = str(data_dir)
-    doc = expand_env(doc)
-    server = dict(doc.get("server") or {})
-    server.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    doc["server"] = server
-    return validate(doc)
+    missing: list[Problem] = []
+    doc = _expand(doc, (), missing)
+    server = doc.get("server") or {}
+    if isinstance(server, dict):  # anything else is reported as it stands
+        doc["server"] = {**server, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    config, problems = problems_of(doc)
+    # A setting whose variable is missing is reported once, as that, not again as a wrong value.
+    problems = missing + [p for p in problems if not any(_related(p.loc, m.loc) for m in missing)]
+    if config is None or problems:
+        raise ConfigError(*map(str, problems))
+    return config

@@ -1,15 +1,17 @@
-"""The configuration reference (``docs/configuration.md``), generated from the pydantic models.
+"""The configuration reference (``docs/configuration.md``) and the JSON Schema of the file
+(``docs/gateway.schema.json``, for editors), both generated from the pydantic models.
 
 The models are the single source of truth: the gateway's sections from ``gateway.config`` and each
-backend type's ``Settings`` from its own module. A setting's description is its ``Field(description=)``
-or else the ``#:`` comment above it in the source. A test compares the committed file with this output,
-so the reference cannot drift from the code. Regenerate with ``python -m gateway.configdoc --write``.
+backend type's ``Settings`` from ``backends.catalog``. A setting's description is its
+``Field(description=)`` or else the ``#:`` comment above it in the source. Tests compare the committed
+files with this output, so neither can drift from the code. Regenerate both with
+``python -m gateway.configdoc --write``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import functools
 import inspect
 import json
 import re
@@ -22,11 +24,14 @@ from typing import Any
 import annotated_types
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import PydanticUndefined, core_schema
 
+from backends import catalog
 from gateway import config as cfg
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+SCHEMA_PATH = DOC_PATH.with_name("gateway.schema.json")
 
 #: (section key, model, what the section is) in the order of ``gateway.yaml``.
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
@@ -73,6 +78,7 @@ ENVIRONMENT = [
 ]
 
 
+@functools.cache
 def comments(model: type[BaseModel]) -> dict[str, str]:
     """The ``#:`` comment block above each field in the model's source."""
     try:
@@ -144,20 +150,25 @@ def constraints(field: FieldInfo) -> str:
     return ", ".join(parts)
 
 
+def meaning(model: type[BaseModel], name: str) -> str:
+    """What a setting is for, in words: its description, its ``#:`` comment, or a note here."""
+    field = model.model_fields[name]
+    text = field.description or comments(model).get(name) or NOTES.get((model, name), "")
+    return text.replace("``", "`")
+
+
 def table(model: type[BaseModel]) -> list[str]:
-    notes = comments(model)
     lines = ["| setting | type | default | meaning |", "|---|---|---|---|"]
     nested: list[tuple[str, type[BaseModel]]] = []
     for name, field in model.model_fields.items():
         if field.exclude:
             continue
-        meaning = field.description or notes.get(name) or NOTES.get((model, name), "")
-        meaning = meaning.replace("``", "`")
+        words = meaning(model, name)
         limit = constraints(field)
         if limit:
-            meaning = f"{meaning} ({limit})" if meaning else limit
-        meaning = meaning.replace("|", "\\|")
-        lines.append(f"| `{name}` | {type_name(field.annotation)} | {default_text(field)} | {meaning} |")
+            words = f"{words} ({limit})" if words else limit
+        words = words.replace("|", "\\|")
+        lines.append(f"| `{name}` | {type_name(field.annotation)} | {default_text(field)} | {words} |")
         for arg in (field.annotation, *typing.get_args(field.annotation)):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
                 nested.append((name, arg))
@@ -169,14 +180,13 @@ def table(model: type[BaseModel]) -> list[str]:
 def backend_section(kind: str) -> list[str]:
     lines = [f"### `type: {kind}`", ""]
     try:
-        module = importlib.import_module(cfg.BACKEND_MODULES[kind])
+        module = catalog.build_module(kind)
     except ImportError:
         return [*lines, "Not available in this build.", ""]
-    settings: type[BaseModel] = module.Settings
     summary = (inspect.getdoc(module) or "").split("\n\n")[0].replace("\n", " ")
     if summary:
         lines += [summary, ""]
-    return [*lines, *table(settings), ""]
+    return [*lines, *table(catalog.SETTINGS[kind]), ""]
 
 
 def render() -> str:
@@ -202,23 +212,72 @@ def render() -> str:
         "other backends by name.",
         "",
     ]
-    for kind in cfg.BACKEND_TYPES:
+    for kind in catalog.TYPES:
         out += backend_section(kind)
     out += ["## Environment", "", "| variable | meaning |", "|---|---|"]
-    out += [f"| `{name}` | {meaning} |" for name, meaning in ENVIRONMENT]
+    out += [f"| `{name}` | {words} |" for name, words in ENVIRONMENT]
     return "\n".join(out) + "\n"
+
+
+class _FileSchema(GenerateJsonSchema):
+    """The file as an editor reads it: before ``${NAME}`` references are replaced, so a number, a
+    boolean or a choice may be written as one; and each setting described in words."""
+
+    def int_schema(self, schema: core_schema.IntSchema) -> JsonSchemaValue:
+        return _or_env_reference(super().int_schema(schema))
+
+    def float_schema(self, schema: core_schema.FloatSchema) -> JsonSchemaValue:
+        return _or_env_reference(super().float_schema(schema))
+
+    def bool_schema(self, schema: core_schema.BoolSchema) -> JsonSchemaValue:
+        return _or_env_reference(super().bool_schema(schema))
+
+    def literal_schema(self, schema: core_schema.LiteralSchema) -> JsonSchemaValue:
+        found = super().literal_schema(schema)
+        # A one-value literal is a backend's ``type``, the union's tag: it stays literal.
+        return _or_env_reference(found) if len(schema["expected"]) > 1 else found
+
+    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
+        found = super().model_schema(schema)
+        model = schema["cls"]
+        for name, prop in found.get("properties", {}).items():
+            words = meaning(model, name) if name in model.model_fields else ""
+            if words and "description" not in prop:
+                prop["description"] = words
+        return found
+
+
+def _or_env_reference(found: JsonSchemaValue) -> JsonSchemaValue:
+    return {"anyOf": [found, {"type": "string", "pattern": cfg.ENV_REF.pattern}]}
+
+
+def json_schema() -> str:
+    """The JSON Schema of the whole file, its backends' definitions named for their type."""
+    found = cfg.Config.model_json_schema(schema_generator=_FileSchema)
+    found = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **found,
+        "title": "s3bridge configuration (gateway.yaml)",
+    }
+    text = json.dumps(found, indent=2, ensure_ascii=False)
+    mapping = found["properties"]["backends"]["additionalProperties"]["discriminator"]["mapping"]
+    for kind, ref in mapping.items():
+        text = text.replace(f'"{ref}"', f'"#/$defs/{kind}_backend"')
+        text = text.replace(f'"{ref.removeprefix("#/$defs/")}":', f'"{kind}_backend":')
+    return text + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print or write the configuration reference.")
-    parser.add_argument("--write", action="store_true", help=f"write {DOC_PATH}")
+    parser.add_argument("--write", action="store_true", help=f"write {DOC_PATH} and {SCHEMA_PATH}")
+    parser.add_argument("--schema", action="store_true", help="print the JSON Schema, not the reference")
     args = parser.parse_args(argv)
-    text = render()
     if args.write:
         DOC_PATH.parent.mkdir(parents=True, exist_ok=True)
-        DOC_PATH.write_text(text)
+        DOC_PATH.write_text(render())
+        SCHEMA_PATH.write_text(json_schema())
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(json_schema() if args.schema else render())
     return 0
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import pydantic
 
@@ -108,6 +108,10 @@ class Breaker(Forwarding):
 
 
 class Settings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", title="breaker backend")
+    #: Settings that name other backends.
+    references: ClassVar[tuple[str, ...]] = ("backend",)
+
     type: Literal["breaker"]
     backend: str
     failure_threshold: int = pydantic.Field(5, ge=1)

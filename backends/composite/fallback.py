@@ -41,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 import pydantic
 
@@ -333,11 +333,17 @@ class Fallback(Backend):
 
 
 class BreakerOptions(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
     failure_threshold: int = pydantic.Field(5, ge=1)
     reset_timeout: float = pydantic.Field(30.0, ge=0)
 
 
 class Settings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", title="fallback backend")
+    #: Settings that name other backends.
+    references: ClassVar[tuple[str, ...]] = ("primary", "secondary")
+
     type: Literal["fallback"]
     primary: str
     secondary: str

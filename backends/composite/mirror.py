@@ -31,7 +31,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 import pydantic
 
@@ -408,6 +408,10 @@ class Mirror(Backend):
 
 
 class Settings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", title="mirror backend")
+    #: Settings that name other backends.
+    references: ClassVar[tuple[str, ...]] = ("members",)
+
     type: Literal["mirror"]
     members: list[str] = pydantic.Field(min_length=1)
     #: Members that must store a write for it to succeed; default a majority.

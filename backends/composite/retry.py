@@ -52,7 +52,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import anyio
 import pydantic
@@ -198,6 +198,10 @@ def multipart_etag(parts: list[CompletedPart]) -> str | None:
 
 
 class Settings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", title="retry backend")
+    #: Settings that name other backends.
+    references: ClassVar[tuple[str, ...]] = ("backend",)
+
     type: Literal["retry"]
     backend: str
     attempts: int = pydantic.Field(3, ge=1, le=20)

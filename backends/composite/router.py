@@ -82,11 +82,16 @@ class Target:
 
 
 class RouteSettings(pydantic.BaseModel):
+    """One route of the configuration (``routes:`` in gateway.yaml), backend named, not yet resolved."""
+
     model_config = pydantic.ConfigDict(extra="forbid")
 
+    #: Client-visible bucket name or glob (``*`` matches any name).
     bucket: str = pydantic.Field(min_length=1)
     backend: str
+    #: The bucket in the store; None keeps the client's name.
     remote_bucket: str | None = None
+    #: A key prefix inside the remote bucket.
     prefix: str = ""
 
 

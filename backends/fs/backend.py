@@ -28,10 +28,9 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import anyio
-import pydantic
 
 from backends import errors as be
 from backends.base import (
@@ -62,6 +61,7 @@ from backends.fs.multipart import (
     part_name,
     uploads_page,
 )
+from backends.fs.settings import Settings
 
 T = TypeVar("T")
 
@@ -71,12 +71,6 @@ STATE_DIR = ".s3bridge"
 CREATED_FILE = ".created"
 #: Temp files older than this at start belong to a crashed process (other live gateways may share root).
 STALE_TEMP_SECONDS = 24 * 3600
-
-
-class Settings(pydantic.BaseModel):
-    type: Literal["fs"]
-    root: Path
-    fsync: bool = True
 
 
 def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:

@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import oss2
 from oss2.models import PartInfo as OssPart
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backends import errors as be
 from backends.base import (
@@ -54,6 +52,7 @@ from backends.base import (
     UploadsPage,
 )
 from backends.bridge import BlockingPool, SyncReader, iterate_blocking
+from backends.oss.settings import MiB, Settings
 from backends.oss.support import (
     SizedBody,
     etag,
@@ -68,79 +67,12 @@ from backends.oss.support import (
 )
 
 T = TypeVar("T")
-MiB = 1024 * 1024
 #: OSS's CopyObject limit; larger sources are copied part by part.
 MAX_COPY_OBJECT = 1024 * MiB
 
 # oss2 logs request headers (security token included) at DEBUG: keep it quieter unless asked.
 if logging.getLogger("oss2").level == logging.NOTSET:
     logging.getLogger("oss2").setLevel(logging.INFO)
-
-_ENV = {
-    "endpoint": ("OSS_ENDPOINT", "ALICLOUD_OSS_ENDPOINT"),
-    "region": ("OSS_REGION", "ALICLOUD_OSS_REGION"),
-    "access_key_id": ("OSS_ACCESS_KEY_ID", "ALICLOUD_OSS_ACCESS_KEY_ID"),
-    "access_key_secret": ("OSS_ACCESS_KEY_SECRET", "ALICLOUD_OSS_ACCESS_KEY_SECRET"),
-    "bucket": ("OSS_BUCKET_NAME", "ALICLOUD_OSS_BUCKET_NAME"),
-}
-
-
-class Settings(BaseModel):
-    """Options of a ``type: oss`` backend; unset ones fall back to ``OSS_*`` then ``ALICLOUD_OSS_*``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["oss"]
-    endpoint: str = Field(description="e.g. https://oss-cn-hangzhou.aliyuncs.com (scheme defaults to https)")
-    region: str | None = Field(
-        default=None, description="e.g. cn-hangzhou; derived from the endpoint if unset"
-    )
-    access_key_id: str = Field(repr=False)
-    access_key_secret: str = Field(repr=False)
-    security_token: str | None = Field(default=None, repr=False)
-    auth_version: Literal["v1", "v4"] = "v4"
-    connect_timeout: float = Field(default=30.0, gt=0)
-    max_workers: int = Field(default=16, ge=1, le=256)
-    part_size: int = Field(default=8 * MiB, ge=MIN_PART_SIZE, le=5 * 1024 * MiB)
-    #: a bucket the readiness check looks at instead of listing every bucket (RAM users often cannot)
-    bucket: str | None = None
-    #: dial this address instead of resolving <bucket>.<endpoint host> (private links, the test emulator)
-    connect_address: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _env_fallbacks(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        for field, names in _ENV.items():
-            if data.get(field) in (None, ""):
-                value = next((os.environ[n] for n in names if os.environ.get(n)), None)
-                if value is not None:
-                    data[field] = value
-        return data
-
-    @model_validator(mode="after")
-    def _complete(self) -> Settings:
-        if "://" not in self.endpoint:
-            self.endpoint = "https://" + self.endpoint
-        if self.region is None:
-            self.region = _region_of(self.endpoint)
-        if self.auth_version == "v4" and not self.region:
-            raise ValueError(
-                "oss backend with auth_version v4 needs a region (OSS_REGION or ALICLOUD_OSS_REGION)"
-            )
-        return self
-
-
-def _region_of(endpoint: str) -> str | None:
-    """``cn-hangzhou`` from ``oss-cn-hangzhou(-internal).aliyuncs.com``."""
-    host = endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-    first = host.split(".", 1)[0]
-    if first.startswith("oss-"):
-        return first[4:].removesuffix("-internal")
-    return None
-
 
 #: oss2.Bucket objects kept for reuse (cheap to rebuild; they share the one requests session).
 MAX_CACHED_BUCKETS = 256

@@ -21,15 +21,13 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from itertools import pairwise
-from typing import Any, Literal, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 from minio.datatypes import Part
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backends import errors as be
 from backends.base import (
-    MIN_PART_SIZE,
     Backend,
     BucketInfo,
     ByteRange,
@@ -47,6 +45,7 @@ from backends.base import (
 from backends.bridge import DEFAULT_CHUNK, BlockingPool, SyncReader, iterate_blocking
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import classify, map_error
+from backends.s3.settings import Settings
 from backends.s3.upload import create_upload, put_multipart, send, send_unsized_part
 from backends.s3.wire import (
     info_from_headers,
@@ -62,57 +61,6 @@ from backends.s3.wire import (
 )
 
 T = TypeVar("T")
-MiB = 1024 * 1024
-#: S3's largest single PutObject and largest part.
-MAX_SINGLE_PUT = 5 * 1024 * MiB
-
-
-class Settings(BaseModel):
-    """Options of a ``type: s3`` backend. Secrets are kept out of repr (and so out of logs)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["s3"]
-    endpoint: str = Field(description="http(s)://host:port, or host:port (then `secure` decides)")
-    region: str = "us-east-1"
-    access_key: str | None = Field(default=None, repr=False)
-    secret_key: str | None = Field(default=None, repr=False)
-    session_token: str | None = Field(default=None, repr=False)
-    secure: bool | None = None
-    ca_bundle: str | None = None
-    addressing: Literal["path", "virtual"] = "path"
-    connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=60.0, gt=0)
-    max_pool_connections: int = Field(default=16, ge=1)
-    part_size: int = Field(default=8 * MiB, ge=MIN_PART_SIZE, le=MAX_SINGLE_PUT)
-    #: Bodies of known size above this go out as the store's multipart (streamed parts of part_size).
-    multipart_threshold: int = Field(default=MAX_SINGLE_PUT, ge=0, le=MAX_SINGLE_PUT)
-    max_workers: int = Field(default=16, ge=1)
-
-    @model_validator(mode="after")
-    def _check_endpoint(self) -> Settings:
-        self.host_port()
-        if (self.access_key is None) != (self.secret_key is None):
-            raise ValueError("access_key and secret_key must be given together")
-        return self
-
-    def host_port(self) -> str:
-        """host:port for minio; the endpoint may be a URL without path, query or credentials."""
-        if "://" not in self.endpoint:
-            if "/" in self.endpoint or not self.endpoint:
-                raise ValueError(f"endpoint {self.endpoint!r} must be host[:port] or http(s)://host[:port]")
-            return self.endpoint
-        url = urlsplit(self.endpoint)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"endpoint {self.endpoint!r} must be an http or https URL")
-        if url.path not in ("", "/") or url.query or url.fragment or url.username or url.password:
-            raise ValueError("endpoint must not carry a path, query or credentials")
-        return url.netloc
-
-    def is_secure(self) -> bool:
-        if self.secure is not None:
-            return self.secure
-        return not self.endpoint.startswith("http://")
 
 
 class S3Backend(Backend):

@@ -125,7 +125,7 @@ def test_dockerfile() -> None:
 
 def test_deploy_config_root_is_the_data_volume(monkeypatch: pytest.MonkeyPatch) -> None:
     config = config_from((DEPLOY / "gateway.yaml").read_text(), monkeypatch)
-    roots = [str(s.root) for s in config.backend_settings.values() if s.type == "fs"]
+    roots = [str(s.root) for s in config.backends.values() if s.type == "fs"]
     assert roots == ["/data"]
     assert config.server.host == "0.0.0.0"
 
@@ -178,7 +178,7 @@ def test_k8s_sidecar(monkeypatch: pytest.MonkeyPatch) -> None:
     mounts = {m["mountPath"]: m["name"] for m in gw["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes[mounts[CONFIG_DIR]]["configMap"]["name"] == docs["ConfigMap"]["metadata"]["name"]
-    roots = {str(s.root) for s in config.backend_settings.values() if s.type == "fs"}
+    roots = {str(s.root) for s in config.backends.values() if s.type == "fs"}
     assert roots <= set(mounts)
     assert pod["terminationGracePeriodSeconds"] > config.server.shutdown_timeout
     assert pod["securityContext"]["runAsNonRoot"] is True
