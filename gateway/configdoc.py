@@ -255,7 +255,7 @@ def json_schema() -> str:
     """The JSON Schema of the whole file, its backends' definitions named for their type."""
     found = cfg.Config.model_json_schema(schema_generator=_FileSchema)
     found = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$schema": "http://json-schema.org/draft-07/schema#",  # what editors support widely
         **found,
         "title": "s3bridge configuration (gateway.yaml)",
     }

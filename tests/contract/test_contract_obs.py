@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from backends.base import Backend
-from backends.obs.backend import Settings, build
+from backends.obs.backend import build
+from backends.obs.settings import Settings
 from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, MotoContract, running
 from tests.contract.suite import BackendContract
 from tests.procs import ServerProcess, free_port, http_ready

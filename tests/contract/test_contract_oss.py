@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from backends.base import Backend
-from backends.oss.backend import Settings, build
+from backends.oss.backend import build
+from backends.oss.settings import Settings
 from tests.contract.suite import BackendContract
 from tests.procs import ServerProcess, free_port
 

@@ -23,7 +23,8 @@ from pydantic import ValidationError
 
 from backends import errors as be
 from backends.base import Backend, ObjectMeta
-from backends.s3.backend import S3Backend, Settings
+from backends.s3.backend import S3Backend
+from backends.s3.settings import Settings
 from tests.contract.bodies import (
     BodyFailed,
     ChunkedBody,
@@ -263,7 +264,8 @@ def test_settings_refused(extra: dict) -> None:
 MEMORY_PROBE = """
 import asyncio, json, sys
 from backends.base import ObjectMeta
-from backends.s3.backend import S3Backend, Settings
+from backends.s3.backend import S3Backend
+from backends.s3.settings import Settings
 
 MiB = 1024 * 1024
 

@@ -105,13 +105,19 @@ def test_unreachable_backend(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"backends": {"x": {"type": "ftp", "root": "/tmp"}}}, "unknown backend type 'ftp'"),
-        ({"routes": [{"bucket": "photos", "backend": "nowhere"}]}, "names unknown backend 'nowhere'"),
+        (
+            {"backends": {"x": {"type": "ftp", "root": "/tmp"}}},
+            "backends.x.type: unknown backend type 'ftp'",
+        ),
+        (
+            {"routes": [{"bucket": "photos", "backend": "nowhere"}]},
+            "routes[0].backend: unknown backend 'nowhere' (known: local)",
+        ),
         (
             {"backends": {"r": {"type": "retry", "backend": "ghost"}}},
-            "refers to unknown backend 'ghost'",
+            "backends.r.backend: unknown backend 'ghost' (known: local, r)",
         ),
-        ({"server": {"port": "eighty"}}, "server.port"),
+        ({"server": {"port": "eighty"}}, "server.port: Input should be a valid integer"),
         (
             {"credentials": [{"access_key": "a", "secret_key": "${CHECK_CONFIG_UNSET_VAR}"}]},
             "CHECK_CONFIG_UNSET_VAR",
@@ -128,6 +134,19 @@ def test_broken_configs(tmp_path: Path, change: dict[str, Any], message: str) ->
     assert proc.stderr.startswith("s3bridge: configuration error: ")
     assert message in proc.stderr
     assert "result: ok" not in proc.stdout
+
+
+def test_every_problem_on_its_own_line(tmp_path: Path) -> None:
+    doc = base(tmp_path, server={"port": 0}, routes=[{"bucket": "p", "backend": "nowhere"}])
+    doc["backends"]["local"]["fsynk"] = True
+    proc = check(tmp_path, doc)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines() == [
+        "s3bridge: configuration error: server.port: Input should be greater than or equal to 1 (got 0)",
+        "s3bridge: configuration error: backends.local.fsynk: unknown setting for type fs",
+        "s3bridge: configuration error: routes[0].backend: unknown backend 'nowhere' (known: local)",
+    ]
+    assert proc.stdout == ""
 
 
 def test_not_yaml(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ import pytest
 from lxml import etree
 from obs import ObsClient, PutObjectHeader, auth, convertor
 
-from backends.obs.backend import Settings, make_client
+from backends.obs.backend import make_client
+from backends.obs.settings import Settings
 from tests.contract.test_contract_obs import AK, SK, obs_emulator, running
 from tests.procs import ServerProcess
 

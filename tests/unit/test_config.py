@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 
+from backends import catalog
+from backends.composite.router import RouteSettings
+from gateway import config as gateway_config
 from gateway.config import ConfigError, expand_env, load, validate
 from tests.procs import REPO
 
 BACKENDS = {"local": {"type": "fs", "root": "/tmp/s3bridge-unused"}}
 PAIR = {"access_key": "ak", "secret_key": "sk-value"}
+#: One backend of every type, composites over the providers.
+EVERY_TYPE = {
+    "local": {"type": "fs", "root": "/tmp/s3bridge-unused"},
+    "minio": {"type": "s3", "endpoint": "http://127.0.0.1:9000", "access_key": "a", "secret_key": "b"},
+    "aliyun": {
+        "type": "oss",
+        "endpoint": "https://oss-cn-hangzhou.aliyuncs.com",
+        "access_key_id": "a",
+        "access_key_secret": "b",
+    },
+    "huawei": {"type": "obs", "server": "https://obs.example.com", "access_key": "a", "secret_key": "b"},
+    "retried": {"type": "retry", "backend": "minio"},
+    "guarded": {"type": "breaker", "backend": "aliyun"},
+    "safe": {"type": "fallback", "primary": "retried", "secondary": "local", "breaker": {}},
+    "both": {"type": "mirror", "members": ["huawei", "guarded"]},
+}
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -203,3 +228,162 @@ def test_effective_routes_end_with_catch_all() -> None:
     )
     routes = config.effective_routes()
     assert [(r.bucket, r.backend) for r in routes] == [("photos", "other"), ("*", "local")]
+
+
+# -- the backends union, every problem at once -------------------------------------------------------
+def test_every_backend_type_validates_into_its_own_settings() -> None:
+    config = validate({"credentials": [PAIR], "backends": EVERY_TYPE})
+    assert set(catalog.SETTINGS) == set(catalog.MODULES) == {o["type"] for o in EVERY_TYPE.values()}
+    for name, options in EVERY_TYPE.items():
+        settings = config.backends[name]
+        assert type(settings) is catalog.SETTINGS[options["type"]]
+        assert settings.type == options["type"]
+        assert callable(catalog.build_module(options["type"]).build)
+
+
+def test_validating_imports_no_sdk() -> None:
+    """A configuration validates (and check-config reports its errors) without loading a provider SDK."""
+    script = (
+        "import json, sys\n"
+        "from gateway.config import validate\n"
+        f"config = validate(json.loads({json.dumps(json.dumps({'backends': EVERY_TYPE}))}))\n"
+        "assert len(config.backends) == 8\n"
+        "print(json.dumps(sorted(m for m in ('oss2', 'obs', 'minio') if m in sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
+
+
+def test_every_problem_is_reported_at_once_with_path_and_value() -> None:
+    doc = {
+        "server": {"port": 70000, "workers": "many"},
+        "credentials": [PAIR, {**PAIR, "colour": "blue"}],
+        "backends": {
+            "local": {"type": "fs", "root": "/tmp", "fsynk": False},
+            "x": {"type": "ftp"},
+            "y": {"root": "/tmp"},
+            "z": 3,
+            "r": {"type": "retry", "backend": "ghost", "attempts": 0},
+            "m": {"type": "mirror", "members": ["local", "nope"]},
+            "s": {"type": "s3", "endpoint": "http://h/path"},
+            "f": {"type": "fallback", "primary": "local", "secondary": "s", "breaker": {"treshold": 1}},
+        },
+        "routes": [{"bucket": "photos", "backend": "nowhere"}, {"bucket": "", "backend": "local"}],
+        "logging": {"level": "loud"},
+    }
+    known = "fs, s3, oss, obs, retry, fallback, mirror, breaker"
+    names = "local, x, y, z, r, m, s, f"
+    assert error_of(doc).splitlines() == [
+        "server.port: Input should be less than or equal to 65535 (got 70000)",
+        "server.workers: Input should be a valid integer, unable to parse string as an integer (got 'many')",
+        "credentials[1].colour: unknown setting",
+        "credentials[1].access_key: 'ak' is listed twice (credentials[0])",
+        "backends.local.fsynk: unknown setting for type fs",
+        f"backends.x.type: unknown backend type 'ftp' (known: {known})",
+        f"backends.y.type: missing: one of {known}",
+        "backends.z: must be a mapping (got 3)",
+        "backends.r.attempts: Input should be greater than or equal to 1 (got 0)",
+        "backends.s.endpoint: endpoint must not carry a path, query or credentials (got 'http://h/path')",
+        "backends.f.breaker.treshold: unknown setting for type fallback",
+        f"backends.r.backend: unknown backend 'ghost' (known: {names})",
+        f"backends.m.members[1]: unknown backend 'nope' (known: {names})",
+        "routes[1].bucket: String should have at least 1 character (got '')",
+        f"routes[0].backend: unknown backend 'nowhere' (known: {names})",
+        "logging.level: Input should be 'debug', 'info', 'warning' or 'error' (got 'loud')",
+    ]
+
+
+def test_problems_never_repeat_a_secret() -> None:
+    doc = {
+        "credentials": [{"access_key": "a", "secret_key": 12345678}],
+        "backends": {
+            "s": {"type": "s3", "endpoint": "http://h", "access_key": "a", "secret_key": 87654321},
+            "o": {
+                "type": "oss",
+                "endpoint": "oss-cn-x.aliyuncs.com",
+                "access_key_id": "a",
+                "access_key_secret": 1,
+            },
+        },
+    }
+    lines = error_of(doc).splitlines()
+    assert lines == [
+        "credentials[0].secret_key: Input should be a valid string",
+        "backends.s.secret_key: Input should be a valid string",
+        "backends.o.access_key_secret: Input should be a valid string",
+    ]
+
+
+def test_missing_environment_is_reported_once_beside_other_problems(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CFG_TEST_PORT", raising=False)
+    monkeypatch.delenv("CFG_TEST_SECRET", raising=False)
+    path = write(
+        tmp_path,
+        "server: {port: '${CFG_TEST_PORT}', workers: 0}\n"
+        "credentials: [{access_key: a, secret_key: '${CFG_TEST_SECRET}'}]\n"
+        "backends:\n  local: {type: fs, root: /tmp/a}\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert err.value.problems == [
+        "server.port: environment variable CFG_TEST_PORT is not set",
+        "credentials[0].secret_key: environment variable CFG_TEST_SECRET is not set",
+        "server.workers: Input should be greater than or equal to 1 (got 0)",
+    ]
+    monkeypatch.setenv("CFG_TEST_PORT", "9001")
+    monkeypatch.setenv("CFG_TEST_SECRET", "s")
+    path.write_text(path.read_text().replace("workers: 0", "workers: 2"))
+    assert load(path).server.port == 9001
+
+
+def test_one_route_model_on_both_sides() -> None:
+    assert gateway_config.RouteSettings is RouteSettings
+    assert gateway_config.Config.model_fields["routes"].annotation == list[RouteSettings]
+
+
+# -- the JSON Schema editors use ---------------------------------------------------------------------
+def schema_errors(doc: Any) -> list[str]:
+    """What an editor would flag in the file, by path."""
+    schema = json.loads((REPO / "docs" / "gateway.schema.json").read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return sorted(".".join(map(str, e.absolute_path)) for e in validator.iter_errors(doc))
+
+
+@pytest.mark.parametrize(
+    "path", [REPO / "gateway.yaml", REPO / "deploy" / "gateway.yaml"], ids=["repo", "deploy"]
+)
+def test_gateway_yaml_validates_against_the_schema(path: Path) -> None:
+    """As written, ${VAR} references and all: that is what the editor sees."""
+    text = path.read_text()
+    assert schema_errors(yaml.safe_load(text)) == []
+    if path.parent == REPO:
+        assert text.startswith("# yaml-language-server: $schema=docs/gateway.schema.json\n")
+
+
+def test_schema_refuses_what_the_gateway_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = {"credentials": [{"access_key": "a", "secret_key": "b"}], "backends": EVERY_TYPE}
+    assert schema_errors(good) == []
+    assert schema_errors({**good, "server": {"port": "${PORT}", "trust_forwarded": "${TRUST:-false}"}}) == []
+    monkeypatch.setenv("PORT", "9000")
+    monkeypatch.delenv("TRUST", raising=False)
+    assert validate(expand_env({**good, "server": {"port": "${PORT}", "trust_forwarded": "${TRUST:-false}"}}))
+    bad = {
+        "server": {"port": 70000, "colour": "blue"},
+        "credentials": [{"access_key": ""}],
+        "backends": {"x": {"type": "ftp"}, "l": {"type": "fs", "root": "/d", "fsynk": True}},
+        "logging": {"level": "loud"},
+    }
+    assert schema_errors(bad) == [
+        "backends.l",
+        "backends.x",
+        "credentials.0.access_key",
+        "logging.level",
+        "server",
+        "server.port",
+    ]
+    assert schema_errors({"backends": {}}) == ["backends"]

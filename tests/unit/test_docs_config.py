@@ -58,6 +58,13 @@ def test_configuration_reference_is_current() -> None:
     )
 
 
+def test_json_schema_is_current() -> None:
+    committed = (REPO / "docs" / "gateway.schema.json").read_text()
+    assert committed == configdoc.json_schema(), (
+        "docs/gateway.schema.json is stale: python -m gateway.configdoc --write"
+    )
+
+
 def test_reference_covers_every_setting() -> None:
     text = configdoc.render()
     for _, model, _ in configdoc.SECTIONS:

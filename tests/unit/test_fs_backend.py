@@ -16,7 +16,8 @@ import pytest
 
 from backends import errors as be
 from backends.base import CompletedPart, ObjectMeta
-from backends.fs.backend import STALE_TEMP_SECONDS, FsBackend, Settings, build
+from backends.fs.backend import STALE_TEMP_SECONDS, FsBackend, build
+from backends.fs.settings import Settings
 from tests.contract.bodies import BodyFailed, ChunkedBody, FailingBody, MiB, get_bytes, pattern, read_all
 
 pytestmark = pytest.mark.anyio

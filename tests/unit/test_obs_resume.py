@@ -11,7 +11,8 @@ import pytest
 
 from backends import errors as be
 from backends.base import Backend, CompletedPart, ObjectMeta
-from backends.obs.backend import Settings, build
+from backends.obs.backend import build
+from backends.obs.settings import Settings
 from tests.contract.bodies import ChunkedBody, MiB, pattern
 from tests.contract.test_contract_obs import AK, SK, obs_emulator, running
 from tests.procs import ServerProcess, free_port, moto_server

@@ -6,8 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from backends import errors as be
-from backends.obs.backend import ObsBackend, Settings, build, make_client
+from backends.obs.backend import ObsBackend, build, make_client
 from backends.obs.errors import result_error
+from backends.obs.settings import Settings
 
 
 def test_env_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:

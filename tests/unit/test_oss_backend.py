@@ -15,7 +15,8 @@ from oss2 import exceptions as oe
 
 from backends import errors as be
 from backends.base import ObjectMeta
-from backends.oss.backend import Settings, build
+from backends.oss.backend import build
+from backends.oss.settings import Settings
 from backends.oss.support import headers_to_meta, meta_to_headers, translate
 from tests.contract.bodies import ChunkedBody
 from tests.contract.test_contract_oss import SK, oss_emulator, oss_settings, started

@@ -15,7 +15,7 @@ from backends.composite.breaker import Breaker
 from backends.composite.retry import Retry
 from backends.fs.backend import FsBackend
 from backends.s3.backend import S3Backend
-from backends.s3.backend import Settings as S3Settings
+from backends.s3.settings import Settings as S3Settings
 from tests.contract.bodies import ChunkedBody, get_bytes, md5_hex, pattern, put_bytes
 from tests.faults import arm, counts, flaky_proxy
 from tests.procs import ServerProcess, moto_server
