@@ -199,7 +199,8 @@ def render() -> str:
         "`s3bridge serve --config gateway.yaml` reads one YAML file. Any string may refer to the "
         "environment as `${NAME}` or `${NAME:-default}` (a missing variable without a default is an "
         "error), so secrets stay out of the file. Validate a file with `s3bridge check-config --config "
-        "FILE`. Unknown settings are refused.",
+        "FILE`. Unknown settings are refused. Editors check a file as you type with the JSON Schema "
+        "beside this page, [gateway.schema.json](gateway.schema.json) (see the README).",
         "",
     ]
     for key, model, what in SECTIONS:
@@ -258,6 +259,7 @@ def json_schema() -> str:
         "$schema": "http://json-schema.org/draft-07/schema#",  # what editors support widely
         **found,
         "title": "s3bridge configuration (gateway.yaml)",
+        "description": "Reference: docs/configuration.md. Check a file with: s3bridge check-config --config FILE",
     }
     text = json.dumps(found, indent=2, ensure_ascii=False)
     mapping = found["properties"]["backends"]["additionalProperties"]["discriminator"]["mapping"]
