@@ -272,24 +272,29 @@ def _sequence(value: Any) -> Sequence[Any]:
 def _cross_references(doc: dict[str, Any]) -> list[Problem]:
     """What no one section can check: names of backends used elsewhere, access keys listed once."""
     problems: list[Problem] = []
-    backends = doc.get("backends")
-    if not backends:
+    backends = doc.get("backends", {})
+    if backends == {}:
         problems.append(Problem(("backends",), "at least one backend is needed"))
-    names = list(backends) if isinstance(backends, dict) else []
+    if not isinstance(backends, dict):
+        backends = {}
+    known = ", ".join(map(str, backends)) or "none"
 
     def check(loc: Loc, name: Any) -> None:
-        if isinstance(name, str) and isinstance(backends, dict) and name not in backends:
-            problems.append(Problem(loc, f"unknown backend {name!r} (known: {', '.join(names) or 'none'})"))
+        if isinstance(name, str) and name not in backends:
+            problems.append(Problem(loc, f"unknown backend {name!r} (known: {known})"))
 
-    for name, options in backends.items() if isinstance(backends, dict) else ():
+    for name, options in backends.items():
         kind = options.get("type") if isinstance(options, dict) else None
-        for field in catalog.references(kind) if kind in catalog.SETTINGS else ():
+        if not isinstance(kind, str) or kind not in catalog.SETTINGS:
+            continue  # reported by the union
+        model = catalog.SETTINGS[kind]
+        for field in catalog.references(kind):
             value = options.get(field)
-            if isinstance(value, list):
+            if typing.get_origin(model.model_fields[field].annotation) is not list:
+                check(("backends", name, field), value)
+            elif isinstance(value, list):
                 for i, member in enumerate(value):
                     check(("backends", name, field, i), member)
-            else:
-                check(("backends", name, field), value)
     for i, route in enumerate(_sequence(doc.get("routes"))):
         if isinstance(route, dict):
             check(("routes", i, "backend"), route.get("backend"))
