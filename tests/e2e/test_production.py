@@ -24,7 +24,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.health import LIVE_PATH, METRICS_PATH, READY_PATH
+from gateway.observability import LIVE_PATH, METRICS_PATH, READY_PATH
 from tests.procs import REPO, ServerProcess, free_port, gateway_server, http_ready
 
 KEYS = {

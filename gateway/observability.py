@@ -1,4 +1,5 @@
-"""Endpoints beside the S3 API (liveness, readiness, metrics) and the observing middleware around it.
+"""What an operator sees beside the S3 API, wired around the app: the measuring middleware feeding the
+metrics and the access log, and the endpoints for liveness, readiness and metrics.
 
 The endpoints live under ``/_s3bridge/``. Bucket names cannot contain ``_``, so that path never names a
 path-style bucket; on a virtual-hosted bucket's host the same path is an object key, so they are
@@ -34,7 +35,10 @@ READY_CACHE_SECONDS = 2.0
 _OPERATIONS = {LIVE_PATH: "HealthLive", READY_PATH: "HealthReady", METRICS_PATH: "Metrics"}
 
 
-class Extras:
+class Observability:
+    """Built once per app from the configuration and the backend tree: ``wrap`` puts the middleware
+    around the S3 app, ``handle`` answers the ``/_s3bridge/`` endpoints before the S3 app sees them."""
+
     def __init__(self, config: Config, backend: Backend):
         self.config = config
         self.backend = backend
