@@ -9,8 +9,6 @@ and none of them reveals a bucket, a key or a setting.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -20,17 +18,13 @@ from backends.base import Backend
 from gateway import addressing
 from gateway.accesslog import AccessLog, ASGIApp, Measure, Sink
 from gateway.config import Config
+from gateway.health import Readiness
 from gateway.metrics import Metrics
 
 PREFIX = "/_s3bridge/"
 LIVE_PATH = PREFIX + "health/live"
 READY_PATH = PREFIX + "health/ready"
 METRICS_PATH = PREFIX + "metrics"
-#: Seconds one readiness check of the backends may take; a store slower than this is not ready.
-READY_TIMEOUT = 2.0
-#: Seconds a readiness answer is reused: probes from several kubelets/load balancers must not each hit
-#: every store.
-READY_CACHE_SECONDS = 2.0
 
 _OPERATIONS = {LIVE_PATH: "HealthLive", READY_PATH: "HealthReady", METRICS_PATH: "Metrics"}
 
@@ -43,8 +37,7 @@ class Observability:
         self.config = config
         self.backend = backend
         self.metrics = Metrics(backend)
-        self._ready: tuple[float, bool, str] | None = None
-        self._ready_lock = asyncio.Lock()
+        self.readiness = Readiness(backend)
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """The S3 app inside the measuring middleware that feeds metrics and the access log."""
@@ -78,27 +71,11 @@ class Observability:
         if path == LIVE_PATH:
             return JSONResponse({"status": "ok"}, headers=_NO_STORE)
         if path == READY_PATH:
-            ok, detail = await self.readiness()
+            ok, detail = await self.readiness.check()
             body = {"status": "ok" if ok else "unavailable", "detail": detail}
             return JSONResponse(body, status_code=200 if ok else 503, headers=_NO_STORE)
         payload, content_type = self.metrics.exposition()
         return Response(payload, media_type=content_type, headers=_NO_STORE)
-
-    async def readiness(self) -> tuple[bool, str]:
-        """Can the backends serve? Checked at most once per cache period, however many probes ask."""
-        async with self._ready_lock:
-            now = time.monotonic()
-            if self._ready is not None and now - self._ready[0] < READY_CACHE_SECONDS:
-                return self._ready[1], self._ready[2]
-            try:
-                await asyncio.wait_for(self.backend.check(), READY_TIMEOUT)
-                result = (True, "")
-            except asyncio.TimeoutError:
-                result = (False, f"backend check took longer than {READY_TIMEOUT:g}s")
-            except Exception as exc:  # any failure means not ready; say which
-                result = (False, str(exc) or type(exc).__name__)
-            self._ready = (time.monotonic(), *result)
-            return result
 
 
 _NO_STORE = {"Cache-Control": "no-store"}

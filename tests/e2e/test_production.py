@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,13 @@ def access_lines(server: ServerProcess) -> list[dict[str, Any]]:
 
 
 def access_line(server: ServerProcess, request_id: str) -> dict[str, Any]:
-    found = [e for e in access_lines(server) if e["request_id"] == request_id]
+    """The one line of a request; the server writes it just after the response's last byte, so a
+    client that has the response may look a moment before it is there."""
+    deadline = time.monotonic() + 5
+    while not (found := [e for e in access_lines(server) if e["request_id"] == request_id]):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert len(found) == 1, f"expected one access line for {request_id}, got {found}"
     return found[0]
 
