@@ -18,7 +18,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -27,6 +27,24 @@ DEFAULT_CHUNK = 1024 * 1024
 
 class BodyReadError(IOError):
     """Raised inside the SDK thread when the client's body failed; the cause is on ``SyncReader.error``."""
+
+
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def read_up_to(source: Readable, limit: int) -> bytes:
+    """Up to ``limit`` bytes (fewer only at the end of the stream), read a chunk at a time from a pool
+    thread: one buffered part of a body whose length nobody declared."""
+    pieces: list[bytes] = []
+    got = 0
+    while got < limit:
+        piece = source.read(min(DEFAULT_CHUNK, limit - got))
+        if not piece:
+            break
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
 
 
 class BlockingPool:

@@ -58,8 +58,8 @@ from backends.s3.wire import (
     parse_list_objects,
     parse_list_uploads,
     range_header,
-    strip_etag,
 )
+from backends.wire.etag import strip_etag
 
 T = TypeVar("T")
 MiB = 1024 * 1024
