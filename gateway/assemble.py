@@ -1,5 +1,7 @@
 """Building the backend tree from the configuration: each named backend once, composites wired to
-their members by name, and the router on top when routes need one."""
+their members by name, and the router on top when routes need one. Every backend is built with
+``server.io_threads``, the size of the thread pool of a backend that blocks (fs, and an SDK backend whose
+settings do not set ``max_workers``)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def build_backends(config: Config) -> dict[str, Backend]:
         settings: Any = config.backend_settings[name]
         module = backend_module(settings.type)
         try:
-            backend = module.build(settings, name=name, lookup=lookup)
+            backend = module.build(settings, name=name, lookup=lookup, io_threads=config.server.io_threads)
         except ConfigError:
             raise
         except (ValueError, OSError) as exc:

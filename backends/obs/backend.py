@@ -15,7 +15,7 @@ from obs import ObsClient, convertor
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backends.base import MIN_PART_SIZE, Backend
-from backends.bridge import BlockingPool
+from backends.bridge import DEFAULT_THREADS, BlockingPool, sized
 from backends.obs.ops import ObsOperations
 
 
@@ -146,5 +146,7 @@ class ObsBackend(ObsOperations, Backend):
             await self.list_buckets()
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
-    return ObsBackend(settings, name=name)
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    return ObsBackend(sized(settings, io_threads), name=name)

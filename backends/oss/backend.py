@@ -53,7 +53,7 @@ from backends.base import (
     UploadInfo,
     UploadsPage,
 )
-from backends.bridge import BlockingPool, SyncReader, iterate_blocking
+from backends.bridge import DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.oss.support import (
     SizedBody,
     etag,
@@ -539,5 +539,7 @@ def _content_range(value: str | None) -> tuple[tuple[int, int] | None, int | Non
         return None, None
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
-    return OssBackend(settings, name)
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    return OssBackend(sized(settings, io_threads), name)

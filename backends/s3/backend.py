@@ -44,7 +44,7 @@ from backends.base import (
     PutBody,
     UploadsPage,
 )
-from backends.bridge import DEFAULT_CHUNK, BlockingPool, SyncReader, iterate_blocking
+from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import classify, map_error
 from backends.s3.upload import create_upload, put_multipart, send, send_unsized_part
@@ -420,5 +420,7 @@ def _copy_source(bucket: str, key: str) -> str:
     return quote(f"/{bucket}/{key}", safe="/")
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
-    return S3Backend(settings, name=name)
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    return S3Backend(sized(settings, io_threads), name=name)
