@@ -147,13 +147,7 @@ MAX_CACHED_BUCKETS = 256
 
 
 class OssBackend(Backend):
-    capabilities = Capabilities(
-        multipart=True,
-        server_side_copy=True,
-        stores_checksums=False,
-        bucket_admin=True,
-        leading_slash_keys=False,
-    )
+    capabilities = Capabilities(server_side_copy=True, stores_checksums=False, leading_slash_keys=False)
 
     def __init__(self, settings: Settings, name: str):
         self.name = name

@@ -116,9 +116,7 @@ class Settings(BaseModel):
 
 
 class S3Backend(Backend):
-    capabilities = Capabilities(
-        multipart=True, server_side_copy=True, stores_checksums=False, bucket_admin=True
-    )
+    capabilities = Capabilities(server_side_copy=True, stores_checksums=False)
 
     def __init__(self, settings: Settings, *, name: str = "s3"):
         self.name = name
