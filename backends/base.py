@@ -186,14 +186,14 @@ class UploadsPage:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a backend can do natively; the front end answers NotImplemented for what it cannot."""
+    """How a backend's successful answers differ between providers, for the composites above it and the
+    contract suite's expectations. What a backend cannot do at all needs no flag: the operation raises
+    NotImplementedByBackend, which the front end answers as S3's NotImplemented."""
 
-    multipart: bool = True
+    #: The store copies natively (the router streams a copy between two backends itself).
     server_side_copy: bool = True
     #: Checksums computed while the body flowed are stored and returned on GET/HEAD.
     stores_checksums: bool = False
-    #: Buckets can be created and deleted through the gateway.
-    bucket_admin: bool = True
     #: Keys may start with ``/`` (OSS refuses them: such a put raises InvalidKey).
     leading_slash_keys: bool = True
 

@@ -1,7 +1,8 @@
 """The one bridge between the event loop and blocking SDKs (minio-py, oss2, esdk-obs-python).
 
-The SDKs block, so their calls run in a bounded thread pool (``BlockingPool``); the loop never waits on
-a socket of theirs. Bodies cross the boundary a chunk at a time in both directions:
+The SDKs block, and so do file calls, so they run in a bounded thread pool (``BlockingPool``; the fs
+backend's file I/O too); the loop never waits on a socket or a disk of theirs. ``server.io_threads``
+sizes the pools when the backend tree is assembled. Bodies cross the boundary a chunk at a time in both directions:
 
 - up: ``SyncReader`` is a file-like object an SDK thread reads from; each ``read`` pulls the next chunk
   of the client's async body from the loop. Memory is one chunk, whatever the object size.
@@ -15,32 +16,87 @@ instead of whatever the SDK made of it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 T = TypeVar("T")
 
 DEFAULT_CHUNK = 1024 * 1024
+#: Threads of a pool when the configuration says nothing (``server.io_threads``'s default).
+DEFAULT_THREADS = 16
 
 
 class BodyReadError(IOError):
     """Raised inside the SDK thread when the client's body failed; the cause is on ``SyncReader.error``."""
 
 
-class BlockingPool:
-    """A bounded pool for blocking SDK calls, shared by the backends that name it."""
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
 
-    def __init__(self, max_workers: int = 16, name: str = "sdk"):
+
+def read_up_to(source: Readable, limit: int) -> bytes:
+    """Up to ``limit`` bytes (fewer only at the end of the stream), read a chunk at a time from a pool
+    thread: one buffered part of a body whose length nobody declared."""
+    pieces: list[bytes] = []
+    got = 0
+    while got < limit:
+        piece = source.read(min(DEFAULT_CHUNK, limit - got))
+        if not piece:
+            break
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
+
+
+class BlockingPool:
+    """A bounded pool for blocking calls (SDK requests, file I/O), one per backend that makes them."""
+
+    def __init__(self, max_workers: int = DEFAULT_THREADS, name: str = "sdk"):
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn`` on a pool thread; a cancelled caller stops waiting, the call finishes on its own."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
 
+    async def run_whole(self, fn: Callable[..., T], *args: Any) -> T:
+        """``run``, except that a cancelled caller first waits for the call to end, then is cancelled.
+
+        For calls on a resource the caller frees when cancelled: a descriptor closed while a ``pread``
+        on it is in flight may be reused by another open meanwhile, and the read would return its bytes.
+        """
+        future = asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await _settle(future)
+            raise
+
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _settle(future: asyncio.Future[Any]) -> None:
+    """Wait for ``future`` to end whatever cancellations arrive meanwhile; its outcome is dropped."""
+    while not future.done():
+        try:
+            await asyncio.wait([future])
+        except asyncio.CancelledError:
+            continue
+    if not future.cancelled():
+        future.exception()  # retrieved, so asyncio does not report it as never seen
+
+
+def sized(settings: BaseModel, io_threads: int) -> Any:
+    """An SDK backend's settings with ``max_workers`` from ``server.io_threads`` unless they set it."""
+    if "max_workers" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"max_workers": io_threads})
 
 
 class SyncReader(io.RawIOBase):

@@ -1,8 +1,10 @@
 """The ASGI application: one request in, one S3 answer out.
 
-Per request: a request id; addressing (bucket, key); the route table picks the operation; the caller is
-authenticated (SigV4/SigV2, header or presigned) and authorised; the handler runs against the backend;
-any refusal becomes S3's XML error with the status AWS uses. Nothing here holds state another gateway
+Per request, four steps, each a method of ``S3App``: resolve (addressing gives bucket and key, the
+operation table in ``gateway.operations`` the operation), authenticate (SigV4/SigV2, header or
+presigned), authorise (the caller's rights on the bucket, then headers asking for protection the gateway
+does not give), dispatch (the operation's handler against the backend). Any refusal becomes S3's XML
+error with the status AWS uses. Nothing here holds state another gateway
 process would need, so ``--workers N`` and replicas behind a load balancer just work.
 """
 
@@ -13,6 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote_from_bytes
 
@@ -23,8 +26,9 @@ from starlette.responses import Response
 from backends import errors as be
 from backends.base import Backend
 from backends.served import served_by
-from gateway import addressing, routes
-from gateway.auth import RequestView, authenticate
+from gateway import addressing, operations
+from gateway.auth import AuthResult, RequestView
+from gateway.auth import authenticate as verify_signature
 from gateway.config import Config
 from gateway.context import OWNER_ID, Ctx
 from gateway.errors import S3Error, from_backend
@@ -108,65 +112,83 @@ class S3App:
         return headers.get("host", "")
 
     async def handle(self, request: Request) -> Response:
-        rid = new_request_id()
-        started = time.monotonic()
-        raw = request.scope.get("raw_path") or request.scope["path"].encode()
-        raw_path = quote_from_bytes(raw.split(b"?", 1)[0], safe=_PATH_SAFE)
-        query_string = request.scope.get("query_string", b"").decode("latin-1")
-        operation = "Unknown"
-        access_key: str | None = None
-        ctx: Ctx | None = None
-        #: What the access log and metrics middleware read once the response is sent.
-        facts: dict[str, Any] = request.scope.setdefault("s3bridge", {})
-        facts.update(
-            request_id=rid, operation=operation, access_key=None, bucket=None, backend=None, error=None
-        )
-        served_by.set(None)
+        """One S3 request: resolve → authenticate → authorise → dispatch; any refusal becomes S3's error."""
+        ex = _Exchange.begin(request)
         try:
-            headers = request.headers
-            host = self._host(headers)
-            srv = self.config.server
-            target = addressing.resolve(raw_path, host, srv.domains, srv.path_prefix)
-            query = dict(parse_qsl(query_string, keep_blank_values=True))
-            kind: routes.Target = "object" if target.key else ("bucket" if target.bucket else "service")
-            route = routes.match(request.method, kind, query, headers)
-            if route is None:
-                raise S3Error(
-                    "MethodNotAllowed" if request.method not in _KNOWN_METHODS else "NotImplemented"
-                )
-            operation = route.operation
-            facts.update(operation=operation, bucket=target.bucket)
-            view = RequestView(
-                method=request.method,
-                raw_path=raw_path,
-                query_string=query_string,
-                headers={k: v for k, v in _joined(headers)},
-                host=host,
-                virtual_host_bucket=target.bucket if target.virtual_host else None,
-            )
-            auth = authenticate(
-                view, self.policy.secret_for, dt.datetime.now(dt.timezone.utc),
-                max_skew=dt.timedelta(seconds=srv.max_skew_seconds),
-            )  # fmt: skip
-            access_key = auth.access_key
-            facts["access_key"] = access_key
-            self.policy.authorize(auth.access_key, target.bucket, route.right, public_read=route.public)
-            refuse_unsupported(headers, OWNER_ID)
-            ctx = Ctx(
-                request, rid, operation, target.bucket, target.key, query, headers,
-                self.backend, self.config, auth, self.policy,
-            )  # fmt: skip
-            response = await route.handler(ctx)
-        except S3Error as err:
-            response = self.error_response(err, raw_path, rid)
-        except be.BackendError as exc:
+            call = self.resolve(request, ex)
+            auth = self.authenticate(call, ex)
+            self.authorise(call, auth)
+            response = await self.dispatch(call, auth, ex)
+        except Exception as exc:
+            response = self.refusal(exc, ex)
+        return self.finish(response, ex)
+
+    def resolve(self, request: Request, ex: _Exchange) -> _Call:
+        """Addressing (bucket, key) and the operation table: which S3 operation this request is."""
+        headers = request.headers
+        host = self._host(headers)
+        srv = self.config.server
+        target = addressing.resolve(ex.raw_path, host, srv.domains, srv.path_prefix)
+        query = dict(parse_qsl(ex.query_string, keep_blank_values=True))
+        kind: operations.Target = "object" if target.key else ("bucket" if target.bucket else "service")
+        route = operations.match(request.method, kind, query, headers)
+        if route is None:
+            raise S3Error("MethodNotAllowed" if request.method not in _KNOWN_METHODS else "NotImplemented")
+        ex.operation = route.operation
+        ex.facts.update(operation=route.operation, bucket=target.bucket)
+        return _Call(request, host, target, query, route)
+
+    def authenticate(self, call: _Call, ex: _Exchange) -> AuthResult:
+        """Whose request it is (SigV4/SigV2, header or presigned; or anonymous), its signature checked."""
+        view = RequestView(
+            method=call.request.method,
+            raw_path=ex.raw_path,
+            query_string=ex.query_string,
+            headers={k: v for k, v in _joined(call.request.headers)},
+            host=call.host,
+            virtual_host_bucket=call.target.bucket if call.target.virtual_host else None,
+        )
+        auth = verify_signature(
+            view, self.policy.secret_for, dt.datetime.now(dt.timezone.utc),
+            max_skew=dt.timedelta(seconds=self.config.server.max_skew_seconds),
+        )  # fmt: skip
+        ex.access_key = auth.access_key
+        ex.facts["access_key"] = auth.access_key
+        return auth
+
+    def authorise(self, call: _Call, auth: AuthResult) -> None:
+        """May this caller do this to this bucket; then, headers asking for what the gateway does not give
+        are refused (only now, so an unauthorised caller learns nothing from them)."""
+        route = call.route
+        self.policy.authorize(auth.access_key, call.target.bucket, route.right, public_read=route.public)
+        refuse_unsupported(call.request.headers, OWNER_ID)
+
+    async def dispatch(self, call: _Call, auth: AuthResult, ex: _Exchange) -> Response:
+        """The operation's handler, against the backend tree."""
+        ex.ctx = Ctx(
+            call.request, ex.rid, call.route.operation, call.target.bucket, call.target.key, call.query,
+            call.request.headers, self.backend, self.config, auth, self.policy,
+        )  # fmt: skip
+        return await call.route.handler(ex.ctx)
+
+    def refusal(self, exc: Exception, ex: _Exchange) -> Response:
+        """The S3 error answer for what a step raised: S3 errors as they are, backend errors mapped."""
+        if isinstance(exc, S3Error):
+            return self.error_response(exc, ex.raw_path, ex.rid)
+        if isinstance(exc, be.BackendError):
             level = logging.WARNING if exc.retryable or isinstance(exc, be.AccessDenied) else logging.DEBUG
-            log.log(level, "request %s %s: %s", rid, operation, exc)
-            facts["backend_error"] = (exc.backend or served_by.get() or self.backend.name, type(exc).__name__)
-            response = self.error_response(from_backend(exc), raw_path, rid)
-        except Exception:
-            log.exception("request %s %s failed", rid, operation)
-            response = self.error_response(S3Error("InternalError"), raw_path, rid)
+            log.log(level, "request %s %s: %s", ex.rid, ex.operation, exc)
+            ex.facts["backend_error"] = (
+                exc.backend or served_by.get() or self.backend.name,
+                type(exc).__name__,
+            )
+            return self.error_response(from_backend(exc), ex.raw_path, ex.rid)
+        log.exception("request %s %s failed", ex.rid, ex.operation, exc_info=exc)
+        return self.error_response(S3Error("InternalError"), ex.raw_path, ex.rid)
+
+    def finish(self, response: Response, ex: _Exchange) -> Response:
+        """The headers every answer carries, and the facts the access log and metrics read."""
+        request, ctx, facts = ex.request, ex.ctx, ex.facts
         if _has_body(request.headers) and not (ctx is not None and ctx.body_finished):
             # The body is unread (perhaps held back by Expect: 100-continue): the connection cannot carry
             # another request, so it closes after this answer instead of parsing the body as one.
@@ -178,12 +200,13 @@ class S3App:
         facts.update(backend=backend_name, status=response.status_code)
         if response.status_code >= 300:
             facts["error"] = _error_code(response)
-        response.headers["x-amz-request-id"] = rid
-        response.headers["x-amz-id-2"] = rid
+        response.headers["x-amz-request-id"] = ex.rid
+        response.headers["x-amz-id-2"] = ex.rid
         response.headers.setdefault("Server", "s3bridge")
         log.debug(
             "%s %s %s -> %s in %.1f ms (key %s)",
-            rid, request.method, operation, response.status_code, (time.monotonic() - started) * 1000, access_key,
+            ex.rid, request.method, ex.operation, response.status_code,
+            (time.monotonic() - ex.started) * 1000, ex.access_key,
         )  # fmt: skip
         return response
 
@@ -194,6 +217,51 @@ class S3App:
         response = Response(body, status_code=err.status, headers=err.headers, media_type="application/xml")
         response.s3_error_code = err.code  # type: ignore[attr-defined]
         return response
+
+
+@dataclass
+class _Exchange:
+    """What the steps of one request learn, for the answer's headers, the log and the access log."""
+
+    request: Request
+    rid: str
+    started: float
+    raw_path: str
+    query_string: str
+    #: What the access log and metrics middleware read once the response is sent.
+    facts: dict[str, Any]
+    operation: str = "Unknown"
+    access_key: str | None = None
+    ctx: Ctx | None = None
+
+    @classmethod
+    def begin(cls, request: Request) -> _Exchange:
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        facts: dict[str, Any] = request.scope.setdefault("s3bridge", {})
+        ex = cls(
+            request=request,
+            rid=new_request_id(),
+            started=time.monotonic(),
+            raw_path=quote_from_bytes(raw.split(b"?", 1)[0], safe=_PATH_SAFE),
+            query_string=request.scope.get("query_string", b"").decode("latin-1"),
+            facts=facts,
+        )
+        facts.update(
+            request_id=ex.rid, operation=ex.operation, access_key=None, bucket=None, backend=None, error=None
+        )
+        served_by.set(None)
+        return ex
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A resolved request: where it goes and which operation it is."""
+
+    request: Request
+    host: str
+    target: addressing.Target
+    query: dict[str, str]
+    route: operations.Route
 
 
 def _has_body(headers: Headers) -> bool:

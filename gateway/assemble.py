@@ -1,5 +1,7 @@
 """Building the backend tree from the configuration: each named backend once, composites wired to
-their members by name, and the router on top when routes need one."""
+their members by name, and the router on top when routes need one. Every backend is built with
+``server.io_threads``, the size of the thread pool of a backend that blocks (fs, and an SDK backend whose
+settings do not set ``max_workers``)."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ def build_backends(config: Config) -> dict[str, Backend]:
         except ImportError as exc:
             raise ConfigError(f"backends.{name}.type: {settings.type} is not available: {exc}") from None
         try:
-            backend = module.build(settings, name=name, lookup=lookup)
+            backend = module.build(settings, name=name, lookup=lookup, io_threads=config.server.io_threads)
         except ConfigError:
             raise
         except (ValueError, OSError) as exc:

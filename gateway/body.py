@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import ClientDisconnect, Request
 
-from gateway.auth import PayloadDecoder
 from gateway.errors import S3Error
+from gateway.payload import PayloadDecoder
 
 #: Pass decoded bytes on in pieces of at least this size, so backends write in useful units.
 COALESCE = 256 * 1024

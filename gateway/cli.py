@@ -71,14 +71,14 @@ def create_app() -> ASGIApp:
     """uvicorn's app factory: each worker process builds its own app from the same settings."""
     from gateway.app import S3App
     from gateway.assemble import build_root
-    from gateway.health import Extras
+    from gateway.observability import Observability
 
     spec = json.loads(os.environ.get(ENV_SERVE_ARGS, "{}"))
     config = load_from(spec)
     backend = build_root(config)
-    extras = Extras(config, backend)
-    app = S3App(config, backend, extra=extras.handle)
-    return extras.wrap(app)
+    observability = Observability(config, backend)
+    app = S3App(config, backend, extra=observability.handle)
+    return observability.wrap(app)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -54,7 +54,7 @@ class Ctx:
 
     @property
     def need_bucket(self) -> str:
-        # Addressing and the route table guarantee both; a refusal, not an assert, should they ever not.
+        # Addressing and the operation table guarantee both; a refusal, not an assert, should they ever not.
         if self.bucket is None:
             raise S3Error("InvalidBucketName")
         return self.bucket

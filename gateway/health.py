@@ -1,100 +1,52 @@
-"""Endpoints beside the S3 API (liveness, readiness, metrics) and the observing middleware around it.
+"""Readiness: can the backend tree serve, and what an operator should know when it can only just.
 
-The endpoints live under ``/_s3bridge/``. Bucket names cannot contain ``_``, so that path never names a
-path-style bucket; on a virtual-hosted bucket's host the same path is an object key, so they are
-answered only on hosts that carry no bucket. They need no signature: probes and scrapers hold no keys,
-and none of them reveals a bucket, a key or a setting.
+A readiness answer is cached for ``READY_CACHE_SECONDS``: probes from several kubelets and load
+balancers must not each hit every store. A ready tree may still be degraded (a mirror that stored writes
+short of some members since the process started): that is said in the detail, and the metrics count it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from backends.base import Backend
-from gateway import addressing
-from gateway.accesslog import AccessLog, ASGIApp, Measure, Sink
-from gateway.config import Config
-from gateway.metrics import Metrics
+from gateway.metrics import walk
 
-PREFIX = "/_s3bridge/"
-LIVE_PATH = PREFIX + "health/live"
-READY_PATH = PREFIX + "health/ready"
-METRICS_PATH = PREFIX + "metrics"
 #: Seconds one readiness check of the backends may take; a store slower than this is not ready.
 READY_TIMEOUT = 2.0
-#: Seconds a readiness answer is reused: probes from several kubelets/load balancers must not each hit
-#: every store.
+#: Seconds a readiness answer is reused.
 READY_CACHE_SECONDS = 2.0
 
-_OPERATIONS = {LIVE_PATH: "HealthLive", READY_PATH: "HealthReady", METRICS_PATH: "Metrics"}
+
+def degraded(backend: Backend) -> str:
+    """What the tree's mirrors wrote short of some members (their ``degraded`` count), or ''."""
+    notes = []
+    for node in walk(backend):
+        count = getattr(node, "degraded", None)
+        if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            notes.append(f"{node.name}: {count} write(s) stored on fewer than all members")
+    return "; ".join(sorted(notes))
 
 
-class Extras:
-    def __init__(self, config: Config, backend: Backend):
-        self.config = config
+class Readiness:
+    def __init__(self, backend: Backend):
         self.backend = backend
-        self.metrics = Metrics(backend)
-        self._ready: tuple[float, bool, str] | None = None
-        self._ready_lock = asyncio.Lock()
+        self._last: tuple[float, bool, str] | None = None
+        self._lock = asyncio.Lock()
 
-    def wrap(self, app: ASGIApp) -> ASGIApp:
-        """The S3 app inside the measuring middleware that feeds metrics and the access log."""
-        sinks: list[Sink] = [self.metrics.observe]
-        if self.config.logging.access_log:
-            sinks.append(AccessLog())
-        return Measure(
-            app,
-            sinks,
-            on_start=self.metrics.in_flight.inc,
-            on_end=self.metrics.in_flight.dec,
-            trust_forwarded=self.config.server.trust_forwarded,
-        )
-
-    def _host(self, request: Request) -> str:
-        headers = request.headers
-        if self.config.server.trust_forwarded and "x-forwarded-host" in headers:
-            return headers["x-forwarded-host"].split(",")[0].strip()
-        return headers.get("host", "")
-
-    async def handle(self, request: Request) -> Response | None:
-        """The answer for a ``/_s3bridge/`` endpoint, or None to let the S3 app answer."""
-        path = request.url.path
-        operation = _OPERATIONS.get(path)
-        if operation is None or request.method not in ("GET", "HEAD"):
-            return None
-        if addressing.bucket_from_host(self._host(request), self.config.server.domains):
-            return None
-        facts: dict[str, Any] = request.scope.setdefault("s3bridge", {})
-        facts.update(operation=operation, internal=True)
-        if path == LIVE_PATH:
-            return JSONResponse({"status": "ok"}, headers=_NO_STORE)
-        if path == READY_PATH:
-            ok, detail = await self.readiness()
-            body = {"status": "ok" if ok else "unavailable", "detail": detail}
-            return JSONResponse(body, status_code=200 if ok else 503, headers=_NO_STORE)
-        payload, content_type = self.metrics.exposition()
-        return Response(payload, media_type=content_type, headers=_NO_STORE)
-
-    async def readiness(self) -> tuple[bool, str]:
-        """Can the backends serve? Checked at most once per cache period, however many probes ask."""
-        async with self._ready_lock:
+    async def check(self) -> tuple[bool, str]:
+        """(ready, detail), checked at most once per cache period however many probes ask."""
+        async with self._lock:
             now = time.monotonic()
-            if self._ready is not None and now - self._ready[0] < READY_CACHE_SECONDS:
-                return self._ready[1], self._ready[2]
+            if self._last is not None and now - self._last[0] < READY_CACHE_SECONDS:
+                return self._last[1], self._last[2]
             try:
                 await asyncio.wait_for(self.backend.check(), READY_TIMEOUT)
-                result = (True, "")
+                result = (True, degraded(self.backend))
             except asyncio.TimeoutError:
                 result = (False, f"backend check took longer than {READY_TIMEOUT:g}s")
             except Exception as exc:  # any failure means not ready; say which
                 result = (False, str(exc) or type(exc).__name__)
-            self._ready = (time.monotonic(), *result)
+            self._last = (time.monotonic(), *result)
             return result
-
-
-_NO_STORE = {"Cache-Control": "no-store"}

@@ -6,7 +6,7 @@ answered: scrape each pod/process, or set ``PROMETHEUS_MULTIPROC_DIR`` to an emp
 before starting, and the workers share their counts through prometheus-client's multiprocess mode.
 
 The composites count what they do on plain attributes (``Retry.retries``, ``Fallback.fallbacks``,
-``Breaker.rejected``); they are read from the backend tree when a request ends and at each scrape, and
+``Breaker.rejected``, ``Mirror.degraded``); they are read from the backend tree when a request ends and at each scrape, and
 added to real counters, so multiprocess mode aggregates them too.
 """
 
@@ -39,6 +39,10 @@ COMPOSITE_COUNTERS = {
         "Operations the secondary served while the primary was down.",
     ),
     "rejected": ("s3bridge_breaker_rejections", "Calls an open circuit breaker refused without trying."),
+    "degraded": (
+        "s3bridge_mirror_degraded_writes",
+        "Writes a mirror stored on fewer than all its members (its write quorum still met).",
+    ),
 }
 
 

@@ -1,7 +1,8 @@
-"""S3 XML documents: a hardened parser for request bodies and small builders for answers.
+"""S3 XML documents: request bodies parsed into S3 errors, and small builders for answers.
 
-The parser never resolves entities, never loads a DTD and never touches the network, so an XML bomb or
-an external-entity request body is just malformed input. Request documents are small (a delete of 1000
+The parser (``backends.wire.xml``, shared with the backends that read S3 documents, as are the element
+helpers handlers use) never resolves entities, never loads a DTD and never touches the network, so an
+XML bomb or an external-entity request body is just malformed input. Request documents are small (a delete of 1000
 keys, a complete of 10000 parts); ``MAX_XML_BYTES`` caps what is read.
 """
 
@@ -14,9 +15,8 @@ from collections.abc import Iterable
 
 from lxml import etree
 
+from backends.wire.xml import S3_NS, parse_safe
 from gateway.errors import S3Error
-
-S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 #: Characters XML 1.0 cannot carry. S3 keys may hold any of them; S3 answers them as character
 #: references (parseable only by lenient parsers, which is why clients list with encoding-type=url).
@@ -27,16 +27,6 @@ _REF_MARK = "\ue000" + secrets.token_hex(8) + ":"
 _REF_MARK_BYTES = _REF_MARK.encode()
 MAX_XML_BYTES = 2 * 1024 * 1024
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-)
-
 
 def parse(data: bytes) -> etree._Element:
     """Parse a request document; anything odd (DTDs included) is MalformedXML."""
@@ -45,25 +35,9 @@ def parse(data: bytes) -> etree._Element:
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise S3Error("MalformedXML")
     try:
-        return etree.fromstring(data, _PARSER)
+        return parse_safe(data)
     except etree.XMLSyntaxError as exc:
         raise S3Error("MalformedXML") from exc
-
-
-def local(tag: object) -> str:
-    """An element's name without its namespace (clients send S3's namespace, or none)."""
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
-
-
-def children(el: etree._Element, name: str) -> list[etree._Element]:
-    return [c for c in el if local(c.tag) == name]
-
-
-def child_text(el: etree._Element, name: str) -> str | None:
-    for c in el:
-        if local(c.tag) == name:
-            return c.text or ""
-    return None
 
 
 def timestamp(value: dt.datetime) -> str:

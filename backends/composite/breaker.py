@@ -26,6 +26,7 @@ import pydantic
 
 from backends import errors as be
 from backends.base import Backend
+from backends.bridge import DEFAULT_THREADS
 from backends.composite.forwarding import Forwarding
 
 T = TypeVar("T")
@@ -118,5 +119,8 @@ class Settings(pydantic.BaseModel):
     reset_timeout: float = pydantic.Field(30.0, ge=0)
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    """``io_threads`` is for backends that block; a composite does not."""
     return Breaker(lookup(settings.backend), settings.failure_threshold, settings.reset_timeout, name=name)

@@ -61,6 +61,7 @@ from backends.base import (
     PutBody,
     UploadsPage,
 )
+from backends.bridge import DEFAULT_THREADS
 from backends.composite.breaker import Breaker
 from backends.composite.forwarding import close_members, start_members
 from backends.composite.streams import TrackedBody, copy_across, part_copy_across
@@ -351,7 +352,10 @@ class Settings(pydantic.BaseModel):
     breaker: BreakerOptions | None = None
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    """``io_threads`` is for backends that block; a composite does not."""
     primary = lookup(settings.primary)
     if settings.breaker is not None:
         primary = Breaker(

@@ -52,6 +52,7 @@ from backends.base import (
     UploadInfo,
     UploadsPage,
 )
+from backends.bridge import DEFAULT_THREADS
 from backends.composite.forwarding import close_members, start_members
 from backends.composite.streams import Tee, copy_across, part_copy_across
 from backends.served import mark
@@ -424,5 +425,8 @@ class Settings(pydantic.BaseModel):
         return self
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    """``io_threads`` is for backends that block; a composite does not."""
     return Mirror([lookup(m) for m in settings.members], settings.write_quorum, name=name)

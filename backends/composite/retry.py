@@ -59,6 +59,7 @@ import pydantic
 
 from backends import errors as be
 from backends.base import Backend, CompletedPart, ObjectInfo, ObjectMeta, PartInfo, PutBody
+from backends.bridge import DEFAULT_THREADS
 from backends.composite.forwarding import Forwarding
 from backends.composite.streams import TrackedBody
 
@@ -210,7 +211,10 @@ class Settings(pydantic.BaseModel):
     deadline: float = pydantic.Field(10.0, ge=0)
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    """``io_threads`` is for backends that block; a composite does not."""
     return Retry(
         lookup(settings.backend),
         settings.attempts,

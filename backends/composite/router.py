@@ -105,10 +105,8 @@ class Router(Backend):
         if not members:
             raise ValueError("a router needs at least one route or a default backend")
         self.capabilities = Capabilities(
-            multipart=any(b.capabilities.multipart for b in members),
             server_side_copy=True,  # across backends the router streams the copy itself
             stores_checksums=all(b.capabilities.stores_checksums for b in members),
-            bucket_admin=any(b.capabilities.bucket_admin for b in members),
             leading_slash_keys=all(b.capabilities.leading_slash_keys for b in members),
         )
 

@@ -13,7 +13,7 @@ filesystem) therefore publishes data and metadata together; a crash before the r
 temp file, swept at start; readers keep the file they opened, so an overwrite never tears a GET. A
 listing reads names while walking and only the trailing record of the objects on its page.
 
-Blocking file calls run in worker threads (anyio.to_thread): uploads are written in batches of at least
+Blocking file calls run on the bridge's BlockingPool (``backends.fs.io``): uploads are written in batches of at least
 ``WRITE_BATCH`` bytes, downloads read in ``READ_CHUNK`` pieces, so the event loop never waits on disk.
 """
 
@@ -48,8 +48,9 @@ from backends.base import (
     PutBody,
     UploadsPage,
 )
+from backends.bridge import DEFAULT_THREADS
 from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
-from backends.fs.io import READ_CHUNK, FileBody, checked, in_thread, os_error
+from backends.fs.io import READ_CHUNK, FileBody, FileIO, os_error
 from backends.fs.keys import check_bucket, key_components
 from backends.fs.listing import KeyWalker, list_page
 from backends.fs.multipart import (
@@ -73,15 +74,20 @@ CREATED_FILE = ".created"
 STALE_TEMP_SECONDS = 24 * 3600
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
-    return FsBackend(settings.root, name=name, fsync=settings.fsync)
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    return FsBackend(settings.root, name=name, fsync=settings.fsync, io_threads=io_threads)
 
 
 class FsBackend(Backend):
     capabilities = Capabilities(stores_checksums=True)
 
-    def __init__(self, root: Path | str, *, name: str = "fs", fsync: bool = True):
+    def __init__(
+        self, root: Path | str, *, name: str = "fs", fsync: bool = True, io_threads: int = DEFAULT_THREADS
+    ):
         self.name = name
+        self.io = FileIO(io_threads, name=f"fs-{name}")
         self.root = os.path.abspath(root)
         self.fsync = fsync
         self.state = os.path.join(self.root, STATE_DIR)
@@ -89,8 +95,11 @@ class FsBackend(Backend):
         self.uploads = UploadStore(os.path.join(self.state, "uploads"), self.tmp)
 
     # -- lifecycle -------------------------------------------------------------------------------
+    async def close(self) -> None:
+        self.io.close()
+
     async def start(self) -> None:
-        await in_thread(self._prepare)
+        await self.io.run(self._prepare)
 
     def _prepare(self) -> None:
         os.makedirs(self.tmp, exist_ok=True)
@@ -105,7 +114,7 @@ class FsBackend(Backend):
                         os.unlink(entry.path)
 
     async def check(self) -> None:
-        if not await in_thread(os.access, self.tmp, os.W_OK):
+        if not await self.io.run(os.access, self.tmp, os.W_OK):
             raise be.BackendUnavailable(detail=f"{self.tmp} is not writable")
 
     # -- paths -----------------------------------------------------------------------------------
@@ -163,7 +172,7 @@ class FsBackend(Backend):
     # -- writing ---------------------------------------------------------------------------------
     async def _spool(self, body: PutBody) -> TempFile:
         """Stream a body into a temp file; on any failure the temp file goes and the error propagates."""
-        temp = await checked("creating a temporary file", TempFile, self.tmp)
+        temp = await self.io.checked("creating a temporary file", TempFile, self.tmp)
         try:
             batch: list[bytes] = []
             pending = 0
@@ -171,13 +180,13 @@ class FsBackend(Backend):
                 batch.append(chunk)
                 pending += len(chunk)
                 if pending >= WRITE_BATCH:
-                    await checked("writing a temporary file", temp.write, b"".join(batch))
+                    await self.io.checked("writing a temporary file", temp.write, b"".join(batch))
                     batch, pending = [], 0
             if batch:
-                await checked("writing a temporary file", temp.write, b"".join(batch))
+                await self.io.checked("writing a temporary file", temp.write, b"".join(batch))
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await in_thread(temp.discard)
+                await self.io.run(temp.discard)
             raise
         return temp
 
@@ -187,10 +196,10 @@ class FsBackend(Backend):
             self._publish(temp.path, base, components)
 
         try:
-            await in_thread(commit)
+            await self.io.run(commit)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
-                await in_thread(temp.discard)
+                await self.io.run(temp.discard)
             if isinstance(exc, OSError):
                 raise os_error(exc, "commit") from None
             raise
@@ -198,10 +207,10 @@ class FsBackend(Backend):
     async def _copy_into(self, temp: TempFile, fd: int, start: int, end: int) -> None:
         try:
             for pos in range(start, end, COPY_SLICE):
-                await in_thread(temp.copy_from, fd, pos, min(pos + COPY_SLICE, end), READ_CHUNK)
+                await self.io.run(temp.copy_from, fd, pos, min(pos + COPY_SLICE, end), READ_CHUNK)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
-                await in_thread(temp.discard)
+                await self.io.run(temp.discard)
             if isinstance(exc, (OSError, CorruptObject)):
                 raise be.InternalBackendError(detail=f"copy: {exc}", backend=self.name) from None
             raise
@@ -224,7 +233,7 @@ class FsBackend(Backend):
             ) from None
 
     async def _open_async(self, bucket: str, key: str) -> tuple[int, Record]:
-        return await in_thread(self._open, bucket, key)
+        return await self.io.run(self._open, bucket, key)
 
     # -- buckets ---------------------------------------------------------------------------------
     def _bucket_info(self, name: str, path: str) -> BucketInfo:
@@ -244,7 +253,7 @@ class FsBackend(Backend):
                         found.append(self._bucket_info(check_bucket(entry.name), entry.path))
             return sorted(found, key=lambda b: b.name)
 
-        return await in_thread(scan)
+        return await self.io.run(scan)
 
     async def create_bucket(self, bucket: str, region: str | None = None) -> None:
         def create() -> None:
@@ -264,10 +273,10 @@ class FsBackend(Backend):
                 raise os_error(exc, "create bucket") from None
             self._fsync_dir(self.root)
 
-        await in_thread(create)
+        await self.io.run(create)
 
     async def head_bucket(self, bucket: str) -> BucketInfo:
-        return await in_thread(lambda: self._bucket_info(bucket, self._bucket_dir(bucket)))
+        return await self.io.run(lambda: self._bucket_info(bucket, self._bucket_dir(bucket)))
 
     async def delete_bucket(self, bucket: str) -> None:
         def delete() -> None:
@@ -288,11 +297,11 @@ class FsBackend(Backend):
             shutil.rmtree(doomed, ignore_errors=True)
             self.uploads.remove_bucket(bucket)
 
-        await in_thread(delete)
+        await self.io.run(delete)
 
     # -- objects ---------------------------------------------------------------------------------
     async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
-        base, components = await in_thread(self._object_path, bucket, key)
+        base, components = await self.io.run(self._object_path, bucket, key)
         temp = await self._spool(body)
         stored = meta.copy(checksums={**meta.checksums, **body.checksums})
         record = Record(temp.md5_hex, time.time_ns(), meta_to_dict(stored), size=temp.size)
@@ -308,7 +317,7 @@ class FsBackend(Backend):
                 os.close(fd)
                 raise be.InvalidRange(size=record.size, backend=self.name)
         start, end = span if span is not None else (0, record.size - 1)
-        return GetResult(record.object_info(key), FileBody(fd, start, end + 1), span)
+        return GetResult(record.object_info(key), FileBody(self.io, fd, start, end + 1), span)
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
         fd, record = await self._open_async(bucket, key)
@@ -327,15 +336,15 @@ class FsBackend(Backend):
             self._fsync_dir(os.path.join(base, *components[:-1]))
             self._prune(base, components)
 
-        await in_thread(delete)
+        await self.io.run(delete)
 
     async def copy_object(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
     ) -> ObjectInfo:
-        base, components = await in_thread(self._object_path, dst_bucket, dst_key)
+        base, components = await self.io.run(self._object_path, dst_bucket, dst_key)
         fd, source = await self._open_async(src_bucket, src_key)
         try:
-            temp = await checked("creating a temporary file", TempFile, self.tmp)
+            temp = await self.io.checked("creating a temporary file", TempFile, self.tmp)
             await self._copy_into(temp, fd, 0, source.size)
         finally:
             os.close(fd)
@@ -371,7 +380,7 @@ class FsBackend(Backend):
             return ListPage(objects, prefixes, result.is_truncated, result.next_marker)
 
         try:
-            return await in_thread(page)
+            return await self.io.run(page)
         except OSError as exc:
             raise os_error(exc, "list") from None
 
@@ -381,7 +390,7 @@ class FsBackend(Backend):
             self._object_path(bucket, key)
             return self.uploads.create(bucket, key, meta)
 
-        return await checked("creating an upload", create)
+        return await self.io.checked("creating an upload", create)
 
     def _upload(self, bucket: str, key: str, upload_id: str) -> Upload:
         self._bucket_dir(bucket)
@@ -391,7 +400,7 @@ class FsBackend(Backend):
         self, upload_path: str, number: int, temp: TempFile, checksums: dict[str, str]
     ) -> PartInfo:
         if not 1 <= number <= 10000:
-            await in_thread(temp.discard)
+            await self.io.run(temp.discard)
             raise be.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive.")
         record = Record(temp.md5_hex, time.time_ns(), {"checksums": checksums}, size=temp.size)
         try:
@@ -403,7 +412,7 @@ class FsBackend(Backend):
     async def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
     ) -> PartInfo:
-        upload = await in_thread(self._upload, bucket, key, upload_id)
+        upload = await self.io.run(self._upload, bucket, key, upload_id)
         temp = await self._spool(body)
         return await self._store_part(upload.path, part_number, temp, body.checksums)
 
@@ -417,13 +426,13 @@ class FsBackend(Backend):
         src_key: str,
         src_range: tuple[int, int] | None,
     ) -> PartInfo:
-        upload = await in_thread(self._upload, bucket, key, upload_id)
+        upload = await self.io.run(self._upload, bucket, key, upload_id)
         fd, source = await self._open_async(src_bucket, src_key)
         try:
             first, last = src_range if src_range is not None else (0, source.size - 1)
             if src_range is not None and not 0 <= first <= last < source.size:
                 raise be.InvalidRange(size=source.size, backend=self.name)
-            temp = await checked("creating a temporary file", TempFile, self.tmp)
+            temp = await self.io.checked("creating a temporary file", TempFile, self.tmp)
             await self._copy_into(temp, fd, first, last + 1)
         finally:
             os.close(fd)
@@ -432,17 +441,17 @@ class FsBackend(Backend):
     async def complete_multipart_upload(
         self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
     ) -> ObjectInfo:
-        base, components = await in_thread(self._object_path, bucket, key)
-        upload = await in_thread(self._upload, bucket, key, upload_id)
-        chosen = await in_thread(check_completion, upload, parts)
+        base, components = await self.io.run(self._object_path, bucket, key)
+        upload = await self.io.run(self._upload, bucket, key, upload_id)
+        chosen = await self.io.run(check_completion, upload, parts)
         records = [record for _, record in chosen]
         sums, kind = object_checksums(records, upload.object_meta(), parts)
-        temp = await checked("creating a temporary file", lambda: TempFile(self.tmp, hash_md5=False))
+        temp = await self.io.checked("creating a temporary file", lambda: TempFile(self.tmp, hash_md5=False))
         for path, record in chosen:
             try:
-                fd = await in_thread(os.open, path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = await self.io.run(os.open, path, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
-                await in_thread(temp.discard)
+                await self.io.run(temp.discard)
                 raise be.InvalidPart(
                     detail="a part was replaced or aborted meanwhile", backend=self.name
                 ) from None
@@ -454,12 +463,12 @@ class FsBackend(Backend):
         record = Record(multipart_etag(records), time.time_ns(), meta_to_dict(meta), size=temp.size)
         await self._commit(temp, record, base, components)
         with contextlib.suppress(be.NoSuchUpload):
-            await in_thread(self.uploads.remove, upload)
+            await self.io.run(self.uploads.remove, upload)
         return record.object_info(key)
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        upload = await in_thread(self._upload, bucket, key, upload_id)
-        await in_thread(self.uploads.remove, upload)
+        upload = await self.io.run(self._upload, bucket, key, upload_id)
+        await self.io.run(self.uploads.remove, upload)
 
     async def list_parts(
         self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
@@ -476,7 +485,7 @@ class FsBackend(Backend):
                     parts.append(read_record_at(path).part_info(number))
             return PartsPage(parts, False)
 
-        return await in_thread(page)
+        return await self.io.run(page)
 
     async def list_multipart_uploads(
         self,
@@ -492,4 +501,4 @@ class FsBackend(Backend):
             uploads = self.uploads.all_uploads(bucket, prefix)
             return uploads_page(uploads, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
 
-        return await in_thread(page)
+        return await self.io.run(page)

@@ -1,8 +1,10 @@
 """Blocking file I/O for the filesystem backend, off the event loop, and its failures as contract errors.
 
-Every file call runs in a worker thread (anyio.to_thread); ``checked`` additionally turns the OSError of a
-write the backend itself makes into a contract error, while exceptions from a client's body (which the
-backend also meets while writing) propagate untouched.
+Every file call runs on the backend's ``BlockingPool`` (the bridge's, as SDK calls do; ``server.io_threads``
+sizes it), and a cancelled caller waits for its call to end first, so a descriptor is never closed under
+a read in flight. ``checked`` additionally turns the OSError of a write the backend itself makes into a
+contract error, while exceptions from a client's body (which the backend also meets while writing)
+propagate untouched.
 """
 
 from __future__ import annotations
@@ -13,24 +15,37 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from anyio import to_thread
-
 from backends import errors as be
+from backends.bridge import DEFAULT_THREADS, BlockingPool
 
 T = TypeVar("T")
 READ_CHUNK = 1024 * 1024
 
 
-async def in_thread(fn: Callable[..., T], *args: Any) -> T:
-    return await to_thread.run_sync(fn, *args)
+class FileIO:
+    """The backend's thread pool for file calls, made on first use and released by ``close``."""
 
+    def __init__(self, threads: int = DEFAULT_THREADS, name: str = "fs"):
+        self.threads = threads
+        self.name = name
+        self._pool: BlockingPool | None = None
 
-async def checked(what: str, fn: Callable[..., T], *args: Any) -> T:
-    """``in_thread`` for our own file writes, whose OSErrors become contract errors (unlike a body's)."""
-    try:
-        return await in_thread(fn, *args)
-    except OSError as exc:
-        raise os_error(exc, what) from exc
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:
+            self._pool = BlockingPool(self.threads, name=self.name)
+        return await self._pool.run_whole(fn, *args)
+
+    async def checked(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """``run`` for our own file writes, whose OSErrors become contract errors (unlike a body's)."""
+        try:
+            return await self.run(fn, *args)
+        except OSError as exc:
+            raise os_error(exc, what) from exc
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown()
 
 
 def os_error(exc: OSError, what: str) -> be.BackendError:
@@ -43,13 +58,14 @@ def os_error(exc: OSError, what: str) -> be.BackendError:
 
 
 class FileBody:
-    """An object's bytes [start, end) read from an open descriptor, a chunk per worker-thread call.
+    """An object's bytes [start, end) read from an open descriptor, a chunk per pool call.
 
     The descriptor was opened before the response began, so a concurrent overwrite or delete does
     not change what this reader serves. It is closed at the end, on ``aclose()``, or when collected.
     """
 
-    def __init__(self, fd: int, start: int, end: int):
+    def __init__(self, io: FileIO, fd: int, start: int, end: int):
+        self._io = io
         self._fd: int | None = fd
         self._pos = start
         self._end = end
@@ -62,7 +78,7 @@ class FileBody:
             await self.aclose()
             raise StopAsyncIteration
         try:
-            chunk = await in_thread(os.pread, self._fd, min(READ_CHUNK, self._end - self._pos), self._pos)
+            chunk = await self._io.run(os.pread, self._fd, min(READ_CHUNK, self._end - self._pos), self._pos)
         except OSError as exc:
             await self.aclose()
             raise os_error(exc, "read") from None

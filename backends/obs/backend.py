@@ -13,7 +13,7 @@ from typing import Any
 from obs import ObsClient, convertor
 
 from backends.base import Backend
-from backends.bridge import BlockingPool
+from backends.bridge import DEFAULT_THREADS, BlockingPool, sized
 from backends.obs.ops import ObsOperations
 from backends.obs.settings import Settings
 
@@ -100,5 +100,7 @@ class ObsBackend(ObsOperations, Backend):
             await self.list_buckets()
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
-    return ObsBackend(settings, name=name)
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    return ObsBackend(sized(settings, io_threads), name=name)

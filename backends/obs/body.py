@@ -66,19 +66,6 @@ class ExactReader(io.RawIOBase):
         return len(data)
 
 
-def read_part(source: Source, size: int) -> bytes:
-    """Up to ``size`` bytes (fewer only at the end of the body): one buffered part of an unsized body."""
-    pieces: list[bytes] = []
-    got = 0
-    while got < size:
-        piece = source.read(size - got)
-        if not piece:
-            break
-        pieces.append(piece)
-        got += len(piece)
-    return b"".join(pieces)
-
-
 class Spooled:
     """A whole body in a temporary file (memory up to a threshold, disk beyond): its length is known."""
 

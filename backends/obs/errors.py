@@ -13,10 +13,7 @@ import ssl
 from typing import Any
 
 from backends import errors as be
-from backends.s3.errors import CODE_MAP, STATUS_MAP
-
-#: OBS answers with the S3 family's error codes (plus a few of its own): one table serves both.
-_BY_CODE: dict[str, type[be.BackendError]] = {**CODE_MAP, "InvalidSecurity": be.AccessDenied}
+from backends.wire.status import classify
 
 
 def result_error(
@@ -35,18 +32,9 @@ def result_error(
     detail = f"HTTP {status} {code}: {message}".rstrip(": ")
     if request_id:
         detail += f" (request id {request_id})"
-    cls = _BY_CODE.get(code)
-    if cls is None:
-        if status == 404:
-            cls = not_found
-        elif status in STATUS_MAP:
-            cls = STATUS_MAP[status]
-        elif status >= 500:
-            cls = be.BackendUnavailable
-        elif 400 <= status < 500:
-            cls = be.InvalidArgument
-        else:
-            cls = be.InternalBackendError
+    # OBS answers with the S3 family's codes (``backends.wire.status``); a 4xx without one is a refusal
+    # of the request's arguments.
+    cls = classify(code, status, missing=not_found, refused=be.InvalidArgument)
     if cls is be.AccessDenied:
         detail = f"the OBS store behind backend {backend!r} refused its credentials or request: {detail}"
     return cls(detail=detail, backend=backend)

@@ -38,10 +38,11 @@ from backends.base import (
     UploadInfo,
     UploadsPage,
 )
-from backends.bridge import BlockingPool, BodyReadError, iterate_blocking
+from backends.bridge import BlockingPool, BodyReadError, iterate_blocking, read_up_to
 from backends.obs import wire
-from backends.obs.body import BodyMismatch, ExactReader, Source, Spooled, open_body, read_part
+from backends.obs.body import BodyMismatch, ExactReader, Source, Spooled, open_body
 from backends.obs.errors import check, from_exception
+from backends.wire.etag import strip_etag
 
 T = TypeVar("T")
 
@@ -158,7 +159,7 @@ class ObsOperations:
         )
         headers = wire.raw_headers(result)
         return ObjectInfo(
-            key, size, wire.strip_etag(headers.get("etag")), wire.http_date(headers.get("date")), meta
+            key, size, strip_etag(headers.get("etag")), wire.http_date(headers.get("date")), meta
         )
 
     async def _put_multipart(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
@@ -167,7 +168,7 @@ class ObsOperations:
         part_size = self.part_size
         if body.size is not None:
             part_size = max(part_size, -(-body.size // MAX_PARTS))
-        first = await self._read_body(source, read_part, part_size)
+        first = await self._read_body(source, read_up_to, part_size)
         if len(first) < part_size and await self._read_body(source, lambda s: s.drain_to_eof()):
             return await self.put_object(bucket, key, _Bytes(first), meta)
         upload_id = await self.create_multipart_upload(bucket, key, meta)
@@ -177,7 +178,7 @@ class ObsOperations:
             while chunk:
                 info = await self.upload_part(bucket, key, upload_id, len(parts) + 1, _Bytes(chunk))
                 parts.append(CompletedPart(info.part_number, info.etag))
-                chunk = await self._read_body(source, read_part, part_size)
+                chunk = await self._read_body(source, read_up_to, part_size)
             return await self.complete_multipart_upload(bucket, key, upload_id, parts)
         except BaseException:
             await asyncio.shield(self._abort_quietly(bucket, key, upload_id))
@@ -298,7 +299,7 @@ class ObsOperations:
         )
         body = result.body
         objects = [
-            ObjectInfo(c.key, int(c.size or 0), wire.strip_etag(c.etag), wire.sdk_date(c.lastModified))
+            ObjectInfo(c.key, int(c.size or 0), strip_etag(c.etag), wire.sdk_date(c.lastModified))
             for c in body.contents or []
         ]
         # entries at or before the marker: stores that roll up common prefixes ignoring the marker
@@ -344,7 +345,7 @@ class ObsOperations:
             ),
             be.NoSuchUpload,
         )
-        etag = wire.strip_etag(result.body.etag)
+        etag = strip_etag(result.body.etag)
         now = dt.datetime.now(dt.timezone.utc)
         return PartInfo(part_number, etag, size, now)
 
@@ -370,7 +371,7 @@ class ObsOperations:
         )
         check(result, self.name, not_found=be.NoSuchUpload)
         return PartInfo(
-            part_number, wire.strip_etag(result.body.etag), size, wire.sdk_date(result.body.lastModified)
+            part_number, strip_etag(result.body.etag), size, wire.sdk_date(result.body.lastModified)
         )
 
     async def complete_multipart_upload(
@@ -382,7 +383,7 @@ class ObsOperations:
         if any(a >= b for a, b in zip(numbers, numbers[1:], strict=False)):
             raise be.InvalidPartOrder(backend=self.name)  # the SDK sorts parts itself, hiding the error
         request = CompleteMultipartUploadRequest(
-            parts=[CompletePart(partNum=p.part_number, etag=f'"{wire.strip_etag(p.etag)}"') for p in parts]
+            parts=[CompletePart(partNum=p.part_number, etag=f'"{strip_etag(p.etag)}"') for p in parts]
         )
         await self._ok("completeMultipartUpload", bucket, key, upload_id, request, not_found=be.NoSuchUpload)
         return await self.head_object(bucket, key)
@@ -408,9 +409,7 @@ class ObsOperations:
         )
         body = result.body
         parts = [
-            PartInfo(
-                int(p.partNumber), wire.strip_etag(p.etag), int(p.size or 0), wire.sdk_date(p.lastModified)
-            )
+            PartInfo(int(p.partNumber), strip_etag(p.etag), int(p.size or 0), wire.sdk_date(p.lastModified))
             for p in body.parts or []
         ]
         truncated = bool(body.isTruncated)

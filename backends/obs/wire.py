@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from backends.base import CONTENT_HEADERS as BASE_CONTENT_HEADERS
 from backends.base import ObjectInfo, ObjectMeta
+from backends.wire.etag import strip_etag
 
 #: contract field → HTTP header the SDK passes through untouched when given as an extension header.
 #: (Content-Type has its own SDK parameter.)
@@ -101,10 +102,6 @@ def span_from_headers(headers: dict[str, str]) -> tuple[int, int] | None:
     if first.strip().isdigit() and last.strip().isdigit():
         return int(first), int(last)
     return None
-
-
-def strip_etag(etag: str | None) -> str:
-    return (etag or "").strip().strip('"')
 
 
 def http_date(value: str | None) -> dt.datetime:

@@ -51,7 +51,7 @@ from backends.base import (
     UploadInfo,
     UploadsPage,
 )
-from backends.bridge import BlockingPool, SyncReader, iterate_blocking
+from backends.bridge import DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.oss.settings import MiB, Settings
 from backends.oss.support import (
     SizedBody,
@@ -79,13 +79,7 @@ MAX_CACHED_BUCKETS = 256
 
 
 class OssBackend(Backend):
-    capabilities = Capabilities(
-        multipart=True,
-        server_side_copy=True,
-        stores_checksums=False,
-        bucket_admin=True,
-        leading_slash_keys=False,
-    )
+    capabilities = Capabilities(server_side_copy=True, stores_checksums=False, leading_slash_keys=False)
 
     def __init__(self, settings: Settings, name: str):
         self.name = name
@@ -471,5 +465,7 @@ def _content_range(value: str | None) -> tuple[tuple[int, int] | None, int | Non
         return None, None
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
-    return OssBackend(settings, name)
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    return OssBackend(sized(settings, io_threads), name)

@@ -18,7 +18,9 @@ from oss2 import exceptions as oe
 
 from backends import errors as be
 from backends.base import CONTENT_HEADERS, ObjectMeta
-from backends.bridge import BodyReadError, SyncReader
+from backends.bridge import BodyReadError, SyncReader, read_up_to
+from backends.wire.etag import normal_etag
+from backends.wire.status import ACCESS_CODES, BY_CODE, classify
 
 _CONTENT_HEADERS = CONTENT_HEADERS
 META_PREFIX = "x-oss-meta-"
@@ -38,55 +40,6 @@ STORAGE_FROM_OSS = {
     "ColdArchive": "DEEP_ARCHIVE",
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-
-_BY_CODE: dict[str, type[be.BackendError]] = {
-    "NoSuchKey": be.NoSuchKey,
-    "NoSuchBucket": be.NoSuchBucket,
-    "NoSuchUpload": be.NoSuchUpload,
-    "BucketAlreadyExists": be.BucketAlreadyExists,
-    "BucketNotEmpty": be.BucketNotEmpty,
-    "InvalidBucketName": be.InvalidBucketName,
-    "InvalidObjectName": be.InvalidKey,
-    "KeyTooLong": be.KeyTooLong,
-    "InvalidPart": be.InvalidPart,
-    "InvalidPartOrder": be.InvalidPartOrder,
-    "EntityTooSmall": be.EntityTooSmall,
-    "EntityTooLarge": be.EntityTooLarge,
-    "InvalidRange": be.InvalidRange,
-    "PreconditionFailed": be.PreconditionFailed,
-    "FileAlreadyExists": be.PreconditionFailed,
-    "NotModified": be.NotModified,
-    "InvalidArgument": be.InvalidArgument,
-    "InvalidDigest": be.InvalidArgument,
-    "MalformedXML": be.InvalidArgument,
-    "InvalidEncodingType": be.InvalidArgument,
-    "NotImplemented": be.NotImplementedByBackend,
-}
-#: Codes meaning our credentials or permissions are wrong: the operator's problem, not the client's.
-_ACCESS_CODES = frozenset(
-    {
-        "AccessDenied",
-        "SignatureDoesNotMatch",
-        "InvalidAccessKeyId",
-        "InvalidSecurityToken",
-        "SecurityTokenExpired",
-        "RequestTimeTooSkewed",
-        "AccessForbidden",
-        "UserDisable",
-    }
-)
-_THROTTLE_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "TooManyRequests",
-        "QpsLimitExceeded",
-        "RequestRateExceeded",
-        "UploadTrafficRateLimitExceeded",
-        "DownloadTrafficRateLimitExceeded",
-        "ServerBusy",
-    }
-)
 
 
 def translate(
@@ -113,36 +66,21 @@ def _from_oss_error(exc: oe.OssError, backend: str, missing: type[be.BackendErro
     detail = f"OSS {status} {code}: {exc.message} (request id {exc.request_id or '-'})"
     if status < 0:
         return be.BackendUnavailable(detail=detail, backend=backend)
-    if code in _ACCESS_CODES:
-        return be.AccessDenied(
-            detail=f"the OSS backend {backend!r} refused the configured credentials: {detail}",
-            backend=backend,
-        )
-    if code in _THROTTLE_CODES or status == 429:
-        return be.SlowDown(detail=detail, backend=backend)
-    cls = _BY_CODE.get(code)
+    cls = classify(code, status, missing=missing)
+    if code not in BY_CODE:  # OSS's reading of a status without a code we know
+        if status >= 500:
+            cls = be.BackendUnavailable
+        elif status == 400:
+            cls = be.InvalidArgument
+    if cls is be.AccessDenied:
+        words = "refused the configured credentials" if code in ACCESS_CODES else "was refused"
+        return be.AccessDenied(detail=f"the OSS backend {backend!r} {words}: {detail}", backend=backend)
     if cls is be.InvalidRange:
         size = exc.details.get("ActualObjectSize")
         return be.InvalidRange(
             detail=detail, backend=backend, size=int(size) if size and size.isdigit() else None
         )
-    if cls is not None:
-        return cls(detail=detail, backend=backend)
-    if status >= 500:
-        return be.BackendUnavailable(detail=detail, backend=backend)
-    if status == 404:
-        return missing(detail=detail, backend=backend)
-    if status == 403:
-        return be.AccessDenied(detail=f"the OSS backend {backend!r} was refused: {detail}", backend=backend)
-    if status == 412:
-        return be.PreconditionFailed(detail=detail, backend=backend)
-    if status == 304:
-        return be.NotModified(detail=detail, backend=backend)
-    if status == 416:
-        return be.InvalidRange(detail=detail, backend=backend)
-    if status == 400:
-        return be.InvalidArgument(detail=detail, backend=backend)
-    return be.InternalBackendError(detail=detail, backend=backend)
+    return cls(detail=detail, backend=backend)
 
 
 # -- metadata --------------------------------------------------------------------------------------------
@@ -174,9 +112,8 @@ def headers_to_meta(headers: Mapping[str, str]) -> ObjectMeta:
     return meta
 
 
-def etag(value: str | None) -> str:
-    """The contract's ETag: no quotes, lowercase hex (a multipart ``-N`` suffix is kept)."""
-    return (value or "").strip().strip('"').lower()
+#: The contract's ETag: no quotes, lowercase hex (a multipart ``-N`` suffix is kept).
+etag = normal_etag
 
 
 def from_unix(ts: float | int | None) -> dt.datetime:
@@ -222,18 +159,15 @@ class SizedBody:
     def read(self, amt: int | None = -1) -> bytes:
         remaining = self.size - self._sent
         want = remaining if amt is None or amt < 0 else min(amt, remaining)
-        pieces: list[bytes] = []
-        got = 0
-        while got < want:
-            piece = self._reader.read(want - got)
-            if not piece:
-                raise BodyReadError(f"the body ended after {self._sent + got} of {self.size} declared bytes")
-            pieces.append(piece)
-            got += len(piece)
-        self._sent += got
+        data = read_up_to(self._reader, want)
+        if len(data) < want:
+            raise BodyReadError(
+                f"the body ended after {self._sent + len(data)} of {self.size} declared bytes"
+            )
+        self._sent += len(data)
         if self._sent == self.size and not self._reader.drain_to_eof():
             raise BodyReadError(f"the body is longer than the {self.size} bytes declared")
-        return b"".join(pieces)
+        return data
 
 
 def unsized_chunks(reader: SyncReader) -> Iterator[bytes]:

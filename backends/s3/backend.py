@@ -42,7 +42,7 @@ from backends.base import (
     PutBody,
     UploadsPage,
 )
-from backends.bridge import DEFAULT_CHUNK, BlockingPool, SyncReader, iterate_blocking
+from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import classify, map_error
 from backends.s3.settings import Settings
@@ -57,16 +57,14 @@ from backends.s3.wire import (
     parse_list_objects,
     parse_list_uploads,
     range_header,
-    strip_etag,
 )
+from backends.wire.etag import strip_etag
 
 T = TypeVar("T")
 
 
 class S3Backend(Backend):
-    capabilities = Capabilities(
-        multipart=True, server_side_copy=True, stores_checksums=False, bucket_admin=True
-    )
+    capabilities = Capabilities(server_side_copy=True, stores_checksums=False)
 
     def __init__(self, settings: Settings, *, name: str = "s3"):
         self.name = name
@@ -368,5 +366,7 @@ def _copy_source(bucket: str, key: str) -> str:
     return quote(f"/{bucket}/{key}", safe="/")
 
 
-def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
-    return S3Backend(settings, name=name)
+def build(
+    settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
+) -> Backend:
+    return S3Backend(sized(settings, io_threads), name=name)

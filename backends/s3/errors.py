@@ -1,4 +1,5 @@
-"""minio-py and urllib3 failures → the contract's error types, in one table.
+"""minio-py and urllib3 failures → the contract's error types, by the S3 family's table
+(``backends.wire.status``).
 
 The store's own code and message go to ``detail`` (for the log), never the request's signature or our
 credentials: an S3Error's message is the store's XML ``Message``, and urllib3 errors name only the URL,
@@ -12,63 +13,12 @@ from urllib3.exceptions import HTTPError
 
 from backends import errors as be
 from backends.s3.wire import parse_content_range
-
-#: S3 error codes with a contract counterpart; anything else is classified by HTTP status.
-CODE_MAP: dict[str, type[be.BackendError]] = {
-    "NoSuchKey": be.NoSuchKey,
-    "NoSuchBucket": be.NoSuchBucket,
-    "NoSuchUpload": be.NoSuchUpload,
-    "BucketNotEmpty": be.BucketNotEmpty,
-    "BucketAlreadyOwnedByYou": be.BucketAlreadyOwnedByYou,
-    "BucketAlreadyExists": be.BucketAlreadyExists,
-    "InvalidBucketName": be.InvalidBucketName,
-    "KeyTooLongError": be.KeyTooLong,
-    "InvalidPart": be.InvalidPart,
-    "InvalidPartOrder": be.InvalidPartOrder,
-    "EntityTooSmall": be.EntityTooSmall,
-    "EntityTooLarge": be.EntityTooLarge,
-    "InvalidRange": be.InvalidRange,
-    "PreconditionFailed": be.PreconditionFailed,
-    "NotModified": be.NotModified,
-    "InvalidArgument": be.InvalidArgument,
-    "InvalidRequest": be.InvalidArgument,
-    "InvalidStorageClass": be.InvalidArgument,
-    "MetadataTooLarge": be.InvalidArgument,
-    "AccessDenied": be.AccessDenied,
-    "SignatureDoesNotMatch": be.AccessDenied,
-    "InvalidAccessKeyId": be.AccessDenied,
-    "InvalidToken": be.AccessDenied,
-    "ExpiredToken": be.AccessDenied,
-    "AllAccessDisabled": be.AccessDenied,
-    "RequestTimeTooSkewed": be.AccessDenied,
-    "NotImplemented": be.NotImplementedByBackend,
-    "SlowDown": be.SlowDown,
-    "ServiceUnavailable": be.SlowDown,
-    "RequestTimeout": be.BackendUnavailable,
-    "InternalError": be.BackendUnavailable,
-}
-
-#: Statuses that say what happened when the code does not (HEAD answers carry no body).
-STATUS_MAP: dict[int, type[be.BackendError]] = {
-    304: be.NotModified,
-    403: be.AccessDenied,
-    404: be.NoSuchKey,  # a non-XML 404 on an object request (bucket requests answer with a code)
-    412: be.PreconditionFailed,
-    416: be.InvalidRange,
-    501: be.NotImplementedByBackend,
-    503: be.SlowDown,
-}
+from backends.wire import status as wire_status
 
 
 def classify(code: str | None, status: int | None) -> type[be.BackendError]:
-    if code and code in CODE_MAP:
-        return CODE_MAP[code]
-    if status is not None:
-        if status in STATUS_MAP:
-            return STATUS_MAP[status]
-        if status >= 500:
-            return be.BackendUnavailable
-    return be.InternalBackendError
+    """The S3 family's table; a 4xx the table does not name is a failure of ours to translate."""
+    return wire_status.classify(code, status)
 
 
 def _status(exc: MinioException) -> int | None:

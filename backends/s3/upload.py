@@ -16,9 +16,10 @@ from minio.datatypes import Part
 
 from backends import errors as be
 from backends.base import MAX_PART_NUMBER
-from backends.bridge import DEFAULT_CHUNK, SyncReader
+from backends.bridge import DEFAULT_CHUNK, SyncReader, read_up_to
 from backends.s3.client import SizedStream, SpooledSource, StreamingMinio
-from backends.s3.wire import strip_etag, text_of
+from backends.s3.wire import text_of
+from backends.wire.etag import strip_etag
 
 
 def send(
@@ -50,19 +51,6 @@ def abort_quietly(client: StreamingMinio, bucket: str, key: str, upload_id: str)
         client._abort_multipart_upload(bucket, key, upload_id)
     except Exception:  # noqa: S110 - the upload failed already; its error is the one to report
         pass
-
-
-def read_up_to(reader: SyncReader, limit: int) -> bytes:
-    """Up to ``limit`` bytes (fewer only at the end of the stream): one buffered part."""
-    pieces: list[bytes] = []
-    got = 0
-    while got < limit:
-        piece = reader.read(min(DEFAULT_CHUNK, limit - got))
-        if not piece:
-            break
-        pieces.append(piece)
-        got += len(piece)
-    return b"".join(pieces)
 
 
 def put_multipart(

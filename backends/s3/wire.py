@@ -20,21 +20,14 @@ from lxml import etree
 
 from backends.base import CONTENT_HEADERS as BASE_CONTENT_HEADERS
 from backends.base import ByteRange, ListPage, ObjectInfo, ObjectMeta, UploadInfo, UploadsPage
+from backends.wire.etag import strip_etag
+from backends.wire.xml import S3_NS, child_text, children, local, parse_safe
 
 META_PREFIX = "x-amz-meta-"
-S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 #: ObjectMeta field → the HTTP header that carries it, both ways.
 CONTENT_HEADERS = {**BASE_CONTENT_HEADERS, "storage_class": "x-amz-storage-class"}
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-)
 _UTF8 = email.charset.Charset("utf-8")
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.IGNORECASE)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -138,30 +131,7 @@ def info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
     )
 
 
-def strip_etag(value: str | None) -> str:
-    return (value or "").strip().strip('"')
-
-
 # -- XML documents -----------------------------------------------------------------------------------
-def parse_xml(data: bytes) -> etree._Element:
-    return etree.fromstring(data, _PARSER)
-
-
-def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
-
-
-def _children(el: etree._Element, name: str) -> list[etree._Element]:
-    return [c for c in el if _local(c.tag) == name]
-
-
-def _text(el: etree._Element, name: str) -> str | None:
-    for c in el:
-        if _local(c.tag) == name:
-            return c.text or ""
-    return None
-
-
 def _iso(value: str | None) -> dt.datetime:
     if not value:
         return _EPOCH
@@ -171,7 +141,7 @@ def _iso(value: str | None) -> dt.datetime:
 
 def _decoder(root: etree._Element):  # type: ignore[no-untyped-def]
     """Names in a listing are URL-encoded when the store echoes ``EncodingType`` url."""
-    if (_text(root, "EncodingType") or "").lower() == "url":
+    if (child_text(root, "EncodingType") or "").lower() == "url":
         return unquote_plus
     return lambda s: s
 
@@ -182,20 +152,20 @@ def _true(value: str | None) -> bool:
 
 def parse_list_objects(data: bytes) -> ListPage:
     """One ListObjectsV2 (or v1) page; ``next_marker`` is the last name listed, as the contract wants."""
-    root = parse_xml(data)
+    root = parse_safe(data)
     decode = _decoder(root)
     objects = [
         ObjectInfo(
-            key=decode(_text(c, "Key") or ""),
-            size=int(_text(c, "Size") or 0),
-            etag=strip_etag(_text(c, "ETag")),
-            last_modified=_iso(_text(c, "LastModified")),
-            meta=ObjectMeta(storage_class=_text(c, "StorageClass")),
+            key=decode(child_text(c, "Key") or ""),
+            size=int(child_text(c, "Size") or 0),
+            etag=strip_etag(child_text(c, "ETag")),
+            last_modified=_iso(child_text(c, "LastModified")),
+            meta=ObjectMeta(storage_class=child_text(c, "StorageClass")),
         )
-        for c in _children(root, "Contents")
+        for c in children(root, "Contents")
     ]
-    prefixes = [decode(_text(p, "Prefix") or "") for p in _children(root, "CommonPrefixes")]
-    truncated = _true(_text(root, "IsTruncated"))
+    prefixes = [decode(child_text(p, "Prefix") or "") for p in children(root, "CommonPrefixes")]
+    truncated = _true(child_text(root, "IsTruncated"))
     names = [o.key for o in objects] + prefixes
     next_marker = max(names) if truncated and names else None
     return ListPage(
@@ -204,20 +174,20 @@ def parse_list_objects(data: bytes) -> ListPage:
 
 
 def parse_list_uploads(data: bytes) -> UploadsPage:
-    root = parse_xml(data)
+    root = parse_safe(data)
     decode = _decoder(root)
     uploads = [
         UploadInfo(
-            key=decode(_text(u, "Key") or ""),
-            upload_id=_text(u, "UploadId") or "",
-            initiated=_iso(_text(u, "Initiated")),
+            key=decode(child_text(u, "Key") or ""),
+            upload_id=child_text(u, "UploadId") or "",
+            initiated=_iso(child_text(u, "Initiated")),
         )
-        for u in _children(root, "Upload")
+        for u in children(root, "Upload")
     ]
-    prefixes = [decode(_text(p, "Prefix") or "") for p in _children(root, "CommonPrefixes")]
-    truncated = _true(_text(root, "IsTruncated"))
-    next_key = _text(root, "NextKeyMarker")
-    next_id = _text(root, "NextUploadIdMarker")
+    prefixes = [decode(child_text(p, "Prefix") or "") for p in children(root, "CommonPrefixes")]
+    truncated = _true(child_text(root, "IsTruncated"))
+    next_key = child_text(root, "NextKeyMarker")
+    next_id = child_text(root, "NextUploadIdMarker")
     if truncated and uploads and not next_key:
         next_key, next_id = uploads[-1].key, uploads[-1].upload_id
     return UploadsPage(
@@ -231,26 +201,26 @@ def parse_list_uploads(data: bytes) -> UploadsPage:
 
 def parse_copy_result(data: bytes) -> tuple[str, dt.datetime]:
     """(etag, last modified) of CopyObjectResult / CopyPartResult; an <Error> root raises ValueError."""
-    root = parse_xml(data)
-    if _local(root.tag) == "Error":
-        raise ValueError(_text(root, "Code") or "Error")
-    return strip_etag(_text(root, "ETag")), _iso(_text(root, "LastModified"))
+    root = parse_safe(data)
+    if local(root.tag) == "Error":
+        raise ValueError(child_text(root, "Code") or "Error")
+    return strip_etag(child_text(root, "ETag")), _iso(child_text(root, "LastModified"))
 
 
 def parse_error(data: bytes) -> tuple[str | None, str | None]:
     """(Code, Message) of an S3 <Error> document, or (None, None) when it is something else."""
     try:
-        root = parse_xml(data)
+        root = parse_safe(data)
     except etree.XMLSyntaxError:
         return None, None
-    if _local(root.tag) != "Error":
+    if local(root.tag) != "Error":
         return None, None
-    return _text(root, "Code"), _text(root, "Message")
+    return child_text(root, "Code"), child_text(root, "Message")
 
 
 def text_of(data: bytes, name: str) -> str | None:
     """A direct child's text of a small answer document (UploadId of InitiateMultipartUploadResult)."""
-    return _text(parse_xml(data), name)
+    return child_text(parse_safe(data), name)
 
 
 def location_body(region: str | None) -> bytes | None:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.auth import sigv2, sigv4
-from gateway.auth.payload import PayloadDecoder, new_payload_decoder
 from gateway.auth.request import RequestView, parse_query, query_first
 from gateway.errors import S3Error
+from gateway.payload import PayloadDecoder, new_payload_decoder
 
 __all__ = ["AuthResult", "PayloadDecoder", "RequestView", "authenticate", "new_payload_decoder"]
 

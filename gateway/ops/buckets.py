@@ -6,10 +6,11 @@ from __future__ import annotations
 from lxml import etree
 from starlette.responses import Response
 
+from backends.wire.xml import child_text
 from gateway.addressing import valid_bucket_name
 from gateway.context import OWNER_ID, OWNER_NAME, Ctx, empty, xml_response
 from gateway.errors import S3Error
-from gateway.xmlio import Doc, add, child_text
+from gateway.xmlio import Doc, add
 
 EMPTY_BUCKET_CONFIG_ERRORS = {
     "policy": "NoSuchBucketPolicy",

@@ -46,14 +46,6 @@ def key_encoder(ctx: Ctx) -> Callable[[str], str]:
     return lambda s: quote_plus(s, safe="/")
 
 
-async def list_objects(ctx: Ctx) -> Response:
-    if ctx.query.get("list-type") == "2":
-        return await _list_v2(ctx)
-    if "list-type" in ctx.query:
-        raise S3Error("InvalidArgument", "Invalid List Type specified in Request")
-    return await _list_v1(ctx)
-
-
 async def _page(ctx: Ctx, start_after: str) -> tuple[ListPage, int, str, str]:
     max_keys = ctx.int_param("max-keys", MAX_KEYS, high=MAX_KEYS)
     prefix = ctx.query.get("prefix", "")
@@ -95,7 +87,11 @@ def _page_facts(
         add(doc.root, "EncodingType", "url")
 
 
-async def _list_v1(ctx: Ctx) -> Response:
+async def list_objects(ctx: Ctx) -> Response:
+    """ListObjects (v1); ``list-type=2`` has its own line in the operation table, any other list-type is
+    refused as S3 refuses it."""
+    if "list-type" in ctx.query:
+        raise S3Error("InvalidArgument", "Invalid List Type specified in Request")
     enc = key_encoder(ctx)
     marker = ctx.query.get("marker", "")
     page, max_keys, prefix, delimiter = await _page(ctx, marker)
@@ -110,7 +106,7 @@ async def _list_v1(ctx: Ctx) -> Response:
     return xml_response(doc)
 
 
-async def _list_v2(ctx: Ctx) -> Response:
+async def list_objects_v2(ctx: Ctx) -> Response:
     enc = key_encoder(ctx)
     token = ctx.query.get("continuation-token")
     start_after = ctx.query.get("start-after", "")

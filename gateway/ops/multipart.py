@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from backends.base import MAX_PART_NUMBER, CompletedPart, PartInfo
 from backends.wire.checksums import ALGORITHMS, combine_composite, combine_full_object
+from backends.wire.etag import normal_etag
+from backends.wire.xml import child_text, children
 from gateway import conditions
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
@@ -19,7 +21,7 @@ from gateway.headers import checksum_headers, meta_from_headers
 from gateway.ops.buckets import owner
 from gateway.ops.listing import key_encoder
 from gateway.ops.objects import check_key, parse_copy_source
-from gateway.xmlio import Doc, add, add_all, child_text, children
+from gateway.xmlio import Doc, add, add_all
 
 FULL_OBJECT_ALGORITHMS = ("crc32", "crc32c", "crc64nvme")
 CHECKSUM_ELEMENTS = {
@@ -115,7 +117,7 @@ def parse_complete(root: etree._Element) -> list[CompletedPart]:
             value = child_text(el, name)
             if value:
                 checksums[alg] = value.strip()
-        parts.append(CompletedPart(int(number), etag.strip().strip('"').lower(), checksums))
+        parts.append(CompletedPart(int(number), normal_etag(etag), checksums))
     if not parts:
         raise S3Error("MalformedXML")
     numbers = [p.part_number for p in parts]

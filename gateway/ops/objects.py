@@ -11,11 +11,12 @@ from starlette.responses import Response, StreamingResponse
 
 from backends import errors as be
 from backends.base import MAX_KEY_BYTES, ByteStream, ObjectInfo
+from backends.wire.xml import child_text, children
 from gateway import conditions
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error, from_backend
 from gateway.headers import apply_overrides, checksum_headers, meta_from_headers, object_headers
-from gateway.xmlio import Doc, add, child_text, children
+from gateway.xmlio import Doc, add
 
 MAX_DELETE_KEYS = 1000
 DELETE_CONCURRENCY = 16

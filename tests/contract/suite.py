@@ -7,8 +7,8 @@ A backend plugs in with ``tests/contract/test_contract_<type>.py``::
         async def backend(self, tmp_path): ...  # yield a started Backend with an empty namespace
 
 ``bucket`` and ``other_bucket`` create fresh buckets on it (a backend without bucket administration
-overrides them to hand out existing empty buckets). Only what ``capabilities`` declares unsupported is
-skipped; everything else must pass.
+overrides them to hand out existing empty buckets). Only what ``capabilities`` declares different is
+expected differently; everything else must pass.
 """
 
 from __future__ import annotations
@@ -54,14 +54,13 @@ async def _drop_bucket(backend: Backend, name: str) -> None:
                 await backend.delete_object(name, obj.key)
             if not page.is_truncated:
                 break
-    if backend.capabilities.multipart:
-        with contextlib.suppress(Exception):
-            for _ in range(50):
-                uploads = await backend.list_multipart_uploads(name)
-                for up in uploads.uploads:
-                    await backend.abort_multipart_upload(name, up.key, up.upload_id)
-                if not uploads.is_truncated:
-                    break
+    with contextlib.suppress(Exception):
+        for _ in range(50):
+            uploads = await backend.list_multipart_uploads(name)
+            for up in uploads.uploads:
+                await backend.abort_multipart_upload(name, up.key, up.upload_id)
+            if not uploads.is_truncated:
+                break
     with contextlib.suppress(Exception):
         await backend.delete_bucket(name)
 
@@ -131,12 +130,10 @@ class BackendContract(ListingContract, MultipartContract):
         assert names == sorted(names)
 
     async def test_create_existing_bucket(self, backend: Backend, bucket: str) -> None:
-        need(backend, "bucket_admin")
         with pytest.raises((be.BucketAlreadyOwnedByYou, be.BucketAlreadyExists)):
             await backend.create_bucket(bucket)
 
     async def test_delete_bucket(self, backend: Backend) -> None:
-        need(backend, "bucket_admin")
         name = _new_bucket_name()
         await backend.create_bucket(name)
         await backend.delete_bucket(name)
@@ -147,7 +144,6 @@ class BackendContract(ListingContract, MultipartContract):
             await backend.delete_bucket(name)
 
     async def test_delete_non_empty_bucket(self, backend: Backend, bucket: str) -> None:
-        need(backend, "bucket_admin")
         await put_bytes(backend, bucket, "deep/inside/key", b"x")
         with pytest.raises(be.BucketNotEmpty):
             await backend.delete_bucket(bucket)

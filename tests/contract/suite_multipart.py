@@ -32,7 +32,6 @@ def _done(*parts: tuple[int, bytes]) -> list[CompletedPart]:
 
 class MultipartContract:
     async def test_complete(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         meta = ObjectMeta(content_type="video/mp4", user={"origin": "multipart"})
         upload = await backend.create_multipart_upload(bucket, "mp/obj", meta)
         assert isinstance(upload, str) and upload
@@ -62,7 +61,6 @@ class MultipartContract:
             await backend.list_parts(bucket, "mp/obj", upload)
 
     async def test_single_small_part(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         upload = await backend.create_multipart_upload(bucket, "small", ObjectMeta())
         await backend.upload_part(bucket, "small", upload, 1, ChunkedBody(b"tiny"))
         info = await backend.complete_multipart_upload(bucket, "small", upload, _done((1, b"tiny")))
@@ -70,7 +68,6 @@ class MultipartContract:
         assert await get_bytes(backend, bucket, "small") == b"tiny"
 
     async def test_part_checksums(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         need(backend, "stores_checksums")
         data = pattern(1000, seed=3)
         sums = {"sha256": b64encode(hashlib.sha256(data).digest()).decode()}
@@ -81,7 +78,6 @@ class MultipartContract:
         assert listed.parts[0].checksums.get("sha256") == sums["sha256"]
 
     async def test_wrong_etag_and_missing_part(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         upload = await backend.create_multipart_upload(bucket, "k", ObjectMeta())
         await backend.upload_part(bucket, "k", upload, 1, ChunkedBody(b"abc"))
         with pytest.raises(be.InvalidPart):
@@ -96,7 +92,6 @@ class MultipartContract:
         assert info.etag == multipart_etag([b"abc"])
 
     async def test_unordered_parts(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         big, small = pattern(PART, seed=4), b"last"
         upload = await backend.create_multipart_upload(bucket, "k", ObjectMeta())
         await backend.upload_part(bucket, "k", upload, 2, ChunkedBody(big))
@@ -107,7 +102,6 @@ class MultipartContract:
             await backend.head_object(bucket, "k")
 
     async def test_part_too_small(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         upload = await backend.create_multipart_upload(bucket, "k", ObjectMeta())
         await backend.upload_part(bucket, "k", upload, 1, ChunkedBody(b"a" * 1000))
         await backend.upload_part(bucket, "k", upload, 2, ChunkedBody(b"b"))
@@ -117,7 +111,6 @@ class MultipartContract:
             await backend.head_object(bucket, "k")
 
     async def test_reupload_part_replaces(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         upload = await backend.create_multipart_upload(bucket, "k", ObjectMeta())
         await backend.upload_part(bucket, "k", upload, 1, ChunkedBody(b"old part"))
         await backend.upload_part(bucket, "k", upload, 1, ChunkedBody(b"new"))
@@ -129,7 +122,6 @@ class MultipartContract:
         assert await get_bytes(backend, bucket, "k") == b"new"
 
     async def test_failed_part_body(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         upload = await backend.create_multipart_upload(bucket, "k", ObjectMeta())
         await backend.upload_part(bucket, "k", upload, 1, ChunkedBody(b"kept"))
         with pytest.raises(BodyFailed):
@@ -144,7 +136,6 @@ class MultipartContract:
         assert [(p.part_number, p.etag) for p in listed.parts] == [(1, md5_hex(b"kept"))]
 
     async def test_abort(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         upload = await backend.create_multipart_upload(bucket, "k", ObjectMeta())
         await backend.upload_part(bucket, "k", upload, 1, ChunkedBody(b"data"))
         await backend.abort_multipart_upload(bucket, "k", upload)
@@ -160,7 +151,6 @@ class MultipartContract:
 
     @pytest.mark.parametrize("upload_id", ["does-not-exist", "../../etc", "0" * 32, "a/b", ""], ids=repr)
     async def test_unknown_upload(self, backend: Backend, bucket: str, upload_id: str) -> None:
-        need(backend, "multipart")
         real = await backend.create_multipart_upload(bucket, "k", ObjectMeta())
         assert real != upload_id
         with pytest.raises(be.NoSuchUpload):
@@ -173,13 +163,11 @@ class MultipartContract:
             await backend.abort_multipart_upload(bucket, "k", upload_id)
 
     async def test_upload_id_bound_to_key(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         upload = await backend.create_multipart_upload(bucket, "right", ObjectMeta())
         with pytest.raises(be.NoSuchUpload):
             await backend.upload_part(bucket, "wrong", upload, 1, ChunkedBody(b"x"))
 
     async def test_upload_part_copy(self, backend: Backend, bucket: str, other_bucket: str) -> None:
-        need(backend, "multipart")
         need(backend, "server_side_copy")
         source = pattern(PART + MiB, seed=6)
         await put_bytes(backend, other_bucket, "src", source)
@@ -199,14 +187,12 @@ class MultipartContract:
         assert await get_bytes(backend, bucket, "dst") == first + b"tail bytes"
 
     async def test_upload_part_copy_missing_source(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         need(backend, "server_side_copy")
         upload = await backend.create_multipart_upload(bucket, "dst", ObjectMeta())
         with pytest.raises(be.NoSuchKey):
             await backend.upload_part_copy(bucket, "dst", upload, 1, bucket, "missing", None)
 
     async def test_list_parts_paging(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         upload = await backend.create_multipart_upload(bucket, "k", ObjectMeta())
         numbers = [1, 2, 3, 5, 8, 13, 10000]
         for n in reversed(numbers):
@@ -229,7 +215,6 @@ class MultipartContract:
         assert seen == numbers
 
     async def test_list_uploads(self, backend: Backend, bucket: str) -> None:
-        need(backend, "multipart")
         made = []
         for key in ("u/b", "u/a", "u/b", "v/c", "w"):
             made.append((key, await backend.create_multipart_upload(bucket, key, ObjectMeta())))

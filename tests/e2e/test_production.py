@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.health import LIVE_PATH, METRICS_PATH, READY_PATH
+from gateway.observability import LIVE_PATH, METRICS_PATH, READY_PATH
 from tests.procs import REPO, ServerProcess, free_port, gateway_server, http_ready
 
 KEYS = {
@@ -69,7 +70,13 @@ def access_lines(server: ServerProcess) -> list[dict[str, Any]]:
 
 
 def access_line(server: ServerProcess, request_id: str) -> dict[str, Any]:
-    found = [e for e in access_lines(server) if e["request_id"] == request_id]
+    """The one line of a request; the server writes it just after the response's last byte, so a
+    client that has the response may look a moment before it is there."""
+    deadline = time.monotonic() + 5
+    while not (found := [e for e in access_lines(server) if e["request_id"] == request_id]):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert len(found) == 1, f"expected one access line for {request_id}, got {found}"
     return found[0]
 
@@ -201,6 +208,9 @@ def test_access_log_line_per_request(gateway: ServerProcess) -> None:
     with pytest.raises(ClientError) as err:
         alice.put_object(Bucket="bob-data", Key="nope", Body=b"x")
     denied_id = err.value.response["ResponseMetadata"]["RequestId"]
+    v2 = alice.list_objects_v2(Bucket="alice-data", Prefix="dir/")
+    v1 = alice.list_objects(Bucket="alice-data", Prefix="dir/")
+    assert [o["Key"] for o in v2["Contents"]] == [o["Key"] for o in v1["Contents"]] == ["dir/log-me.bin"]
 
     line = access_line(gateway, put["ResponseMetadata"]["RequestId"])
     assert line["operation"] == "PutObject"
@@ -221,6 +231,9 @@ def test_access_log_line_per_request(gateway: ServerProcess) -> None:
     )
     line = access_line(gateway, denied_id)
     assert (line["operation"], line["status"], line["error"]) == ("PutObject", 403, "AccessDenied")
+    # each listing under its own S3 name
+    assert access_line(gateway, v2["ResponseMetadata"]["RequestId"])["operation"] == "ListObjectsV2"
+    assert access_line(gateway, v1["ResponseMetadata"]["RequestId"])["operation"] == "ListObjects"
 
 
 def test_access_log_never_holds_secrets(gateway: ServerProcess) -> None:
@@ -270,6 +283,7 @@ def test_metrics(gateway: ServerProcess) -> None:
     assert admin.get_object(Bucket="alice-data", Key="metrics.bin")["Body"].read() == body
     with pytest.raises(ClientError):
         admin.head_object(Bucket="alice-data", Key="missing")
+    admin.list_objects_v2(Bucket="alice-data", Prefix="metrics")
     after = scrape(gateway.url)
 
     def delta(name: str, **labels: str) -> float:
@@ -278,6 +292,8 @@ def test_metrics(gateway: ServerProcess) -> None:
     assert delta("s3bridge_requests_total", operation="PutObject", status="200", backend="local") == 1
     assert delta("s3bridge_requests_total", operation="GetObject", status="200", backend="local") == 1
     assert delta("s3bridge_requests_total", operation="HeadObject", status="404") == 1
+    assert delta("s3bridge_requests_total", operation="ListObjectsV2", status="200", backend="local") == 1
+    assert delta("s3bridge_requests_total", operation="ListObjects", status="200") == 0
     assert delta("s3bridge_request_duration_seconds_count", operation="PutObject") == 1
     assert delta("s3bridge_received_bytes_total", operation="PutObject") == len(body)
     assert delta("s3bridge_sent_bytes_total", operation="GetObject") == len(body)

@@ -14,7 +14,7 @@ import yaml
 
 from gateway import configdoc
 from gateway.config import Config, expand_env, validate
-from gateway.health import LIVE_PATH, METRICS_PATH, READY_PATH
+from gateway.observability import LIVE_PATH, METRICS_PATH, READY_PATH
 from tests.procs import REPO
 
 DEPLOY = REPO / "deploy"

@@ -1,5 +1,10 @@
-"""The route table: (method, target, sub-resource, header) → operation. Every supported S3 operation is
-one line here; the first matching line wins, so specific lines come before general ones.
+"""The operation table: (method, target, sub-resource, header) → S3 operation. Every supported S3
+operation is one line here, and so is each that answers NotImplemented; the first matching line wins, so
+specific lines come before general ones. The operation's name is what the access log and the metrics
+report.
+
+A line's query terms are either a sub-resource name that must be present (``uploads``) or a
+``name=value`` pair the query must hold exactly (``list-type=2``).
 
 ``right`` is what the caller's key must hold on the bucket (see gateway.policy); ``public`` marks the
 reads an anonymous caller may make on a bucket configured public-read.
@@ -30,7 +35,8 @@ class Route:
     target: Target
     operation: str
     handler: Handler
-    query: tuple[str, ...] = ()
+    #: (name, value) terms; a None value means "present, with any value".
+    query: tuple[tuple[str, str | None], ...] = ()
     header: str | None = None
     right: Right = "read"
     public: bool = False
@@ -41,9 +47,15 @@ class Route:
         return (
             self.method == method
             and self.target == target
-            and all(q in query for q in self.query)
+            and all(name in query and value in (None, query[name]) for name, value in self.query)
             and (self.header is None or self.header in headers)
         )
+
+
+def _term(spec: str) -> tuple[str, str | None]:
+    """``"uploads"`` → ("uploads", None); ``"list-type=2"`` → ("list-type", "2")."""
+    name, eq, value = spec.partition("=")
+    return (name, value) if eq else (name, None)
 
 
 #: Bucket sub-resources S3 has and this gateway does not configure. GET on the first group answers S3's
@@ -68,7 +80,7 @@ UNSUPPORTED_OBJECT = (
 
 
 def _r(method: str, target: Target, operation: str, handler: Handler, *query: str, **kw: object) -> Route:
-    return Route(method, target, operation, handler, tuple(query), **kw)  # type: ignore[arg-type]
+    return Route(method, target, operation, handler, tuple(_term(q) for q in query), **kw)  # type: ignore[arg-type]
 
 
 ROUTES: list[Route] = [
@@ -86,6 +98,7 @@ ROUTES: list[Route] = [
     # anything else with a bucket sub-resource is not implemented
     *[_r(m, "bucket", "NotImplemented", b.not_implemented, sub, right="list" if m == "GET" else "write") for sub in UNSUPPORTED_BUCKET for m in ("GET", "PUT", "DELETE", "POST")],
     # buckets
+    _r("GET", "bucket", "ListObjectsV2", ls.list_objects_v2, "list-type=2", right="list", public=True),
     _r("GET", "bucket", "ListObjects", ls.list_objects, right="list", public=True),
     _r("PUT", "bucket", "CreateBucket", b.create_bucket, right="admin"),
     _r("DELETE", "bucket", "DeleteBucket", b.delete_bucket, right="admin"),

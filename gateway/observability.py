@@ -1,0 +1,81 @@
+"""What an operator sees beside the S3 API, wired around the app: the measuring middleware feeding the
+metrics and the access log, and the endpoints for liveness, readiness and metrics.
+
+The endpoints live under ``/_s3bridge/``. Bucket names cannot contain ``_``, so that path never names a
+path-style bucket; on a virtual-hosted bucket's host the same path is an object key, so they are
+answered only on hosts that carry no bucket. They need no signature: probes and scrapers hold no keys,
+and none of them reveals a bucket, a key or a setting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from backends.base import Backend
+from gateway import addressing
+from gateway.accesslog import AccessLog, ASGIApp, Measure, Sink
+from gateway.config import Config
+from gateway.health import Readiness
+from gateway.metrics import Metrics
+
+PREFIX = "/_s3bridge/"
+LIVE_PATH = PREFIX + "health/live"
+READY_PATH = PREFIX + "health/ready"
+METRICS_PATH = PREFIX + "metrics"
+
+_OPERATIONS = {LIVE_PATH: "HealthLive", READY_PATH: "HealthReady", METRICS_PATH: "Metrics"}
+
+
+class Observability:
+    """Built once per app from the configuration and the backend tree: ``wrap`` puts the middleware
+    around the S3 app, ``handle`` answers the ``/_s3bridge/`` endpoints before the S3 app sees them."""
+
+    def __init__(self, config: Config, backend: Backend):
+        self.config = config
+        self.backend = backend
+        self.metrics = Metrics(backend)
+        self.readiness = Readiness(backend)
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """The S3 app inside the measuring middleware that feeds metrics and the access log."""
+        sinks: list[Sink] = [self.metrics.observe]
+        if self.config.logging.access_log:
+            sinks.append(AccessLog())
+        return Measure(
+            app,
+            sinks,
+            on_start=self.metrics.in_flight.inc,
+            on_end=self.metrics.in_flight.dec,
+            trust_forwarded=self.config.server.trust_forwarded,
+        )
+
+    def _host(self, request: Request) -> str:
+        headers = request.headers
+        if self.config.server.trust_forwarded and "x-forwarded-host" in headers:
+            return headers["x-forwarded-host"].split(",")[0].strip()
+        return headers.get("host", "")
+
+    async def handle(self, request: Request) -> Response | None:
+        """The answer for a ``/_s3bridge/`` endpoint, or None to let the S3 app answer."""
+        path = request.url.path
+        operation = _OPERATIONS.get(path)
+        if operation is None or request.method not in ("GET", "HEAD"):
+            return None
+        if addressing.bucket_from_host(self._host(request), self.config.server.domains):
+            return None
+        facts: dict[str, Any] = request.scope.setdefault("s3bridge", {})
+        facts.update(operation=operation, internal=True)
+        if path == LIVE_PATH:
+            return JSONResponse({"status": "ok"}, headers=_NO_STORE)
+        if path == READY_PATH:
+            ok, detail = await self.readiness.check()
+            body = {"status": "ok" if ok else "unavailable", "detail": detail}
+            return JSONResponse(body, status_code=200 if ok else 503, headers=_NO_STORE)
+        payload, content_type = self.metrics.exposition()
+        return Response(payload, media_type=content_type, headers=_NO_STORE)
+
+
+_NO_STORE = {"Cache-Control": "no-store"}

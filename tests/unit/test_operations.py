@@ -1,0 +1,115 @@
+"""The operation table: every (method, target, sub-resource, header) resolves to the S3 operation the
+access log and the metrics name, and no supported line is shadowed by a more general one above it."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway import operations
+from gateway.operations import ROUTES, UNSUPPORTED_BUCKET, UNSUPPORTED_OBJECT, Route, match
+
+COPY = {"x-amz-copy-source": "/src/key"}
+
+#: (method, target, query, headers) → operation name, or None for "no line" (the app answers
+#: MethodNotAllowed or NotImplemented).
+CASES: list[tuple[str, operations.Target, dict[str, str], dict[str, str], str | None]] = [
+    ("GET", "service", {}, {}, "ListBuckets"),
+    ("PUT", "service", {}, {}, None),
+    ("GET", "bucket", {}, {}, "ListObjects"),
+    ("GET", "bucket", {"list-type": "2"}, {}, "ListObjectsV2"),
+    ("GET", "bucket", {"list-type": "2", "prefix": "a/", "continuation-token": "x"}, {}, "ListObjectsV2"),
+    ("GET", "bucket", {"list-type": "3"}, {}, "ListObjects"),  # refused there as S3 refuses it
+    ("GET", "bucket", {"list-type": ""}, {}, "ListObjects"),
+    ("GET", "bucket", {"marker": "k", "max-keys": "5"}, {}, "ListObjects"),
+    ("GET", "bucket", {"versions": "", "list-type": "2"}, {}, "ListObjectVersions"),
+    ("GET", "bucket", {"location": ""}, {}, "GetBucketLocation"),
+    ("GET", "bucket", {"versioning": ""}, {}, "GetBucketVersioning"),
+    ("GET", "bucket", {"acl": ""}, {}, "GetBucketAcl"),
+    ("GET", "bucket", {"policy": ""}, {}, "GetBucketConfig"),
+    ("GET", "bucket", {"lifecycle": ""}, {}, "GetBucketConfig"),
+    ("GET", "bucket", {"cors": ""}, {}, "GetBucketConfig"),
+    ("GET", "bucket", {"tagging": ""}, {}, "GetBucketConfig"),
+    ("GET", "bucket", {"encryption": ""}, {}, "GetBucketConfig"),
+    ("GET", "bucket", {"uploads": ""}, {}, "ListMultipartUploads"),
+    ("GET", "bucket", {"versions": ""}, {}, "ListObjectVersions"),
+    ("POST", "bucket", {"delete": ""}, {}, "DeleteObjects"),
+    ("PUT", "bucket", {"versioning": ""}, {}, "NotImplemented"),
+    ("PUT", "bucket", {"acl": ""}, {}, "NotImplemented"),
+    ("DELETE", "bucket", {"cors": ""}, {}, "NotImplemented"),
+    ("GET", "bucket", {"website": ""}, {}, "NotImplemented"),
+    ("PUT", "bucket", {}, {}, "CreateBucket"),
+    ("DELETE", "bucket", {}, {}, "DeleteBucket"),
+    ("HEAD", "bucket", {}, {}, "HeadBucket"),
+    ("POST", "bucket", {}, {}, None),
+    ("PATCH", "bucket", {}, {}, None),
+    ("POST", "object", {"uploads": ""}, {}, "CreateMultipartUpload"),
+    ("POST", "object", {"uploadId": "u"}, {}, "CompleteMultipartUpload"),
+    ("PUT", "object", {"partNumber": "1", "uploadId": "u"}, COPY, "UploadPartCopy"),
+    ("PUT", "object", {"partNumber": "1", "uploadId": "u"}, {}, "UploadPart"),
+    ("GET", "object", {"uploadId": "u"}, {}, "ListParts"),
+    ("DELETE", "object", {"uploadId": "u"}, {}, "AbortMultipartUpload"),
+    ("GET", "object", {"acl": ""}, {}, "GetObjectAcl"),
+    ("GET", "object", {"tagging": ""}, {}, "GetObjectTagging"),
+    ("PUT", "object", {"tagging": ""}, {}, "NotImplemented"),
+    ("GET", "object", {"retention": ""}, {}, "NotImplemented"),
+    ("PUT", "object", {}, COPY, "CopyObject"),
+    ("PUT", "object", {}, {}, "PutObject"),
+    ("GET", "object", {}, {}, "GetObject"),
+    ("GET", "object", {"partNumber": "1"}, {}, "GetObject"),
+    ("HEAD", "object", {}, {}, "HeadObject"),
+    ("DELETE", "object", {}, {}, "DeleteObject"),
+    ("POST", "object", {}, {}, None),
+]
+
+
+@pytest.mark.parametrize(("method", "target", "query", "headers", "expected"), CASES)
+def test_request_resolves_to_its_operation(
+    method: str,
+    target: operations.Target,
+    query: dict[str, str],
+    headers: dict[str, str],
+    expected: str | None,
+) -> None:
+    route = match(method, target, query, headers)
+    assert (route.operation if route else None) == expected
+
+
+@pytest.mark.parametrize("sub", sorted(set(UNSUPPORTED_BUCKET) - {"policy", "lifecycle", "cors", "tagging",
+                                                                   "encryption", "location", "versioning",
+                                                                   "acl", "versions"}))  # fmt: skip
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "POST"])
+def test_unsupported_bucket_subresources_answer_not_implemented(sub: str, method: str) -> None:
+    route = match(method, "bucket", {sub: ""}, {})
+    assert route is not None and route.operation == "NotImplemented"
+
+
+@pytest.mark.parametrize("sub", UNSUPPORTED_OBJECT)
+def test_unsupported_object_subresources_answer_not_implemented(sub: str) -> None:
+    for method in ("PUT", "DELETE", "POST"):
+        route = match(method, "object", {sub: ""}, {})
+        assert route is not None and route.operation == "NotImplemented", (method, sub)
+
+
+def _request_for(route: Route) -> tuple[dict[str, str], dict[str, str]]:
+    """The smallest query and headers a route's own line asks for."""
+    query = {name: value if value is not None else "" for name, value in route.query}
+    headers = {route.header: "/src/key"} if route.header else {}
+    return query, headers
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.operation != "NotImplemented"], ids=lambda r: r.operation
+)
+def test_every_supported_line_is_reachable(route: Route) -> None:
+    """No general line above a specific one swallows it (the first matching line wins)."""
+    query, headers = _request_for(route)
+    assert match(route.method, route.target, query, headers) is route
+
+
+def test_each_operation_has_its_own_handler() -> None:
+    """One line per operation: an operation name is never shared by two handlers (so the access log
+    names what ran)."""
+    handlers: dict[str, set[object]] = {}
+    for route in ROUTES:
+        handlers.setdefault(route.operation, set()).add(route.handler)
+    assert {op: len(h) for op, h in handlers.items() if len(h) > 1} == {}
