@@ -63,6 +63,9 @@ from backends.base import (
 )
 from backends.composite.breaker import Breaker
 from backends.composite.forwarding import close_members, start_members
+from backends.composite.journal import DEFAULT_BUCKET, Journal, Op
+from backends.composite.overlay import overlay
+from backends.composite.reconcile import Lease, Reconciler, unavailable
 from backends.composite.streams import TrackedBody, copy_across, part_copy_across
 from backends.served import mark
 
@@ -74,13 +77,20 @@ TAGS = ("p~", "s~")
 MISSING = (be.NoSuchKey, be.NoSuchBucket)
 
 
-def _unavailable(exc: BaseException) -> bool:
-    """The store cannot serve us, whatever the request: the case for the other store."""
-    return isinstance(exc, be.BackendError) and (exc.retryable or isinstance(exc, be.AccessDenied))
+_unavailable = unavailable
 
 
 class Fallback(Backend):
-    def __init__(self, primary: Backend, secondary: Backend, *, name: str = "fallback"):
+    def __init__(
+        self,
+        primary: Backend,
+        secondary: Backend,
+        *,
+        name: str = "fallback",
+        journal: Journal | None = None,
+        reconcile_interval: float = 2.0,
+        lease_ttl: float = 30.0,
+    ):
         self.name = name
         self.primary = primary
         self.secondary = secondary
@@ -88,13 +98,89 @@ class Fallback(Backend):
         self.capabilities = Capabilities.shared(self.members)
         #: Operations the secondary served because the primary was unavailable.
         self.fallbacks = 0
+        #: What the secondary took in the primary's place, to replay (None: no journal, see module doc).
+        self.journal = journal
+        self.reconciler = (
+            None
+            if journal is None
+            else Reconciler(primary, secondary, journal, Lease(journal, lease_ttl), reconcile_interval)
+        )
+
+    # -- the journal's figures, read by the metrics module -----------------------------------------
+    @property
+    def journal_replayed(self) -> int | None:
+        return None if self.reconciler is None else self.reconciler.replayed
+
+    @property
+    def journal_depth(self) -> int | None:
+        return None if self.reconciler is None else self.reconciler.depth
+
+    @property
+    def journal_oldest_age(self) -> float | None:
+        return None if self.reconciler is None else self.reconciler.oldest_age
 
     def _fell_back(self, op: str, exc: BaseException) -> None:
         log.warning("%s: %s unavailable, using %s: %s", op, self.primary.name, self.secondary.name, exc)
 
+    # -- the journal -------------------------------------------------------------------------------
+    def _guard(self, bucket: str) -> None:
+        """The journal's bucket belongs to the gateway: no client reads or writes it through us."""
+        if self.journal is not None and bucket == self.journal.bucket:
+            raise be.AccessDenied(detail="the fallback journal's bucket is reserved", backend=self.name)
+
+    async def _pending(self, bucket: str, key: str) -> Op | None:
+        """The latest op journalled on a key and not replayed yet: then the secondary alone is current.
+        With the secondary unreachable nothing newer than the primary's copy can be read anyway."""
+        if self.journal is None:
+            return None
+        try:
+            return await self.journal.pending(bucket, key)
+        except be.BackendError as exc:
+            if not _unavailable(exc):
+                raise
+            log.warning(
+                "journal on %s unreadable, trusting %s: %s", self.secondary.name, self.primary.name, exc
+            )
+            return None
+
+    async def _record(self, bucket: str, key: str, op: Op, cause: be.BackendError | None) -> None:
+        """Journal an op the secondary applied in the primary's place. Not journalled is not
+        acknowledged: the client gets a retryable error (``cause``, the primary's, when it is one)."""
+        if self.journal is None:
+            return
+        try:
+            await self.journal.record(bucket, key, op)
+        except be.BackendError as exc:
+            log.warning("%s %s/%s: journal on %s failed: %s", op, bucket, key, self.secondary.name, exc)
+            if cause is not None and _unavailable(cause):
+                raise cause from exc
+            raise be.BackendUnavailable(detail=f"journal: {exc}", backend=self.name) from exc
+
+    async def _journalled(self, bucket: str, key: str, op: Op, call: Callable[[Backend], Awaitable[T]]) -> T:
+        """A write of a key with entries not replayed yet: to the secondary and the journal, so that the
+        replay, not this write, is what brings the primary up to date, in order."""
+        result = await call(self.secondary)
+        await self._record(bucket, key, op, None)
+        mark(self.secondary.name)
+        return result
+
+    async def _settled(self, bucket: str, key: str) -> None:
+        """A write the primary took for a key with entries pending: copy it over the secondary's and
+        journal it, or the replay would put the secondary's older copy back over it."""
+        if await self._pending(bucket, key):
+            await copy_across(self.primary, bucket, key, self.secondary, bucket, key, None)
+            await self._record(bucket, key, "put", None)
+
     # -- the three patterns ------------------------------------------------------------------------
-    async def _write(self, op: str, call: Callable[[Backend], Awaitable[T]], can_fall_back: bool = True) -> T:
-        """Primary; the secondary when the primary is unavailable. Both failing: the primary's error."""
+    async def _write(
+        self,
+        op: str,
+        call: Callable[[Backend], Awaitable[T]],
+        can_fall_back: bool = True,
+        journal: tuple[str, str] | None = None,
+    ) -> T:
+        """Primary; the secondary when the primary is unavailable (journalling ``journal``'s key as
+        written). Both failing: the primary's error."""
         try:
             result = await call(self.primary)
         except be.BackendError as exc:
@@ -106,6 +192,8 @@ class Fallback(Backend):
             except be.BackendError as second:
                 log.warning("%s: %s failed too: %s", op, self.secondary.name, second)
                 raise exc from second
+            if journal is not None:
+                await self._record(*journal, "put", exc)
             self.fallbacks += 1
             mark(self.secondary.name)
             return result
@@ -143,20 +231,31 @@ class Fallback(Backend):
     # -- buckets -----------------------------------------------------------------------------------
     async def start(self) -> None:
         await start_members(self.members)
+        if self.journal is not None and self.reconciler is not None:
+            try:
+                await self.journal.ensure()
+            except be.BackendError as exc:  # created on first use; the secondary may be down right now
+                log.warning("journal bucket %s on %s: %s", self.journal.bucket, self.secondary.name, exc)
+            self.reconciler.start()
 
     async def close(self) -> None:
+        if self.reconciler is not None:
+            await self.reconciler.stop()
         await close_members(self.members)
 
     async def check(self) -> None:
         await self._read("check", lambda b: b.check())
 
     async def list_buckets(self) -> list[BucketInfo]:
-        return await self._write("ListBuckets", lambda b: b.list_buckets())
+        found = await self._write("ListBuckets", lambda b: b.list_buckets())
+        return [b for b in found if self.journal is None or b.name != self.journal.bucket]
 
     async def head_bucket(self, bucket: str) -> BucketInfo:
+        self._guard(bucket)
         return await self._read("HeadBucket", lambda b: b.head_bucket(bucket))
 
     async def create_bucket(self, bucket: str, region: str | None = None) -> None:
+        self._guard(bucket)
         first, second = await self._both(lambda b: b.create_bucket(bucket, region))
         if second is not None:
             log.warning("CreateBucket %s on %s: %s", bucket, self.secondary.name, second)
@@ -170,6 +269,7 @@ class Fallback(Backend):
         self.fallbacks += 1
 
     async def delete_bucket(self, bucket: str) -> None:
+        self._guard(bucket)
         for member in self.members:
             try:
                 page = await member.list_objects(bucket, max_keys=1)
@@ -191,7 +291,12 @@ class Fallback(Backend):
 
     # -- objects -----------------------------------------------------------------------------------
     async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+        self._guard(bucket)
         tracked = TrackedBody(body)
+        if await self._pending(bucket, key):
+            return await self._journalled(
+                bucket, key, "put", lambda b: b.put_object(bucket, key, tracked, meta)
+            )
         try:
             info = await self.primary.put_object(bucket, key, tracked, meta)
         except be.BackendError as exc:
@@ -206,6 +311,7 @@ class Fallback(Backend):
             except be.BackendError as second:
                 log.warning("PutObject: %s failed too: %s", self.secondary.name, second)
                 raise exc from second
+            await self._record(bucket, key, "put", exc)
             if _unavailable(exc):
                 self.fallbacks += 1
             mark(self.secondary.name)
@@ -214,36 +320,86 @@ class Fallback(Backend):
         return info
 
     async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            mark(self.secondary.name)
+            return await self.secondary.get_object(bucket, key, range)
         return await self._read("GetObject", lambda b: b.get_object(bucket, key, range))
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            mark(self.secondary.name)
+            return await self.secondary.head_object(bucket, key)
         return await self._read("HeadObject", lambda b: b.head_object(bucket, key))
 
     async def delete_object(self, bucket: str, key: str) -> None:
-        outcomes = await self._both(lambda b: b.delete_object(bucket, key))
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            return await self._journalled(bucket, key, "delete", lambda b: b.delete_object(bucket, key))
+        first, second = outcomes = await self._both(lambda b: b.delete_object(bucket, key))
+        if (
+            self.journal is not None
+            and isinstance(first, be.BackendError)
+            and _unavailable(first)
+            and second is None
+        ):
+            # Gone from the secondary, and the tombstone journalled: the replay deletes it on the primary.
+            self._fell_back("DeleteObject", first)
+            await self._record(bucket, key, "delete", first)
+            self.fallbacks += 1
+            mark(self.secondary.name)
+            return
         self._settle_delete(outcomes, missing=be.NoSuchBucket)
 
     async def copy_object(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
     ) -> ObjectInfo:
+        self._guard(src_bucket)
+        self._guard(dst_bucket)
+        src_pending = await self._pending(src_bucket, src_key)
+
         async def copy(dst: Backend) -> ObjectInfo:
+            if src_pending and dst is self.primary:  # the primary's copy of the source is out of date
+                return await copy_across(self.secondary, src_bucket, src_key, dst, dst_bucket, dst_key, meta)
             try:
                 return await dst.copy_object(src_bucket, src_key, dst_bucket, dst_key, meta)
             except MISSING as exc:  # the source may be on the other store only
+                if src_pending:
+                    raise  # the journal says the secondary's answer is the current one
                 other = self.secondary if dst is self.primary else self.primary
                 try:
                     return await copy_across(other, src_bucket, src_key, dst, dst_bucket, dst_key, meta)
                 except be.BackendError:
                     raise exc from None
 
-        return await self._write("CopyObject", copy)
+        if await self._pending(dst_bucket, dst_key):
+            return await self._journalled(dst_bucket, dst_key, "put", copy)
+        return await self._write("CopyObject", copy, journal=(dst_bucket, dst_key))
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
     ) -> ListPage:
-        return await self._write(
-            "ListObjects", lambda b: b.list_objects(bucket, prefix, delimiter, start_after, max_keys)
-        )
+        self._guard(bucket)
+
+        async def listing(member: Backend) -> ListPage:
+            page = await member.list_objects(bucket, prefix, delimiter, start_after, max_keys)
+            if member is self.secondary or self.journal is None or max_keys <= 0:
+                return page  # the secondary holds every journalled write already
+            try:
+                pending = await self.journal.pending_under(bucket, prefix)
+                if not pending:
+                    return page
+                return await overlay(
+                    page, pending, self.secondary, bucket, prefix, delimiter, start_after, max_keys
+                )
+            except be.BackendError as exc:
+                if not _unavailable(exc):
+                    raise
+                log.warning("ListObjects: journal on %s unreadable: %s", self.secondary.name, exc)
+                return page
+
+        return await self._write("ListObjects", listing)
 
     # -- multipart ---------------------------------------------------------------------------------
     def _member(self, upload_id: str) -> tuple[Backend, str]:
@@ -257,6 +413,8 @@ class Fallback(Backend):
         return TAGS[0 if member is self.primary else 1] + upload_id
 
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        self._guard(bucket)
+
         async def create(member: Backend) -> str:
             return self._tag(member, await member.create_multipart_upload(bucket, key, meta))
 
@@ -279,11 +437,19 @@ class Fallback(Backend):
         src_range: tuple[int, int] | None,
     ) -> PartInfo:
         member, native = self._member(upload_id)
+        self._guard(src_bucket)
+        src_pending = await self._pending(src_bucket, src_key)
+        if src_pending and member is self.primary:  # the primary's copy of the source is out of date
+            return await part_copy_across(
+                self.secondary, src_bucket, src_key, src_range, member, bucket, key, native, part_number
+            )
         try:
             return await member.upload_part_copy(
                 bucket, key, native, part_number, src_bucket, src_key, src_range
             )
         except MISSING as exc:
+            if src_pending:
+                raise
             other = self.secondary if member is self.primary else self.primary
             try:
                 return await part_copy_across(
@@ -296,7 +462,12 @@ class Fallback(Backend):
         self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
     ) -> ObjectInfo:
         member, native = self._member(upload_id)
-        return await member.complete_multipart_upload(bucket, key, native, parts)
+        info = await member.complete_multipart_upload(bucket, key, native, parts)
+        if member is self.secondary:
+            await self._record(bucket, key, "put", None)
+        else:
+            await self._settled(bucket, key)
+        return info
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         member, native = self._member(upload_id)
@@ -337,12 +508,27 @@ class BreakerOptions(pydantic.BaseModel):
     reset_timeout: float = pydantic.Field(30.0, ge=0)
 
 
+class JournalOptions(pydantic.BaseModel):
+    #: Off: today's fallback without convergence (deletes need both stores; no replay).
+    enabled: bool = True
+    #: A bucket of the secondary reserved for the journal (created at start when missing).
+    bucket: str = DEFAULT_BUCKET
+    #: Key prefix of this fallback's journal in that bucket (default: the fallback's name and ``/``),
+    #: so several fallbacks can share a secondary.
+    prefix: str | None = None
+    #: Seconds between the background reconciler's passes; 0 runs none (``s3bridge reconcile`` does).
+    reconcile_interval: float = pydantic.Field(2.0, ge=0)
+    #: Seconds a replica's replay lease lasts unless renewed.
+    lease_ttl: float = pydantic.Field(30.0, gt=0)
+
+
 class Settings(pydantic.BaseModel):
     type: Literal["fallback"]
     primary: str
     secondary: str
     #: Put a circuit breaker on the primary, so a dead primary is skipped at once (see module doc).
     breaker: BreakerOptions | None = None
+    journal: JournalOptions = pydantic.Field(default_factory=JournalOptions)
 
 
 def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) -> Backend:
@@ -351,4 +537,16 @@ def build(settings: Settings, *, name: str, lookup: Callable[[str], Backend]) ->
         primary = Breaker(
             primary, settings.breaker.failure_threshold, settings.breaker.reset_timeout, name=primary.name
         )
-    return Fallback(primary, lookup(settings.secondary), name=name)
+    secondary = lookup(settings.secondary)
+    options = settings.journal
+    if not options.enabled:
+        return Fallback(primary, secondary, name=name)
+    prefix = f"{name}/" if options.prefix is None else options.prefix
+    return Fallback(
+        primary,
+        secondary,
+        name=name,
+        journal=Journal(secondary, options.bucket, prefix),
+        reconcile_interval=options.reconcile_interval,
+        lease_ttl=options.lease_ttl,
+    )
