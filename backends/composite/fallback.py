@@ -1,39 +1,56 @@
-"""Fallback: a primary store, and a secondary that takes over while the primary is unavailable.
+"""Fallback: a primary store, and a secondary that takes over while the primary is unavailable, with
+an outage journal (journal.py) that makes the primary converge once it is back.
 
 Wrap the primary in Retry (and Breaker) first: Fallback reacts to what is left after those, a store
 that cannot serve: an unavailability error (``BackendError.retryable``) or AccessDenied (the store
 refuses us: revoked credentials, a read-only or immutable disk). Answers about the request itself
 (NoSuchUpload, InvalidPart, BucketNotEmpty...) are the client's and are never retried elsewhere.
 
-Decisions, per kind of operation:
+The journal lives in the secondary store (a reserved bucket, ``s3bridge-journal`` by default, under the
+fallback's name), so every gateway replica sees it. A key is *pending* while it has journal entries not
+yet replayed; for a pending key the secondary holds the latest acknowledged state. Decisions, per kind
+of operation:
 
 - **PUT / UploadPart bodies are never held**: a PUT goes to the secondary only when the primary failed
   before pulling a single byte of the client's body (a breaker that is open, a refused connection).
   If the primary failed after consuming part of the body, those bytes exist nowhere any more, so the
   client gets the primary's retryable error (503) and retries; with a breaker on the primary, repeated
-  failures open it and the client's retry then goes straight to the secondary. Nothing acknowledged is
-  ever lost, and nothing is buffered.
+  failures open it and the client's retry then goes straight to the secondary. A write the secondary
+  takes is acknowledged only once journalled (else the client gets the 503). Nothing is buffered.
 - **Other writes** (copy, create multipart upload) go to the primary, and to the secondary when the
-  primary is unavailable. A copy whose source only one store has (written there during an outage) is
-  streamed across. A multipart upload stays on the store it started on: its upload id carries the store
-  (``p~``/``s~`` + the store's id), so the gateway keeps no state and never mixes parts of two stores.
-- **Reads** (GET, HEAD, HeadBucket) try the primary, then the secondary when the primary is unavailable
-  or does not have the object (it may have been written during an outage). When both fail, the client
-  gets the primary's answer. Known limit: an object overwritten on the secondary during an outage reads
-  as the primary's older version once the primary is back, until someone reconciles the stores.
+  primary is unavailable (a copy is then journalled). A copy whose source only one store has is streamed
+  across; a pending source is read from the secondary. A multipart upload stays on the store it started
+  on: its upload id carries the store (``p~``/``s~`` + the store's id), so the gateway keeps no state;
+  completing one on the secondary journals the object.
+- **Writes and deletes of a pending key** go to the secondary and the journal even when the primary is
+  up, so the replay, in order, is what updates the primary, and never puts an older copy over a newer.
+- **Reads** (GET, HEAD) of a pending key come from the secondary alone (a tombstone answers NoSuchKey).
+  Others (and HeadBucket) try the primary, then the secondary when the primary is unavailable or does not
+  have the object. When both fail, the client gets the primary's answer.
 - **Listings** (ListObjects, ListBuckets, ListMultipartUploads) come from the primary, from the
-  secondary only while the primary is unavailable; no merging, so keys written during an outage are not
-  listed once the primary is back (they still read).
-- **Deletes** go to both stores; a key or bucket missing on one of them is success (it is gone). A
-  store that is unavailable fails the delete with its retryable error, because deleting on one store
-  only would let the object come back from the other.
+  secondary only while the primary is unavailable. A primary's object listing is overlaid with the
+  journal's pending keys (overlay.py): pending puts listed with the secondary's info, pending deletes
+  hidden. The journal's bucket is never listed, and refused (AccessDenied) to clients.
+- **Deletes** go to both stores; a key or bucket missing on one of them is success (it is gone). With the
+  primary unavailable, a delete is acknowledged once the secondary applied it and the journal holds the
+  tombstone. Without a journal (``journal.enabled: false``) such a delete fails with the primary's
+  retryable error, because deleting on one store only would let the object come back from the other.
 - **Buckets** are created on both stores, so that writes can fall back at all; the primary's answer is
-  the client's unless the primary is unavailable. A bucket is deleted only when empty on both.
+  the client's unless the primary is unavailable (the replay creates it on the primary later). A bucket
+  is deleted only when empty on both (BucketNotEmpty while tombstones of it are pending).
+- **Replay** (reconcile.py): a background task of every gateway, and ``s3bridge reconcile``; the replica
+  holding the journal's lease replays entries oldest first, making the primary's copy of each key what
+  the secondary's is, and removes an entry only after the primary holds it.
+
+Limits: with the secondary unreachable, whether a key is pending cannot be known and reads trust the
+primary; keys within ~130 bytes of the secondary's key-length limit cannot be journalled (their writes
+fail during an outage); the lease assumes clocks that agree to well within its ttl (reconcile.py).
 
 ``served_by`` (backends.served) names the store that answered. Every fallback caused by unavailability
 logs one warning on ``s3bridge.fallback`` when it turns to the secondary, and increments ``fallbacks``
 (read by the metrics module) only once the secondary has served it: an operation both stores failed is
-the client's error, not a fallback that worked.
+the client's error, not a fallback that worked. ``journal_depth``, ``journal_oldest_age`` and
+``journal_replayed`` are the journal's figures for the metrics module.
 """
 
 from __future__ import annotations
@@ -63,7 +80,8 @@ from backends.base import (
 )
 from backends.composite.breaker import Breaker
 from backends.composite.forwarding import close_members, start_members
-from backends.composite.journal import DEFAULT_BUCKET, Journal, Op
+from backends.composite.journal import DEFAULT_BUCKET, Journal
+from backends.composite.journalled import Journalled
 from backends.composite.overlay import overlay
 from backends.composite.reconcile import Lease, Reconciler, unavailable
 from backends.composite.streams import TrackedBody, copy_across, part_copy_across
@@ -80,7 +98,7 @@ MISSING = (be.NoSuchKey, be.NoSuchBucket)
 _unavailable = unavailable
 
 
-class Fallback(Backend):
+class Fallback(Journalled, Backend):
     def __init__(
         self,
         primary: Backend,
@@ -105,71 +123,6 @@ class Fallback(Backend):
             if journal is None
             else Reconciler(primary, secondary, journal, Lease(journal, lease_ttl), reconcile_interval)
         )
-
-    # -- the journal's figures, read by the metrics module -----------------------------------------
-    @property
-    def journal_replayed(self) -> int | None:
-        return None if self.reconciler is None else self.reconciler.replayed
-
-    @property
-    def journal_depth(self) -> int | None:
-        return None if self.reconciler is None else self.reconciler.depth
-
-    @property
-    def journal_oldest_age(self) -> float | None:
-        return None if self.reconciler is None else self.reconciler.oldest_age
-
-    def _fell_back(self, op: str, exc: BaseException) -> None:
-        log.warning("%s: %s unavailable, using %s: %s", op, self.primary.name, self.secondary.name, exc)
-
-    # -- the journal -------------------------------------------------------------------------------
-    def _guard(self, bucket: str) -> None:
-        """The journal's bucket belongs to the gateway: no client reads or writes it through us."""
-        if self.journal is not None and bucket == self.journal.bucket:
-            raise be.AccessDenied(detail="the fallback journal's bucket is reserved", backend=self.name)
-
-    async def _pending(self, bucket: str, key: str) -> Op | None:
-        """The latest op journalled on a key and not replayed yet: then the secondary alone is current.
-        With the secondary unreachable nothing newer than the primary's copy can be read anyway."""
-        if self.journal is None:
-            return None
-        try:
-            return await self.journal.pending(bucket, key)
-        except be.BackendError as exc:
-            if not _unavailable(exc):
-                raise
-            log.warning(
-                "journal on %s unreadable, trusting %s: %s", self.secondary.name, self.primary.name, exc
-            )
-            return None
-
-    async def _record(self, bucket: str, key: str, op: Op, cause: be.BackendError | None) -> None:
-        """Journal an op the secondary applied in the primary's place. Not journalled is not
-        acknowledged: the client gets a retryable error (``cause``, the primary's, when it is one)."""
-        if self.journal is None:
-            return
-        try:
-            await self.journal.record(bucket, key, op)
-        except be.BackendError as exc:
-            log.warning("%s %s/%s: journal on %s failed: %s", op, bucket, key, self.secondary.name, exc)
-            if cause is not None and _unavailable(cause):
-                raise cause from exc
-            raise be.BackendUnavailable(detail=f"journal: {exc}", backend=self.name) from exc
-
-    async def _journalled(self, bucket: str, key: str, op: Op, call: Callable[[Backend], Awaitable[T]]) -> T:
-        """A write of a key with entries not replayed yet: to the secondary and the journal, so that the
-        replay, not this write, is what brings the primary up to date, in order."""
-        result = await call(self.secondary)
-        await self._record(bucket, key, op, None)
-        mark(self.secondary.name)
-        return result
-
-    async def _settled(self, bucket: str, key: str) -> None:
-        """A write the primary took for a key with entries pending: copy it over the secondary's and
-        journal it, or the replay would put the secondary's older copy back over it."""
-        if await self._pending(bucket, key):
-            await copy_across(self.primary, bucket, key, self.secondary, bucket, key, None)
-            await self._record(bucket, key, "put", None)
 
     # -- the three patterns ------------------------------------------------------------------------
     async def _write(
