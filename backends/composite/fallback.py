@@ -462,7 +462,7 @@ class BreakerOptions(pydantic.BaseModel):
 
 
 class JournalOptions(pydantic.BaseModel):
-    #: Off: today's fallback without convergence (deletes need both stores; no replay).
+    #: Off: a fallback without convergence (a delete then needs both stores; nothing is replayed).
     enabled: bool = True
     #: A bucket of the secondary reserved for the journal (created at start when missing).
     bucket: str = DEFAULT_BUCKET
@@ -481,6 +481,7 @@ class Settings(pydantic.BaseModel):
     secondary: str
     #: Put a circuit breaker on the primary, so a dead primary is skipped at once (see module doc).
     breaker: BreakerOptions | None = None
+    #: The outage journal in the secondary, replayed to the primary once it is back (see module doc).
     journal: JournalOptions = pydantic.Field(default_factory=JournalOptions)
 
 
