@@ -1,4 +1,5 @@
-"""The ``s3bridge`` command: ``serve`` runs the gateway, ``check-config`` validates a configuration.
+"""The ``s3bridge`` command: ``serve`` runs the gateway, ``check-config`` validates a configuration,
+``reconcile`` replays the fallback journals to their primaries.
 
 Configuration problems are printed as one clear line naming the setting, with exit status 2; never a
 traceback.
@@ -38,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path)
     check.add_argument("--data-dir", type=Path)
     check.add_argument("--no-connect", action="store_true", help="validate only; do not contact backends")
+    reconcile = sub.add_parser("reconcile", help="replay fallback journals to their primaries now")
+    reconcile.add_argument("--config", type=Path)
+    reconcile.add_argument("--data-dir", type=Path)
     return parser
 
 
@@ -119,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "reconcile":
+            from gateway.reconcile import run as reconcile
+
+            return reconcile(args.config, args.data_dir)
         from gateway.checkconfig import run as check_config
 
         return check_config(args)

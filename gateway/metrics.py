@@ -6,8 +6,9 @@ answered: scrape each pod/process, or set ``PROMETHEUS_MULTIPROC_DIR`` to an emp
 before starting, and the workers share their counts through prometheus-client's multiprocess mode.
 
 The composites count what they do on plain attributes (``Retry.retries``, ``Fallback.fallbacks``,
-``Breaker.rejected``, ``Mirror.degraded``); they are read from the backend tree when a request ends and at each scrape, and
-added to real counters, so multiprocess mode aggregates them too.
+``Breaker.rejected``, ``Mirror.degraded``); they are read from the backend tree when a request ends and at
+each scrape, and added to real counters, so multiprocess mode aggregates them too. Levels (the fallback
+journal's depth and oldest age) are read the same way into gauges.
 """
 
 from __future__ import annotations
@@ -42,6 +43,18 @@ COMPOSITE_COUNTERS = {
     "degraded": (
         "s3bridge_mirror_degraded_writes",
         "Writes a mirror stored on fewer than all its members (its write quorum still met).",
+    ),
+    "journal_replayed": (
+        "s3bridge_fallback_journal_replayed",
+        "Fallback journal entries replayed to the primary after an outage.",
+    ),
+}
+#: Gauge attributes the composites keep (None when not applicable), and the metric each feeds.
+COMPOSITE_GAUGES = {
+    "journal_depth": ("s3bridge_fallback_journal_depth", "Fallback journal entries not replayed yet."),
+    "journal_oldest_age": (
+        "s3bridge_fallback_journal_oldest_age_seconds",
+        "Age of the oldest fallback journal entry not replayed yet (0 when none).",
     ),
 }
 
@@ -127,6 +140,10 @@ class Metrics:
             attr: Counter(metric, doc, ["backend"], registry=reg)
             for attr, (metric, doc) in COMPOSITE_COUNTERS.items()
         }
+        self.gauges = {
+            attr: Gauge(metric, doc, ["backend"], registry=reg, multiprocess_mode="livemax")
+            for attr, (metric, doc) in COMPOSITE_GAUGES.items()
+        }
         self._seen: dict[tuple[str, int], int] = {}
 
     def observe(self, record: RequestRecord) -> None:
@@ -153,6 +170,10 @@ class Metrics:
                 if delta > 0:
                     counter.labels(node.name).inc(delta)
                 self._seen[key] = value
+            for attr, gauge in self.gauges.items():
+                level = getattr(node, attr, None)
+                if isinstance(level, int | float) and not isinstance(level, bool):
+                    gauge.labels(node.name).set(level)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape gets, and its content type."""

@@ -1,39 +1,56 @@
-"""Fallback: a primary store, and a secondary that takes over while the primary is unavailable.
+"""Fallback: a primary store, and a secondary that takes over while the primary is unavailable, with
+an outage journal (journal.py) that makes the primary converge once it is back.
 
 Wrap the primary in Retry (and Breaker) first: Fallback reacts to what is left after those, a store
 that cannot serve: an unavailability error (``BackendError.retryable``) or AccessDenied (the store
 refuses us: revoked credentials, a read-only or immutable disk). Answers about the request itself
 (NoSuchUpload, InvalidPart, BucketNotEmpty...) are the client's and are never retried elsewhere.
 
-Decisions, per kind of operation:
+The journal lives in the secondary store (a reserved bucket, ``s3bridge-journal`` by default, under the
+fallback's name), so every gateway replica sees it. A key is *pending* while it has journal entries not
+yet replayed; for a pending key the secondary holds the latest acknowledged state. Decisions, per kind
+of operation:
 
 - **PUT / UploadPart bodies are never held**: a PUT goes to the secondary only when the primary failed
   before pulling a single byte of the client's body (a breaker that is open, a refused connection).
   If the primary failed after consuming part of the body, those bytes exist nowhere any more, so the
   client gets the primary's retryable error (503) and retries; with a breaker on the primary, repeated
-  failures open it and the client's retry then goes straight to the secondary. Nothing acknowledged is
-  ever lost, and nothing is buffered.
+  failures open it and the client's retry then goes straight to the secondary. A write the secondary
+  takes is acknowledged only once journalled (else the client gets the 503). Nothing is buffered.
 - **Other writes** (copy, create multipart upload) go to the primary, and to the secondary when the
-  primary is unavailable. A copy whose source only one store has (written there during an outage) is
-  streamed across. A multipart upload stays on the store it started on: its upload id carries the store
-  (``p~``/``s~`` + the store's id), so the gateway keeps no state and never mixes parts of two stores.
-- **Reads** (GET, HEAD, HeadBucket) try the primary, then the secondary when the primary is unavailable
-  or does not have the object (it may have been written during an outage). When both fail, the client
-  gets the primary's answer. Known limit: an object overwritten on the secondary during an outage reads
-  as the primary's older version once the primary is back, until someone reconciles the stores.
+  primary is unavailable (a copy is then journalled). A copy whose source only one store has is streamed
+  across; a pending source is read from the secondary. A multipart upload stays on the store it started
+  on: its upload id carries the store (``p~``/``s~`` + the store's id), so the gateway keeps no state;
+  completing one on the secondary journals the object.
+- **Writes and deletes of a pending key** go to the secondary and the journal even when the primary is
+  up, so the replay, in order, is what updates the primary, and never puts an older copy over a newer.
+- **Reads** (GET, HEAD) of a pending key come from the secondary alone (a tombstone answers NoSuchKey).
+  Others (and HeadBucket) try the primary, then the secondary when the primary is unavailable or does not
+  have the object. When both fail, the client gets the primary's answer.
 - **Listings** (ListObjects, ListBuckets, ListMultipartUploads) come from the primary, from the
-  secondary only while the primary is unavailable; no merging, so keys written during an outage are not
-  listed once the primary is back (they still read).
-- **Deletes** go to both stores; a key or bucket missing on one of them is success (it is gone). A
-  store that is unavailable fails the delete with its retryable error, because deleting on one store
-  only would let the object come back from the other.
+  secondary only while the primary is unavailable. A primary's object listing is overlaid with the
+  journal's pending keys (overlay.py): pending puts listed with the secondary's info, pending deletes
+  hidden. The journal's bucket is never listed, and refused (AccessDenied) to clients.
+- **Deletes** go to both stores; a key or bucket missing on one of them is success (it is gone). With the
+  primary unavailable, a delete is acknowledged once the secondary applied it and the journal holds the
+  tombstone. Without a journal (``journal.enabled: false``) such a delete fails with the primary's
+  retryable error, because deleting on one store only would let the object come back from the other.
 - **Buckets** are created on both stores, so that writes can fall back at all; the primary's answer is
-  the client's unless the primary is unavailable. A bucket is deleted only when empty on both.
+  the client's unless the primary is unavailable (the replay creates it on the primary later). A bucket
+  is deleted only when empty on both (BucketNotEmpty while tombstones of it are pending).
+- **Replay** (reconcile.py): a background task of every gateway, and ``s3bridge reconcile``; the replica
+  holding the journal's lease replays entries oldest first, making the primary's copy of each key what
+  the secondary's is, and removes an entry only after the primary holds it.
+
+Limits: with the secondary unreachable, whether a key is pending cannot be known and reads trust the
+primary; keys within ~130 bytes of the secondary's key-length limit cannot be journalled (their writes
+fail during an outage); the lease assumes clocks that agree to well within its ttl (reconcile.py).
 
 ``served_by`` (backends.served) names the store that answered. Every fallback caused by unavailability
 logs one warning on ``s3bridge.fallback`` when it turns to the secondary, and increments ``fallbacks``
 (read by the metrics module) only once the secondary has served it: an operation both stores failed is
-the client's error, not a fallback that worked.
+the client's error, not a fallback that worked. ``journal_depth``, ``journal_oldest_age`` and
+``journal_replayed`` are the journal's figures for the metrics module.
 """
 
 from __future__ import annotations
@@ -64,6 +81,10 @@ from backends.base import (
 from backends.bridge import DEFAULT_THREADS
 from backends.composite.breaker import Breaker
 from backends.composite.forwarding import close_members, start_members
+from backends.composite.journal import DEFAULT_BUCKET, Journal
+from backends.composite.journalled import Journalled
+from backends.composite.overlay import overlay
+from backends.composite.reconcile import Lease, Reconciler, unavailable
 from backends.composite.streams import TrackedBody, copy_across, part_copy_across
 from backends.served import mark
 
@@ -75,13 +96,20 @@ TAGS = ("p~", "s~")
 MISSING = (be.NoSuchKey, be.NoSuchBucket)
 
 
-def _unavailable(exc: BaseException) -> bool:
-    """The store cannot serve us, whatever the request: the case for the other store."""
-    return isinstance(exc, be.BackendError) and (exc.retryable or isinstance(exc, be.AccessDenied))
+_unavailable = unavailable
 
 
-class Fallback(Backend):
-    def __init__(self, primary: Backend, secondary: Backend, *, name: str = "fallback"):
+class Fallback(Journalled, Backend):
+    def __init__(
+        self,
+        primary: Backend,
+        secondary: Backend,
+        *,
+        name: str = "fallback",
+        journal: Journal | None = None,
+        reconcile_interval: float = 2.0,
+        lease_ttl: float = 30.0,
+    ):
         self.name = name
         self.primary = primary
         self.secondary = secondary
@@ -89,13 +117,24 @@ class Fallback(Backend):
         self.capabilities = Capabilities.shared(self.members)
         #: Operations the secondary served because the primary was unavailable.
         self.fallbacks = 0
-
-    def _fell_back(self, op: str, exc: BaseException) -> None:
-        log.warning("%s: %s unavailable, using %s: %s", op, self.primary.name, self.secondary.name, exc)
+        #: What the secondary took in the primary's place, to replay (None: no journal, see module doc).
+        self.journal = journal
+        self.reconciler = (
+            None
+            if journal is None
+            else Reconciler(primary, secondary, journal, Lease(journal, lease_ttl), reconcile_interval)
+        )
 
     # -- the three patterns ------------------------------------------------------------------------
-    async def _write(self, op: str, call: Callable[[Backend], Awaitable[T]], can_fall_back: bool = True) -> T:
-        """Primary; the secondary when the primary is unavailable. Both failing: the primary's error."""
+    async def _write(
+        self,
+        op: str,
+        call: Callable[[Backend], Awaitable[T]],
+        can_fall_back: bool = True,
+        journal: tuple[str, str] | None = None,
+    ) -> T:
+        """Primary; the secondary when the primary is unavailable (journalling ``journal``'s key as
+        written). Both failing: the primary's error."""
         try:
             result = await call(self.primary)
         except be.BackendError as exc:
@@ -107,6 +146,8 @@ class Fallback(Backend):
             except be.BackendError as second:
                 log.warning("%s: %s failed too: %s", op, self.secondary.name, second)
                 raise exc from second
+            if journal is not None:
+                await self._record(*journal, "put", exc)
             self.fallbacks += 1
             mark(self.secondary.name)
             return result
@@ -144,20 +185,31 @@ class Fallback(Backend):
     # -- buckets -----------------------------------------------------------------------------------
     async def start(self) -> None:
         await start_members(self.members)
+        if self.journal is not None and self.reconciler is not None:
+            try:
+                await self.journal.ensure()
+            except be.BackendError as exc:  # created on first use; the secondary may be down right now
+                log.warning("journal bucket %s on %s: %s", self.journal.bucket, self.secondary.name, exc)
+            self.reconciler.start()
 
     async def close(self) -> None:
+        if self.reconciler is not None:
+            await self.reconciler.stop()
         await close_members(self.members)
 
     async def check(self) -> None:
         await self._read("check", lambda b: b.check())
 
     async def list_buckets(self) -> list[BucketInfo]:
-        return await self._write("ListBuckets", lambda b: b.list_buckets())
+        found = await self._write("ListBuckets", lambda b: b.list_buckets())
+        return [b for b in found if self.journal is None or b.name != self.journal.bucket]
 
     async def head_bucket(self, bucket: str) -> BucketInfo:
+        self._guard(bucket)
         return await self._read("HeadBucket", lambda b: b.head_bucket(bucket))
 
     async def create_bucket(self, bucket: str, region: str | None = None) -> None:
+        self._guard(bucket)
         first, second = await self._both(lambda b: b.create_bucket(bucket, region))
         if second is not None:
             log.warning("CreateBucket %s on %s: %s", bucket, self.secondary.name, second)
@@ -171,6 +223,7 @@ class Fallback(Backend):
         self.fallbacks += 1
 
     async def delete_bucket(self, bucket: str) -> None:
+        self._guard(bucket)
         for member in self.members:
             try:
                 page = await member.list_objects(bucket, max_keys=1)
@@ -192,7 +245,12 @@ class Fallback(Backend):
 
     # -- objects -----------------------------------------------------------------------------------
     async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+        self._guard(bucket)
         tracked = TrackedBody(body)
+        if await self._pending(bucket, key):
+            return await self._journalled(
+                bucket, key, "put", lambda b: b.put_object(bucket, key, tracked, meta)
+            )
         try:
             info = await self.primary.put_object(bucket, key, tracked, meta)
         except be.BackendError as exc:
@@ -207,6 +265,7 @@ class Fallback(Backend):
             except be.BackendError as second:
                 log.warning("PutObject: %s failed too: %s", self.secondary.name, second)
                 raise exc from second
+            await self._record(bucket, key, "put", exc)
             if _unavailable(exc):
                 self.fallbacks += 1
             mark(self.secondary.name)
@@ -215,36 +274,86 @@ class Fallback(Backend):
         return info
 
     async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            mark(self.secondary.name)
+            return await self.secondary.get_object(bucket, key, range)
         return await self._read("GetObject", lambda b: b.get_object(bucket, key, range))
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            mark(self.secondary.name)
+            return await self.secondary.head_object(bucket, key)
         return await self._read("HeadObject", lambda b: b.head_object(bucket, key))
 
     async def delete_object(self, bucket: str, key: str) -> None:
-        outcomes = await self._both(lambda b: b.delete_object(bucket, key))
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            return await self._journalled(bucket, key, "delete", lambda b: b.delete_object(bucket, key))
+        first, second = outcomes = await self._both(lambda b: b.delete_object(bucket, key))
+        if (
+            self.journal is not None
+            and isinstance(first, be.BackendError)
+            and _unavailable(first)
+            and second is None
+        ):
+            # Gone from the secondary, and the tombstone journalled: the replay deletes it on the primary.
+            self._fell_back("DeleteObject", first)
+            await self._record(bucket, key, "delete", first)
+            self.fallbacks += 1
+            mark(self.secondary.name)
+            return
         self._settle_delete(outcomes, missing=be.NoSuchBucket)
 
     async def copy_object(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
     ) -> ObjectInfo:
+        self._guard(src_bucket)
+        self._guard(dst_bucket)
+        src_pending = await self._pending(src_bucket, src_key)
+
         async def copy(dst: Backend) -> ObjectInfo:
+            if src_pending and dst is self.primary:  # the primary's copy of the source is out of date
+                return await copy_across(self.secondary, src_bucket, src_key, dst, dst_bucket, dst_key, meta)
             try:
                 return await dst.copy_object(src_bucket, src_key, dst_bucket, dst_key, meta)
             except MISSING as exc:  # the source may be on the other store only
+                if src_pending:
+                    raise  # the journal says the secondary's answer is the current one
                 other = self.secondary if dst is self.primary else self.primary
                 try:
                     return await copy_across(other, src_bucket, src_key, dst, dst_bucket, dst_key, meta)
                 except be.BackendError:
                     raise exc from None
 
-        return await self._write("CopyObject", copy)
+        if await self._pending(dst_bucket, dst_key):
+            return await self._journalled(dst_bucket, dst_key, "put", copy)
+        return await self._write("CopyObject", copy, journal=(dst_bucket, dst_key))
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
     ) -> ListPage:
-        return await self._write(
-            "ListObjects", lambda b: b.list_objects(bucket, prefix, delimiter, start_after, max_keys)
-        )
+        self._guard(bucket)
+
+        async def listing(member: Backend) -> ListPage:
+            page = await member.list_objects(bucket, prefix, delimiter, start_after, max_keys)
+            if member is self.secondary or self.journal is None or max_keys <= 0:
+                return page  # the secondary holds every journalled write already
+            try:
+                pending = await self.journal.pending_under(bucket, prefix)
+                if not pending:
+                    return page
+                return await overlay(
+                    page, pending, self.secondary, bucket, prefix, delimiter, start_after, max_keys
+                )
+            except be.BackendError as exc:
+                if not _unavailable(exc):
+                    raise
+                log.warning("ListObjects: journal on %s unreadable: %s", self.secondary.name, exc)
+                return page
+
+        return await self._write("ListObjects", listing)
 
     # -- multipart ---------------------------------------------------------------------------------
     def _member(self, upload_id: str) -> tuple[Backend, str]:
@@ -258,6 +367,8 @@ class Fallback(Backend):
         return TAGS[0 if member is self.primary else 1] + upload_id
 
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        self._guard(bucket)
+
         async def create(member: Backend) -> str:
             return self._tag(member, await member.create_multipart_upload(bucket, key, meta))
 
@@ -280,11 +391,19 @@ class Fallback(Backend):
         src_range: tuple[int, int] | None,
     ) -> PartInfo:
         member, native = self._member(upload_id)
+        self._guard(src_bucket)
+        src_pending = await self._pending(src_bucket, src_key)
+        if src_pending and member is self.primary:  # the primary's copy of the source is out of date
+            return await part_copy_across(
+                self.secondary, src_bucket, src_key, src_range, member, bucket, key, native, part_number
+            )
         try:
             return await member.upload_part_copy(
                 bucket, key, native, part_number, src_bucket, src_key, src_range
             )
         except MISSING as exc:
+            if src_pending:
+                raise
             other = self.secondary if member is self.primary else self.primary
             try:
                 return await part_copy_across(
@@ -297,7 +416,12 @@ class Fallback(Backend):
         self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
     ) -> ObjectInfo:
         member, native = self._member(upload_id)
-        return await member.complete_multipart_upload(bucket, key, native, parts)
+        info = await member.complete_multipart_upload(bucket, key, native, parts)
+        if member is self.secondary:
+            await self._record(bucket, key, "put", None)
+        else:
+            await self._settled(bucket, key)
+        return info
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         member, native = self._member(upload_id)
@@ -340,6 +464,20 @@ class BreakerOptions(pydantic.BaseModel):
     reset_timeout: float = pydantic.Field(30.0, ge=0)
 
 
+class JournalOptions(pydantic.BaseModel):
+    #: Off: a fallback without convergence (a delete then needs both stores; nothing is replayed).
+    enabled: bool = True
+    #: A bucket of the secondary reserved for the journal (created at start when missing).
+    bucket: str = DEFAULT_BUCKET
+    #: Key prefix of this fallback's journal in that bucket (default: the fallback's name and ``/``),
+    #: so several fallbacks can share a secondary.
+    prefix: str | None = None
+    #: Seconds between the background reconciler's passes; 0 runs none (``s3bridge reconcile`` does).
+    reconcile_interval: float = pydantic.Field(2.0, ge=0)
+    #: Seconds a replica's replay lease lasts unless renewed.
+    lease_ttl: float = pydantic.Field(30.0, gt=0)
+
+
 class Settings(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", title="fallback backend")
     #: Settings that name other backends.
@@ -350,6 +488,8 @@ class Settings(pydantic.BaseModel):
     secondary: str
     #: Put a circuit breaker on the primary, so a dead primary is skipped at once (see module doc).
     breaker: BreakerOptions | None = None
+    #: The outage journal in the secondary, replayed to the primary once it is back (see module doc).
+    journal: JournalOptions = pydantic.Field(default_factory=JournalOptions)
 
 
 def build(
@@ -361,4 +501,16 @@ def build(
         primary = Breaker(
             primary, settings.breaker.failure_threshold, settings.breaker.reset_timeout, name=primary.name
         )
-    return Fallback(primary, lookup(settings.secondary), name=name)
+    secondary = lookup(settings.secondary)
+    options = settings.journal
+    if not options.enabled:
+        return Fallback(primary, secondary, name=name)
+    prefix = f"{name}/" if options.prefix is None else options.prefix
+    return Fallback(
+        primary,
+        secondary,
+        name=name,
+        journal=Journal(secondary, options.bucket, prefix),
+        reconcile_interval=options.reconcile_interval,
+        lease_ttl=options.lease_ttl,
+    )

@@ -14,6 +14,7 @@ import pytest
 
 from backends.base import Backend
 from backends.composite.fallback import Fallback
+from backends.composite.journal import Journal
 from backends.composite.mirror import Mirror
 from backends.composite.retry import Retry
 from backends.composite.router import Route, Router
@@ -53,6 +54,19 @@ class TestContractFallback(BackendContract):
     @pytest.fixture
     async def backend(self, tmp_path: Path) -> AsyncIterator[Backend]:
         async for b in started(Fallback(fs(tmp_path, "fs-primary"), fs(tmp_path, "fs-secondary"))):
+            yield b
+
+
+class TestContractFallbackJournalled(BackendContract):
+    """With the outage journal on: the pending-key checks and listing overlay change nothing while the
+    primary is up."""
+
+    @pytest.fixture
+    async def backend(self, tmp_path: Path) -> AsyncIterator[Backend]:
+        secondary = fs(tmp_path, "fs-secondary")
+        journal = Journal(secondary, prefix="fb/")
+        fb = Fallback(fs(tmp_path, "fs-primary"), secondary, journal=journal, reconcile_interval=0)
+        async for b in started(fb):
             yield b
 
 

@@ -43,6 +43,7 @@ from tests.e2e.multi_helpers import (
     store_gateway,
     write_config,
 )
+from tests.e2e.test_fallback_outage import wait_drained
 from tests.faults import arm, counts, flaky_proxy
 from tests.procs import ServerProcess, moto_server
 
@@ -333,25 +334,23 @@ def test_primary_killed_mid_run_loses_no_acknowledged_upload(moto: ServerProcess
         text = log.read_text(errors="replace")
         assert "WARNING s3bridge.fallback PutObject: primary unavailable, using local" in text
 
-        # What the primary's store really holds: every upload it acknowledged; any extra key is one whose
-        # answer was lost when the endpoint died, and which the client's retry then put on the secondary.
+        # The secondary journalled what it took; once the journal drained, the primary's store holds every
+        # acknowledged upload (those of the outage replayed), whole, and reads come from it again.
+        wait_drained(tmp_path / "local", [gateway])
+        assert metric(gateway, "s3bridge_fallback_journal_replayed_total", backend="fb") >= len(by["local"])
+        moto = direct_client(moto.url)
         moto_keys = {
             o["Key"]
-            for page in direct_client(moto.url).get_paginator("list_objects_v2").paginate(Bucket="fb-run")
+            for page in moto.get_paginator("list_objects_v2").paginate(Bucket="fb-run")
             for o in page.get("Contents", [])
         }
-        assert set(by["primary"]) <= moto_keys
-        assert moto_keys - set(by["primary"]) <= set(by["local"])
-
-        # Every acknowledged upload reads back whole, from the store that took it.
+        assert moto_keys == set(acked)
         reader = make_client(gateway.url)
         for key, (digest, _) in sorted(acked.items()):
+            assert body_sha256(moto.get_object(Bucket="fb-run", Key=key)) == digest, key
             got = reader.get_object(Bucket="fb-run", Key=key)
             assert body_sha256(got) == digest, key
-            if key not in moto_keys:
-                assert served(got) == "local", key
-            else:
-                assert served(got) == "primary", key
+            assert served(got) == "primary", key
         assert metric(gateway, "s3bridge_backend_fallbacks_total", backend="fb") == len(by["local"])
 
 
@@ -510,8 +509,10 @@ def test_multipart_stays_on_the_primary_across_gateways(fb_stack: FallbackStack,
 
 def test_multipart_begun_on_the_secondary_stays_there(moto: ServerProcess, tmp_path: Path) -> None:
     """An upload created while the primary was down lives on the secondary: once the primary is back,
-    its parts and its completion still go to the secondary, and the primary never sees it. Meanwhile an
-    object only the dead primary holds answers 503 (retry later), never NoSuchKey."""
+    its parts and its completion still go to the secondary, and the primary never sees the upload; the
+    completed object is journalled and replayed to the primary. Meanwhile an object only the dead
+    primary holds answers 503 (retry later), never NoSuchKey, and deleting one is acknowledged (the
+    journal's tombstone deletes it on the primary once it is back)."""
     with processes() as procs:
         proxy = flaky_proxy(moto.url, log_path=tmp_path / "proxy.log").start()
         procs.append(proxy)
@@ -523,16 +524,19 @@ def test_multipart_begun_on_the_secondary_stays_there(moto: ServerProcess, tmp_p
         s3 = make_client(gateway.url)
         s3.create_bucket(Bucket="outage-mpu")
         s3.put_object(Bucket="outage-mpu", Key="held", Body=b"only on the primary")
+        s3.put_object(Bucket="outage-mpu", Key="doomed", Body=b"deleted during the outage")
         proxy.kill()
-        # What only the dead primary holds is unavailable, not missing; deleting it must not half-happen.
+        # What only the dead primary holds is unavailable, not missing.
         for call in (
             lambda: s3.get_object(Bucket="outage-mpu", Key="held"),
             lambda: s3.head_object(Bucket="outage-mpu", Key="held"),
-            lambda: s3.delete_object(Bucket="outage-mpu", Key="held"),
         ):
             with pytest.raises(botocore.exceptions.ClientError) as err:
                 call()
             assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert (
+            s3.delete_object(Bucket="outage-mpu", Key="doomed")["ResponseMetadata"]["HTTPStatusCode"] == 204
+        )
         created = s3.create_multipart_upload(Bucket="outage-mpu", Key="late.bin")
         assert served(created) == "local"
         uid = created["UploadId"]
@@ -550,9 +554,16 @@ def test_multipart_begun_on_the_secondary_stays_there(moto: ServerProcess, tmp_p
         )  # fmt: skip
         assert served(done) == "local"
         got = s3.get_object(Bucket="outage-mpu", Key="late.bin")
-        assert served(got) == "local" and body_sha256(got) == _sha(part1 + part2)
-        with pytest.raises(botocore.exceptions.ClientError) as err:
-            direct_client(moto.url).head_object(Bucket="outage-mpu", Key="late.bin")
-        assert err.value.response["Error"]["Code"] in ("404", "NoSuchKey")
+        assert body_sha256(got) == _sha(part1 + part2)
         assert s3.get_object(Bucket="outage-mpu", Key="held")["Body"].read() == b"only on the primary"
-        assert metric(gateway, "s3bridge_backend_fallbacks_total", backend="fb") == 1
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            s3.head_object(Bucket="outage-mpu", Key="doomed")
+        assert err.value.response["Error"]["Code"] in ("404", "NoSuchKey")
+        assert metric(gateway, "s3bridge_backend_fallbacks_total", backend="fb") == 2
+        # The journal drains into the primary: the completed upload is there, the tombstoned key is not.
+        wait_drained(tmp_path / "local", [gateway])
+        direct = direct_client(moto.url)
+        assert body_sha256(direct.get_object(Bucket="outage-mpu", Key="late.bin")) == _sha(part1 + part2)
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            direct.head_object(Bucket="outage-mpu", Key="doomed")
+        assert err.value.response["Error"]["Code"] in ("404", "NoSuchKey")

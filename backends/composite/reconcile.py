@@ -1,0 +1,215 @@
+"""Replaying the fallback's journal to the primary once it is back, one replica at a time.
+
+Replay of an entry makes the primary's copy of the entry's key match the secondary's copy as it is now:
+the object is streamed across (backends.composite.streams), or deleted on the primary when the
+secondary no longer has it. The secondary holds the latest acknowledged state of every journalled key
+(while a key has entries, the fallback writes it only there), so replay is idempotent, replays of one
+key commute, and an entry is removed only after the primary holds what it stands for. A bucket created
+during the outage (on the secondary only) is created on the primary first.
+
+Only the replica holding the lease replays. The contract has no conditional PUT (no If-None-Match), so
+the lease is built from what it has, a PUT and a strongly consistent listing: a replica writes its claim
+``<prefix>lease/<holder>`` and lists the claims; a newcomer holds the lease only when it sees no other
+live claim (two newcomers that see each other both withdraw and try again later), and a holder keeps it
+by rewriting its claim before it expires. A claim is live while its store timestamp is younger than
+``ttl``; older claims (of a replica that died) are deleted by whoever sees them. Limits: this needs a
+store whose listings show every PUT that completed before them (S3 since 2020, MinIO, the fs backend),
+and clocks (the store's, the replicas') that agree to well within ``ttl``; a holder that stalls longer
+than ``ttl`` in the middle of one entry may overlap its successor, which replays the same state again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+import time
+from collections.abc import Callable
+
+from backends import errors as be
+from backends.base import Backend
+from backends.composite.journal import Journal
+from backends.composite.streams import copy_across
+
+log = logging.getLogger("s3bridge.fallback")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The store cannot serve us, whatever the request: the case for the other store."""
+    return isinstance(exc, be.BackendError) and (exc.retryable or isinstance(exc, be.AccessDenied))
+
+
+class Lease:
+    def __init__(self, journal: Journal, ttl: float = 30.0, *, clock: Callable[[], float] = time.time):
+        self.journal = journal
+        self.ttl = ttl
+        self.holder = f"{socket.gethostname()}-{secrets.token_hex(6)}"
+        self._clock = clock
+        self._renewed: float | None = None
+
+    @property
+    def _claim(self) -> str:
+        return f"{self.journal.prefix}lease/{self.holder}"
+
+    @property
+    def held(self) -> bool:
+        return self._renewed is not None and self._clock() - self._renewed < self.ttl / 2
+
+    async def acquire(self) -> bool:
+        """Take or renew the lease; True when this replica holds it for at least ``ttl / 2`` more."""
+        holding = self.held
+        started = self._clock()
+        await self.journal.write(self._claim, self.holder.encode())
+        others = False
+        async for name, stamp in self.journal.names(f"{self.journal.prefix}lease/"):
+            if name == self._claim:
+                continue
+            if self._clock() - stamp < self.ttl:
+                others = True
+            else:  # its holder died or stalled: nobody may wait on it forever
+                await self.journal.discard(name)
+        if others and not holding:
+            self._renewed = None
+            await self.journal.discard(self._claim)
+            return False
+        self._renewed = started
+        return True
+
+    async def keep(self) -> bool:
+        """Renew the lease when a third of its time is spent; False when it was lost."""
+        if self._renewed is not None and self._clock() - self._renewed < self.ttl / 3:
+            return True
+        return await self.acquire()
+
+    async def release(self) -> None:
+        if self._renewed is not None:
+            self._renewed = None
+            await self.journal.discard(self._claim)
+
+
+class Reconciler:
+    """Drains ``journal`` (kept on ``secondary``) into ``primary``; counts what it did for metrics."""
+
+    def __init__(
+        self, primary: Backend, secondary: Backend, journal: Journal, lease: Lease, interval: float = 2.0
+    ):
+        self.primary = primary
+        self.secondary = secondary
+        self.journal = journal
+        self.lease = lease
+        self.interval = interval
+        #: Entries replayed to the primary by this replica (a counter).
+        self.replayed = 0
+        #: Entries in the journal, and the age in seconds of the oldest, at the last look (gauges).
+        self.depth = 0
+        self.oldest_age = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.interval > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="s3bridge-reconciler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        try:
+            await self.lease.release()
+        except be.BackendError as exc:
+            log.warning("reconcile: could not release the journal lease: %s", exc)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.pass_once()
+            except be.BackendError as exc:
+                log.warning("reconcile: %s", exc)
+            except Exception:  # a bug must not end reconciliation for the life of the process
+                log.exception("reconcile: pass failed")
+            await asyncio.sleep(self.interval)
+
+    # -- one pass ----------------------------------------------------------------------------------
+    async def refresh(self) -> None:
+        depth, oldest = await self.journal.stats()
+        self.depth, self.oldest_age = depth, oldest or 0.0
+
+    async def pass_once(self) -> int:
+        """Replay what the journal holds if the lease is ours; the number of entries replayed."""
+        await self.refresh()
+        if not self.depth and not await self.journal.orphans():
+            return 0
+        if not await self.lease.acquire():
+            return 0
+        try:
+            done = await self.drain()
+        finally:
+            await self.refresh()
+        return done
+
+    async def drain(self) -> int:
+        """Replay entries oldest first until the log is empty, the primary fails, or the lease is lost."""
+        done = 0
+        stuck: set[str] = set()
+        while True:
+            batch = [e for e in await self.journal.entries(100 + len(stuck)) if e.id not in stuck]
+            if not batch:
+                break
+            for entry in batch:
+                if not await self.lease.keep():
+                    return done
+                try:
+                    await self.replay(entry.bucket, entry.key)
+                except be.BackendError as exc:
+                    if unavailable(exc):
+                        log.warning("reconcile: the primary is not back yet: %s", exc)
+                        return done
+                    # It stays journalled, so reads keep coming from the secondary; retried next pass.
+                    log.error("reconcile: cannot replay %s/%s: %s", entry.bucket, entry.key, exc)
+                    stuck.add(entry.id)
+                    continue
+                await self.journal.remove(entry)
+                self.replayed += 1
+                done += 1
+        if not stuck:
+            for orphan in await self.journal.orphans():
+                await self.journal.remove(orphan)
+        return done
+
+    async def replay(self, bucket: str, key: str) -> None:
+        """Make the primary's ``bucket/key`` what the secondary's is now (idempotent)."""
+        for attempt in (1, 2):
+            try:
+                await copy_across(self.secondary, bucket, key, self.primary, bucket, key, None)
+                return
+            except be.NoSuchKey:
+                break  # deleted on the secondary: delete it on the primary too
+            except be.NoSuchBucket:
+                if not await self._has_bucket(self.secondary, bucket):
+                    break
+                if attempt == 2:
+                    raise
+                await self._create_on_primary(bucket)
+        try:
+            await self.primary.delete_object(bucket, key)
+        except be.NoSuchBucket:
+            pass
+
+    @staticmethod
+    async def _has_bucket(store: Backend, bucket: str) -> bool:
+        try:
+            await store.head_bucket(bucket)
+        except be.NoSuchBucket:
+            return False
+        return True
+
+    async def _create_on_primary(self, bucket: str) -> None:
+        try:
+            await self.primary.create_bucket(bucket)
+        except (be.BucketAlreadyOwnedByYou, be.BucketAlreadyExists):
+            pass
