@@ -24,7 +24,9 @@ from pydantic import ValidationError
 from backends import errors as be
 from backends.base import Backend, ObjectMeta
 from backends.s3.backend import S3Backend, Settings
-from tests.contract.bodies import (
+from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, MotoContract
+from tests.contract.suite import BackendContract
+from tests.helpers.bodies import (
     BodyFailed,
     ChunkedBody,
     FailingBody,
@@ -33,9 +35,7 @@ from tests.contract.bodies import (
     multipart_etag,
     pattern,
 )
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, MotoContract
-from tests.contract.suite import BackendContract
-from tests.procs import REPO, ServerProcess, free_port, gateway_server, moto_server
+from tests.helpers.procs import REPO, ServerProcess, free_port, gateway_server, moto_server
 
 
 def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:

@@ -11,7 +11,7 @@ import botocore.exceptions
 import httpx
 import pytest
 
-from tests.e2e.conftest import make_client
+from tests.helpers.clients import make_client
 
 
 def code_of(exc: botocore.exceptions.ClientError) -> str:

@@ -23,9 +23,10 @@ import pytest
 
 from backends import errors as be
 from backends.fs.backend import FsBackend
-from tests.contract.bodies import pattern
-from tests.e2e.conftest import make_client, sha256_file, write_random
-from tests.e2e.multi_helpers import (
+from tests.helpers.bodies import pattern
+from tests.helpers.clients import make_client, sha256_file, write_random
+from tests.helpers.faults import arm, counts, flaky_proxy
+from tests.helpers.multi import (
     ROUTES,
     MiB,
     Routed,
@@ -43,8 +44,7 @@ from tests.e2e.multi_helpers import (
     store_gateway,
     write_config,
 )
-from tests.faults import arm, counts, flaky_proxy
-from tests.procs import ServerProcess, moto_server
+from tests.helpers.procs import ServerProcess, moto_server
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, expand_env, load, validate
-from tests.procs import REPO
+from tests.helpers.procs import REPO
 
 BACKENDS = {"local": {"type": "fs", "root": "/tmp/s3bridge-unused"}}
 PAIR = {"access_key": "ak", "secret_key": "sk-value"}

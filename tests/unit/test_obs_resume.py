@@ -12,9 +12,11 @@ import pytest
 from backends import errors as be
 from backends.base import Backend, CompletedPart, ObjectMeta
 from backends.obs.backend import Settings, build
-from tests.contract.bodies import ChunkedBody, MiB, pattern
-from tests.contract.test_contract_obs import AK, SK, obs_emulator, running
-from tests.procs import ServerProcess, free_port, moto_server
+from tests.helpers.bodies import ChunkedBody, MiB, pattern
+from tests.helpers.emulated import OBS_AK as AK
+from tests.helpers.emulated import OBS_SK as SK
+from tests.helpers.emulated import obs_emulator
+from tests.helpers.procs import ServerProcess, free_port, moto_server, running
 
 pytestmark = pytest.mark.anyio
 PART = 5 * MiB

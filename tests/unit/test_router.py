@@ -13,8 +13,7 @@ from backends.base import CompletedPart, ObjectMeta
 from backends.composite.router import Router
 from backends.fs.backend import FsBackend
 from backends.served import served_by
-from tests.contract.bodies import ChunkedBody, MiB, get_bytes, md5_hex, pattern, put_bytes
-from tests.unit.test_mirror import GeneratedBody
+from tests.helpers.bodies import ChunkedBody, GeneratedBody, MiB, get_bytes, md5_hex, pattern, put_bytes
 
 pytestmark = pytest.mark.anyio
 

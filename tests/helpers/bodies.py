@@ -114,3 +114,25 @@ def need(backend: Backend, capability: str) -> None:
     """Skip, saying why, when the backend declares a capability unsupported."""
     if not getattr(backend.capabilities, capability):
         pytest.skip(f"{backend.name} declares {capability}=False")
+
+
+class GeneratedBody:
+    """A large body made on the fly, so the test itself holds no whole object either."""
+
+    def __init__(self, size: int, chunk: int = 64 * 1024):
+        self.size: int | None = size
+        self.chunk = chunk
+        self.md5 = hashlib.md5()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        sent = 0
+        block = pattern(self.chunk, seed=11)
+        while sent < (self.size or 0):
+            piece = block[: min(self.chunk, (self.size or 0) - sent)]
+            self.md5.update(piece)
+            sent += len(piece)
+            yield piece
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return {}
