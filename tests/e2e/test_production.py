@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,14 @@ def access_lines(server: ServerProcess) -> list[dict[str, Any]]:
 
 
 def access_line(server: ServerProcess, request_id: str) -> dict[str, Any]:
-    found = [e for e in access_lines(server) if e["request_id"] == request_id]
+    """The request's one access line. The line is written once the response went out, so a client can
+    hold the answer a moment before the line reaches the log: wait for it, a few seconds at most."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = [e for e in access_lines(server) if e["request_id"] == request_id]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(found) == 1, f"expected one access line for {request_id}, got {found}"
     return found[0]
 
