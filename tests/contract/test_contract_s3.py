@@ -34,6 +34,7 @@ from tests.helpers.bodies import (
     md5_hex,
     multipart_etag,
     pattern,
+    started,
 )
 from tests.helpers.procs import REPO, ServerProcess, free_port, gateway_server, moto_server
 
@@ -92,12 +93,10 @@ class SlowChunks:
 
 @asynccontextmanager
 async def s3_backend(url: str, **extra: object) -> AsyncIterator[S3Backend]:
-    backend = S3Backend(s3_settings(url, "moto-access", "moto-secret", **extra), name="s3-extra")
-    await backend.start()
-    try:
+    async for backend in started(
+        S3Backend(s3_settings(url, "moto-access", "moto-secret", **extra), name="s3-extra")
+    ):
         yield backend
-    finally:
-        await backend.close()
 
 
 def unsized(body: ChunkedBody) -> ChunkedBody:

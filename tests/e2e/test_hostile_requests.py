@@ -19,8 +19,8 @@ import yaml
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from lxml import etree
 
+from tests.helpers.answers import assert_s3_error
 from tests.helpers.clients import boto3_client
 from tests.helpers.procs import ServerProcess, gateway_server
 
@@ -63,14 +63,6 @@ def send_signed(server: ServerProcess, pair: tuple[str, str], method: str, raw_t
     request.url = request.url.copy_with(raw_path=raw_target.encode())
     with httpx.Client(timeout=10) as http:
         return http.send(request)
-
-
-def assert_s3_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    if response.request.method != "HEAD":
-        doc = etree.fromstring(response.content)
-        assert doc.findtext("Code") == code
-        assert doc.findtext("RequestId") == response.headers["x-amz-request-id"]
 
 
 # -- a request target that names no bucket ------------------------------------------------------------

@@ -28,13 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.health import LIVE_PATH, METRICS_PATH, READY_PATH
 from tests.helpers.clients import boto3_client
 from tests.helpers.procs import REPO, ServerProcess, free_port, gateway_server, http_ready
-
-KEYS = {
-    "admin": ("admin-key", "admin-secret-0123456789abcdef"),
-    "alice": ("alice-key", "alice-secret-0123456789abcdef"),
-    "bob": ("bob-key", "bob-secret-0123456789abcdef"),
-}
-DOMAIN = "s3.test"
+from tests.helpers.production import ADMIN_SECRET_ENV, BUCKETS, KEYS, production_config
 
 
 def client(url: str, who: str, **config: Any):  # type: ignore[no-untyped-def]
@@ -88,49 +82,15 @@ def value(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **l
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     base = tmp_path_factory.mktemp("prod")
-    config = {
-        "server": {"domains": [DOMAIN]},
-        "credentials": [
-            {"access_key": KEYS["admin"][0], "secret_key": "${ADMIN_SECRET}"},
-            {
-                "access_key": KEYS["alice"][0],
-                "secret_key": KEYS["alice"][1],
-                "buckets": [
-                    {"bucket": "alice-*", "rights": ["read", "write", "list"]},
-                    {"bucket": "shared", "rights": ["read", "list"]},
-                ],
-            },
-            {
-                "access_key": KEYS["bob"][0],
-                "secret_key_file": str(base / "bob.secret"),
-                "buckets": [{"bucket": "bob-*", "rights": ["read", "write", "list"]}],
-            },
-        ],
-        "public_buckets": [{"bucket": "pub-*"}],
-        "backends": {
-            "local": {"type": "fs", "root": str(base / "data")},
-            # a store nobody listens for: the retry and fallback composites have work to do
-            "dead": {
-                "type": "s3",
-                "endpoint": f"http://127.0.0.1:{free_port()}",
-                "access_key": "dead-key",
-                "secret_key": "dead-secret",
-                "connect_timeout": 1,
-            },
-            "rdead": {"type": "retry", "backend": "dead", "attempts": 2, "base_delay": 0, "max_delay": 0},
-            "safe": {"type": "fallback", "primary": "rdead", "secondary": "local"},
-        },
-        "routes": [{"bucket": "safe-*", "backend": "safe"}, {"bucket": "*", "backend": "local"}],
-    }
-    (base / "bob.secret").write_text(KEYS["bob"][1] + "\n")
+    config = production_config(base)
     path = base / "gateway.yaml"
     path.write_text(yaml.safe_dump(config))
     server = gateway_server(
-        config=path, env={"ADMIN_SECRET": KEYS["admin"][1]}, log_path=base / "gateway.log"
+        config=path, env={ADMIN_SECRET_ENV: KEYS["admin"][1]}, log_path=base / "gateway.log"
     )
     server.start()
     admin = client(server.url, "admin")
-    for bucket in ("alice-data", "bob-data", "shared", "pub-site", "private-site"):
+    for bucket in BUCKETS:
         admin.create_bucket(Bucket=bucket)
         admin.put_object(Bucket=bucket, Key="hello.txt", Body=f"hello from {bucket}".encode())
     yield server

@@ -10,6 +10,7 @@ from pathlib import Path
 from backends.base import Backend
 from backends.oss.backend import Settings as OssSettings
 from backends.oss.backend import build as build_oss
+from tests.helpers.bodies import started
 from tests.helpers.procs import ServerProcess, free_port, http_ready
 
 OSS_AK, OSS_SK = "oss-test-ak", "oss-test-sk-0123456789abcdef"
@@ -49,12 +50,8 @@ def oss_settings(server: ServerProcess, auth_version: str = "v4", **changes: obj
 
 
 async def started_oss(settings: OssSettings, name: str = "oss-test") -> AsyncIterator[Backend]:
-    backend = build_oss(settings, name=name, lookup=no_lookup)
-    await backend.start()
-    try:
+    async for backend in started(build_oss(settings, name=name, lookup=no_lookup)):
         yield backend
-    finally:
-        await backend.close()
 
 
 def obs_emulator(root: Path) -> ServerProcess:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from lxml import etree
 
+from tests.helpers.answers import assert_s3_error
 from tests.helpers.inproc import InProcessGateway
 
 pytestmark = pytest.mark.anyio
@@ -45,14 +46,6 @@ async def gw(tmp_path: Path) -> AsyncIterator[InProcessGateway]:
 
 async def raw(gw: InProcessGateway, pair: tuple[str, str], method: str, target: str) -> httpx.Response:
     return await gw.request(method, target, pair=pair)
-
-
-def assert_s3_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    if response.request.method != "HEAD":
-        doc = etree.fromstring(response.content)
-        assert doc.findtext("Code") == code
-        assert doc.findtext("RequestId") == response.headers["x-amz-request-id"]
 
 
 # -- a request target that names no bucket ------------------------------------------------------------

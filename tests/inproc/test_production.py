@@ -17,17 +17,12 @@ import pytest
 from lxml import etree
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.helpers.answers import error_code
 from tests.helpers.inproc import InProcessGateway
-from tests.helpers.procs import free_port
+from tests.helpers.production import ADMIN_SECRET_ENV, BUCKETS, DOMAIN, KEYS, dead_s3, production_config
 
 pytestmark = pytest.mark.anyio
 
-KEYS = {
-    "admin": ("admin-key", "admin-secret-0123456789abcdef"),
-    "alice": ("alice-key", "alice-secret-0123456789abcdef"),
-    "bob": ("bob-key", "bob-secret-0123456789abcdef"),
-}
-DOMAIN = "s3.test"
 LIVE_PATH, READY_PATH, METRICS_PATH = (
     "/_s3bridge/health/live",
     "/_s3bridge/health/ready",
@@ -36,54 +31,13 @@ LIVE_PATH, READY_PATH, METRICS_PATH = (
 Samples = dict[str, list[tuple[dict[str, str], float]]]
 
 
-def dead_s3(**extra: Any) -> dict[str, Any]:
-    """A ``type: s3`` backend on a loopback port nobody listens on."""
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    return {
-        "type": "s3",
-        "endpoint": endpoint,
-        "access_key": "k",
-        "secret_key": "s",
-        "connect_timeout": 1,
-        **extra,
-    }
-
-
 # -- one gateway with three key pairs, a public bucket glob, a virtual-host domain and composites --------
 @pytest.fixture
 async def gw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[InProcessGateway]:
-    monkeypatch.setenv("ADMIN_SECRET", KEYS["admin"][1])
-    (tmp_path / "bob.secret").write_text(KEYS["bob"][1] + "\n")
-    config: dict[str, Any] = {
-        "server": {"domains": [DOMAIN]},
-        "credentials": [
-            {"access_key": KEYS["admin"][0], "secret_key": "${ADMIN_SECRET}"},
-            {
-                "access_key": KEYS["alice"][0],
-                "secret_key": KEYS["alice"][1],
-                "buckets": [
-                    {"bucket": "alice-*", "rights": ["read", "write", "list"]},
-                    {"bucket": "shared", "rights": ["read", "list"]},
-                ],
-            },
-            {
-                "access_key": KEYS["bob"][0],
-                "secret_key_file": str(tmp_path / "bob.secret"),
-                "buckets": [{"bucket": "bob-*", "rights": ["read", "write", "list"]}],
-            },
-        ],
-        "public_buckets": [{"bucket": "pub-*"}],
-        "backends": {
-            "local": {"type": "fs", "root": str(tmp_path / "data"), "fsync": False},
-            # a store nobody listens for: the retry and fallback composites have work to do
-            "dead": dead_s3(access_key="dead-key", secret_key="dead-secret"),
-            "rdead": {"type": "retry", "backend": "dead", "attempts": 2, "base_delay": 0, "max_delay": 0},
-            "safe": {"type": "fallback", "primary": "rdead", "secondary": "local"},
-        },
-        "routes": [{"bucket": "safe-*", "backend": "safe"}, {"bucket": "*", "backend": "local"}],
-    }
+    monkeypatch.setenv(ADMIN_SECRET_ENV, KEYS["admin"][1])
+    config = production_config(tmp_path)
     async with InProcessGateway.over(tmp_path, **config) as gateway:
-        for bucket in ("alice-data", "bob-data", "shared", "pub-site", "private-site"):
+        for bucket in BUCKETS:
             assert (await as_(gateway, "admin", "PUT", f"/{bucket}")).status_code == 200
             put = await as_(
                 gateway, "admin", "PUT", f"/{bucket}/hello.txt", body=f"hello from {bucket}".encode()
@@ -95,10 +49,6 @@ async def gw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[I
 
 async def as_(gw: InProcessGateway, who: str, method: str, path: str, **kw: Any) -> httpx.Response:
     return await gw.request(method, path, pair=KEYS[who], **kw)
-
-
-def code(response: httpx.Response) -> str | None:
-    return etree.fromstring(response.content).findtext("Code")
 
 
 def access_line(gw: InProcessGateway, response: httpx.Response) -> dict[str, Any]:
@@ -141,10 +91,10 @@ async def test_health_path_on_a_bucket_host_is_an_object_key(gw: InProcessGatewa
     got = await gw.request("GET", LIVE_PATH, signer=None, host=f"pub-site.{DOMAIN}")
     assert (got.status_code, got.content) == (200, b"an object")
     private = await gw.request("GET", READY_PATH, signer=None, host=f"private-site.{DOMAIN}")
-    assert private.status_code == 403 and code(private) == "AccessDenied"
+    assert private.status_code == 403 and error_code(private) == "AccessDenied"
     # a bucket named like the prefix cannot exist, so path-style is always the gateway's endpoint
     refused = await as_(gw, "admin", "PUT", "/_s3bridge")
-    assert (refused.status_code, code(refused)) == (400, "InvalidBucketName")
+    assert (refused.status_code, error_code(refused)) == (400, "InvalidBucketName")
 
 
 async def test_readiness_fails_with_an_unreachable_backend_and_access_log_off(tmp_path: Path) -> None:
@@ -255,7 +205,7 @@ async def test_metrics_export_retries_and_fallbacks(gw: InProcessGateway) -> Non
 
 async def test_metrics_count_backend_errors(gw: InProcessGateway) -> None:
     missing = await as_(gw, "admin", "GET", "/alice-data/no-such-key")
-    assert (missing.status_code, code(missing)) == (404, "NoSuchKey")
+    assert (missing.status_code, error_code(missing)) == (404, "NoSuchKey")
     assert value(await scrape(gw), "s3bridge_backend_errors_total", backend="local", error="NoSuchKey") >= 1
 
 
@@ -279,7 +229,7 @@ async def test_key_pairs_with_different_rights(gw: InProcessGateway) -> None:
         response = await as_(gw, who, method, path, body=body)
         assert response.status_code == 403, (who, method, path)
         if method != "HEAD":
-            assert code(response) == "AccessDenied"
+            assert error_code(response) == "AccessDenied"
     assert (await as_(gw, "bob", "PUT", "/bob-data/b.txt", body=b"bob")).status_code == 200
     assert (await as_(gw, "bob", "GET", "/bob-data/b.txt")).content == b"bob"
 
@@ -296,7 +246,7 @@ async def test_list_buckets_is_filtered_per_key(gw: InProcessGateway) -> None:
 
 async def test_unknown_key_is_refused(gw: InProcessGateway) -> None:
     stranger = await gw.request("GET", "/", pair=("stranger", "whatever-0123456789"))
-    assert (stranger.status_code, code(stranger)) == (403, "InvalidAccessKeyId")
+    assert (stranger.status_code, error_code(stranger)) == (403, "InvalidAccessKeyId")
 
 
 async def test_anonymous_access(gw: InProcessGateway) -> None:
@@ -314,5 +264,5 @@ async def test_anonymous_access(gw: InProcessGateway) -> None:
     ]:
         response = await gw.request(method, path, body=b"x" if method == "PUT" else b"", signer=None)
         assert response.status_code == 403, (method, path)
-        assert code(response) == "AccessDenied"
+        assert error_code(response) == "AccessDenied"
     assert (await as_(gw, "admin", "GET", "/pub-site/hello.txt")).content == b"hello from pub-site"

@@ -38,6 +38,17 @@ async def fail(breaker: Breaker, times: int) -> None:
             await breaker.head_bucket(BUCKET)
 
 
+async def half_open(store: ScriptedBackend) -> Breaker:
+    """A breaker opened by one failure, its reset timeout since passed: the next call is the probe."""
+    clock = ManualClock()
+    breaker = Breaker(store, failure_threshold=1, reset_timeout=1, clock=clock)
+    store.fail("head_bucket", be.BackendUnavailable)
+    await fail(breaker, 1)
+    clock.now += 2
+    assert breaker.state == "half-open"
+    return breaker
+
+
 async def test_opens_after_threshold_and_fails_fast(store: ScriptedBackend) -> None:
     clock = ManualClock()
     breaker = Breaker(store, failure_threshold=3, reset_timeout=30, clock=clock)
@@ -86,11 +97,7 @@ async def test_half_open_probe_closes_or_reopens(store: ScriptedBackend) -> None
 
 
 async def test_one_probe_at_a_time(store: ScriptedBackend) -> None:
-    clock = ManualClock()
-    breaker = Breaker(store, failure_threshold=1, reset_timeout=1, clock=clock)
-    store.fail("head_bucket", be.BackendUnavailable)
-    await fail(breaker, 1)
-    clock.now += 2
+    breaker = await half_open(store)
     outcomes: list[str] = []
 
     async def call() -> None:
@@ -126,11 +133,7 @@ async def test_answers_reset_and_slowdown_is_neutral(store: ScriptedBackend) -> 
 
 async def test_slowdown_probe_frees_the_probe_slot(store: ScriptedBackend) -> None:
     """A throttled probe proves nothing either way: the circuit stays half-open and the next call probes."""
-    clock = ManualClock()
-    breaker = Breaker(store, failure_threshold=1, reset_timeout=1, clock=clock)
-    store.fail("head_bucket", be.BackendUnavailable)
-    await fail(breaker, 1)
-    clock.now += 2
+    breaker = await half_open(store)
     store.fail("head_bucket", be.SlowDown)
     with pytest.raises(be.SlowDown):
         await breaker.head_bucket(BUCKET)

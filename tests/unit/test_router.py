@@ -108,7 +108,7 @@ async def test_cross_store_copy_streams(router: Router, stores: dict[str, FsBack
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert info.etag == body.md5.hexdigest()
+    assert info.etag == body.digest.hexdigest()
     assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB copying 48 MiB across stores"
 
 
