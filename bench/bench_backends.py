@@ -32,8 +32,8 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 from bench.bench_fs import CHUNK, Source, _Sized, current_rss_mib, peak_rss_mib  # noqa: E402
-from tests.e2e.test_backends_e2e import STORE_AK, STORE_SK, _store_and_backend  # noqa: E402
-from tests.procs import ServerProcess, gateway_server, moto_server  # noqa: E402
+from tests.helpers.procs import ServerProcess, gateway_server, moto_server  # noqa: E402
+from tests.helpers.stores import STORE_AK, STORE_SK, store_and_backend  # noqa: E402
 
 MiB = CHUNK
 GATEWAY_AK, GATEWAY_SK = "bench", "bench-secret-0123456789"
@@ -148,7 +148,7 @@ def bench_emulated(root: Path, kind: str, size: int) -> list[Result]:
     """oss (v4) or obs (native) on its emulator, with the store options the e2e tests use."""
     sub = root / kind
     sub.mkdir()
-    store, backend_yaml = _store_and_backend({"oss": "oss-v4", "obs": "obs"}[kind], sub)
+    store, backend_yaml = store_and_backend({"oss": "oss-v4", "obs": "obs"}[kind], sub)
     try:
         return [through_gateway(sub, f"{kind} (emulator)", backend_yaml, size)]
     finally:

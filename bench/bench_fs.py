@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from tests.procs import gateway_server  # noqa: E402
+from tests.helpers.procs import gateway_server  # noqa: E402
 
 CHUNK = 1024 * 1024
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, running
-from tests.procs import ServerProcess, gateway_server, moto_server
+from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET
+from tests.helpers.procs import ServerProcess, gateway_server, moto_server, running
 
 
 @pytest.fixture(scope="module")

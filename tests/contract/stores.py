@@ -7,26 +7,15 @@ strict expected failure, so the day moto behaves like AWS the mark fails and goe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from backends import errors as be
 from backends.base import Backend
 from tests.contract.suite import BackendContract
-from tests.procs import ServerProcess
 
 #: The key pair of the s3bridge process that serves as a signature-checking store.
 GATEWAY_KEY = "contract-store-access"
 GATEWAY_SECRET = "contract-store-secret-0123456789"
-
-
-def running(server: ServerProcess) -> Iterator[ServerProcess]:
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def moto_deviation(

@@ -25,7 +25,9 @@ import pytest
 
 from backends import errors as be
 from backends.base import Backend, ByteRange, ObjectMeta
-from tests.contract.bodies import (
+from tests.contract.suite_listing import ListingContract
+from tests.contract.suite_multipart import MultipartContract
+from tests.helpers.bodies import (
     BodyFailed,
     ChunkedBody,
     FailingBody,
@@ -37,8 +39,6 @@ from tests.contract.bodies import (
     put_bytes,
     read_all,
 )
-from tests.contract.suite_listing import ListingContract
-from tests.contract.suite_multipart import MultipartContract
 
 
 def _new_bucket_name() -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from backends import errors as be
 from backends.base import Backend
-from tests.contract.bodies import md5_hex, put_bytes, put_many
+from tests.helpers.bodies import md5_hex, put_bytes, put_many
 
 #: Keys whose UTF-8 order differs from their UTF-16 order (U+FF21 sorts after U+1F600 in UTF-16).
 ORDER_KEYS = ["\uff21", "\U0001f600", "\u00e9", "z", "~", "A", "a", "a/b", "a/c/d", "ab", "a-b", "0", " sp"]

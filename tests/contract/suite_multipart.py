@@ -9,7 +9,7 @@ import pytest
 
 from backends import errors as be
 from backends.base import Backend, CompletedPart, ObjectMeta
-from tests.contract.bodies import (
+from tests.helpers.bodies import (
     BodyFailed,
     ChunkedBody,
     FailingBody,

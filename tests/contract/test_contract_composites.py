@@ -20,18 +20,11 @@ from backends.composite.retry import Retry
 from backends.composite.router import Route, Router
 from backends.fs.backend import FsBackend
 from tests.contract.suite import BackendContract
+from tests.helpers.bodies import started
 
 
 def fs(root: Path, name: str) -> FsBackend:
     return FsBackend(root / name, name=name, fsync=False)
-
-
-async def started(backend: Backend) -> AsyncIterator[Backend]:
-    await backend.start()
-    try:
-        yield backend
-    finally:
-        await backend.close()
 
 
 class TestContractRouter(BackendContract):

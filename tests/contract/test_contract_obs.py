@@ -4,9 +4,7 @@ OBS wire emulator (``tests.emulators.obs``)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,22 +12,13 @@ import pytest
 from backends.base import Backend
 from backends.obs.backend import build
 from backends.obs.settings import Settings
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, MotoContract, running
+from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, MotoContract
 from tests.contract.suite import BackendContract
-from tests.procs import ServerProcess, free_port, http_ready
-
-AK, SK = "obs-test-ak", "obs-test-sk-0123456789abcdef"
-
-
-def _no_lookup(name: str) -> Backend:
-    raise KeyError(name)
-
-
-def obs_emulator(root: Path) -> ServerProcess:
-    port = free_port()
-    argv = [sys.executable, "-m", "tests.emulators.obs", "--port", str(port), "--access-key", AK]
-    argv += ["--secret-key", SK, "--data-dir", str(root / "data")]
-    return ServerProcess(argv, port, log_path=root / "emulator.log", ready=http_ready("/"))
+from tests.helpers.emulated import OBS_AK as AK
+from tests.helpers.emulated import OBS_SK as SK
+from tests.helpers.emulated import no_lookup as _no_lookup
+from tests.helpers.emulated import obs_emulator
+from tests.helpers.procs import ServerProcess, running
 
 
 @pytest.fixture(scope="module")

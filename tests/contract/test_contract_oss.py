@@ -6,58 +6,16 @@ The emulator only answers virtual-host requests (``<bucket>.oss.localtest``); th
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
 from backends.base import Backend
-from backends.oss.backend import build
-from backends.oss.settings import Settings
 from tests.contract.suite import BackendContract
-from tests.procs import ServerProcess, free_port
-
-AK, SK, REGION, DOMAIN = "oss-test-ak", "oss-test-sk-0123456789abcdef", "cn-hangzhou", "oss.localtest"
-
-
-def oss_emulator(root: Path, *, security_token: str | None = None) -> ServerProcess:
-    port = free_port()
-    argv = [sys.executable, "-m", "tests.emulators.oss", "--port", str(port), "--access-key", AK]
-    argv += ["--secret-key", SK, "--region", REGION, "--domain", DOMAIN, "--data-dir", str(root / "data")]
-    if security_token:
-        argv += ["--security-token", security_token]
-    return ServerProcess(argv, port, log_path=root / "emulator.log")
-
-
-def oss_settings(server: ServerProcess, auth_version: str = "v4", **changes: object) -> Settings:
-    values: dict[str, object] = {
-        "type": "oss",
-        "endpoint": f"http://{DOMAIN}:{server.port}",
-        "region": REGION,
-        "access_key_id": AK,
-        "access_key_secret": SK,
-        "auth_version": auth_version,
-        "connect_address": "127.0.0.1",
-        "connect_timeout": 10,
-        "max_workers": 4,
-    }
-    values.update(changes)
-    return Settings.model_validate(values)
-
-
-def _no_lookup(name: str) -> Backend:
-    raise KeyError(name)
-
-
-async def started(settings: Settings, name: str = "oss-test") -> AsyncIterator[Backend]:
-    backend = build(settings, name=name, lookup=_no_lookup)
-    await backend.start()
-    try:
-        yield backend
-    finally:
-        await backend.close()
+from tests.helpers.emulated import oss_emulator, oss_settings
+from tests.helpers.emulated import started_oss as started
+from tests.helpers.procs import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,9 @@ from backends import errors as be
 from backends.base import Backend, ObjectMeta
 from backends.s3.backend import S3Backend
 from backends.s3.settings import Settings
-from tests.contract.bodies import (
+from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, MotoContract
+from tests.contract.suite import BackendContract
+from tests.helpers.bodies import (
     BodyFailed,
     ChunkedBody,
     FailingBody,
@@ -33,10 +35,9 @@ from tests.contract.bodies import (
     md5_hex,
     multipart_etag,
     pattern,
+    started,
 )
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, MotoContract
-from tests.contract.suite import BackendContract
-from tests.procs import REPO, ServerProcess, free_port, gateway_server, moto_server
+from tests.helpers.procs import REPO, ServerProcess, free_port, gateway_server, moto_server
 
 
 def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:
@@ -93,12 +94,10 @@ class SlowChunks:
 
 @asynccontextmanager
 async def s3_backend(url: str, **extra: object) -> AsyncIterator[S3Backend]:
-    backend = S3Backend(s3_settings(url, "moto-access", "moto-secret", **extra), name="s3-extra")
-    await backend.start()
-    try:
+    async for backend in started(
+        S3Backend(s3_settings(url, "moto-access", "moto-secret", **extra), name="s3-extra")
+    ):
         yield backend
-    finally:
-        await backend.close()
 
 
 def unsized(body: ChunkedBody) -> ChunkedBody:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -10,15 +9,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 import trustme
-from botocore.config import Config
 
-from tests.procs import ServerProcess, gateway_server
-
-ACCESS_KEY = "e2e-access-key"
-SECRET_KEY = "e2e-secret-key-0123456789abcdef"
+from tests.helpers.clients import ACCESS_KEY, SECRET_KEY, cli_env, make_client
+from tests.helpers.procs import ServerProcess, gateway_server
 
 
 @pytest.fixture(scope="session")
@@ -54,25 +49,6 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProces
     server.stop()
 
 
-def make_client(url: str, *, checksums: str = "when_required", verify: bool | str = True, **kw: object):  # type: ignore[no-untyped-def]
-    config = Config(
-        s3={"addressing_style": "path"},
-        request_checksum_calculation=checksums,
-        response_checksum_validation=checksums,
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        **kw,  # type: ignore[arg-type]
-    )
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-        config=config,
-        verify=verify,
-    )
-
-
 @pytest.fixture(scope="session")
 def s3(gateway: ServerProcess):  # type: ignore[no-untyped-def]
     """boto3 with ``when_required`` checksums: plain signed bodies, Content-MD5 where required."""
@@ -99,19 +75,6 @@ def bucket(s3) -> Iterator[str]:  # type: ignore[no-untyped-def]
         s3.delete_bucket(Bucket=name)
     except Exception:  # best effort: a test may have left the gateway unreachable
         pass
-
-
-def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
-    env.update(extra or {})
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -154,27 +117,3 @@ def s3cmd(gateway: ServerProcess, tmp_path_factory: pytest.TempPathFactory):  # 
         return proc
 
     return run
-
-
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def write_random(path: Path, size: int, seed: int = 0) -> Path:
-    """A file of ``size`` pseudo-random bytes, written in blocks (never whole in memory)."""
-    import random
-
-    rng = random.Random(seed)
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 1 << 20)
-            f.write(rng.randbytes(n))
-            left -= n
-    return path

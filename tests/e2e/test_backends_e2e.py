@@ -8,7 +8,6 @@ boto3 and the aws-cli drive the gateway; the gateway drives the store through th
 from __future__ import annotations
 
 import hashlib
-import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,60 +17,11 @@ import botocore.exceptions
 import httpx
 import pytest
 
-from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, make_client, sha256_file, write_random
-from tests.procs import ServerProcess, free_port, gateway_server, http_ready, moto_server
+from tests.helpers.clients import ACCESS_KEY, SECRET_KEY, make_client, sha256_file, write_random
+from tests.helpers.procs import ServerProcess, gateway_server
+from tests.helpers.stores import store_and_backend
 
 MiB = 1024 * 1024
-STORE_AK, STORE_SK = "store-ak", "store-sk-0123456789abcdef"
-
-
-def _emulator(module: str, root: Path, extra: list[str]) -> ServerProcess:
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        module,
-        "--port",
-        str(port),
-        "--access-key",
-        STORE_AK,
-        "--secret-key",
-        STORE_SK,
-    ]
-    argv += ["--data-dir", str(root / "store"), *extra]
-    return ServerProcess(argv, port, log_path=root / "store.log", ready=http_ready("/"))
-
-
-def _store_and_backend(kind: str, root: Path) -> tuple[ServerProcess | None, str]:
-    """Start the store for ``kind``; return it and the backend's YAML options."""
-    if kind == "fs":
-        return None, f"type: fs\n    root: {root / 'data'}\n"
-    if kind in ("s3", "obs-v4"):
-        store = moto_server(log_path=root / "store.log").start()
-        if kind == "s3":
-            yaml = f"type: s3\n    endpoint: {store.url}\n    access_key: {STORE_AK}\n    secret_key: {STORE_SK}\n"
-        else:
-            yaml = (
-                f"type: obs\n    server: {store.url}\n    access_key: {STORE_AK}\n    secret_key: {STORE_SK}\n"
-                "    signature: v4\n    region: us-east-1\n    path_style: true\n"
-            )
-        return store, yaml
-    if kind.startswith("oss"):
-        store = _emulator(
-            "tests.emulators.oss", root, ["--region", "cn-hangzhou", "--domain", "oss.localtest"]
-        ).start()
-        version = kind.split("-")[1]
-        yaml = (
-            f"type: oss\n    endpoint: http://oss.localtest:{store.port}\n    region: cn-hangzhou\n"
-            f"    access_key_id: {STORE_AK}\n    access_key_secret: {STORE_SK}\n    auth_version: {version}\n"
-            "    connect_address: 127.0.0.1\n"
-        )
-        return store, yaml
-    if kind == "obs":
-        store = _emulator("tests.emulators.obs", root, []).start()
-        yaml = f"type: obs\n    server: {store.url}\n    access_key: {STORE_AK}\n    secret_key: {STORE_SK}\n    signature: obs\n"
-        return store, yaml
-    raise ValueError(kind)
 
 
 @pytest.fixture(scope="module", params=["fs", "s3", "oss-v4", "oss-v1", "obs", "obs-v4"])
@@ -79,7 +29,7 @@ def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp(f"stack-{request.param}")
-    store, backend_yaml = _store_and_backend(request.param, root)
+    store, backend_yaml = store_and_backend(request.param, root)
     config = root / "gateway.yaml"
     config.write_text(
         f"credentials:\n  - access_key: {ACCESS_KEY}\n    secret_key: {SECRET_KEY}\n"

@@ -1,4 +1,7 @@
-"""boto3 against the real gateway process on the filesystem backend: the core S3 operations."""
+"""boto3 against the real gateway process on the filesystem backend: the core S3 operations.
+
+(The raw answers behind them, conditions, ranges and error documents, are also tested in-process:
+``tests/inproc/test_objects.py``.)"""
 
 from __future__ import annotations
 
@@ -8,10 +11,9 @@ import io
 import uuid
 
 import botocore.exceptions
-import httpx
 import pytest
 
-from tests.e2e.conftest import make_client
+from tests.helpers.clients import make_client
 
 
 def code_of(exc: botocore.exceptions.ClientError) -> str:
@@ -192,17 +194,6 @@ def test_missing_things(s3, bucket: str) -> None:
     s3.delete_object(Bucket=bucket, Key="nope")  # 204 also when missing
 
 
-def test_error_body_is_s3_xml(gateway, bucket: str, s3) -> None:
-    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "missing"}, ExpiresIn=60)
-    r = httpx.get(url)
-    assert r.status_code == 404
-    assert r.headers["content-type"].startswith("application/xml")
-    assert (
-        b"<Code>NoSuchKey</Code>" in r.content and b"<RequestId>" in r.content and b"<Resource>" in r.content
-    )
-    assert r.headers["x-amz-request-id"]
-
-
 def test_wrong_secret_and_unknown_key(gateway, bucket: str) -> None:
     bad = make_client(gateway.url)
     bad._request_signer._credentials.secret_key = "wrong"
@@ -214,11 +205,6 @@ def test_wrong_secret_and_unknown_key(gateway, bucket: str) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as err:
         unknown.list_objects_v2(Bucket=bucket)
     assert code_of(err.value) == "InvalidAccessKeyId"
-
-
-def test_unsigned_request_refused(gateway, bucket: str) -> None:
-    r = httpx.get(f"{gateway.url}/{bucket}")
-    assert r.status_code == 403 and b"<Code>AccessDenied</Code>" in r.content
 
 
 def test_bad_content_md5(s3, bucket: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.procs import REPO, ServerProcess, free_port, moto_server
+from tests.helpers.procs import REPO, ServerProcess, free_port, moto_server
 
 SECRET = "never-print-this-secret-0123"
 

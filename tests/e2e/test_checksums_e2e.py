@@ -11,7 +11,7 @@ import botocore.exceptions
 import pytest
 from awscrt import checksums as crt
 
-from tests.e2e.conftest import make_client
+from tests.helpers.clients import make_client
 
 MiB = 1024 * 1024
 

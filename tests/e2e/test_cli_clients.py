@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from tests.e2e.conftest import sha256_file, write_random
+from tests.helpers.clients import sha256_file, write_random
 
 
 def test_aws_s3_high_level(aws, tmp_path: Path) -> None:

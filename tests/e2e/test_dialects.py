@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, make_client, sha256_file, write_random
-from tests.procs import ServerProcess
+from tests.helpers.clients import ACCESS_KEY, SECRET_KEY, make_client, sha256_file, write_random
+from tests.helpers.procs import ServerProcess
 
 MiB = 1024 * 1024
 SIZES = [0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1]

@@ -20,14 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import anyio
 import botocore.exceptions
 import pytest
 
-from backends.composite.journal import Journal
-from backends.fs.backend import FsBackend
-from tests.contract.bodies import pattern
-from tests.e2e.multi_helpers import (
+from tests.helpers.bodies import pattern
+from tests.helpers.journal import wait_drained
+from tests.helpers.multi import (
     STORE_AK,
     STORE_SK,
     body_sha256,
@@ -40,7 +38,7 @@ from tests.e2e.multi_helpers import (
     start_gateway,
     write_config,
 )
-from tests.procs import ServerProcess, free_port, gateway_server
+from tests.helpers.procs import ServerProcess, free_port, gateway_server
 
 OPS, KILL_AT, REVIVE_AT, KEYS, WORKERS = 200, 60, 130, 40, 4
 BUCKET = "outage"
@@ -73,35 +71,6 @@ def backends(store_url: str, local: Path) -> dict[str, dict[str, Any]]:
         },
         "local": {"type": "fs", "root": str(local), "fsync": False},
     }
-
-
-def journal_left(local: Path, prefix: str = "fb/") -> int:
-    """Entries in the journal as the shared secondary holds it (not as a gauge last saw it)."""
-
-    async def count() -> int:
-        store = FsBackend(local, name="inspect", fsync=False)
-        await store.start()
-        try:
-            journal = Journal(store, prefix=prefix)
-            depth, _ = await journal.stats()
-            return depth + len(await journal.orphans())
-        finally:
-            await store.close()
-
-    return anyio.run(count)
-
-
-def wait_drained(local: Path, gateways: list[ServerProcess], timeout: float = 90) -> None:
-    """Bounded wait for the journal to be empty, and for every gateway's gauge to have seen it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if journal_left(local) == 0 and all(
-            metric(g, "s3bridge_fallback_journal_depth", backend="fb") == 0 for g in gateways
-        ):
-            return
-        time.sleep(0.3)
-    depths = [metric(g, "s3bridge_fallback_journal_depth", backend="fb") for g in gateways]
-    raise AssertionError(f"journal not drained: {journal_left(local)} left, gauges {depths}")
 
 
 def plan() -> list[tuple[int, str, bytes | None]]:

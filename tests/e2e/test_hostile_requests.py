@@ -1,5 +1,6 @@
 """Requests shaped to slip past the gateway, against the real process: request targets that name no
-bucket, keys XML cannot carry, and headers that ask for protection the gateway does not give.
+bucket as uvicorn parses them, and keys XML cannot carry as boto3 lists them. Every method and key pair
+on those targets, and the limited key outside its buckets: ``tests/inproc/test_hostile_requests.py``.
 
 Each case was found by probing from outside and answered 500, or 200 while doing nothing; each must
 get the S3 error AWS sends, never a traceback and never a silent success.
@@ -12,17 +13,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 import yaml
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config as BotoConfig
 from botocore.credentials import Credentials
-from lxml import etree
 
-from tests.procs import ServerProcess, gateway_server
+from tests.helpers.answers import assert_s3_error
+from tests.helpers.clients import boto3_client
+from tests.helpers.procs import ServerProcess, gateway_server
 
 ADMIN = ("hostile-admin", "hostile-admin-secret-0123456789")
 LIMITED = ("hostile-limited", "hostile-limited-secret-0123456789")
@@ -46,28 +46,12 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
     path.write_text(yaml.safe_dump(config))
     server = gateway_server(config=path, log_path=base / "gateway.log")
     server.start()
-    admin = client(server.url, ADMIN)
+    admin = boto3_client(server.url, ADMIN)
     admin.create_bucket(Bucket="b-one")
     admin.put_object(Bucket="b-one", Key="secret.txt", Body=b"top secret")
     admin.create_bucket(Bucket="mine-1")
     yield server
     server.stop()
-
-
-def client(url: str, pair: tuple[str, str]):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        aws_access_key_id=pair[0],
-        aws_secret_access_key=pair[1],
-        region_name="us-east-1",
-        config=BotoConfig(
-            s3={"addressing_style": "path"},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            retries={"total_max_attempts": 1, "mode": "standard"},
-        ),
-    )
 
 
 def send_signed(server: ServerProcess, pair: tuple[str, str], method: str, raw_target: str) -> httpx.Response:
@@ -81,35 +65,18 @@ def send_signed(server: ServerProcess, pair: tuple[str, str], method: str, raw_t
         return http.send(request)
 
 
-def assert_s3_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    if response.request.method != "HEAD":
-        doc = etree.fromstring(response.content)
-        assert doc.findtext("Code") == code
-        assert doc.findtext("RequestId") == response.headers["x-amz-request-id"]
-
-
 # -- a request target that names no bucket ------------------------------------------------------------
-@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+@pytest.mark.parametrize("method", ["GET", "PUT"])
 @pytest.mark.parametrize("target", ["//x", "//b-one/secret.txt", "//b-one", "//"])
-@pytest.mark.parametrize("who", ["admin", "limited"])
-def test_empty_bucket_segment_is_refused(gateway: ServerProcess, method: str, target: str, who: str) -> None:
-    pair = ADMIN if who == "admin" else LIMITED
-    response = send_signed(gateway, pair, method, target)
+def test_empty_bucket_segment_is_refused(gateway: ServerProcess, method: str, target: str) -> None:
+    """Through uvicorn's own parsing of the request line (every method and key: in-process)."""
+    response = send_signed(gateway, ADMIN, method, target)
     assert_s3_error(response, 400, "InvalidBucketName")
     assert b"top secret" not in response.content
     # nothing was written or removed by it
-    assert client(gateway.url, ADMIN).get_object(Bucket="b-one", Key="secret.txt")["Body"].read() == (
+    assert boto3_client(gateway.url, ADMIN).get_object(Bucket="b-one", Key="secret.txt")["Body"].read() == (
         b"top secret"
     )
-
-
-def test_limited_key_gets_nothing_outside_its_buckets(gateway: ServerProcess) -> None:
-    for method, target in [("GET", "/b-one/secret.txt"), ("GET", "/b-one"), ("GET", "/b-one?acl")]:
-        assert_s3_error(send_signed(gateway, LIMITED, method, target), 403, "AccessDenied")
-    # a sub-resource the gateway does not implement is still authorised first
-    assert_s3_error(send_signed(gateway, LIMITED, "PUT", "/b-one?policy"), 403, "AccessDenied")
-    assert_s3_error(send_signed(gateway, ADMIN, "PUT", "/b-one?policy"), 501, "NotImplemented")
 
 
 # -- keys with characters XML 1.0 cannot carry --------------------------------------------------------
@@ -117,7 +84,7 @@ CONTROL_KEYS = ["ctl/a\x01b", "ctl/nul\x00z", "ctl/vt\x0b", "ctl/esc\x1b[0m", "c
 
 
 def test_control_character_keys_list_for_everyone(gateway: ServerProcess) -> None:
-    s3 = client(gateway.url, ADMIN)
+    s3 = boto3_client(gateway.url, ADMIN)
     bucket = f"ctl-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     for key in CONTROL_KEYS:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY
+from tests.helpers.clients import ACCESS_KEY, SECRET_KEY
 
 JS = Path(__file__).parent / "js"
 

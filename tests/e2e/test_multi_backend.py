@@ -4,7 +4,7 @@ fallback while the primary's endpoint is killed mid-run, retries of a throttling
 member down, and a multipart upload that stays on its store across gateway processes.
 
 Stores: one moto S3 server for the module; a second s3bridge on its fs backend (it verifies the
-gateway's signatures); the flaky proxy (tests/faults) in front of moto wherever a store must throttle or
+gateway's signatures); the flaky proxy (tests/helpers/flaky_proxy.py) in front of moto wherever a store must throttle or
 vanish. Killing the proxy by its pid is the store going away; starting it again on the same port is the
 store coming back, with its data.
 """
@@ -23,9 +23,11 @@ import pytest
 
 from backends import errors as be
 from backends.fs.backend import FsBackend
-from tests.contract.bodies import pattern
-from tests.e2e.conftest import make_client, sha256_file, write_random
-from tests.e2e.multi_helpers import (
+from tests.helpers.bodies import pattern
+from tests.helpers.clients import make_client, sha256_file, write_random
+from tests.helpers.faults import arm, counts, flaky_proxy
+from tests.helpers.journal import wait_drained
+from tests.helpers.multi import (
     ROUTES,
     MiB,
     Routed,
@@ -43,9 +45,7 @@ from tests.e2e.multi_helpers import (
     store_gateway,
     write_config,
 )
-from tests.e2e.test_fallback_outage import wait_drained
-from tests.faults import arm, counts, flaky_proxy
-from tests.procs import ServerProcess, moto_server
+from tests.helpers.procs import ServerProcess, moto_server
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,10 @@ import botocore.exceptions
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, make_client
-from tests.e2e.test_backend_faults import KillingBody
-from tests.e2e.test_backends_e2e import _store_and_backend
-from tests.procs import ServerProcess, gateway_server
+from tests.helpers.clients import ACCESS_KEY, SECRET_KEY, make_client
+from tests.helpers.faults import KillingBody
+from tests.helpers.procs import ServerProcess, gateway_server
+from tests.helpers.stores import store_and_backend
 
 MiB = 1024 * 1024
 PART = 8 * MiB
@@ -38,7 +38,7 @@ def _part(number: int) -> bytes:
 @pytest.fixture
 def obs_store(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
     """The OBS emulator and a gateway config whose only backend is obs (native signature)."""
-    store, backend_yaml = _store_and_backend("obs", tmp_path)
+    store, backend_yaml = store_and_backend("obs", tmp_path)
     config = tmp_path / "gateway.yaml"
     config.write_text(
         f"credentials:\n  - access_key: {ACCESS_KEY}\n    secret_key: {SECRET_KEY}\n"

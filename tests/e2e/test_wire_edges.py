@@ -1,5 +1,7 @@
-"""Wire-level edges against the real process: uploads cut off mid-body, virtual-hosted addressing,
-a reverse proxy's host and path prefix, and several worker processes."""
+"""Wire-level edges against the real process: uploads cut off mid-body and several worker processes.
+
+(Virtual-hosted addressing, a reverse proxy's host and path prefix and the request shapes clients send
+are answers of the app: ``tests/inproc/test_addressing.py``.)"""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, make_client
-from tests.procs import gateway_server
+from tests.helpers.clients import ACCESS_KEY, SECRET_KEY, make_client
+from tests.helpers.procs import gateway_server
 
 CREDS = Credentials(ACCESS_KEY, SECRET_KEY)
 
@@ -82,66 +84,6 @@ def test_upload_cut_off_leaves_no_litter(tmp_path: Path) -> None:
         assert client.list_objects_v2(Bucket="litter")["KeyCount"] == 0
 
 
-def test_virtual_hosted_style(tmp_path: Path) -> None:
-    config = tmp_path / "gw.yaml"
-    config.write_text(
-        "server:\n  domains: [s3.example.test]\n"
-        f"credentials:\n  - access_key: {ACCESS_KEY}\n    secret_key: {SECRET_KEY}\n"
-        f"backends:\n  local:\n    type: fs\n    root: {tmp_path / 'data'}\n"
-    )
-    with gateway_server(config=config) as server:
-        host = f"vhost-bkt.s3.example.test:{server.port}"
-        assert send_to(server.port, signed("PUT", f"http://{host}/"), host).status_code == 200
-        put = signed("PUT", f"http://{host}/dir/a%20b.txt", b"virtual")
-        assert send_to(server.port, put, host).status_code == 200
-        got = send_to(server.port, signed("GET", f"http://{host}/dir/a%20b.txt"), host)
-        assert got.status_code == 200 and got.content == b"virtual"
-        listing = send_to(server.port, signed("GET", f"http://{host}/?list-type=2"), host)
-        assert b"<Key>dir/a b.txt</Key>" in listing.content
-        # the same object, path-style, from boto3
-        client = make_client(server.url)
-        assert client.get_object(Bucket="vhost-bkt", Key="dir/a b.txt")["Body"].read() == b"virtual"
-        # a virtual host's health-looking path is an object key, not the health endpoint
-        missing = send_to(server.port, signed("GET", f"http://{host}/_s3bridge/health/live"), host)
-        assert missing.status_code == 404 and b"NoSuchKey" in missing.content
-
-
-def test_behind_reverse_proxy(tmp_path: Path) -> None:
-    """Clients sign the proxy's public host and path prefix; the gateway checks what they signed."""
-    config = tmp_path / "gw.yaml"
-    config.write_text(
-        "server:\n  trust_forwarded: true\n  path_prefix: /s3\n"
-        f"credentials:\n  - access_key: {ACCESS_KEY}\n    secret_key: {SECRET_KEY}\n"
-        f"backends:\n  local:\n    type: fs\n    root: {tmp_path / 'data'}\n"
-    )
-    with gateway_server(config=config) as server:
-        public = "storage.example.test"
-        for method, path, body in [("PUT", "/s3/proxied", b""), ("PUT", "/s3/proxied/k", b"through a proxy")]:
-            req = signed(method, f"https://{public}{path}", body)
-            headers = {k: v for k, v in req.headers.items()}
-            headers["X-Forwarded-Host"] = public
-            headers["X-Forwarded-Proto"] = "https"
-            r = httpx.request(method, f"{server.url}{path}", headers=headers, content=body)
-            assert r.status_code == 200, r.text
-        req = signed("GET", f"https://{public}/s3/proxied/k")
-        headers = {k: v for k, v in req.headers.items()}
-        headers["X-Forwarded-Host"] = public
-        r = httpx.get(f"{server.url}/s3/proxied/k", headers=headers)
-        assert r.content == b"through a proxy"
-        # signed for the proxy host but sent without the forwarded header: refused
-        r = httpx.get(f"{server.url}/s3/proxied/k", headers={k: v for k, v in req.headers.items()})
-        assert r.status_code == 403 and b"SignatureDoesNotMatch" in r.content
-
-
-def test_forwarded_host_ignored_unless_trusted(gateway, bucket: str, s3) -> None:
-    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
-    req = signed("GET", f"http://evil.example.test/{bucket}/k")
-    headers = {k: v for k, v in req.headers.items()}
-    headers["X-Forwarded-Host"] = "evil.example.test"
-    r = httpx.get(f"{gateway.url}/{bucket}/k", headers=headers)
-    assert r.status_code == 403
-
-
 def test_several_workers_share_nothing(tmp_path: Path) -> None:
     """With --workers 2, an upload through one worker completes through the other."""
     with gateway_server(
@@ -165,24 +107,3 @@ def test_several_workers_share_nothing(tmp_path: Path) -> None:
             Bucket=bucket, Key="k", UploadId=uid, MultipartUpload={"Parts": parts}
         )
         assert clients[2].head_object(Bucket=bucket, Key="k")["ContentLength"] == 10 * 1024 * 1024 + 10
-
-
-def test_tolerated_request_shapes(gateway, s3) -> None:
-    """A trailing ``/`` after the bucket, the JS SDK's ``?x-id=``, and ``uploads=`` with an empty value."""
-    host = f"127.0.0.1:{gateway.port}"
-    bucket = f"shape-{uuid.uuid4().hex[:8]}"
-    assert send_to(gateway.port, signed("PUT", f"http://{host}/{bucket}/"), host).status_code == 200
-    put = signed("PUT", f"http://{host}/{bucket}/k?x-id=PutObject", b"shaped")
-    assert send_to(gateway.port, put, host).status_code == 200
-    got = send_to(gateway.port, signed("GET", f"http://{host}/{bucket}/k?x-id=GetObject"), host)
-    assert got.status_code == 200 and got.content == b"shaped"
-    listed = send_to(
-        gateway.port, signed("GET", f"http://{host}/{bucket}/?list-type=2&x-id=ListObjectsV2"), host
-    )
-    assert b"<Key>k</Key>" in listed.content
-    created = send_to(gateway.port, signed("POST", f"http://{host}/{bucket}/mp?uploads="), host)
-    assert created.status_code == 200 and b"<UploadId>" in created.content
-    upload_id = created.text.split("<UploadId>")[1].split("</UploadId>")[0]
-    s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload_id)
-    s3.delete_object(Bucket=bucket, Key="k")
-    s3.delete_bucket(Bucket=bucket)

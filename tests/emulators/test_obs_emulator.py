@@ -19,8 +19,10 @@ from obs import ObsClient, PutObjectHeader, auth, convertor
 
 from backends.obs.backend import make_client
 from backends.obs.settings import Settings
-from tests.contract.test_contract_obs import AK, SK, obs_emulator, running
-from tests.procs import ServerProcess
+from tests.helpers.emulated import OBS_AK as AK
+from tests.helpers.emulated import OBS_SK as SK
+from tests.helpers.emulated import obs_emulator
+from tests.helpers.procs import ServerProcess, running
 
 DOMAIN = "obs.localtest"
 

@@ -17,8 +17,12 @@ import pytest
 from oss2.models import PartInfo
 
 from backends.oss.support import make_session
-from tests.contract.test_contract_oss import AK, DOMAIN, REGION, SK, oss_emulator
-from tests.procs import ServerProcess
+from tests.helpers.emulated import OSS_AK as AK
+from tests.helpers.emulated import OSS_DOMAIN as DOMAIN
+from tests.helpers.emulated import OSS_REGION as REGION
+from tests.helpers.emulated import OSS_SK as SK
+from tests.helpers.emulated import oss_emulator
+from tests.helpers.procs import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from awscrt import auth, http
 
 from gateway.auth import RequestView
 from gateway.errors import S3Error
-from tests.unit.auth_helpers import AWS_KEY, AWS_SECRET, HOST, accept
+from tests.helpers.signing import AWS_KEY, AWS_SECRET, HOST, accept
 
 TARGETS = [
     "/bucket/key.txt",

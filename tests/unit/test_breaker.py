@@ -1,115 +1,108 @@
-"""The circuit breaker over the S3 backend behind the flaky proxy (a real process) in front of moto."""
+"""The circuit breaker over a store whose failures follow a script, on a clock the test moves by hand."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 import pytest
 
 from backends import errors as be
+from backends.base import ObjectMeta
 from backends.composite.breaker import Breaker
-from backends.s3.backend import S3Backend
-from tests.contract.bodies import put_bytes
-from tests.faults import arm, counts, flaky_proxy
-from tests.procs import ServerProcess, moto_server
-from tests.unit.test_retry import s3
+from backends.fs.backend import FsBackend
+from tests.helpers.bodies import ChunkedBody, put_bytes
+from tests.helpers.fake_backend import ManualClock, ScriptedBackend
 
 pytestmark = pytest.mark.anyio
-
-
-class Clock:
-    """A clock the test moves by hand, so reset timeouts need no sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    logs = tmp_path_factory.mktemp("breaker")
-    with (
-        moto_server(log_path=logs / "moto.log") as moto,
-        flaky_proxy(moto.url, log_path=logs / "proxy.log") as p,
-    ):
-        yield p
+BUCKET = "br"
 
 
 @pytest.fixture
-async def store(proxy: ServerProcess) -> AsyncIterator[S3Backend]:
-    arm(proxy, 0)
-    backend = s3(proxy.url)
+async def store(tmp_path: Path) -> AsyncIterator[ScriptedBackend]:
+    backend = ScriptedBackend(FsBackend(tmp_path / "store", name="store", fsync=False))
     await backend.start()
+    await backend.create_bucket(BUCKET)
+    await put_bytes(backend, BUCKET, "k", b"v")
+    backend.calls.clear()
     try:
         yield backend
     finally:
-        arm(proxy, 0)
         await backend.close()
 
 
-@pytest.fixture
-async def bucket(store: S3Backend) -> str:
-    name = f"br-{random.getrandbits(32):08x}"
-    await store.create_bucket(name)
-    await put_bytes(store, name, "k", b"v")
-    return name
-
-
-async def fail(breaker: Breaker, bucket: str, times: int) -> None:
+async def fail(breaker: Breaker, times: int) -> None:
     for _ in range(times):
         with pytest.raises(be.BackendUnavailable):
-            await breaker.head_bucket(bucket)
+            await breaker.head_bucket(BUCKET)
 
 
-async def test_opens_after_threshold_and_fails_fast(
-    proxy: ServerProcess, store: S3Backend, bucket: str
-) -> None:
-    clock = Clock()
+async def half_open(store: ScriptedBackend) -> Breaker:
+    """A breaker opened by one failure, its reset timeout since passed: the next call is the probe."""
+    clock = ManualClock()
+    breaker = Breaker(store, failure_threshold=1, reset_timeout=1, clock=clock)
+    store.fail("head_bucket", be.BackendUnavailable)
+    await fail(breaker, 1)
+    clock.now += 2
+    assert breaker.state == "half-open"
+    return breaker
+
+
+async def test_opens_after_threshold_and_fails_fast(store: ScriptedBackend) -> None:
+    clock = ManualClock()
     breaker = Breaker(store, failure_threshold=3, reset_timeout=30, clock=clock)
-    arm(proxy, 3, code="InternalError", status=500)
-    await fail(breaker, bucket, 2)
+    store.fail("head_bucket", be.BackendUnavailable, times=3)
+    await fail(breaker, 2)
     assert breaker.state == "closed"
-    await fail(breaker, bucket, 1)
+    await fail(breaker, 1)
     assert breaker.state == "open"
-    reached = counts(proxy)
+    reached = list(store.calls)
     with pytest.raises(be.BackendUnavailable) as caught:
-        await breaker.head_object(bucket, "k")
+        await breaker.head_object(BUCKET, "k")
     assert "circuit breaker open" in str(caught.value)
-    assert counts(proxy) == reached  # refused without touching the store
+    assert store.calls == reached  # refused without touching the store
     assert breaker.rejected == 1
+    clock.now += 29.9
+    with pytest.raises(be.BackendUnavailable):
+        await breaker.put_object(BUCKET, "k2", ChunkedBody(b"x"), ObjectMeta())
+    assert store.calls == reached and breaker.rejected == 2
 
 
-async def test_half_open_probe_closes_or_reopens(proxy: ServerProcess, store: S3Backend, bucket: str) -> None:
-    clock = Clock()
+@pytest.mark.parametrize("error", [be.BackendUnavailable, be.InternalBackendError, be.AccessDenied])
+async def test_what_counts_as_a_failure(store: ScriptedBackend, error: type[be.BackendError]) -> None:
+    """A store that cannot serve us: unavailable, failing unclassified, or refusing our credentials."""
+    breaker = Breaker(store, failure_threshold=2, reset_timeout=30, clock=ManualClock())
+    store.fail("head_object", error, times=2)
+    for _ in range(2):
+        with pytest.raises(error):
+            await breaker.head_object(BUCKET, "k")
+    assert breaker.state == "open"
+
+
+async def test_half_open_probe_closes_or_reopens(store: ScriptedBackend) -> None:
+    clock = ManualClock()
     breaker = Breaker(store, failure_threshold=1, reset_timeout=10, clock=clock)
-    arm(proxy, 2, code="InternalError", status=500)
-    await fail(breaker, bucket, 1)
+    store.fail("head_bucket", be.BackendUnavailable, times=2)
+    await fail(breaker, 1)
     clock.now += 9.9
     assert breaker.state == "open"
     clock.now += 0.2
     assert breaker.state == "half-open"
-    await fail(breaker, bucket, 1)  # the probe fails: open for another period
+    await fail(breaker, 1)  # the probe fails: open for another period
     assert breaker.state == "open"
     clock.now += 10
-    assert (await breaker.head_object(bucket, "k")).size == 1
+    assert (await breaker.head_object(BUCKET, "k")).size == 1
     assert breaker.state == "closed"
 
 
-async def test_one_probe_at_a_time(proxy: ServerProcess, store: S3Backend, bucket: str) -> None:
-    clock = Clock()
-    breaker = Breaker(store, failure_threshold=1, reset_timeout=1, clock=clock)
-    arm(proxy, 1, code="InternalError", status=500)
-    await fail(breaker, bucket, 1)
-    clock.now += 2
+async def test_one_probe_at_a_time(store: ScriptedBackend) -> None:
+    breaker = await half_open(store)
     outcomes: list[str] = []
 
     async def call() -> None:
         try:
-            await breaker.head_object(bucket, "k")
+            await breaker.head_object(BUCKET, "k")
             outcomes.append("ok")
         except be.BackendUnavailable:
             outcomes.append("refused")
@@ -119,37 +112,41 @@ async def test_one_probe_at_a_time(proxy: ServerProcess, store: S3Backend, bucke
             tg.start_soon(call)
     assert sorted(outcomes) == ["ok", "refused", "refused", "refused"]
     assert breaker.state == "closed"
+    assert store.served("head_object") == 1
 
 
-async def test_answers_reset_and_slowdown_is_neutral(
-    proxy: ServerProcess, store: S3Backend, bucket: str
-) -> None:
-    breaker = Breaker(store, failure_threshold=2, reset_timeout=30, clock=Clock())
-    arm(proxy, 1, code="InternalError", status=500)
-    await fail(breaker, bucket, 1)
+async def test_answers_reset_and_slowdown_is_neutral(store: ScriptedBackend) -> None:
+    breaker = Breaker(store, failure_threshold=2, reset_timeout=30, clock=ManualClock())
+    store.fail("head_bucket", be.BackendUnavailable)
+    await fail(breaker, 1)
     with pytest.raises(be.NoSuchKey):  # an answer: the store is up
-        await breaker.get_object(bucket, "missing")
-    arm(proxy, 1, code="InternalError", status=500)
-    await fail(breaker, bucket, 1)
+        await breaker.get_object(BUCKET, "missing")
+    store.fail("head_bucket", be.BackendUnavailable)
+    await fail(breaker, 1)
     assert breaker.state == "closed"
-    arm(proxy, 5, code="SlowDown", status=503)
+    store.fail("head_bucket", be.SlowDown, times=5)
     for _ in range(5):
         with pytest.raises(be.SlowDown):
-            await breaker.head_bucket(bucket)
+            await breaker.head_bucket(BUCKET)
     assert breaker.state == "closed"
 
 
-async def test_killed_store_opens_the_circuit(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with moto_server(log_path=tmp_path_factory.mktemp("killed") / "moto.log") as moto:
-        store = s3(moto.url)
-        await store.start()
-        try:
-            breaker = Breaker(store, failure_threshold=2, reset_timeout=60)
-            await breaker.create_bucket("alive")
-            moto.kill()
-            await fail(breaker, "alive", 2)
-            assert breaker.state == "open"
-            await fail(breaker, "alive", 1)
-            assert breaker.rejected == 1
-        finally:
-            await store.close()
+async def test_slowdown_probe_frees_the_probe_slot(store: ScriptedBackend) -> None:
+    """A throttled probe proves nothing either way: the circuit stays half-open and the next call probes."""
+    breaker = await half_open(store)
+    store.fail("head_bucket", be.SlowDown)
+    with pytest.raises(be.SlowDown):
+        await breaker.head_bucket(BUCKET)
+    assert breaker.state == "half-open"
+    await breaker.head_bucket(BUCKET)
+    assert breaker.state == "closed"
+
+
+async def test_killed_store_opens_the_circuit(store: ScriptedBackend) -> None:
+    breaker = Breaker(store, failure_threshold=2, reset_timeout=60, clock=ManualClock())
+    await breaker.create_bucket("alive")
+    store.kill()
+    await fail(breaker, 2)
+    assert breaker.state == "open"
+    await fail(breaker, 1)
+    assert breaker.rejected == 1

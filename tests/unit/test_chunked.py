@@ -13,7 +13,7 @@ from gateway.auth import PayloadDecoder, RequestView, authenticate
 from gateway.auth.chunked import MAX_LINE
 from gateway.auth.sigv4 import ChunkSigner, signing_key
 from gateway.errors import S3Error
-from tests.unit.auth_helpers import AWS_SECRET, AWS_TIME, aws_auth, secrets
+from tests.helpers.signing import AWS_SECRET, AWS_TIME, aws_auth, secrets
 
 SIZES = (65536, 1024, 0)
 

@@ -16,7 +16,7 @@ from backends import catalog
 from backends.composite.router import RouteSettings
 from gateway import config as gateway_config
 from gateway.config import ConfigError, expand_env, load, validate
-from tests.procs import REPO
+from tests.helpers.procs import REPO
 
 BACKENDS = {"local": {"type": "fs", "root": "/tmp/s3bridge-unused"}}
 PAIR = {"access_key": "ak", "secret_key": "sk-value"}

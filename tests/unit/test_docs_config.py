@@ -15,9 +15,9 @@ import yaml
 from gateway import configdoc
 from gateway.config import Config, expand_env, validate
 from gateway.observability import LIVE_PATH, METRICS_PATH, READY_PATH
-from tests.procs import REPO
+from tests.helpers.deploy import DEPLOY, dockerfile
+from tests.helpers.procs import REPO
 
-DEPLOY = REPO / "deploy"
 ENTRYPOINT = ["s3bridge", "serve", "--config", "/etc/s3bridge/gateway.yaml", "--host", "0.0.0.0"]
 CONFIG_DIR = "/etc/s3bridge"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -36,18 +36,6 @@ def config_from(text: str, monkeypatch: pytest.MonkeyPatch) -> Config:
 def known_env(config_text: str) -> set[str]:
     """Environment names a container may set: those the config refers to and those the gateway reads."""
     return env_refs(config_text) | {name for name, _ in configdoc.ENVIRONMENT}
-
-
-def dockerfile() -> dict[str, str]:
-    """Instruction -> argument text (continuation lines joined; the last of a repeated instruction)."""
-    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
-            found[word.upper()] = rest.strip()
-    return found
 
 
 # -- the generated reference ---------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""Fallback over real stores: filesystem roots made immutable, and an S3 store (moto behind the flaky
-proxy, both real processes) that vanishes mid-run while writers keep writing."""
+"""Fallback over real filesystem stores (roots made immutable), and over a primary whose failures follow
+a script (``tests.helpers.fake_backend``) that vanishes mid-run while writers keep writing."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -17,10 +17,9 @@ from backends.composite.fallback import Fallback
 from backends.composite.retry import Retry
 from backends.fs.backend import FsBackend
 from backends.served import served_by
-from tests.contract.bodies import ChunkedBody, get_bytes, md5_hex, pattern, put_bytes
-from tests.faults import arm, flaky_proxy, immutable
-from tests.procs import ServerProcess, moto_server
-from tests.unit.test_retry import s3
+from tests.helpers.bodies import ChunkedBody, get_bytes, md5_hex, pattern, put_bytes
+from tests.helpers.fake_backend import ScriptedBackend
+from tests.helpers.faults import immutable
 
 pytestmark = pytest.mark.anyio
 
@@ -90,19 +89,21 @@ async def test_reads_and_deletes(pair: tuple[Fallback, FsBackend, FsBackend]) ->
     assert fallback.fallbacks == 0
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with moto_server(log_path=tmp_path_factory.mktemp("fb-moto") / "moto.log") as server:
-        yield server
+@pytest.fixture
+async def scripted(tmp_path: Path) -> AsyncIterator[tuple[Fallback, ScriptedBackend, FsBackend]]:
+    """A primary whose failures follow a script (a real fs store behind it), an fs secondary."""
+    remote = ScriptedBackend(FsBackend(tmp_path / "remote", name="remote", fsync=False))
+    secondary = FsBackend(tmp_path / "local", name="local", fsync=False)
+    fallback = Fallback(remote, secondary)
+    await fallback.start()
+    yield fallback, remote, secondary
+    await fallback.close()
 
 
-async def test_store_killed_mid_run_loses_no_acknowledged_write(moto: ServerProcess, tmp_path: Path) -> None:
-    """Writers keep writing while the primary's endpoint dies; every write they were told succeeded
-    reads back whole once it is back, whichever store took it."""
-    proxy = flaky_proxy(moto.url, log_path=tmp_path / "proxy.log").start()
-    port = proxy.port
-    remote = s3(proxy.url, name="remote")
-    await remote.start()
+async def test_store_killed_mid_run_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    """Writers keep writing while the primary dies; every write they were told succeeded reads back
+    whole once it is back, whichever store took it."""
+    remote = ScriptedBackend(FsBackend(tmp_path / "remote", name="remote", fsync=False))
     primary = Breaker(
         Retry(remote, attempts=2, base_delay=0.01, deadline=2), failure_threshold=2, reset_timeout=0.3
     )
@@ -129,64 +130,63 @@ async def test_store_killed_mid_run_loses_no_acknowledged_write(moto: ServerProc
                     acknowledged[key] = data
                     break
                 if len(acknowledged) == 10:
-                    proxy.kill()
+                    remote.kill()  # mid-body for the uploads in flight: their bytes are gone
 
         async with anyio.create_task_group() as tg:
             for w in range(4):
                 tg.start_soon(writer, w)
         assert fallback.fallbacks > 0
+        assert client_retries > 0
         assert len(acknowledged) == 48
         on_secondary = {
             o.key for o in (await secondary.list_objects("kill", prefix="", max_keys=1000)).objects
         }
         assert 0 < len(on_secondary) < 48 - 9
-        proxy = flaky_proxy(moto.url, port=port, log_path=tmp_path / "proxy2.log").start()
+        remote.revive()
         await anyio.sleep(0.35)  # the breaker half-opens
         for key, data in sorted(acknowledged.items()):
             assert await get_bytes(fallback, "kill", key) == data, key
         on_primary = {o.key for o in (await remote.list_objects("kill", max_keys=1000)).objects}
         assert on_primary | on_secondary == set(acknowledged)
     finally:
-        proxy.stop()
         await fallback.close()
 
 
-async def test_partly_sent_put_fails_retryable(moto: ServerProcess, tmp_path: Path) -> None:
-    with flaky_proxy(moto.url, log_path=tmp_path / "proxy.log") as proxy:
-        remote = s3(proxy.url, name="remote")
-        secondary = FsBackend(tmp_path / "local", name="local", fsync=False)
-        fallback = Fallback(remote, secondary)
-        await fallback.start()
-        try:
-            await fallback.create_bucket("partial")
-            arm(proxy, 1, code="InternalError", status=500, method="PUT")
-            with pytest.raises(be.BackendUnavailable):
-                await fallback.put_object("partial", "k", ChunkedBody(pattern(200_000)), ObjectMeta())
-            assert (await secondary.list_objects("partial")).objects == []
-            assert fallback.fallbacks == 0
-        finally:
-            await fallback.close()
+async def test_partly_sent_put_fails_retryable(scripted: tuple[Fallback, ScriptedBackend, FsBackend]) -> None:
+    fallback, remote, secondary = scripted
+    await fallback.create_bucket("partial")
+    remote.fail("put_object", be.BackendUnavailable, read_body=True)
+    with pytest.raises(be.BackendUnavailable):
+        await fallback.put_object("partial", "k", ChunkedBody(pattern(200_000)), ObjectMeta())
+    assert (await secondary.list_objects("partial")).objects == []
+    assert fallback.fallbacks == 0
 
 
-async def test_multipart_stays_on_its_store(moto: ServerProcess, tmp_path: Path) -> None:
-    with flaky_proxy(moto.url, log_path=tmp_path / "proxy.log") as proxy:
-        remote = s3(proxy.url, name="remote")
-        secondary = FsBackend(tmp_path / "local", name="local", fsync=False)
-        fallback = Fallback(remote, secondary)
-        await fallback.start()
-        try:
-            await fallback.create_bucket("mpart")
-            arm(proxy, 1, code="InternalError", status=500, method="POST")
-            upload = await fallback.create_multipart_upload("mpart", "obj", ObjectMeta())
-            assert upload.startswith("s~") and served_by.get() == "local"
-            part = await fallback.upload_part("mpart", "obj", upload, 1, ChunkedBody(b"part one"))
-            assert [p.part_number for p in (await fallback.list_parts("mpart", "obj", upload)).parts] == [1]
-            await fallback.complete_multipart_upload("mpart", "obj", upload, [CompletedPart(1, part.etag)])
-            assert await get_bytes(secondary, "mpart", "obj") == b"part one"
-            with pytest.raises(be.NoSuchUpload):
-                await fallback.abort_multipart_upload("mpart", "obj", "not-ours")
-            arm(proxy, 1, code="InternalError", status=500, method="DELETE")
-            with pytest.raises(be.BackendUnavailable):  # deleting on one store only would resurrect it
-                await fallback.delete_object("mpart", "obj")
-        finally:
-            await fallback.close()
+async def test_unread_put_falls_back(scripted: tuple[Fallback, ScriptedBackend, FsBackend]) -> None:
+    """A primary that refused before reading a byte: the body goes to the secondary, whole."""
+    fallback, remote, secondary = scripted
+    await fallback.create_bucket("unread")
+    remote.fail("put_object", be.BackendUnavailable)
+    data = pattern(200_000, seed=9)
+    info = await fallback.put_object("unread", "k", ChunkedBody(data), ObjectMeta())
+    assert info.etag == md5_hex(data) and served_by.get() == "local"
+    assert fallback.fallbacks == 1
+    assert await get_bytes(secondary, "unread", "k") == data
+
+
+async def test_multipart_stays_on_its_store(scripted: tuple[Fallback, ScriptedBackend, FsBackend]) -> None:
+    fallback, remote, secondary = scripted
+    await fallback.create_bucket("mpart")
+    remote.fail("create_multipart_upload", be.BackendUnavailable)
+    upload = await fallback.create_multipart_upload("mpart", "obj", ObjectMeta())
+    assert upload.startswith("s~") and served_by.get() == "local"
+    part = await fallback.upload_part("mpart", "obj", upload, 1, ChunkedBody(b"part one"))
+    assert [p.part_number for p in (await fallback.list_parts("mpart", "obj", upload)).parts] == [1]
+    await fallback.complete_multipart_upload("mpart", "obj", upload, [CompletedPart(1, part.etag)])
+    assert await get_bytes(secondary, "mpart", "obj") == b"part one"
+    assert remote.served("upload_part") == remote.served("complete_multipart_upload") == 0
+    with pytest.raises(be.NoSuchUpload):
+        await fallback.abort_multipart_upload("mpart", "obj", "not-ours")
+    remote.fail("delete_object", be.BackendUnavailable)
+    with pytest.raises(be.BackendUnavailable):  # deleting on one store only would resurrect it
+        await fallback.delete_object("mpart", "obj")

@@ -24,7 +24,7 @@ from backends.composite.overlay import overlay
 from backends.composite.reconcile import Lease, Reconciler
 from backends.fs.backend import FsBackend
 from backends.served import served_by
-from tests.contract.bodies import get_bytes, pattern, put_bytes
+from tests.helpers.bodies import get_bytes, pattern, put_bytes
 
 pytestmark = pytest.mark.anyio
 T = TypeVar("T")
@@ -184,7 +184,7 @@ async def test_copies_and_multipart_during_an_outage_are_journalled(stack: Stack
 
 
 def _body(data: bytes) -> Any:
-    from tests.contract.bodies import ChunkedBody
+    from tests.helpers.bodies import ChunkedBody
 
     return ChunkedBody(data)
 

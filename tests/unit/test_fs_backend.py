@@ -18,7 +18,7 @@ from backends import errors as be
 from backends.base import CompletedPart, ObjectMeta
 from backends.fs.backend import STALE_TEMP_SECONDS, FsBackend, build
 from backends.fs.settings import Settings
-from tests.contract.bodies import BodyFailed, ChunkedBody, FailingBody, MiB, get_bytes, pattern, read_all
+from tests.helpers.bodies import BodyFailed, ChunkedBody, FailingBody, MiB, get_bytes, pattern, read_all
 
 pytestmark = pytest.mark.anyio
 
@@ -229,7 +229,7 @@ async def test_max_uploads_zero(fs: FsBackend) -> None:
 
 async def test_unwritable_temp_dir_is_a_contract_error(fs: FsBackend, tmp_path: Path) -> None:
     """A filesystem refusing writes surfaces as AccessDenied (composites fall back on it), never raw."""
-    from tests.faults import immutable
+    from tests.helpers.faults import immutable
 
     await fs.create_bucket("locked")
     immutable(fs.tmp)

@@ -1,8 +1,8 @@
-"""Mirror and its tee, over real filesystem stores (one made immutable) and a killed S3 store."""
+"""Mirror and its tee, over real filesystem stores (one made immutable) and members whose failures
+follow a script (``tests.helpers.fake_backend``)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -17,34 +17,20 @@ from backends.composite.mirror import Mirror, decode_upload_id
 from backends.composite.streams import Tee
 from backends.fs.backend import FsBackend
 from backends.served import served_by
-from tests.contract.bodies import BodyFailed, ChunkedBody, FailingBody, MiB, get_bytes, md5_hex, pattern
-from tests.faults import immutable
-from tests.procs import moto_server
-from tests.unit.test_retry import s3
+from tests.helpers.bodies import (
+    BodyFailed,
+    ChunkedBody,
+    FailingBody,
+    GeneratedBody,
+    MiB,
+    get_bytes,
+    md5_hex,
+    pattern,
+)
+from tests.helpers.fake_backend import ScriptedBackend
+from tests.helpers.faults import immutable
 
 pytestmark = pytest.mark.anyio
-
-
-class GeneratedBody:
-    """A large body made on the fly, so the test itself holds no whole object either."""
-
-    def __init__(self, size: int, chunk: int = 64 * 1024):
-        self.size: int | None = size
-        self.chunk = chunk
-        self.md5 = hashlib.md5()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        sent = 0
-        block = pattern(self.chunk, seed=11)
-        while sent < (self.size or 0):
-            piece = block[: min(self.chunk, (self.size or 0) - sent)]
-            self.md5.update(piece)
-            sent += len(piece)
-            yield piece
-
-    @property
-    def checksums(self) -> dict[str, str]:
-        return {}
 
 
 def fs(root: Path, name: str) -> FsBackend:
@@ -105,7 +91,7 @@ async def test_write_streams_to_all_with_bounded_memory(tmp_path: Path) -> None:
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        assert info.etag == body.md5.hexdigest()
+        assert info.etag == body.digest.hexdigest()
         assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB while mirroring 64 MiB"
         for member in members:
             assert (await member.head_object("big", "obj")).etag == info.etag
@@ -180,19 +166,36 @@ async def test_multipart_reaches_every_member(trio_: tuple[Mirror, list[FsBacken
 
 
 async def test_reads_skip_a_dead_member(tmp_path: Path) -> None:
-    with moto_server(log_path=tmp_path / "moto.log") as moto:
-        remote, local = s3(moto.url, name="remote"), fs(tmp_path, "local")
-        mirror = Mirror([remote, local], write_quorum=1)
-        await mirror.start()
-        try:
-            await mirror.create_bucket("reads")
-            await mirror.put_object("reads", "k", ChunkedBody(b"both"), ObjectMeta())
-            assert served_by.get() == "remote,local"
-            moto.kill()
-            assert await get_bytes(mirror, "reads", "k") == b"both"
-            assert served_by.get() == "local"
-            await mirror.put_object("reads", "k2", ChunkedBody(b"one"), ObjectMeta())
-            assert mirror.degraded == 1
-            assert [o.key for o in (await mirror.list_objects("reads")).objects] == ["k", "k2"]
-        finally:
-            await mirror.close()
+    remote = ScriptedBackend(fs(tmp_path, "remote"))
+    local = fs(tmp_path, "local")
+    mirror = Mirror([remote, local], write_quorum=1)
+    await mirror.start()
+    try:
+        await mirror.create_bucket("reads")
+        await mirror.put_object("reads", "k", ChunkedBody(b"both"), ObjectMeta())
+        assert served_by.get() == "remote,local"
+        remote.kill()
+        assert await get_bytes(mirror, "reads", "k") == b"both"
+        assert served_by.get() == "local"
+        await mirror.put_object("reads", "k2", ChunkedBody(b"one"), ObjectMeta())
+        assert mirror.degraded == 1
+        assert [o.key for o in (await mirror.list_objects("reads")).objects] == ["k", "k2"]
+    finally:
+        await mirror.close()
+
+
+async def test_write_short_of_quorum_when_members_die(tmp_path: Path) -> None:
+    members = [ScriptedBackend(fs(tmp_path, f"m{i}")) for i in range(3)]
+    mirror = Mirror(members, write_quorum=2)
+    await mirror.start()
+    try:
+        await mirror.create_bucket("q")
+        members[0].kill()
+        await mirror.put_object("q", "k", ChunkedBody(b"two of three"), ObjectMeta())
+        assert served_by.get() == "m1,m2" and mirror.degraded == 1
+        members[2].fail("put_object", be.BackendUnavailable, read_body=True)
+        with pytest.raises(be.BackendUnavailable) as caught:
+            await mirror.put_object("q", "k2", ChunkedBody(b"one of three"), ObjectMeta())
+        assert "1 of 3" in str(caught.value)
+    finally:
+        await mirror.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import tracemalloc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -13,9 +13,11 @@ from backends import errors as be
 from backends.base import Backend, CompletedPart, ObjectMeta
 from backends.obs.backend import build
 from backends.obs.settings import Settings
-from tests.contract.bodies import ChunkedBody, MiB, pattern
-from tests.contract.test_contract_obs import AK, SK, obs_emulator, running
-from tests.procs import ServerProcess, free_port, moto_server
+from tests.helpers.bodies import ChunkedBody, GeneratedBody, MiB, pattern
+from tests.helpers.emulated import OBS_AK as AK
+from tests.helpers.emulated import OBS_SK as SK
+from tests.helpers.emulated import obs_emulator
+from tests.helpers.procs import ServerProcess, free_port, moto_server, running
 
 pytestmark = pytest.mark.anyio
 PART = 5 * MiB
@@ -43,25 +45,6 @@ async def new_backend(settings: Settings) -> Backend:
     backend = build(settings, name="obs-resume", lookup=lambda n: (_ for _ in ()).throw(KeyError(n)))
     await backend.start()
     return backend
-
-
-class SlowBody(ChunkedBody):
-    """A large generated body, never held whole: each chunk is made as it is asked for."""
-
-    def __init__(self, size: int, chunk: int = 256 * 1024):
-        super().__init__(b"", chunk)
-        self.size = size
-        self.sha = hashlib.sha256()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        sent = 0
-        block = pattern(self.chunk, seed=11)
-        while sent < (self.size or 0):
-            piece = block[: min(self.chunk, (self.size or 0) - sent)]
-            self.sha.update(piece)
-            sent += len(piece)
-            yield piece
-        self._done = True
 
 
 @pytest.mark.parametrize("mode", ["obs", "v4"])
@@ -109,7 +92,7 @@ async def test_bounded_memory_both_ways(emulator: ServerProcess) -> None:
     try:
         await backend.create_bucket("memory")
         tracemalloc.start()
-        body = SlowBody(size)
+        body = GeneratedBody(size, 256 * 1024, "sha256")
         info = await backend.put_object("memory", "big", body, ObjectMeta())
         _, put_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
@@ -119,7 +102,7 @@ async def test_bounded_memory_both_ways(emulator: ServerProcess) -> None:
             sha.update(chunk)
         _, get_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        assert info.size == size and sha.hexdigest() == body.sha.hexdigest()
+        assert info.size == size and sha.hexdigest() == body.digest.hexdigest()
         print(
             f"peak traced memory: put {put_peak / MiB:.1f} MiB, get {get_peak / MiB:.1f} MiB for {size // MiB} MiB"
         )

@@ -15,8 +15,8 @@ from gateway import health
 from gateway.app import S3App
 from gateway.config import validate
 from gateway.observability import METRICS_PATH, READY_PATH, Observability
-from tests.contract.bodies import ChunkedBody
-from tests.faults import immutable
+from tests.helpers.bodies import ChunkedBody
+from tests.helpers.faults import immutable
 
 pytestmark = pytest.mark.anyio
 

@@ -18,9 +18,11 @@ from backends.base import ObjectMeta
 from backends.oss.backend import build
 from backends.oss.settings import Settings
 from backends.oss.support import headers_to_meta, meta_to_headers, translate
-from tests.contract.bodies import ChunkedBody
-from tests.contract.test_contract_oss import SK, oss_emulator, oss_settings, started
-from tests.procs import ServerProcess, free_port
+from tests.helpers.bodies import ChunkedBody
+from tests.helpers.emulated import OSS_SK as SK
+from tests.helpers.emulated import oss_emulator, oss_settings
+from tests.helpers.emulated import started_oss as started
+from tests.helpers.procs import ServerProcess, free_port
 
 pytestmark = pytest.mark.anyio
 

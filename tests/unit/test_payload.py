@@ -10,7 +10,7 @@ import pytest
 from gateway.auth import PayloadDecoder, RequestView, authenticate, new_payload_decoder
 from gateway.auth.chunked import MAX_LINE
 from gateway.errors import S3Error
-from tests.unit.auth_helpers import AWS_TIME, accept, botocore_request, secrets, view_of
+from tests.helpers.signing import AWS_TIME, accept, botocore_request, secrets, view_of
 
 HELLO = b"hello world"
 HELLO_MD5 = base64.b64encode(hashlib.md5(HELLO).digest()).decode()

@@ -13,8 +13,7 @@ from backends.base import CompletedPart, ObjectMeta
 from backends.composite.router import Router
 from backends.fs.backend import FsBackend
 from backends.served import served_by
-from tests.contract.bodies import ChunkedBody, MiB, get_bytes, md5_hex, pattern, put_bytes
-from tests.unit.test_mirror import GeneratedBody
+from tests.helpers.bodies import ChunkedBody, GeneratedBody, MiB, get_bytes, md5_hex, pattern, put_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -109,7 +108,7 @@ async def test_cross_store_copy_streams(router: Router, stores: dict[str, FsBack
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert info.etag == body.md5.hexdigest()
+    assert info.etag == body.digest.hexdigest()
     assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB copying 48 MiB across stores"
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.auth import RequestView, authenticate
 from gateway.errors import S3Error
-from tests.unit.auth_helpers import AWS_KEY, accept, botocore_request, secrets, view_of
+from tests.helpers.signing import AWS_KEY, accept, botocore_request, secrets, view_of
 
 
 def at(http_date: str) -> datetime.datetime:

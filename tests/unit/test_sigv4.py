@@ -10,7 +10,7 @@ import pytest
 
 from gateway.auth import RequestView, authenticate
 from gateway.errors import S3Error
-from tests.unit.auth_helpers import (
+from tests.helpers.signing import (
     AWS_KEY,
     AWS_TIME,
     EMPTY_SHA256,

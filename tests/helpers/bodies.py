@@ -110,7 +110,39 @@ async def put_many(backend: Backend, bucket: str, keys: list[str], *, concurrenc
             tg.start_soon(one, key)
 
 
+async def started(backend: Backend) -> AsyncIterator[Backend]:
+    """``backend`` started, for a fixture to yield from; closed however the test ended."""
+    await backend.start()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
 def need(backend: Backend, capability: str) -> None:
     """Skip, saying why, when the backend declares a capability unsupported."""
     if not getattr(backend.capabilities, capability):
         pytest.skip(f"{backend.name} declares {capability}=False")
+
+
+class GeneratedBody:
+    """A large body made on the fly, so the test itself holds no whole object either; ``digest`` (of
+    ``algorithm``) is computed over what was sent."""
+
+    def __init__(self, size: int, chunk: int = 64 * 1024, algorithm: str = "md5"):
+        self.size: int | None = size
+        self.chunk = chunk
+        self.digest = hashlib.new(algorithm)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        sent = 0
+        block = pattern(self.chunk, seed=11)
+        while sent < (self.size or 0):
+            piece = block[: min(self.chunk, (self.size or 0) - sent)]
+            self.digest.update(piece)
+            sent += len(piece)
+            yield piece
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return {}

@@ -12,18 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import yaml
-from botocore.config import Config
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY
-from tests.procs import ServerProcess, free_port, gateway_server, http_ready
+from tests.helpers.clients import ACCESS_KEY, SECRET_KEY, boto3_client
+from tests.helpers.procs import ServerProcess, free_port, gateway_server, http_ready
+from tests.helpers.stores import STORE_AK, STORE_SK
 
 MiB = 1024 * 1024
-#: Credentials of the stores behind the gateway (moto ignores them, a store gateway checks them).
-STORE_AK, STORE_SK = "store-ak", "store-sk-0123456789abcdef"
 
 
 def s3_backend(url: str, **extra: Any) -> dict[str, Any]:
@@ -123,19 +120,7 @@ def oss_emulator(root: Path) -> tuple[ServerProcess, dict[str, Any]]:
 def direct_client(url: str, *, ak: str = STORE_AK, sk: str = STORE_SK, attempts: int = 1):  # type: ignore[no-untyped-def]
     """boto3 straight to a store, to see what the gateway really put there; with ``attempts`` > 1 it
     retries as real clients do (standard mode)."""
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        aws_access_key_id=ak,
-        aws_secret_access_key=sk,
-        region_name="us-east-1",
-        config=Config(
-            s3={"addressing_style": "path"},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            retries={"max_attempts": attempts, "mode": "standard"},
-        ),
-    )
+    return boto3_client(url, (ak, sk), retries={"max_attempts": attempts, "mode": "standard"})
 
 
 def retrying_client(url: str):  # type: ignore[no-untyped-def]

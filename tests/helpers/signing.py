@@ -1,4 +1,5 @@
-"""Shared pieces of the auth unit tests: AWS's example credentials, botocore-signed requests as views."""
+"""Requests signed by botocore's own signers, and the pieces of the auth unit tests: AWS's example
+credentials, signed requests as the views the gateway's authentication reads."""
 
 from __future__ import annotations
 
@@ -67,7 +68,21 @@ def botocore_request(
     request = AWSRequest(method=method, url=f"http://{HOST}{path}{query}", headers=headers or {}, data=body)
     if auth_path is not None:
         request.auth_path = auth_path
-    creds = Credentials(key, secret)
+    add_auth(request, signer, (key, secret), region=region, expires=expires)
+    return request.prepare()
+
+
+def add_auth(
+    request: AWSRequest,
+    signer: str | None,
+    pair: tuple[str, str],
+    *,
+    region: str = "us-east-1",
+    expires: int = 3600,
+) -> AWSRequest:
+    """Sign ``request`` with botocore's own signer: ``v4``, ``v4-query``, ``v2``, ``v2-query``, or None
+    to leave it anonymous."""
+    creds = Credentials(*pair)
     if signer == "v4":
         S3SigV4Auth(creds, "s3", region).add_auth(request)
     elif signer == "v4-query":
@@ -76,9 +91,9 @@ def botocore_request(
         HmacV1Auth(creds).add_auth(request)
     elif signer == "v2-query":
         HmacV1QueryAuth(creds, expires=expires).add_auth(request)
-    else:
-        raise ValueError(signer)
-    return request.prepare()
+    elif signer is not None:
+        raise ValueError(f"unknown signer {signer!r}")
+    return request
 
 
 def accept(view: RequestView, when: datetime.datetime | None = None) -> AuthResult:

@@ -12,13 +12,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -119,6 +119,15 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def running(server: ServerProcess) -> Iterator[ServerProcess]:
+    """Start ``server`` for a fixture to yield from; it is stopped however the tests ended."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def http_ready(path: str = "/") -> Callable[[ServerProcess], bool]:

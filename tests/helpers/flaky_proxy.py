@@ -1,6 +1,6 @@
 """A scripted S3-ish HTTP server: answers N requests with an S3 error, then proxies to a real store.
 
-Run as a process (``python -m tests.faults.flaky_proxy --port P --upstream http://127.0.0.1:M``) in
+Run as a process (``python -m tests.helpers.flaky_proxy --port P --upstream http://127.0.0.1:M``) in
 front of moto's S3 server. ``--fail N --status 503 --code SlowDown`` makes the next N requests (optionally
 only those with ``--method``) fail with that S3 error XML before reaching the store; with ``--after``
 the request does reach the store first and only its answer is replaced (a response lost on the way
