@@ -159,9 +159,7 @@ class RgwCluster:
         """Start a daemon in the foreground (``-f``), so it is our child and its PID is ours to stop."""
         log = open(self.workdir / "log" / f"{name}.out", "ab")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
-        proc = subprocess.Popen(
-            [*argv, "-f", "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        proc = subprocess.Popen([*argv, "-f", "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
         self.procs[name] = proc
         return proc
 
@@ -295,6 +293,7 @@ def main(argv: list[str]) -> int:
         print(f"missing {', '.join(missing)}: {INSTALL_HINT}", file=sys.stderr)
         return 2
     workdir = Path(argv[0]) if argv else Path(tempfile.mkdtemp(prefix="rgw-"))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the daemons on SIGTERM too
     with RgwCluster(workdir) as cluster:
         print(f"RGW at {cluster.endpoint} after {cluster.started_in:.1f}s (work dir {workdir})")
         for user in cluster.users:
