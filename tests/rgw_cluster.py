@@ -41,7 +41,7 @@ from tests.procs import free_port
 
 #: The binaries the cluster needs; without any of them the RGW tests skip (see ``missing_binaries``).
 BINARIES = ("monmaptool", "ceph-mon", "ceph-osd", "ceph", "radosgw", "radosgw-admin")
-INSTALL_HINT = "apt-get install -y --no-install-recommends ceph-mon ceph-osd ceph-mgr radosgw ceph-common"
+INSTALL_HINT = "apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw ceph-common"
 #: Every pool RGW's default zone uses, created before radosgw starts.
 RGW_POOLS = (
     ".rgw.root",
@@ -117,7 +117,6 @@ rgw thread pool size = 64
 rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
 rgw data = {workdir}/rgw
 rgw enable usage log = false
-rgw lc debug interval = 10
 """
 
 

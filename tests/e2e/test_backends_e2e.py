@@ -1,6 +1,7 @@
 """The same client scenario through the real gateway over every provider backend, each against a real
 store process: moto's S3 server (s3 backend, and obs backend in v4 mode), the strict OSS emulator (oss
-backend, signature v4 and v1) and the strict OBS emulator (obs backend, native signature).
+backend, signature v4 and v1), the strict OBS emulator (obs backend, native signature) and a real
+single-node Ceph RGW (s3 backend; ``rgw`` marker, skipped with the reason where Ceph is not installed).
 
 boto3 and the aws-cli drive the gateway; the gateway drives the store through the provider SDK.
 """
@@ -20,6 +21,8 @@ import pytest
 
 from tests.e2e.conftest import ACCESS_KEY, SECRET_KEY, make_client, sha256_file, write_random
 from tests.procs import ServerProcess, free_port, gateway_server, http_ready, moto_server
+from tests.rgw import CONNECT_TIMEOUT, READ_TIMEOUT
+from tests.rgw_cluster import RgwCluster
 
 MiB = 1024 * 1024
 STORE_AK, STORE_SK = "store-ak", "store-sk-0123456789abcdef"
@@ -72,12 +75,29 @@ def _store_and_backend(kind: str, root: Path) -> tuple[ServerProcess, str]:
     raise ValueError(kind)
 
 
-@pytest.fixture(scope="module", params=["s3", "oss-v4", "oss-v1", "obs", "obs-v4"])
+def _rgw_backend(cluster: RgwCluster) -> str:
+    """The s3 backend's YAML options for the session's Ceph RGW (tests/rgw.py), first user's keys."""
+    user = cluster.users[0]
+    return (
+        f"type: s3\n    endpoint: {cluster.endpoint}\n    access_key: {user.access_key}\n"
+        f"    secret_key: {user.secret_key}\n    connect_timeout: {CONNECT_TIMEOUT}\n"
+        f"    read_timeout: {READ_TIMEOUT}\n"
+    )
+
+
+@pytest.fixture(
+    scope="module",
+    params=["s3", "oss-v4", "oss-v1", "obs", "obs-v4", pytest.param("s3-rgw", marks=pytest.mark.rgw)],
+)
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp(f"stack-{request.param}")
-    store, backend_yaml = _store_and_backend(request.param, root)
+    store: ServerProcess | None = None
+    if request.param == "s3-rgw":  # the session's cluster: started on first use, stopped by its fixture
+        backend_yaml = _rgw_backend(request.getfixturevalue("rgw_cluster"))
+    else:
+        store, backend_yaml = _store_and_backend(request.param, root)
     config = root / "gateway.yaml"
     config.write_text(
         f"credentials:\n  - access_key: {ACCESS_KEY}\n    secret_key: {SECRET_KEY}\n"
@@ -89,7 +109,28 @@ def stack(
         yield gateway
     finally:
         gateway.stop()
-        store.stop()
+        if store is not None:
+            store.stop()
+
+
+#: RGW's deviations from AWS that these scenarios meet, by test: strict xfail on the ``s3-rgw`` stack.
+RGW_DEVIATIONS: dict[str, tuple[str, type[BaseException]]] = {
+    "test_multipart_api_and_default_checksums": (
+        "ListParts of an aborted upload answers 404 NoSuchKey, not NoSuchUpload",
+        AssertionError,
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def rgw_deviation(request: pytest.FixtureRequest) -> None:
+    callspec = getattr(request.node, "callspec", None)
+    deviation = RGW_DEVIATIONS.get(request.node.originalname)
+    if callspec is not None and callspec.params.get("stack") == "s3-rgw" and deviation is not None:
+        reason, raises = deviation
+        request.applymarker(
+            pytest.mark.xfail(strict=True, raises=raises, reason=f"RGW deviates from AWS: {reason}")
+        )
 
 
 @pytest.fixture
