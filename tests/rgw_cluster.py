@@ -114,7 +114,8 @@ rgw gc obj min wait = 30
 rgw gc processor period = 30
 rgw gc processor max time = 30
 rgw thread pool size = 64
-rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
+rgw override bucket index max shards = 1
+rgw frontends = beast endpoint=127.0.0.1:{rgw_port} tcp_nodelay=1
 rgw data = {workdir}/rgw
 rgw enable usage log = false
 """

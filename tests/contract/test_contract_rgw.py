@@ -202,27 +202,31 @@ async def test_upload_part_copy_from_percent_key(s3_rgw: Backend) -> None:
         await _drop(s3_rgw, bucket)
 
 
-async def test_radosgw_abort_is_noticed_and_survived(rgw_cluster: RgwCluster, s3_rgw: Backend) -> None:
+async def test_radosgw_abort_is_noticed_and_survived(
+    rgw_cluster: RgwCluster, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """radosgw 16.2.15 aborts (SIGABRT; exit 134 in a shell) on an UploadPartCopy whose source key holds
     an invalid escape once decoded (``%zz``). What the session's fixture relies on when that happens: the
     backend fails fast, ``alive()`` names the exit, and ``revive()`` brings radosgw back with the data
-    (the OSD keeps it). Fails the day RGW is fixed: then this test goes."""
-    bucket = f"ct-abort-{uuid.uuid4().hex[:8]}"
-    await s3_rgw.create_bucket(bucket)
-    await put_bytes(s3_rgw, bucket, "bad%zz", b"percent")
-    upload = await s3_rgw.create_multipart_upload(bucket, "dst", ObjectMeta())
-    started = time.monotonic()
-    with pytest.raises(be.BackendUnavailable):
-        await s3_rgw.upload_part_copy(bucket, "dst", upload, 1, bucket, "bad%zz", None)
-    assert time.monotonic() - started < READ_TIMEOUT
-    rgw_cluster.procs["rgw"].wait(timeout=10)
-    dead = rgw_cluster.alive()
-    assert dead is not None and dead.startswith("rgw ") and "exited with -6" in dead, dead
-    rgw_cluster.revive()
-    assert rgw_cluster.alive() is None
-    assert await get_bytes(s3_rgw, bucket, "bad%zz") == b"percent"
-    # The bucket stays: deleting it waits ~30 s for a lease the dead radosgw held; the cluster is
-    # thrown away at the end of the session anyway.
+    (the OSD keeps it). Fails the day RGW is fixed: then this test goes.
+
+    A cluster of its own (``rgw_cluster`` only for the skip when Ceph is absent): after the abort, the
+    session's cluster would make later requests wait ~30 s for leases the dead radosgw held."""
+    with RgwCluster(tmp_path_factory.mktemp("rgw-abort")) as cluster:
+        async for backend in s3_backend(cluster):
+            await backend.create_bucket("abort")
+            await put_bytes(backend, "abort", "bad%zz", b"percent")
+            upload = await backend.create_multipart_upload("abort", "dst", ObjectMeta())
+            started = time.monotonic()
+            with pytest.raises(be.BackendUnavailable):
+                await backend.upload_part_copy("abort", "dst", upload, 1, "abort", "bad%zz", None)
+            assert time.monotonic() - started < READ_TIMEOUT
+            cluster.procs["rgw"].wait(timeout=10)
+            dead = cluster.alive()
+            assert dead is not None and dead.startswith("rgw ") and "exited with -6" in dead, dead
+            cluster.revive()
+            assert cluster.alive() is None
+            assert await get_bytes(backend, "abort", "bad%zz") == b"percent"
 
 
 async def _drop(backend: Backend, bucket: str) -> None:
