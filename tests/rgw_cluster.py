@@ -16,6 +16,10 @@ Why the settings below:
   waits are lowered so a long session does not grow without end.
 - ``mon data avail warn/crit`` are lowered: the monitor otherwise warns on, and stops at, a fairly full
   disk, which says nothing about a test.
+- beast gets ``tcp_nodelay``: without it every listing answer waits ~40 ms for a delayed ACK (7 ms
+  instead of 50 ms a request; the contract suite's paging test runs in 3 s instead of 28 s).
+- one bucket-index shard instead of eleven: creating, listing and deleting the suite's many small
+  buckets touches one index object instead of eleven.
 
 Run by hand: ``python3 -m tests.rgw_cluster [WORKDIR]`` starts a cluster, prints its endpoint and keys,
 and stops it on Ctrl-C.
