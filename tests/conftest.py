@@ -1,4 +1,5 @@
-"""Shared test fixtures: async tests run on asyncio through anyio's pytest plugin; the in-process gateway."""
+"""Shared test fixtures: async tests run on asyncio through anyio's pytest plugin; the in-process gateway;
+the session's Ceph RGW store and its liveness check around every test marked ``rgw`` (tests/helpers/rgw.py)."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.inproc import InProcessGateway
+from tests.helpers.rgw import rgw_cluster, rgw_watch  # noqa: F401 - fixtures for every test module
 
 
 @pytest.fixture

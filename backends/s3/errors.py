@@ -8,6 +8,8 @@ which carries no secret (signatures travel in headers).
 
 from __future__ import annotations
 
+import json
+
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 from urllib3.exceptions import HTTPError
 
@@ -32,6 +34,19 @@ def _status(exc: MinioException) -> int | None:
     return None
 
 
+def _json_code(exc: InvalidResponseError) -> str | None:
+    """The ``Code`` of an error a store sent as JSON instead of XML (Ceph RGW does for some refusals)."""
+    body = getattr(exc, "_body", None)
+    if not isinstance(body, str) or not body.lstrip().startswith("{"):
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    code = parsed.get("Code") if isinstance(parsed, dict) else None
+    return code if isinstance(code, str) and code else None
+
+
 def _short(text: str, limit: int = 300) -> str:
     """One line of at most ``limit`` characters: stores may answer errors with whole HTML pages."""
     flat = " ".join(text.split())
@@ -52,7 +67,8 @@ def map_error(exc: BaseException, backend: str) -> BaseException:
         return kind(detail=detail, backend=backend)
     if isinstance(exc, MinioException):
         status = _status(exc)
-        return classify(None, status)(detail=_short(f"HTTP {status}: {exc}"), backend=backend)
+        code = _json_code(exc) if isinstance(exc, InvalidResponseError) else None
+        return classify(code, status)(detail=_short(f"HTTP {status}: {exc}"), backend=backend)
     if isinstance(exc, (HTTPError, OSError)):
         return be.BackendUnavailable(detail=f"{type(exc).__name__}: {exc}", backend=backend)
     return exc

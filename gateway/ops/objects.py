@@ -23,8 +23,13 @@ DELETE_CONCURRENCY = 16
 
 
 def check_key(key: str) -> None:
+    """What a new key may be, decided here so every backend stores the same keys: any Unicode but NUL,
+    which stores disagree on (Ceph RGW refuses it, as does MinIO) and no client can list without
+    encoding-type=url; every other control character is stored, as S3 stores it."""
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise S3Error("KeyTooLongError")
+    if "\x00" in key:
+        raise S3Error("InvalidArgument", "Object keys may not contain the NUL character.", ArgumentName="key")
 
 
 def check_version(version_id: str | None) -> None:

@@ -77,7 +77,7 @@ async def test_limited_key_gets_nothing_outside_its_buckets(gw: InProcessGateway
 
 
 # -- keys with characters XML 1.0 cannot carry --------------------------------------------------------
-CONTROL_KEYS = ["ctl/a\x01b", "ctl/nul\x00z", "ctl/vt\x0b", "ctl/esc\x1b[0m", "ctl/plain"]
+CONTROL_KEYS = ["ctl/a\x01b", "ctl/us\x1fz", "ctl/vt\x0b", "ctl/esc\x1b[0m", "ctl/plain"]
 
 
 def quoted(key: str) -> str:

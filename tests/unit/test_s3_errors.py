@@ -112,3 +112,17 @@ def test_classify_without_code_or_status_is_internal() -> None:
     assert classify(None, None) is be.InternalBackendError
     assert classify(None, 403) is be.AccessDenied
     assert classify(None, 412) is be.PreconditionFailed
+
+
+def test_an_error_sent_as_json_is_classified_by_its_code() -> None:
+    """Ceph RGW answers some refusals with a JSON body: its Code still decides, never InternalError."""
+    from minio.error import InvalidResponseError
+
+    from backends import errors as be
+    from backends.s3.errors import map_error
+
+    body = '{"Code":"InvalidRequest","Message":"","RequestId":"tx1","HostId":"h"}'
+    mapped = map_error(InvalidResponseError(400, "application/json", body), "store")
+    assert isinstance(mapped, be.InvalidArgument)
+    garbled = map_error(InvalidResponseError(400, "application/json", "{not json"), "store")
+    assert isinstance(garbled, be.InternalBackendError)
