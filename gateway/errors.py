@@ -145,6 +145,7 @@ _BACKEND_TO_S3: dict[type[be.BackendError], str] = {
     be.PreconditionFailed: "PreconditionFailed",
     be.NotModified: "NotModified",
     be.InvalidArgument: "InvalidArgument",
+    be.MethodNotAllowed: "MethodNotAllowed",
     be.AccessDenied: "AccessDenied",
     be.NotImplementedByBackend: "NotImplemented",
     be.SlowDown: "SlowDown",
