@@ -129,11 +129,11 @@ async def test_live_process_temp_dirs_survive_another_start(tmp_path: Path) -> N
     assert second.tmp != first.tmp and in_flight.read_bytes() == b"an upload being written"
     await second.put_object("b", "k", ChunkedBody(b"data"), ObjectMeta())
     await second.close()
-    assert in_flight.exists() and not Path(first.tmp).samefile(tmp_path) and Path(first.tmp).is_dir()
+    assert await anyio.Path(in_flight).exists() and await anyio.Path(first.tmp).is_dir()
     await first.upload_part("b", "m", upload, 1, ChunkedBody(b"part"))
-    own = Path(first.tmp)
+    own = first.tmp
     await first.close()
-    assert not own.exists()
+    assert not await anyio.Path(own).exists()
 
 
 async def test_reader_keeps_its_snapshot(fs: FsBackend) -> None:
