@@ -77,14 +77,19 @@ def connect(port: int, timeout: float = 10.0) -> socket.socket:
 
 
 def read_response(sock: socket.socket, *, head: bool = False) -> Answer:
-    """One HTTP/1.1 response; raises ConnectionError if the peer closes before a status line."""
+    """One HTTP/1.1 response, past any interim 1xx (``100 Continue``); raises ConnectionError if the
+    peer closes before a status line."""
     buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed before a full response head ({buf[:200]!r})")
-        buf += chunk
-    raw_head, rest = buf.split(b"\r\n\r\n", 1)
+    while True:
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed before a full response head ({buf[:200]!r})")
+            buf += chunk
+        raw_head, rest = buf.split(b"\r\n\r\n", 1)
+        if not raw_head.startswith(b"HTTP/1.1 1"):
+            break
+        buf = rest
     status_line, *header_lines = raw_head.decode("latin-1").split("\r\n")
     _, status, *reason = status_line.split(" ", 2)
     headers: dict[str, str] = {}
