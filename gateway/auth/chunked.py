@@ -22,6 +22,13 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 TRAILER_SIGNATURE = "x-amz-trailer-signature"
 
 
+def _same_signature(expected: str, provided: str) -> bool:
+    """Exact, constant-time, and over bytes: a signature with non-ASCII text (decoded as U+FFFD) is
+    simply wrong (``compare_digest`` raises TypeError on non-ASCII str), and hex differing only in
+    letter case is wrong too, as AWS and the header and query signatures (issue 16, fault 5) hold."""
+    return hmac.compare_digest(expected.encode(), provided.encode("utf-8", "replace"))
+
+
 class _State(enum.Enum):
     SIZE_LINE = enum.auto()
     DATA = enum.auto()
@@ -133,7 +140,7 @@ class AwsChunkedParser:
         if self._signer is not None:
             chunk_hash = (self._chunk_hash or hashlib.sha256()).hexdigest()
             expected = self._signer.chunk_signature(self._previous, chunk_hash)
-            if not hmac.compare_digest(expected, self._chunk_sig.lower()):
+            if not _same_signature(expected, self._chunk_sig):
                 raise _bad_chunk_signature()
             self._previous = expected
             self._chunk_hash = None
@@ -167,7 +174,7 @@ class AwsChunkedParser:
                 raise S3Error("SignatureDoesNotMatch", "The trailer signature is missing.")
             canonical = b"".join(line + b"\n" for line in self._trailer_lines)
             expected = self._signer.trailer_signature(self._previous, hashlib.sha256(canonical).hexdigest())
-            if not hmac.compare_digest(expected, self._trailer_signature.lower()):
+            if not _same_signature(expected, self._trailer_signature):
                 raise S3Error(
                     "SignatureDoesNotMatch", "The trailer signature does not match the one calculated."
                 )

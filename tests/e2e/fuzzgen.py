@@ -413,7 +413,7 @@ class Generator:
         )
         if rng.random() < 0.2:  # flip one byte somewhere in the framed body
             i = rng.randrange(len(body))
-            body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1 :]
+            body = body[:i] + bytes([body[i] ^ rng.randrange(1, 256)]) + body[i + 1 :]
         req.body = body
         req.headers = [("Host", self.host)] + [(k, v) for k, v in aws.headers.items() if k.lower() != "host"]
         req.labels.append("streamed")
