@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import hmac
 
-from gateway.auth.sigv4 import EMPTY_SHA256, ChunkSigner
+from gateway.auth.sigv4 import EMPTY_SHA256, ChunkSigner, signatures_equal
 from gateway.errors import S3Error
 
 MAX_LINE = 4096  # longest chunk-header or trailer line accepted
 MAX_TRAILER_LINES = 16
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 TRAILER_SIGNATURE = "x-amz-trailer-signature"
-
-
-def _same_signature(expected: str, provided: str) -> bool:
-    """Exact, constant-time, and over bytes: a signature with non-ASCII text (decoded as U+FFFD) is
-    simply wrong (``compare_digest`` raises TypeError on non-ASCII str), and hex differing only in
-    letter case is wrong too, as AWS and the header and query signatures (issue 16, fault 5) hold."""
-    return hmac.compare_digest(expected.encode(), provided.encode("utf-8", "replace"))
 
 
 class _State(enum.Enum):
@@ -140,7 +132,7 @@ class AwsChunkedParser:
         if self._signer is not None:
             chunk_hash = (self._chunk_hash or hashlib.sha256()).hexdigest()
             expected = self._signer.chunk_signature(self._previous, chunk_hash)
-            if not _same_signature(expected, self._chunk_sig):
+            if not signatures_equal(expected, self._chunk_sig):
                 raise _bad_chunk_signature()
             self._previous = expected
             self._chunk_hash = None
@@ -174,7 +166,7 @@ class AwsChunkedParser:
                 raise S3Error("SignatureDoesNotMatch", "The trailer signature is missing.")
             canonical = b"".join(line + b"\n" for line in self._trailer_lines)
             expected = self._signer.trailer_signature(self._previous, hashlib.sha256(canonical).hexdigest())
-            if not _same_signature(expected, self._trailer_signature):
+            if not signatures_equal(expected, self._trailer_signature):
                 raise S3Error(
                     "SignatureDoesNotMatch", "The trailer signature does not match the one calculated."
                 )

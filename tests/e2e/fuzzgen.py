@@ -419,15 +419,16 @@ class Generator:
         req.labels.append("streamed")
 
     def _after_signing(self, req: FuzzRequest) -> None:
-        """Tamper after signing: a duplicate header, one flipped signature character, a swapped date."""
+        """Tamper after signing: one changed signature character, a second date, an empty credential."""
         rng = self.rng
-        kind = rng.randrange(3)
+        kind = rng.randrange(4)
         req.labels.append(f"tamper{kind}")
-        if kind == 0:
+        if kind in (0, 3):  # one character of the signature header changed (to a non-ASCII one for 3)
             auth = req.header("Authorization")
             if auth:
                 i = rng.randrange(len(auth))
-                req.set_header("Authorization", auth[:i] + chr((ord(auth[i]) % 90) + 33) + auth[i + 1 :])
+                new = chr((ord(auth[i]) % 90) + 33) if kind == 0 else chr(rng.randrange(0x80, 0x100))
+                req.set_header("Authorization", auth[:i] + new + auth[i + 1 :])
         elif kind == 1:
             req.headers.append(("x-amz-date", dt.datetime(2001, 1, 1).strftime("%Y%m%dT%H%M%SZ")))
         else:
