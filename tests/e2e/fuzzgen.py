@@ -274,50 +274,28 @@ class Generator:
         req.labels.append("query")
 
     def _mutate_headers(self, req: FuzzRequest) -> None:
+        """One hostile header appended: (names to pick from, values to pick from) per kind."""
         rng = self.rng
-        kind = rng.randrange(14)
+        kinds: list[tuple[list[str], list[str]]] = [
+            (["Content-Length"], ["-1", "abc", "99999999999999999999", "1, 2", ""]),
+            (["Host", "x-amz-date", "Range", "Content-MD5"], ["dup"]),  # a second one
+            (["x-amz-meta-big"], ["v" * 100, "v" * 8000, "v" * 60000]),
+            (["Transfer-Encoding"], ["chunked", "gzip, chunked", "xchunked", "identity"]),
+            (["Range"], BAD_RANGES),
+            (["If-Modified-Since", "If-Unmodified-Since", "x-amz-date", "Date", "Expires"], BAD_DATES),
+            (["Content-MD5"], ["", "abc", b64encode(b"x" * 16).decode(), "====="]),
+            ([f"x-amz-checksum-{name}" for name in CHECKSUM_NAMES], ["", "AAAA", "!!"]),
+            (["x-amz-copy-source"], ["", "/", "fz", "%FF", f"/{self.bucket}/../x", "a" * 3000]),
+            (["Expect"], ["100-continue"]),
+            (["x-amz-content-sha256"], ["", "UNSIGNED-PAYLOAD", "STREAMING-NOPE", "0" * 64]),
+            (["Content-Encoding"], ["aws-chunked", "gzip, aws-chunked", "br"]),
+            (["x-amz-decoded-content-length"], ["-5", "x", "1" * 30, "0"]),
+            (["Bad Name", "x-\u00e9", "x-amz-meta-\u00fc"], ["v\u00e9"]),
+        ]
+        kind = rng.randrange(len(kinds))
         req.labels.append(f"header{kind}")
-        if kind == 0:
-            req.headers.append(
-                ("Content-Length", rng.choice(["-1", "abc", "99999999999999999999", "1, 2", ""]))
-            )
-        elif kind == 1:
-            req.headers.append((rng.choice(["Host", "x-amz-date", "Range", "Content-MD5"]), "dup"))
-        elif kind == 2:
-            req.headers.append(("x-amz-meta-big", "v" * rng.choice([100, 8000, 60000])))
-        elif kind == 3:
-            req.headers.append(
-                ("Transfer-Encoding", rng.choice(["chunked", "gzip, chunked", "xchunked", "identity"]))
-            )
-        elif kind == 4:
-            req.headers.append(("Range", rng.choice(BAD_RANGES)))
-        elif kind == 5:
-            name = rng.choice(["If-Modified-Since", "If-Unmodified-Since", "x-amz-date", "Date", "Expires"])
-            req.headers.append((name, rng.choice(BAD_DATES)))
-        elif kind == 6:
-            req.headers.append(
-                ("Content-MD5", rng.choice(["", "abc", b64encode(b"x" * 16).decode(), "====="]))
-            )
-        elif kind == 7:
-            req.headers.append(
-                (f"x-amz-checksum-{rng.choice(CHECKSUM_NAMES)}", rng.choice(["", "AAAA", "!!"]))
-            )
-        elif kind == 8:
-            req.headers.append(
-                ("x-amz-copy-source", rng.choice(["", "/", "fz", "%FF", f"/{self.bucket}/../x", "a" * 3000]))
-            )
-        elif kind == 9:
-            req.headers.append(("Expect", "100-continue"))
-        elif kind == 10:
-            req.headers.append(
-                ("x-amz-content-sha256", rng.choice(["", "UNSIGNED-PAYLOAD", "STREAMING-NOPE", "0" * 64]))
-            )
-        elif kind == 11:
-            req.headers.append(("Content-Encoding", rng.choice(["aws-chunked", "gzip, aws-chunked", "br"])))
-        elif kind == 12:
-            req.headers.append(("x-amz-decoded-content-length", rng.choice(["-5", "x", "1" * 30, "0"])))
-        else:
-            req.headers.append((rng.choice(["Bad Name", "x-\u00e9", "x-amz-meta-ü"]), "v\u00e9"))
+        names, values = kinds[kind]
+        req.headers.append((rng.choice(names), rng.choice(values)))
 
     def _mutate_body(self, req: FuzzRequest) -> None:
         rng = self.rng

@@ -3,6 +3,7 @@ body, a header a byte at a time, a malformed request line, or nothing at all.
 
 ``sign`` gives the headers botocore's SigV4 signer would send, so a raw request still reaches the
 handlers; ``read_response`` parses one answer off the socket (Content-Length or close-delimited).
+Beside them, what these tests share: a boto3 client without retries, and a process's RSS.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import boto3
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from lxml import etree
+
+from tests.procs import ServerProcess
 
 UNSIGNED = "UNSIGNED-PAYLOAD"
 
@@ -151,3 +156,26 @@ def closed_within(sock: socket.socket, seconds: float) -> float | None:
         except ConnectionResetError:
             return time.monotonic() - start
     return None
+
+
+def client_for(server: ServerProcess, pair: tuple[str, str]):  # type: ignore[no-untyped-def]
+    """boto3 on ``server``, path-style, one attempt per call (no retry hides a server fault)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        aws_access_key_id=pair[0],
+        aws_secret_access_key=pair[1],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
+    )
+
+
+def rss_kib(server: ServerProcess) -> int:
+    """The server process's resident set size, from /proc (Linux)."""
+    if server.proc is None:
+        raise RuntimeError("the server is not running")
+    with open(f"/proc/{server.proc.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc status")

@@ -14,13 +14,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import botocore.exceptions
 import pytest
 import yaml
-from botocore.config import Config
 
-from tests.e2e.rawhttp import Answer, closed_within, connect, head_block, read_response, sign
+from tests.e2e.rawhttp import (
+    Answer,
+    client_for,
+    closed_within,
+    connect,
+    head_block,
+    read_response,
+    rss_kib,
+    sign,
+)
 from tests.procs import ServerProcess, gateway_server
 
 PAIR = ("limits-ak", "limits-sk-0123456789abcdef")
@@ -53,14 +60,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
 
 
 def s3(server: ServerProcess):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "s3",
-        endpoint_url=server.url,
-        aws_access_key_id=PAIR[0],
-        aws_secret_access_key=PAIR[1],
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
-    )
+    return client_for(server, PAIR)
 
 
 def exchange(server: ServerProcess, raw: bytes) -> Answer:
@@ -202,14 +202,6 @@ def test_requests_past_max_in_flight_get_slow_down(gateway: ServerProcess) -> No
 
 
 # -- memory after a burst ---------------------------------------------------------------------------
-def rss_kib(server: ServerProcess) -> int:
-    assert server.proc is not None
-    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def chunked_put(server: ServerProcess, target: str, pieces: int, piece: int = 256 * 1024) -> Answer:
     """A PUT of unknown size (HTTP chunked framing, UNSIGNED-PAYLOAD), ``pieces`` chunks, a short pause
     between chunks so many such uploads overlap."""

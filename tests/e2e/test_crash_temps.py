@@ -12,11 +12,9 @@ import socket
 import time
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tests.e2e.rawhttp import connect, head_block, read_response, sign
+from tests.e2e.rawhttp import client_for, connect, head_block, read_response, sign
 from tests.procs import ServerProcess, gateway_server
 
 PAIR = ("crash-ak", "crash-sk-0123456789abcdef")
@@ -59,14 +57,7 @@ def test_dead_gateways_temporaries_go_live_ones_stay(tmp_path: Path) -> None:
     live = start(root, tmp_path / "live.log")
     third: ServerProcess | None = None
     try:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=live.url,
-            aws_access_key_id=PAIR[0],
-            aws_secret_access_key=PAIR[1],
-            region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
-        )
+        s3 = client_for(live, PAIR)
         s3.create_bucket(Bucket="crash")
         doomed_sock = half_put(victim, "doomed")
         doomed = wait_for_new(root, set())

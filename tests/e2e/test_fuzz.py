@@ -19,15 +19,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
-import boto3
 import pytest
 import yaml
-from botocore.config import Config
 
 from tests.e2e.fuzzgen import FuzzRequest, Generator
-from tests.e2e.rawhttp import Answer, read_response
+from tests.e2e.rawhttp import Answer, client_for, read_response, rss_kib
 from tests.procs import ServerProcess, gateway_server
 
 PAIR = ("fuzz-ak", "fuzz-sk-0123456789abcdef")
@@ -54,14 +51,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
     server = gateway_server(config=base / "gateway.yaml", log_path=base / "gateway.log").start()
     yield server
     server.stop()
-
-
-def rss_kib(server: ServerProcess) -> int:
-    assert server.proc is not None
-    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def send(server: ServerProcess, req: FuzzRequest) -> Answer | None:
@@ -101,14 +90,7 @@ def problems(req: FuzzRequest, answer: Answer | None) -> list[str]:
 
 
 def test_fuzz_raw_http(gateway: ServerProcess) -> None:
-    client = boto3.client(
-        "s3",
-        endpoint_url=gateway.url,
-        aws_access_key_id=PAIR[0],
-        aws_secret_access_key=PAIR[1],
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
-    )
+    client = client_for(gateway, PAIR)
     client.create_bucket(Bucket=BUCKET)
     for key in ("a", "dir/file.txt", "plus+sign"):
         client.put_object(Bucket=BUCKET, Key=key, Body=b"fuzz target " + key.encode())
