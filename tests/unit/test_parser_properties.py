@@ -122,8 +122,10 @@ def test_chunked_decodes_any_framing_in_any_split(
 @SETTINGS
 @given(framed(), st.integers(0, 10_000), st.integers(1, 255))
 def test_chunked_tampering_never_passes_signed(body: tuple[bytes, list[int]], where: int, flip: int) -> None:
-    """One byte changed anywhere in a signed body: refused with an S3 error, or (a change the framing
-    cannot see, e.g. hex case in a size) the very same data, never other data."""
+    """One byte changed anywhere in a signed body: refused with an S3 error, or left unfinished (the
+    decoder's owner refuses a body that ends there: IncompleteBody), or (a change the framing cannot
+    see, e.g. hex case in a size) the very same data; never a finished body with other data. Data
+    streams out before its chunk's signature is checked: backends commit only a body that ended well."""
     data, sizes = body
     signer = _signer()
     wire = bytearray(frame(data, sizes, signer))
@@ -133,7 +135,8 @@ def test_chunked_tampering_never_passes_signed(body: tuple[bytes, list[int]], wh
         out = feed_in_pieces(parser, bytes(wire), [])
     except S3Error:
         return
-    assert out == data[: len(out)]
+    if parser.done:
+        assert out == data
 
 
 @SETTINGS
