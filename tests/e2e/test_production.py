@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,14 @@ def access_lines(server: ServerProcess) -> list[dict[str, Any]]:
 
 
 def access_line(server: ServerProcess, request_id: str) -> dict[str, Any]:
-    found = [e for e in access_lines(server) if e["request_id"] == request_id]
+    """The one access-log line of a request. The line is written once the answer has gone out, so a
+    client can read the log before it is there: wait for it a little."""
+    deadline = time.monotonic() + 3
+    while True:
+        found = [e for e in access_lines(server) if e["request_id"] == request_id]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(found) == 1, f"expected one access line for {request_id}, got {found}"
     return found[0]
 
