@@ -105,6 +105,12 @@ class NotModified(BackendError):
     default_message = "Not Modified"
 
 
+class MethodNotAllowed(BackendError):
+    """The operation cannot apply to this resource as configured (e.g. DeleteBucket on a routed view)."""
+
+    default_message = "The specified method is not allowed against this resource."
+
+
 class InvalidArgument(BackendError):
     default_message = "Invalid Argument"
 

@@ -73,12 +73,23 @@ def load_from(spec: dict[str, object]) -> Config:
 
 def create_app() -> ASGIApp:
     """uvicorn's app factory: each worker process builds its own app from the same settings."""
+    from gateway import connection
     from gateway.app import S3App
     from gateway.assemble import build_root
     from gateway.observability import Observability
 
     spec = json.loads(os.environ.get(ENV_SERVE_ARGS, "{}"))
     config = load_from(spec)
+    srv = config.server
+    connection.configure(
+        connection.Limits(
+            srv.header_timeout,
+            srv.body_idle_timeout,
+            srv.body_min_rate,
+            srv.max_connections,
+            srv.max_in_flight,
+        )
+    )
     backend = build_root(config)
     observability = Observability(config, backend)
     app = S3App(config, backend, extra=observability.handle)
@@ -114,6 +125,7 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=srv.shutdown_timeout,
         server_header=False,
         proxy_headers=False,
+        http="gateway.connection:S3Protocol",  # limits, and S3 answers for what the HTTP layer refuses
     )
     return 0
 

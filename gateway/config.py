@@ -95,6 +95,19 @@ class ServerSettings(_Model):
     io_threads: int = Field(16, ge=1, le=512)
     #: Seconds to let in-flight requests finish on SIGTERM.
     shutdown_timeout: int = Field(30, ge=0)
+    #: Seconds a request's head (request line and headers) may take to arrive, counted from its first
+    #: byte or from the connection opening: 400 RequestTimeout and the connection closes past it.
+    header_timeout: float = Field(20.0, gt=0, le=3600)
+    #: Seconds without a byte of the request body while the gateway reads it: the connection is dropped
+    #: and the upload discarded (time the gateway itself is not reading does not count).
+    body_idle_timeout: float = Field(30.0, gt=0, le=3600)
+    #: Slowest body accepted, in bytes a second averaged over ``body_idle_timeout``; 0: no minimum.
+    body_min_rate: int = Field(1024, ge=0)
+    #: Open connections per worker process; one past it is answered 503 SlowDown and closed.
+    max_connections: int = Field(1000, ge=1)
+    #: Requests served at once per worker process; past it 503 SlowDown with Retry-After. With the fs
+    #: backend an upload holds at most about 3.5 MiB, so uploads take at most max_in_flight x 3.5 MiB.
+    max_in_flight: int = Field(128, ge=1)
 
     @field_validator("path_prefix")
     @classmethod

@@ -13,6 +13,8 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied"),
     "AccessControlListNotSupported": (400, "The bucket does not allow ACLs"),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
+    #: The HTTP request itself could not be parsed (answered by the connection layer, gateway.connection).
+    "BadRequest": (400, "An error occurred when parsing the HTTP request."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
     "BadDigest": (
         400,
@@ -145,6 +147,7 @@ _BACKEND_TO_S3: dict[type[be.BackendError], str] = {
     be.PreconditionFailed: "PreconditionFailed",
     be.NotModified: "NotModified",
     be.InvalidArgument: "InvalidArgument",
+    be.MethodNotAllowed: "MethodNotAllowed",
     be.AccessDenied: "AccessDenied",
     be.NotImplementedByBackend: "NotImplemented",
     be.SlowDown: "SlowDown",

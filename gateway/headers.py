@@ -106,6 +106,24 @@ def checksum_headers(checksums: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def check_overrides(query: Mapping[str, str]) -> None:
+    """Refuse ``response-*`` values no HTTP header can carry (control characters, or characters beyond
+    ISO-8859-1), before any object is opened: sent on, they cut the connection or answered 500."""
+    for param in RESPONSE_OVERRIDES:
+        value = query.get(param)
+        if value is not None and not _header_safe(value):
+            raise S3Error(
+                "InvalidArgument",
+                "Header value cannot be represented using ISO-8859-1.",
+                ArgumentName=param,
+                ArgumentValue=value.encode("unicode_escape").decode("ascii"),
+            )
+
+
+def _header_safe(value: str) -> bool:
+    return all(c == "\t" or (" " <= c <= "\xff" and c != "\x7f") for c in value)
+
+
 def apply_overrides(headers: dict[str, str], query: Mapping[str, str]) -> None:
     for param, header in RESPONSE_OVERRIDES.items():
         if param in query:

@@ -7,6 +7,14 @@ so several client buckets can share one remote bucket. The prefix is invisible t
 to every key, listing prefix, start_after and key marker going down, and stripped from every key,
 common prefix and marker coming back.
 
+A route whose remote bucket other client buckets share (it has a prefix, or is a glob, or another
+route names the same remote bucket on the same backend) is a *view*: its lifecycle belongs to the
+operator's configuration and to the remote bucket, not to clients. The view exists exactly when its
+remote bucket does (HeadBucket, ListBuckets); DeleteBucket on a view never reaches the store and
+answers MethodNotAllowed (NoSuchBucket when the remote bucket is missing), so no client can delete the
+other prefixes, routes and tenants living there; CreateBucket answers BucketAlreadyOwnedByYou when the
+remote bucket exists and MethodNotAllowed when it does not (the operator creates shared buckets).
+
 Multipart upload ids pass through unchanged: the bucket alone picks the backend, so every request of an
 upload reaches the backend that started it and the gateway keeps no state.
 
@@ -67,6 +75,8 @@ class Target:
     backend: Backend
     bucket: str
     prefix: str
+    #: The remote bucket is shared with other client buckets: this one is only a view of it.
+    view: bool = False
 
     def key(self, key: str) -> str:
         return self.prefix + key
@@ -101,6 +111,7 @@ class Router(Backend):
         self.routes = list(routes)
         if default is not None:
             self.routes.append(Route("*", default))
+        self._shared = _shared_remotes(self.routes)
         members = self._backends()
         if not members:
             raise ValueError("a router needs at least one route or a default backend")
@@ -138,7 +149,10 @@ class Router(Backend):
         if route is None:
             raise be.NoSuchBucket(detail=f"no route for bucket {bucket!r}", backend=self.name)
         mark(route.backend.name)
-        return Target(route.backend, route.remote_bucket or bucket, route.prefix)
+        view = route.remote_bucket is not None and (
+            bool(route.prefix) or route.is_glob or (id(route.backend), route.remote_bucket) in self._shared
+        )
+        return Target(route.backend, route.remote_bucket or bucket, route.prefix, view)
 
     # -- lifecycle and buckets ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -175,14 +189,25 @@ class Router(Backend):
 
     async def create_bucket(self, bucket: str, region: str | None = None) -> None:
         t = self.resolve(bucket)
+        if t.view:  # creating the shared remote bucket would conjure every other view of it too
+            try:
+                await t.backend.head_bucket(t.bucket)
+            except be.NoSuchBucket:
+                raise be.MethodNotAllowed(
+                    f"Bucket {bucket} is a view of a shared remote bucket the operator creates.",
+                    backend=self.name,
+                ) from None
+            raise be.BucketAlreadyOwnedByYou(detail=bucket, backend=self.name)
         await t.backend.create_bucket(t.bucket, region)
 
     async def delete_bucket(self, bucket: str) -> None:
         t = self.resolve(bucket)
-        if t.prefix:  # the remote bucket may hold other routes' keys: this bucket is only its prefix
-            page = await t.backend.list_objects(t.bucket, prefix=t.prefix, max_keys=1)
-            if page.objects or page.common_prefixes:
-                raise be.BucketNotEmpty(backend=self.name)
+        if t.view:  # other prefixes, routes and tenants live in the remote bucket: never delete it
+            await t.backend.head_bucket(t.bucket)  # a missing remote bucket is NoSuchBucket, as S3 says
+            raise be.MethodNotAllowed(
+                f"Bucket {bucket} is a view of a shared remote bucket; it is removed by configuration.",
+                backend=self.name,
+            )
         await t.backend.delete_bucket(t.bucket)
 
     async def head_bucket(self, bucket: str) -> BucketInfo:
@@ -311,3 +336,14 @@ class Router(Backend):
             common_prefixes=[t.strip(p) for p in page.common_prefixes],
             next_key_marker=t.strip(page.next_key_marker) if page.next_key_marker is not None else None,
         )
+
+
+def _shared_remotes(routes: Sequence[Route]) -> set[tuple[int, str]]:
+    """(backend, remote bucket) pairs that more than one route names: each route is a view of it."""
+    seen: set[tuple[int, str]] = set()
+    shared: set[tuple[int, str]] = set()
+    for route in routes:
+        if route.remote_bucket is not None:
+            pair = (id(route.backend), route.remote_bucket)
+            (shared if pair in seen else seen).add(pair)
+    return shared

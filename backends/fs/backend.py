@@ -4,14 +4,14 @@ Layout (``root`` from the settings)::
 
     <root>/<bucket>/.created              the bucket's creation time
     <root>/<bucket>/<encoded key path>    one file per object (see fs_keys for the encoding)
-    <root>/.s3bridge/tmp/                 temp files and staging directories
+    <root>/.s3bridge/tmp/p-<pid>-<token>/ this process's temp files and staging (see fs tempdirs)
     <root>/.s3bridge/uploads/<bucket>/    multipart uploads (see fs_multipart)
 
 Metadata choice: each object file carries its own metadata in a footer (data, JSON record, fixed-size
 trailer; see fs_format), not a sidecar. One rename of a temp file from ``.s3bridge/tmp`` (same
 filesystem) therefore publishes data and metadata together; a crash before the rename leaves only a
-temp file, swept at start; readers keep the file they opened, so an overwrite never tears a GET. A
-listing reads names while walking and only the trailing record of the objects on its page.
+temp file in the dead process's temp directory, reclaimed by the next start; readers keep the file
+they opened, so an overwrite never tears a GET. A listing reads names while walking and only the trailing record of the objects on its page.
 
 Blocking file calls run on the bridge's BlockingPool (``backends.fs.io``): uploads are written in batches of at least
 ``WRITE_BATCH`` bytes, downloads read in ``READ_CHUNK`` pieces, so the event loop never waits on disk.
@@ -63,6 +63,7 @@ from backends.fs.multipart import (
     uploads_page,
 )
 from backends.fs.settings import Settings
+from backends.fs.tempdirs import ProcessTempDir
 
 T = TypeVar("T")
 
@@ -70,8 +71,6 @@ WRITE_BATCH = 1024 * 1024
 COPY_SLICE = 64 * 1024 * 1024
 STATE_DIR = ".s3bridge"
 CREATED_FILE = ".created"
-#: Temp files older than this at start belong to a crashed process (other live gateways may share root).
-STALE_TEMP_SECONDS = 24 * 3600
 
 
 def build(
@@ -91,31 +90,33 @@ class FsBackend(Backend):
         self.root = os.path.abspath(root)
         self.fsync = fsync
         self.state = os.path.join(self.root, STATE_DIR)
-        self.tmp = os.path.join(self.state, "tmp")
-        self.uploads = UploadStore(os.path.join(self.state, "uploads"), self.tmp)
+        self.temps = ProcessTempDir(os.path.join(self.state, "tmp"))
+        self.uploads = UploadStore(os.path.join(self.state, "uploads"), self.temps)
 
     # -- lifecycle -------------------------------------------------------------------------------
-    async def close(self) -> None:
-        self.io.close()
-
     async def start(self) -> None:
         await self.io.run(self._prepare)
 
     def _prepare(self) -> None:
-        os.makedirs(self.tmp, exist_ok=True)
         os.makedirs(self.uploads.uploads_dir, exist_ok=True)
-        cutoff = time.time() - STALE_TEMP_SECONDS
-        for entry in os.scandir(self.tmp):
-            with contextlib.suppress(OSError):
-                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                    if entry.is_dir(follow_symlinks=False):
-                        shutil.rmtree(entry.path, ignore_errors=True)
-                    else:
-                        os.unlink(entry.path)
+        if not self.temps.path:  # made in the process that serves (after any fork): its lock is its own
+            self.temps.acquire()
+
+    async def close(self) -> None:
+        try:
+            await self.io.run(self.temps.release)
+        finally:
+            self.io.close()
+
+    @property
+    def tmp(self) -> str:
+        """This process's own temp directory (made, and the dead processes' reclaimed, by ``start``)."""
+        return self.temps.current
 
     async def check(self) -> None:
-        if not await self.io.run(os.access, self.tmp, os.W_OK):
-            raise be.BackendUnavailable(detail=f"{self.tmp} is not writable")
+        where = self.temps.path or self.temps.parent
+        if not await self.io.run(os.access, where, os.W_OK):
+            raise be.BackendUnavailable(detail=f"{where} is not writable")
 
     # -- paths -----------------------------------------------------------------------------------
     def _bucket_dir(self, bucket: str) -> str:

@@ -26,6 +26,7 @@ from backends.base import MIN_PART_SIZE, CompletedPart, ObjectMeta, UploadInfo, 
 from backends.errors import EntityTooSmall, InvalidArgument, InvalidPart, InvalidPartOrder, NoSuchUpload
 from backends.fs.format import CorruptObject, Record, meta_to_dict, read_record_at
 from backends.fs.listing import roll_up
+from backends.fs.tempdirs import ProcessTempDir
 from backends.wire.checksums import ALGORITHMS, combine_composite, combine_full_object
 
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
@@ -70,9 +71,9 @@ class Upload:
 class UploadStore:
     """The uploads of every bucket under one state directory."""
 
-    def __init__(self, uploads_dir: str, tmp_dir: str):
+    def __init__(self, uploads_dir: str, temps: ProcessTempDir):
         self.uploads_dir = uploads_dir
-        self.tmp_dir = tmp_dir
+        self.temps = temps
 
     def bucket_dir(self, bucket: str) -> str:
         return os.path.join(self.uploads_dir, bucket)
@@ -80,7 +81,7 @@ class UploadStore:
     def create(self, bucket: str, key: str, meta: ObjectMeta) -> str:
         """Publish a new upload directory with one rename, so it is never seen half made."""
         upload_id = new_upload_id()
-        staging = os.path.join(self.tmp_dir, f"upload-{upload_id}")
+        staging = os.path.join(self.temps.current, f"upload-{upload_id}")
         os.mkdir(staging)
         doc = {"key": key, "initiated_ns": time.time_ns(), "meta": meta_to_dict(meta)}
         with open(os.path.join(staging, UPLOAD_DOC), "w", encoding="utf-8") as f:
@@ -109,7 +110,7 @@ class UploadStore:
 
     def remove(self, upload: Upload) -> None:
         """Drop an upload: renamed out of sight first, so it vanishes at once, then deleted."""
-        doomed = os.path.join(self.tmp_dir, f"gone-{upload.upload_id}-{secrets.token_hex(4)}")
+        doomed = os.path.join(self.temps.current, f"gone-{upload.upload_id}-{secrets.token_hex(4)}")
         try:
             os.rename(upload.path, doomed)
         except FileNotFoundError:

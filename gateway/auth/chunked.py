@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import hmac
 
-from gateway.auth.sigv4 import EMPTY_SHA256, ChunkSigner
+from gateway.auth.sigv4 import EMPTY_SHA256, ChunkSigner, signatures_equal
 from gateway.errors import S3Error
 
 MAX_LINE = 4096  # longest chunk-header or trailer line accepted
@@ -133,7 +132,7 @@ class AwsChunkedParser:
         if self._signer is not None:
             chunk_hash = (self._chunk_hash or hashlib.sha256()).hexdigest()
             expected = self._signer.chunk_signature(self._previous, chunk_hash)
-            if not hmac.compare_digest(expected, self._chunk_sig.lower()):
+            if not signatures_equal(expected, self._chunk_sig):
                 raise _bad_chunk_signature()
             self._previous = expected
             self._chunk_hash = None
@@ -167,7 +166,7 @@ class AwsChunkedParser:
                 raise S3Error("SignatureDoesNotMatch", "The trailer signature is missing.")
             canonical = b"".join(line + b"\n" for line in self._trailer_lines)
             expected = self._signer.trailer_signature(self._previous, hashlib.sha256(canonical).hexdigest())
-            if not hmac.compare_digest(expected, self._trailer_signature.lower()):
+            if not signatures_equal(expected, self._trailer_signature):
                 raise S3Error(
                     "SignatureDoesNotMatch", "The trailer signature does not match the one calculated."
                 )

@@ -61,6 +61,13 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return _hmac(_hmac(_hmac(k_date, region), service), "aws4_request")
 
 
+def signatures_equal(expected: str, provided: str) -> bool:
+    """Exact and constant-time, over bytes: a provided signature holding non-ASCII text is simply wrong
+    (``hmac.compare_digest`` raises TypeError on non-ASCII str, which answered 500), and hex differing
+    only in letter case is wrong too, as AWS holds (issue 16, fault 5)."""
+    return hmac.compare_digest(expected.encode(), provided.encode("utf-8", "replace"))
+
+
 def sign(key: bytes, string_to_sign: str) -> str:
     return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -196,7 +203,7 @@ def _verify(
             creq = f"{view.method}\n{path}\n{query}\n{header_block}\n{signed_line}\n{payload_hash}"
             sts = f"{ALGORITHM}\n{timestamp}\n{cred.scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
             # Exactly as AWS: a signature is lower-case hex, and one spelled otherwise does not match.
-            if hmac.compare_digest(sign(key, sts), provided) and acceptable:
+            if signatures_equal(sign(key, sts), provided) and acceptable:
                 return ChunkSigner(key, timestamp, cred.scope, provided)
             tried.append((creq, sts))
     creq, sts = tried[0]

@@ -15,7 +15,13 @@ from backends.wire.xml import child_text, children
 from gateway import conditions
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error, from_backend
-from gateway.headers import apply_overrides, checksum_headers, meta_from_headers, object_headers
+from gateway.headers import (
+    apply_overrides,
+    check_overrides,
+    checksum_headers,
+    meta_from_headers,
+    object_headers,
+)
 from gateway.xmlio import Doc, add
 
 MAX_DELETE_KEYS = 1000
@@ -82,6 +88,7 @@ async def get_object(ctx: Ctx) -> Response:
     check_version(ctx.query.get("versionId"))
     if "partNumber" in ctx.query:
         raise S3Error("NotImplemented", "GetObject with partNumber is not implemented.")
+    check_overrides(ctx.query)
     byte_range = conditions.parse_range(ctx.headers.get("range"))
     result = await ctx.backend.get_object(bucket, key, byte_range)
     try:
@@ -139,6 +146,7 @@ async def head_object(ctx: Ctx) -> Response:
     check_version(ctx.query.get("versionId"))
     if "partNumber" in ctx.query:
         raise S3Error("NotImplemented", "HeadObject with partNumber is not implemented.")
+    check_overrides(ctx.query)
     info = await ctx.backend.head_object(bucket, key)
     try:
         conditions.check(ctx.headers, info.etag, info.last_modified)

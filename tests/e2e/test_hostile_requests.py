@@ -128,3 +128,20 @@ def test_no_assert_guards_a_request() -> None:
         if line.strip().startswith("assert ")
     ]
     assert offenders == []
+
+
+# -- response-* overrides no header can carry (found by tests/e2e/test_fuzz.py) -----------------------
+@pytest.mark.parametrize("value", ["a%0Ab", "a%0D%0AX-Injected%3A%201", "nul%00", "del%7F", "%E4%B8%AD"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_unrepresentable_response_override_is_invalid_argument(
+    gateway: ServerProcess, value: str, method: str
+) -> None:
+    """A control character cut the connection after a traceback; a character past ISO-8859-1 answered
+    500. Both are InvalidArgument, checked before the object is opened."""
+    response = send_signed(gateway, ADMIN, method, f"/b-one/secret.txt?response-content-type={value}")
+    assert_s3_error(response, 400, "InvalidArgument")
+    assert "x-injected" not in response.headers
+    ok = send_signed(
+        gateway, ADMIN, method, "/b-one/secret.txt?response-content-type=text%2Fplain%3B%20x%3D%C3%A9"
+    )
+    assert ok.status_code == 200 and ok.headers["content-type"] == "text/plain; x=\u00e9"

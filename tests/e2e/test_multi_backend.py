@@ -174,6 +174,37 @@ def test_prefix_route_hides_the_prefix(routed: Routed) -> None:
     assert "photos" in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
 
+def test_prefix_route_is_a_view_its_bucket_commands_never_reach(routed: Routed) -> None:
+    """DeleteBucket on an emptied prefix route must not delete the remote bucket (before the fix moto
+    deleted ``prod-scratch``); CreateBucket, HeadBucket and ListBuckets agree that the view exists
+    while its remote bucket does."""
+    s3 = make_client(routed.gateway.url)
+    moto = direct_client(routed.moto.url)
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        s3.create_bucket(Bucket="scratch")  # the operator, not a client, creates a shared bucket
+    assert err.value.response["Error"]["Code"] == "MethodNotAllowed"
+    assert "prod-scratch" not in {b["Name"] for b in moto.list_buckets()["Buckets"]}
+    moto.create_bucket(Bucket="prod-scratch")
+    s3.head_bucket(Bucket="scratch")
+    assert "scratch" in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    s3.put_object(Bucket="scratch", Key="tmp", Body=b"x")
+    s3.delete_object(Bucket="scratch", Key="tmp")
+    for attempt in ("delete", "create"):
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            if attempt == "delete":
+                s3.delete_bucket(Bucket="scratch")
+            else:
+                s3.create_bucket(Bucket="scratch")
+        code = err.value.response["Error"]["Code"]
+        assert code == ("MethodNotAllowed" if attempt == "delete" else "BucketAlreadyOwnedByYou"), code
+    assert "prod-scratch" in {b["Name"] for b in moto.list_buckets()["Buckets"]}
+    s3.head_bucket(Bucket="scratch")
+    moto.delete_bucket(Bucket="prod-scratch")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        s3.delete_bucket(Bucket="scratch")
+    assert err.value.response["Error"]["Code"] == "NoSuchBucket"
+
+
 def test_copies_across_stores_12mib(routed: Routed, tmp_path: Path) -> None:
     """CopyObject and UploadPartCopy between two stores stream through the gateway, bytes intact."""
     s3 = make_client(routed.gateway.url)

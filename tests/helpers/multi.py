@@ -42,6 +42,7 @@ ROUTES = [
     {"bucket": "beta", "backend": "beta_store"},
     {"bucket": "gamma", "backend": "gamma_store"},
     {"bucket": "photos", "backend": "alpha_store", "remote_bucket": "prod-media", "prefix": "photos/"},
+    {"bucket": "scratch", "backend": "alpha_store", "remote_bucket": "prod-scratch", "prefix": "s/"},
 ]
 
 

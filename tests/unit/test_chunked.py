@@ -133,6 +133,26 @@ def test_signed_trailer_tampering() -> None:
     assert refused(decoder, good[:-2]) == "IncompleteBody"
 
 
+def test_chunk_and_trailer_signatures_compare_exactly() -> None:
+    """A non-ASCII byte in a chunk or trailer signature raised TypeError (a 500) out of compare_digest
+    (found by tests/unit/test_parser_properties.py); uppercase hex was accepted. Both are refused."""
+    good = doc_body(DOC_CHUNK_SIGS)
+    non_ascii = good.replace(DOC_CHUNK_SIGS[0].encode(), DOC_CHUNK_SIGS[0][:-1].encode() + b"\xe9")
+    assert refused(doc_decoder, non_ascii) == "SignatureDoesNotMatch"
+    upper = good.replace(DOC_CHUNK_SIGS[0].encode(), DOC_CHUNK_SIGS[0].upper().encode())
+    assert refused(doc_decoder, upper) == "SignatureDoesNotMatch"
+
+    def trailer_decoder() -> PayloadDecoder:
+        return doc_decoder(trailer=True)
+
+    trailer_sig = DOC_TRAILER.split(b"x-amz-trailer-signature:")[1].strip()
+    body = doc_body(DOC_TRAILER_CHUNK_SIGS, DOC_TRAILER)
+    assert refused(trailer_decoder, body.replace(trailer_sig, trailer_sig[:-1] + b"\xff")) == (
+        "SignatureDoesNotMatch"
+    )
+    assert refused(trailer_decoder, body.replace(trailer_sig, trailer_sig.upper())) == "SignatureDoesNotMatch"
+
+
 # --- a signed chain of our own making (the signer is checked against AWS's vectors above) -----------
 
 

@@ -16,8 +16,9 @@ import pytest
 
 from backends import errors as be
 from backends.base import CompletedPart, ObjectMeta
-from backends.fs.backend import STALE_TEMP_SECONDS, FsBackend, build
+from backends.fs.backend import FsBackend, build
 from backends.fs.settings import Settings
+from backends.fs.tempdirs import LOCK_NAME, LOOSE_SECONDS
 from tests.helpers.bodies import BodyFailed, ChunkedBody, FailingBody, MiB, get_bytes, pattern, read_all
 
 pytestmark = pytest.mark.anyio
@@ -36,6 +37,11 @@ def files_under(path: Path) -> list[Path]:
     return [p for p in path.rglob("*") if p.is_file()]
 
 
+def temporaries(root: Path) -> list[Path]:
+    """Files in the temp area other than the per-process lock files."""
+    return [p for p in files_under(root / ".s3bridge" / "tmp") if p.name != LOCK_NAME]
+
+
 def test_settings_and_build(tmp_path: Path) -> None:
     settings = Settings.model_validate({"type": "fs", "root": str(tmp_path)})
     assert settings.fsync is True
@@ -49,7 +55,7 @@ async def test_nasty_keys_stay_inside_the_bucket(fs: FsBackend, tmp_path: Path) 
     for key in keys:
         await fs.put_object("b", key, ChunkedBody(key.encode() or b"-"), ObjectMeta())
     bucket_dir = tmp_path / "root" / "b"
-    stored = [p for p in files_under(tmp_path) if p.name != ".created"]
+    stored = [p for p in files_under(tmp_path) if p.name not in (".created", LOCK_NAME)]
     assert len(stored) == len(keys)
     assert all(bucket_dir in p.parents for p in stored)
     page = await fs.list_objects("b")
@@ -77,7 +83,7 @@ async def test_failed_upload_leaves_no_temp_file(fs: FsBackend, tmp_path: Path) 
     upload = await fs.create_multipart_upload("b", "m", ObjectMeta())
     with pytest.raises(BodyFailed):
         await fs.upload_part("b", "m", upload, 1, FailingBody(pattern(MiB), fail_after=MiB // 2))
-    assert files_under(tmp_path / "root" / ".s3bridge" / "tmp") == []
+    assert temporaries(tmp_path / "root") == []
     assert [p.name for p in files_under(tmp_path / "root" / "b")] == [".created"]
 
 
@@ -90,23 +96,45 @@ async def test_cancelled_upload_leaves_no_temp_file(fs: FsBackend, tmp_path: Pat
 
     with anyio.move_on_after(0.5):
         await fs.put_object("b", "k", SlowBody(b""), ObjectMeta())
-    assert files_under(tmp_path / "root" / ".s3bridge" / "tmp") == []
+    assert temporaries(tmp_path / "root") == []
     with pytest.raises(be.NoSuchKey):
         await fs.head_object("b", "k")
 
 
-async def test_start_sweeps_stale_temp_files_only(tmp_path: Path) -> None:
+async def test_start_sweeps_stale_loose_temp_files_only(tmp_path: Path) -> None:
+    """Loose files an older version left directly in the temp area go once a day old."""
     backend = FsBackend(tmp_path / "root")
     await backend.start()
     tmp = tmp_path / "root" / ".s3bridge" / "tmp"
     stale, fresh = tmp / "obj-stale", tmp / "obj-fresh"
     stale.write_bytes(b"half an object")
     fresh.write_bytes(b"another gateway's upload in flight")
-    old = time.time() - STALE_TEMP_SECONDS - 60
+    old = time.time() - LOOSE_SECONDS - 60
     os.utime(stale, (old, old))
     await FsBackend(tmp_path / "root").start()
     assert not stale.exists()
     assert fresh.exists()
+
+
+async def test_live_process_temp_dirs_survive_another_start(tmp_path: Path) -> None:
+    """Two backends on one root (two workers): starting the second never touches the first's files,
+    and a clean close removes only the closer's own directory."""
+    first = FsBackend(tmp_path / "root", fsync=False)
+    await first.start()
+    await first.create_bucket("b")
+    upload = await first.create_multipart_upload("b", "m", ObjectMeta())
+    in_flight = Path(first.tmp) / "obj-in-flight"
+    in_flight.write_bytes(b"an upload being written")
+    second = FsBackend(tmp_path / "root", fsync=False)
+    await second.start()
+    assert second.tmp != first.tmp and in_flight.read_bytes() == b"an upload being written"
+    await second.put_object("b", "k", ChunkedBody(b"data"), ObjectMeta())
+    await second.close()
+    assert await anyio.Path(in_flight).exists() and await anyio.Path(first.tmp).is_dir()
+    await first.upload_part("b", "m", upload, 1, ChunkedBody(b"part"))
+    own = first.tmp
+    await first.close()
+    assert not await anyio.Path(own).exists()
 
 
 async def test_reader_keeps_its_snapshot(fs: FsBackend) -> None:

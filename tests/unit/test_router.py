@@ -63,8 +63,49 @@ async def test_prefix_is_added_and_stripped(router: Router, stores: dict[str, Fs
     await router.delete_object("photos", "z")
     with pytest.raises(be.NoSuchKey):
         await stores["shared"].head_object("pool", "photos/z")
-    with pytest.raises(be.BucketNotEmpty):  # docs/ is not empty, though photos/ keys are elsewhere
+
+
+async def test_views_never_delete_or_create_the_remote_bucket(
+    router: Router, stores: dict[str, FsBackend]
+) -> None:
+    """A prefix route is a view of a shared remote bucket: DeleteBucket on it, empty or not, leaves
+    the remote bucket and every other view's keys in place; CreateBucket never makes the remote one."""
+    await put_bytes(router, "docs", "kept", b"doc")
+    with pytest.raises(be.MethodNotAllowed):  # photos/ holds nothing, docs/ does
+        await router.delete_bucket("photos")
+    with pytest.raises(be.MethodNotAllowed):
         await router.delete_bucket("docs")
+    assert (await stores["shared"].head_bucket("pool")).name == "pool"
+    assert await get_bytes(router, "docs", "kept") == b"doc"
+    assert (await router.head_bucket("photos")).name == "photos"
+    assert {"docs", "photos"} <= {b.name for b in await router.list_buckets()}
+    with pytest.raises(be.BucketAlreadyOwnedByYou):  # the view exists while its remote bucket does
+        await router.create_bucket("photos")
+    with pytest.raises(be.NoSuchBucket):
+        await router.delete_bucket("ghost")
+
+
+async def test_shared_remote_without_prefix_is_a_view(stores: dict[str, FsBackend]) -> None:
+    routes = [
+        {"bucket": "a", "backend": "shared", "remote_bucket": "pool"},
+        {"bucket": "b", "backend": "shared", "remote_bucket": "pool"},
+        {"bucket": "tenant-*", "backend": "shared", "remote_bucket": "tenants"},
+        {"bucket": "renamed", "backend": "cold", "remote_bucket": "real-name"},
+    ]
+    router = Router.from_routes(routes, stores.__getitem__)
+    for bucket in ("a", "b"):
+        with pytest.raises(be.MethodNotAllowed):
+            await router.delete_bucket(bucket)
+    assert (await stores["shared"].head_bucket("pool")).name == "pool"
+    with pytest.raises(be.MethodNotAllowed):  # the operator creates a bucket every tenant shares
+        await router.create_bucket("tenant-x")
+    with pytest.raises(be.NoSuchBucket):
+        await stores["shared"].head_bucket("tenants")
+    await router.create_bucket("renamed")  # one client bucket, one remote bucket: the client's to manage
+    assert (await stores["cold"].head_bucket("real-name")).name == "real-name"
+    await router.delete_bucket("renamed")
+    with pytest.raises(be.NoSuchBucket):
+        await stores["cold"].head_bucket("real-name")
 
 
 async def test_list_buckets_merges_routes(router: Router, stores: dict[str, FsBackend]) -> None:

@@ -289,6 +289,19 @@ def test_signature_spelled_in_upper_case_is_refused() -> None:
     assert _code(dataclasses.replace(presigned, query_string=shouted), AWS_TIME) == "SignatureDoesNotMatch"
 
 
+def test_signature_with_non_ascii_text_is_refused() -> None:
+    """A byte past ASCII in the signature (a header decoded as Latin-1, or %E9 in a presigned URL)
+    raised TypeError out of hmac.compare_digest: a 500 (found by tests/e2e/test_fuzz.py)."""
+    good = "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+    for odd in ("\u00e9", "\ufffd", "\u4e2d"):
+        auth = example_get_object().headers["authorization"].replace(good, good[:-1] + odd)
+        assert _code(example_get_object(authorization=auth)) == "SignatureDoesNotMatch"
+    presigned = example_presigned()
+    signature = "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+    odd_query = presigned.query_string.replace(signature, signature[:-1] + "%E9")
+    assert _code(dataclasses.replace(presigned, query_string=odd_query), AWS_TIME) == "SignatureDoesNotMatch"
+
+
 def test_signed_header_names_in_upper_case_are_refused() -> None:
     good = example_get_object()
     renamed = good.headers["authorization"].replace("SignedHeaders=host;range;", "SignedHeaders=host;Range;")
