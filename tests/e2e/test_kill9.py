@@ -19,6 +19,7 @@ One writer per key per round, so "old" and "new" are exact. Seeded (``S3BRIDGE_K
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -30,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
-import pytest
 
 from tests.helpers.clients import boto3_client
 from tests.helpers.procs import ServerProcess, free_port, gateway_server
@@ -150,11 +150,12 @@ class Store:
     def own_dirs(self, pid: int) -> list[Path]:
         return [p for p in self.tmp.iterdir() if p.name.startswith(f"p-{pid}-")]
 
-    def temporaries(self, pid: int) -> list[Path]:
-        """Files of process ``pid``'s temp directory but its lock."""
+    def temporaries(self, pid: int) -> list[str]:
+        """Files of process ``pid``'s temp directory but its lock (read while they come and go)."""
         found = []
         for d in self.own_dirs(pid):
-            found += [p for p in d.rglob("*") if p.name != ".lock" and not p.is_dir()]
+            for top, _, files in os.walk(d):
+                found += [os.path.join(top, f) for f in files if f != ".lock"]
         return found
 
     def restart(self) -> None:
@@ -163,35 +164,45 @@ class Store:
 
 
 def kill_when(store: Store, rng: random.Random) -> Callable[[Callable[[], bool]], None]:
-    """A seeded kill moment: a random delay, or a temp file of the victim reaching a random size (or
-    every writer done, if none does)."""
-    if rng.random() < 0.6:
-        delay = rng.uniform(0.0, 0.8)
+    """A seeded kill moment, waited for while ``busy`` (some writer still runs): a random delay; a temp
+    file of the victim reaching a random size (mid-body); or a temp file of the victim gone (renamed into
+    place: killed between a commit and its answer)."""
+    pid = store.pid
+    mode = rng.choice(["delay", "delay", "spool", "publish"])
+    if mode == "delay":
+        delay = rng.uniform(0.0, 0.4)
         return lambda busy: time.sleep(delay)
     threshold = rng.randrange(0, 4 * MiB)
-    pid = store.pid
 
-    def until_temp(busy: Callable[[], bool]) -> None:
+    def sizes() -> dict[str, int]:
+        found = {}
+        for path in store.temporaries(pid):
+            with contextlib.suppress(FileNotFoundError):
+                found[path] = os.stat(path).st_size
+        return found
+
+    def until(busy: Callable[[], bool]) -> None:
+        seen: set[str] = set()
         while busy():
-            for path in store.temporaries(pid):
-                try:
-                    if path.stat().st_size >= threshold:
-                        return
-                except FileNotFoundError:
-                    continue
-            time.sleep(0.001)
+            now = sizes()
+            if mode == "spool" and any(size >= threshold for size in now.values()):
+                return
+            if mode == "publish" and seen - now.keys():
+                return
+            seen |= now.keys()
+            time.sleep(0.0005)
 
-    return until_temp
+    return until
 
 
 class Round:
     """One round: plan, prepare, write while killing, restart, check."""
 
-    def __init__(self, number: int, store: Store, state: dict[str, Version | None], rng: random.Random):
+    def __init__(self, number: int, store: Store, state: dict[str, Version | None]):
         self.number = number
         self.store = store
         self.state = state
-        self.rng = rng
+        self.rng = random.Random(f"{SEED}/{number}")  # a round's plan does not depend on earlier timing
         self.writes: list[Write] = []
         self.litter = 0
 
@@ -223,7 +234,9 @@ class Round:
             gate.wait()
             run_write(s3, w)
 
-        threads = [threading.Thread(target=go, args=(c, w)) for c, w in zip(clients, self.writes, strict=False)]
+        threads = [
+            threading.Thread(target=go, args=(c, w)) for c, w in zip(clients, self.writes, strict=False)
+        ]
         for t in threads:
             t.start()
         gate.wait()
@@ -284,7 +297,9 @@ class Round:
     def check_uploads(self, s3: Any) -> None:
         """A completion acknowledged leaves no upload; one not acknowledged left the object completed
         whole, or the upload listed with its acknowledged parts whole, to be completed or aborted now."""
-        listed = {u["UploadId"]: u["Key"] for u in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])}
+        listed = {
+            u["UploadId"]: u["Key"] for u in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+        }
         for w in self.writes:
             if w.kind == "put":
                 continue
@@ -313,6 +328,9 @@ class Round:
             s3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id)
         left = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
         assert left == [], f"{self.where()}: uploads left after aborting: {left}"
+        uploads_dir = self.store.root / ".s3bridge" / "uploads" / BUCKET
+        on_disk = sorted(os.listdir(uploads_dir)) if uploads_dir.exists() else []
+        assert on_disk == [], f"{self.where()}: unlisted upload directories: {on_disk}"
 
     def check_parts(self, s3: Any, w: Write) -> None:
         parts = s3.list_parts(Bucket=BUCKET, Key=w.key, UploadId=w.upload_id).get("Parts", [])
@@ -327,14 +345,13 @@ class Round:
 
 
 def test_kill9_leaves_old_or_new_whole(tmp_path: Path) -> None:
-    rng = random.Random(SEED)
     store = Store(tmp_path)
     try:
         s3 = checker_client(store.server)
         s3.create_bucket(Bucket=BUCKET)
         clients = [writer_client(store.server) for _ in range(WRITERS)]
         state: dict[str, Version | None] = dict.fromkeys(KEYS)
-        rounds = [Round(n, store, state, rng) for n in range(ROUNDS)]
+        rounds = [Round(n, store, state) for n in range(ROUNDS)]
         for r in rounds:
             r.plan()
             r.prepare(s3)
