@@ -74,12 +74,13 @@ class Write:
 
     key: str
     kind: str  # "put", "complete" (parts sent before the round) or "multipart" (all in the round)
-    parts: list[bytes]
+    parts: list[bytes] = field(repr=False)
     old: Version | None
     upload_id: str | None = None
     acked_parts: dict[int, str] = field(default_factory=dict)  # part number -> ETag
     acked: bool = False
     error: str = ""
+    unexpected: str = ""
 
     @property
     def new(self) -> Version:
@@ -120,8 +121,10 @@ def run_write(s3: Any, w: Write) -> None:
                 Bucket=BUCKET, Key=w.key, UploadId=w.upload_id, MultipartUpload=w.completion()
             )
         w.acked = True
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+    except botocore.exceptions.BotoCoreError as exc:  # the connection cut: nothing acknowledged
         w.error = repr(exc)
+    except Exception as exc:  # an S3 error answer from a live gateway, or a bug here: checked after
+        w.unexpected = repr(exc)
 
 
 class Store:
@@ -248,6 +251,8 @@ class Round:
         for t in threads:
             t.join(TIMEOUT)
             assert not t.is_alive(), f"{self.where()}: a client still waits on a dead gateway"
+        for w in self.writes:
+            assert not w.unexpected, f"{self.where()}: {w.kind} of {w.key} failed otherwise: {w.unexpected}"
         self.store.restart()
         self.check_temps(victim)
 
