@@ -3,8 +3,9 @@
 A real gateway on the fs backend (fsync on, the default) takes uploads from client threads: new PUTs of
 a few MiB, overwrites of existing keys with another body, multipart uploads with their parts sent and
 CompleteMultipartUpload in flight, and whole multipart uploads (create, parts, complete). At a random
-moment (a seeded delay, or as soon as a temp file of the victim reaches a random size) the gateway is
-SIGKILLed, and a new one starts on the same root. Then:
+moment (a seeded delay; a temp file of the victim reaching a random size; or one renamed into place,
+so between a commit and its answer) the gateway is SIGKILLed, and a new one starts on the same root.
+Then:
 
 - every key holds one of its known versions whole: the old or the new body (SHA-256, size and ETag),
   never a mix, never partial, and nothing unlisted lies in the bucket's directory;
