@@ -51,9 +51,7 @@ class _RawHeadersClient(ObsClient):  # type: ignore[misc]
         if self.signature == "v4" and self.ha.date_header() not in headers:
             now = dt.datetime.now(dt.timezone.utc)
             headers[self.ha.date_header()] = now.strftime(const.LONG_DATE_FORMAT)
-        return super()._add_auth_headers(
-            headers, method, bucketName, objectKey, pathArgs, skipAuthentication
-        )
+        return super()._add_auth_headers(headers, method, bucketName, objectKey, pathArgs, skipAuthentication)
 
 
 def _verify_setting(settings: Settings) -> str | bool:
