@@ -7,10 +7,11 @@ through ``backends.bridge`` a chunk at a time in both directions.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from obs import ObsClient, convertor
+from obs import ObsClient, const, convertor
 
 from backends.base import Backend
 from backends.bridge import DEFAULT_THREADS, BlockingPool, sized
@@ -19,7 +20,7 @@ from backends.obs.settings import Settings
 
 
 class _RawHeadersClient(ObsClient):  # type: ignore[misc]
-    """ObsClient that keeps response header names as sent.
+    """ObsClient that keeps response header names as sent, and dates SigV4 requests with ``x-amz-date``.
 
     The SDK strips ``x-amz-meta-``/``x-obs-meta-`` (and ``x-amz-``/``x-obs-``) from the header list it
     returns, so user metadata named like a system header could not be told apart; ``obs_wire`` reads
@@ -28,6 +29,29 @@ class _RawHeadersClient(ObsClient):  # type: ignore[misc]
 
     def _rename_response_headers(self, headers: dict[str, str]) -> list[tuple[str, str]]:
         return list(headers.items())
+
+    def _add_auth_headers(
+        self,
+        headers: dict[str, Any],
+        method: str,
+        bucketName: str,
+        objectKey: str,
+        pathArgs: dict[str, Any] | None,
+        skipAuthentication: bool = False,
+    ) -> dict[str, Any]:
+        """In v4 mode, date the request with an ISO 8601 basic ``x-amz-date`` before the SDK signs it.
+
+        Left alone, the SDK's v4 signer sends (and signs) only an RFC 1123 ``Date``. AWS takes that, but
+        Ceph RGW reads a SigV4 request's time only in ISO 8601 basic form (from ``x-amz-date``, else
+        ``Date``) and refuses every such request with 403. Given an ``x-amz-date`` already, the SDK
+        signs it, takes the signing date from it, and adds no ``Date``: what every SigV4 client sends.
+        This hook is the SDK's own (it is called once per request, after the request headers are
+        renamed and encoded), overridden on this client class only.
+        """
+        if self.signature == "v4" and self.ha.date_header() not in headers:
+            now = dt.datetime.now(dt.timezone.utc)
+            headers[self.ha.date_header()] = now.strftime(const.LONG_DATE_FORMAT)
+        return super()._add_auth_headers(headers, method, bucketName, objectKey, pathArgs, skipAuthentication)
 
 
 def _verify_setting(settings: Settings) -> str | bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+
 import pytest
 from pydantic import ValidationError
 
@@ -69,6 +72,38 @@ def test_configured_signature_kept(server: str, path_style: bool) -> None:
         assert not client.is_signature_negotiation and client.long_conn_mode
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("signature", ["v4", "obs", "v2"])
+def test_request_date_header(signature: str) -> None:
+    """In v4 mode a request is dated with an ISO 8601 basic ``x-amz-date``, signed, and no ``Date``
+    (RGW reads no other form); the other schemes keep the ``Date`` header they sign."""
+    client = make_client(
+        Settings(
+            type="obs",
+            server="http://127.0.0.1:9000",
+            access_key="a",
+            secret_key="b",
+            signature=signature,
+            region="us-east-1",
+        )
+    )
+    try:
+        before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        headers = client._add_auth_headers({"Host": "127.0.0.1:9000"}, "GET", "b", "k", {})
+        after = dt.datetime.now(dt.timezone.utc)
+    finally:
+        client.close()
+    if signature == "v4":
+        assert "Date" not in headers
+        stamp = dt.datetime.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+        assert before <= stamp <= after
+        signed = headers["Authorization"].split("SignedHeaders=", 1)[1].split(",", 1)[0].split(";")
+        assert "x-amz-date" in signed
+        assert f"/{stamp:%Y%m%d}/us-east-1/s3/aws4_request" in headers["Authorization"]
+    else:
+        assert "x-amz-date" not in headers and "x-obs-date" not in headers
+        email.utils.parsedate_to_datetime(headers["Date"])
 
 
 class _Result:
