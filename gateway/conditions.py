@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
 from backends.base import ByteRange
+from backends.wire.etag import strip_etag
 from gateway.errors import S3Error
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
@@ -34,7 +35,7 @@ def etag_matches(header: str, etag: str) -> bool:
         candidate = candidate.strip()
         if candidate.startswith("W/"):
             candidate = candidate[2:]
-        if candidate == "*" or candidate.strip('"') == etag:
+        if candidate == "*" or strip_etag(candidate) == etag:
             return True
     return False
 

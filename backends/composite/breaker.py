@@ -108,15 +108,22 @@ class Breaker(Forwarding):
         return result
 
 
-class Settings(pydantic.BaseModel):
+class BreakerOptions(pydantic.BaseModel):
+    """A breaker's thresholds, as a breaker backend and a fallback's ``breaker:`` block set them."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    failure_threshold: int = pydantic.Field(5, ge=1)
+    reset_timeout: float = pydantic.Field(30.0, ge=0)
+
+
+class Settings(BreakerOptions):
     model_config = pydantic.ConfigDict(extra="forbid", title="breaker backend")
     #: Settings that name other backends.
     references: ClassVar[tuple[str, ...]] = ("backend",)
 
     type: Literal["breaker"]
     backend: str
-    failure_threshold: int = pydantic.Field(5, ge=1)
-    reset_timeout: float = pydantic.Field(30.0, ge=0)
 
 
 def build(

@@ -79,7 +79,7 @@ from backends.base import (
     UploadsPage,
 )
 from backends.bridge import DEFAULT_THREADS
-from backends.composite.breaker import Breaker
+from backends.composite.breaker import Breaker, BreakerOptions
 from backends.composite.forwarding import close_members, start_members
 from backends.composite.journal import DEFAULT_BUCKET, Journal
 from backends.composite.journalled import Journalled
@@ -455,13 +455,6 @@ class Fallback(Journalled, Backend):
             return page
 
         return await self._write("ListMultipartUploads", listing)
-
-
-class BreakerOptions(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
-
-    failure_threshold: int = pydantic.Field(5, ge=1)
-    reset_timeout: float = pydantic.Field(30.0, ge=0)
 
 
 class JournalOptions(pydantic.BaseModel):
