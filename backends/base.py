@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
-from backends.errors import NotImplementedByBackend
+from backends.errors import NoSuchKey, NotImplementedByBackend, PreconditionFailed
 
 #: Chunks of an object body, in order.
 ByteStream = AsyncIterator[bytes]
@@ -185,6 +185,44 @@ class UploadsPage:
 
 
 @dataclass(frozen=True)
+class WriteCondition:
+    """A write's precondition on the object it replaces, decided by the store in the same step as the write.
+
+    ``if_none_match_star`` (``If-None-Match: *``): write only if the key holds no object, else
+    PreconditionFailed. ``if_match`` (``If-Match: <etag>``, no quotes, or ``*``): write only if the key
+    holds an object with that ETag, else PreconditionFailed (NoSuchKey when the key holds none, as S3
+    answers). Racing conditional writers on one key get exactly one winner: a backend that cannot decide
+    a condition atomically raises NotImplementedByBackend rather than check and write in two steps.
+    """
+
+    if_none_match_star: bool = False
+    if_match: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.if_none_match_star or self.if_match is not None
+
+    def holds(self, current_etag: str | None) -> bool:
+        """Whether the condition allows a write over ``current_etag`` (None: no object); for backends
+        that decide under their own lock. Raises NoSuchKey for If-Match on a missing object."""
+        if current_etag is None:
+            if self.if_match is not None:
+                raise NoSuchKey("The specified key does not exist.")
+            return True
+        if self.if_none_match_star:
+            return False
+        return self.if_match is None or self.if_match in ("*", current_etag)
+
+    def check(self, current_etag: str | None) -> None:
+        """``holds``, raising PreconditionFailed when it does not."""
+        if not self.holds(current_etag):
+            raise PreconditionFailed(detail=f"condition {self} failed on ETag {current_etag!r}")
+
+
+#: No condition: the write replaces whatever the key holds.
+ALWAYS = WriteCondition()
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """How a backend's successful answers differ between providers, for the composites above it and the
     contract suite's expectations. What a backend cannot do at all needs no flag: the operation raises
@@ -250,7 +288,10 @@ class Backend:
         raise self._unsupported("HeadBucket")
 
     # -- objects -----------------------------------------------------------------------------------
-    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+    async def put_object(
+        self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
+    ) -> ObjectInfo:
+        """Store an object; ``cond`` (see WriteCondition) is decided in the same step as the write."""
         raise self._unsupported("PutObject")
 
     async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
@@ -265,9 +306,16 @@ class Backend:
         raise self._unsupported("DeleteObject")
 
     async def copy_object(
-        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None,
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
-        """Server-side copy; ``meta`` None keeps the source's metadata (directive COPY)."""
+        """Server-side copy; ``meta`` None keeps the source's metadata (directive COPY); ``cond`` is on
+        the destination."""
         raise self._unsupported("CopyObject")
 
     async def list_objects(
@@ -298,8 +346,14 @@ class Backend:
         raise self._unsupported("UploadPartCopy")
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
+        """Assemble the parts into the object; when ``cond`` fails the upload stays, as on S3."""
         raise self._unsupported("CompleteMultipartUpload")
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:

@@ -101,6 +101,12 @@ class PreconditionFailed(BackendError):
     default_message = "At least one of the pre-conditions you specified did not hold"
 
 
+class ConditionalRequestConflict(BackendError):
+    """Another conditional write on the same key was in progress (S3's 409): the client retries."""
+
+    default_message = "A conditional request to this object is in progress; retry the request."
+
+
 class NotModified(BackendError):
     default_message = "Not Modified"
 

@@ -6,12 +6,14 @@ then ignored; If-None-Match decides and If-Modified-Since is then ignored.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
 
-from backends.base import ByteRange
+from backends import errors as be
+from backends.base import ByteRange, WriteCondition
 from backends.wire.etag import strip_etag
 from gateway.errors import S3Error
 
@@ -38,6 +40,30 @@ def etag_matches(header: str, etag: str) -> bool:
         if candidate == "*" or strip_etag(candidate) == etag:
             return True
     return False
+
+
+def write_condition(headers: Mapping[str, str]) -> WriteCondition:
+    """A write's ``If-None-Match: *`` / ``If-Match`` (PutObject, CopyObject's destination, Complete), for
+    the backend to decide with the write. If-None-Match takes only ``*`` on a write, as on S3."""
+    none_match = headers.get("if-none-match")
+    if none_match is not None and none_match.strip() != "*":
+        raise S3Error("NotImplemented", "If-None-Match on a write supports only the value '*'.")
+    if_match = headers.get("if-match")
+    return WriteCondition(
+        if_none_match_star=none_match is not None,
+        if_match=None if if_match is None else strip_etag(if_match.strip().removeprefix("W/")),
+    )
+
+
+@contextlib.contextmanager
+def deciding(cond: WriteCondition) -> Iterator[None]:
+    """Around a conditional write: the backend's PreconditionFailed names the condition that failed."""
+    try:
+        yield
+    except be.PreconditionFailed:
+        raise S3Error(
+            "PreconditionFailed", Condition="If-None-Match" if cond.if_none_match_star else "If-Match"
+        ) from None
 
 
 def check(

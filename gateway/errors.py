@@ -82,6 +82,10 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
     "NotImplemented": (501, "A header you provided implies functionality that is not implemented."),
     "NotModified": (304, "Not Modified"),
     "PreconditionFailed": (412, "At least one of the pre-conditions you specified did not hold"),
+    "ConditionalRequestConflict": (
+        409,
+        "The conditional request cannot succeed due to a conflicting operation against this resource.",
+    ),
     "RequestTimeTooSkewed": (
         403,
         "The difference between the request time and the server's time is too large.",
@@ -145,6 +149,7 @@ _BACKEND_TO_S3: dict[type[be.BackendError], str] = {
     be.EntityTooLarge: "EntityTooLarge",
     be.InvalidRange: "InvalidRange",
     be.PreconditionFailed: "PreconditionFailed",
+    be.ConditionalRequestConflict: "ConditionalRequestConflict",
     be.NotModified: "NotModified",
     be.InvalidArgument: "InvalidArgument",
     be.MethodNotAllowed: "MethodNotAllowed",

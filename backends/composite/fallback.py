@@ -38,6 +38,12 @@ of operation:
 - **Buckets** are created on both stores, so that writes can fall back at all; the primary's answer is
   the client's unless the primary is unavailable (the replay creates it on the primary later). A bucket
   is deleted only when empty on both (BucketNotEmpty while tombstones of it are pending).
+- **Conditional writes** (``If-None-Match: *``, ``If-Match``; PUT, copy, Complete) are decided by the
+  primary alone, which holds the key's state, and never fall back: a secondary cannot know what the
+  primary holds, and two stores deciding one key could each let a racing writer win. While the primary is
+  unavailable, or while the key is pending (its state is in the secondary until the replay), such a write
+  is refused with ServiceUnavailable, and succeeds once that passes; Complete of an upload begun on the
+  secondary cannot carry a condition at all (NotImplemented).
 - **Replay** (reconcile.py): a background task of every gateway, and ``s3bridge reconcile``; the replica
   holding the journal's lease replays entries oldest first, making the primary's copy of each key what
   the secondary's is, and removes an entry only after the primary holds it.
@@ -64,6 +70,7 @@ import pydantic
 
 from backends import errors as be
 from backends.base import (
+    ALWAYS,
     Backend,
     BucketInfo,
     ByteRange,
@@ -77,6 +84,7 @@ from backends.base import (
     PartsPage,
     PutBody,
     UploadsPage,
+    WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS
 from backends.composite.breaker import Breaker, BreakerOptions
@@ -243,9 +251,25 @@ class Fallback(Journalled, Backend):
         if all(o is not None for o in outcomes):
             raise outcomes[0]  # type: ignore[misc]
 
+    async def _decidable(self, bucket: str, key: str) -> None:
+        """Refuse a conditional write the primary cannot decide now: the key's state is pending in the
+        secondary (the replay brings it back to the primary, and the write succeeds after that)."""
+        if await self._pending(bucket, key):
+            raise be.BackendUnavailable(
+                detail=f"{bucket}/{key} awaits replay: a conditional write is decided on the primary",
+                backend=self.name,
+            )
+
     # -- objects -----------------------------------------------------------------------------------
-    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+    async def put_object(
+        self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
+    ) -> ObjectInfo:
         self._guard(bucket)
+        if cond:
+            await self._decidable(bucket, key)
+            info = await self.primary.put_object(bucket, key, body, meta, cond)
+            mark(self.primary.name)
+            return info
         tracked = TrackedBody(body)
         if await self._pending(bucket, key):
             return await self._journalled(
@@ -307,7 +331,13 @@ class Fallback(Journalled, Backend):
         self._settle_delete(outcomes, missing=be.NoSuchBucket)
 
     async def copy_object(
-        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None,
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         self._guard(src_bucket)
         self._guard(dst_bucket)
@@ -315,18 +345,25 @@ class Fallback(Journalled, Backend):
 
         async def copy(dst: Backend) -> ObjectInfo:
             if src_pending and dst is self.primary:  # the primary's copy of the source is out of date
-                return await copy_across(self.secondary, src_bucket, src_key, dst, dst_bucket, dst_key, meta)
+                return await copy_across(
+                    self.secondary, src_bucket, src_key, dst, dst_bucket, dst_key, meta, cond
+                )
             try:
-                return await dst.copy_object(src_bucket, src_key, dst_bucket, dst_key, meta)
+                return await dst.copy_object(src_bucket, src_key, dst_bucket, dst_key, meta, cond)
             except MISSING as exc:  # the source may be on the other store only
                 if src_pending:
                     raise  # the journal says the secondary's answer is the current one
                 other = self.secondary if dst is self.primary else self.primary
                 try:
-                    return await copy_across(other, src_bucket, src_key, dst, dst_bucket, dst_key, meta)
+                    return await copy_across(other, src_bucket, src_key, dst, dst_bucket, dst_key, meta, cond)
                 except be.BackendError:
                     raise exc from None
 
+        if cond:
+            await self._decidable(dst_bucket, dst_key)
+            info = await copy(self.primary)
+            mark(self.primary.name)
+            return info
         if await self._pending(dst_bucket, dst_key):
             return await self._journalled(dst_bucket, dst_key, "put", copy)
         return await self._write("CopyObject", copy, journal=(dst_bucket, dst_key))
@@ -413,10 +450,23 @@ class Fallback(Journalled, Backend):
                 raise exc from None
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         member, native = self._member(upload_id)
-        info = await member.complete_multipart_upload(bucket, key, native, parts)
+        if cond:
+            if member is self.secondary:
+                raise be.NotImplementedByBackend(
+                    "A conditional CompleteMultipartUpload of an upload begun while the primary store was "
+                    "unavailable cannot be decided.",
+                    backend=self.name,
+                )
+            await self._decidable(bucket, key)
+        info = await member.complete_multipart_upload(bucket, key, native, parts, cond)
         if member is self.secondary:
             await self._record(bucket, key, "put", None)
         else:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from backends.base import (
+    ALWAYS,
     Backend,
     BucketInfo,
     ByteRange,
@@ -28,6 +29,7 @@ from backends.base import (
     PartsPage,
     PutBody,
     UploadsPage,
+    WriteCondition,
 )
 
 T = TypeVar("T")
@@ -91,8 +93,10 @@ class Forwarding(Backend):
     async def head_bucket(self, bucket: str) -> BucketInfo:
         return await self._call(self.inner.head_bucket, bucket)
 
-    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
-        return await self._call(self.inner.put_object, bucket, key, body, meta)
+    async def put_object(
+        self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
+    ) -> ObjectInfo:
+        return await self._call(self.inner.put_object, bucket, key, body, meta, cond)
 
     async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
         return await self._call(self.inner.get_object, bucket, key, range)
@@ -104,9 +108,17 @@ class Forwarding(Backend):
         await self._call(self.inner.delete_object, bucket, key)
 
     async def copy_object(
-        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None,
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
-        return await self._call(self.inner.copy_object, src_bucket, src_key, dst_bucket, dst_key, meta)
+        return await self._call(
+            self.inner.copy_object, src_bucket, src_key, dst_bucket, dst_key, meta, cond
+        )
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
@@ -136,9 +148,14 @@ class Forwarding(Backend):
         )
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
-        return await self._call(self.inner.complete_multipart_upload, bucket, key, upload_id, parts)
+        return await self._call(self.inner.complete_multipart_upload, bucket, key, upload_id, parts, cond)
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         await self._call(self.inner.abort_multipart_upload, bucket, key, upload_id)

@@ -20,6 +20,9 @@ client body fails every member's upload, and its exception reaches the caller un
   (NoSuchBucket...) when none stored it. Members that did store it keep the new version: there is no
   rollback, so a failed write may still be read later. Every write that succeeded short of some members
   logs a warning on ``s3bridge.mirror`` and counts in ``degraded``.
+- Conditional writes (``If-None-Match: *``, ``If-Match``) are refused (NotImplemented): each member would
+  decide on its own copy, members that missed a write hold another ETag, and a write short of quorum is
+  not rolled back, so racing writers could each win on some members. No answer would be the truth.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import pydantic
 
 from backends import errors as be
 from backends.base import (
+    ALWAYS,
     Backend,
     BucketInfo,
     ByteRange,
@@ -51,6 +55,7 @@ from backends.base import (
     PutBody,
     UploadInfo,
     UploadsPage,
+    WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS
 from backends.composite.forwarding import close_members, start_members
@@ -231,7 +236,16 @@ class Mirror(Backend):
             raise tee.error  # the client's body failed: every member failed with it, nothing was stored
         return dict(zip(which, outcomes, strict=True))
 
-    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+    def _unconditional(self, what: str, cond: WriteCondition) -> None:
+        if cond:
+            raise be.NotImplementedByBackend(
+                f"A conditional {what} cannot be decided across the members of a mirror.", backend=self.name
+            )
+
+    async def put_object(
+        self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
+    ) -> ObjectInfo:
+        self._unconditional("PutObject", cond)
         outcomes = await self._teed(
             body, range(len(self.members)), lambda m, b: m.put_object(bucket, key, b, meta.copy())
         )
@@ -251,8 +265,16 @@ class Mirror(Backend):
         )
 
     async def copy_object(
-        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None,
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
+        self._unconditional("CopyObject", cond)
+
         async def copy(i: int, member: Backend) -> ObjectInfo:
             try:
                 return await member.copy_object(src_bucket, src_key, dst_bucket, dst_key, meta)
@@ -320,8 +342,14 @@ class Mirror(Backend):
         return self._quorum("UploadPartCopy", await self._all(copy, list(ids)))[0][1]
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
+        self._unconditional("CompleteMultipartUpload", cond)
         ids = self._ids(upload_id)
         outcomes = await self._all(
             lambda i, m: m.complete_multipart_upload(bucket, key, ids[i], parts), list(ids)

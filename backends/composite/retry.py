@@ -43,6 +43,10 @@ complete_multipart_upload       yes       NoSuchUpload after a failed attempt me
                                           ETag of exactly these parts, that is success
 abort_multipart_upload          yes       NoSuchUpload after a failed attempt means it was aborted
 =============================== ========= ==========================================================
+
+A write condition (``If-None-Match: *``, ``If-Match``) goes to every attempt unchanged. When an attempt
+that failed had in fact written, the retry answers PreconditionFailed, as the client's own retry of that
+request would on S3; a Complete whose retry finds NoSuchUpload still settles by the ETag as above.
 """
 
 from __future__ import annotations
@@ -58,7 +62,16 @@ import anyio
 import pydantic
 
 from backends import errors as be
-from backends.base import Backend, CompletedPart, ObjectInfo, ObjectMeta, PartInfo, PutBody
+from backends.base import (
+    ALWAYS,
+    Backend,
+    CompletedPart,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    PutBody,
+    WriteCondition,
+)
 from backends.bridge import DEFAULT_THREADS
 from backends.composite.forwarding import Forwarding
 from backends.composite.streams import TrackedBody
@@ -131,10 +144,12 @@ class Retry(Forwarding):
             self.retries += 1
             await anyio.sleep(delay)
 
-    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+    async def put_object(
+        self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
+    ) -> ObjectInfo:
         tracked = TrackedBody(body)
         return await self._run(
-            self.inner.put_object, (bucket, key, tracked, meta), replayable=lambda: not tracked.consumed
+            self.inner.put_object, (bucket, key, tracked, meta, cond), replayable=lambda: not tracked.consumed
         )
 
     async def upload_part(
@@ -169,7 +184,12 @@ class Retry(Forwarding):
         await self._run(self.inner.abort_multipart_upload, (bucket, key, upload_id), settle=settle)
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         async def settle(exc: be.BackendError) -> ObjectInfo:
             expected = multipart_etag(parts)
@@ -180,7 +200,7 @@ class Retry(Forwarding):
             raise exc
 
         return await self._run(
-            self.inner.complete_multipart_upload, (bucket, key, upload_id, parts), settle=settle
+            self.inner.complete_multipart_upload, (bucket, key, upload_id, parts, cond), settle=settle
         )
 
 

@@ -33,6 +33,7 @@ import pydantic
 
 from backends import errors as be
 from backends.base import (
+    ALWAYS,
     Backend,
     BucketInfo,
     ByteRange,
@@ -46,6 +47,7 @@ from backends.base import (
     PartsPage,
     PutBody,
     UploadsPage,
+    WriteCondition,
 )
 from backends.composite.forwarding import close_members, distinct, start_members
 from backends.composite.streams import copy_across, part_copy_across
@@ -216,9 +218,11 @@ class Router(Backend):
         return BucketInfo(bucket, info.created)
 
     # -- objects -----------------------------------------------------------------------------------
-    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+    async def put_object(
+        self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
+    ) -> ObjectInfo:
         t = self.resolve(bucket)
-        return t.info(await t.backend.put_object(t.bucket, t.key(key), body, meta))
+        return t.info(await t.backend.put_object(t.bucket, t.key(key), body, meta, cond))
 
     async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
         t = self.resolve(bucket)
@@ -234,14 +238,22 @@ class Router(Backend):
         await t.backend.delete_object(t.bucket, t.key(key))
 
     async def copy_object(
-        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None,
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         s, d = self.resolve(src_bucket), self.resolve(dst_bucket)
         if s.backend is d.backend and d.backend.capabilities.server_side_copy:
-            info = await d.backend.copy_object(s.bucket, s.key(src_key), d.bucket, d.key(dst_key), meta)
+            info = await d.backend.copy_object(
+                s.bucket, s.key(src_key), d.bucket, d.key(dst_key), meta, cond
+            )
         else:
             info = await copy_across(
-                s.backend, s.bucket, s.key(src_key), d.backend, d.bucket, d.key(dst_key), meta
+                s.backend, s.bucket, s.key(src_key), d.backend, d.bucket, d.key(dst_key), meta, cond
             )
         return d.info(info)
 
@@ -300,10 +312,17 @@ class Router(Backend):
         )
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         t = self.resolve(bucket)
-        return t.info(await t.backend.complete_multipart_upload(t.bucket, t.key(key), upload_id, parts))
+        return t.info(
+            await t.backend.complete_multipart_upload(t.bucket, t.key(key), upload_id, parts, cond)
+        )
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         t = self.resolve(bucket)

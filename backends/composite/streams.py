@@ -12,7 +12,17 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 
-from backends.base import Backend, ByteRange, ByteStream, ObjectInfo, ObjectMeta, PartInfo, PutBody
+from backends.base import (
+    ALWAYS,
+    Backend,
+    ByteRange,
+    ByteStream,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    PutBody,
+    WriteCondition,
+)
 
 
 class TrackedBody:
@@ -189,12 +199,14 @@ async def copy_across(
     dst_bucket: str,
     dst_key: str,
     meta: ObjectMeta | None,
+    cond: WriteCondition = ALWAYS,
 ) -> ObjectInfo:
-    """CopyObject between two stores: the source's GET stream feeds the destination's PUT."""
+    """CopyObject between two stores: the source's GET stream feeds the destination's PUT (which decides
+    ``cond``)."""
     got = await src.get_object(src_bucket, src_key)
     body = StreamBody(got.body, got.info.size)
     try:
-        return await dst.put_object(dst_bucket, dst_key, body, copy_meta(got.info, meta))
+        return await dst.put_object(dst_bucket, dst_key, body, copy_meta(got.info, meta), cond)
     finally:
         await _close(got.body)
 

@@ -6,6 +6,7 @@ Layout (``root`` from the settings)::
     <root>/<bucket>/<encoded key path>    one file per object (see fs_keys for the encoding)
     <root>/.s3bridge/tmp/p-<pid>-<token>/ this process's temp files and staging (see fs tempdirs)
     <root>/.s3bridge/uploads/<bucket>/    multipart uploads (see fs_multipart)
+    <root>/.s3bridge/locks/<nnnn>         per-key write locks across processes (see fs keylocks)
 
 Metadata choice: each object file carries its own metadata in a footer (data, JSON record, fixed-size
 trailer; see fs_format), not a sidecar. One rename of a temp file from ``.s3bridge/tmp`` (same
@@ -34,6 +35,7 @@ import anyio
 
 from backends import errors as be
 from backends.base import (
+    ALWAYS,
     Backend,
     BucketInfo,
     ByteRange,
@@ -47,10 +49,12 @@ from backends.base import (
     PartsPage,
     PutBody,
     UploadsPage,
+    WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS
 from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
 from backends.fs.io import READ_CHUNK, FileBody, FileIO, os_error
+from backends.fs.keylocks import KeyLocks
 from backends.fs.keys import check_bucket, key_components
 from backends.fs.listing import KeyWalker, list_page
 from backends.fs.multipart import (
@@ -92,6 +96,7 @@ class FsBackend(Backend):
         self.state = os.path.join(self.root, STATE_DIR)
         self.temps = ProcessTempDir(os.path.join(self.state, "tmp"))
         self.uploads = UploadStore(os.path.join(self.state, "uploads"), self.temps)
+        self.key_locks = KeyLocks(os.path.join(self.state, "locks"))
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -191,10 +196,41 @@ class FsBackend(Backend):
             raise
         return temp
 
-    async def _commit(self, temp: TempFile, record: Record, base: str, components: list[str]) -> None:
+    def _current_etag(self, path: str) -> str | None:
+        """The ETag of the object at ``path``, None when there is none (blocking)."""
+        try:
+            return read_record_at(path).etag
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        except CorruptObject as exc:
+            raise be.InternalBackendError(detail=f"unreadable object file: {exc}", backend=self.name) from None
+
+    async def _commit(
+        self,
+        temp: TempFile,
+        record: Record,
+        base: str,
+        components: list[str],
+        guard: tuple[str, str, WriteCondition] | None = None,
+    ) -> None:
+        """Finish the temp file and rename it into place. ``guard`` (bucket, key, condition) marks an
+        object write: its key lock is held across the condition's check and the rename."""
+
         def commit() -> None:
             temp.finish(record, self.fsync)
-            self._publish(temp.path, base, components)
+            if guard is None:
+                self._publish(temp.path, base, components)
+                return
+            bucket, key, cond = guard
+            with self.key_locks.hold(bucket, key):
+                if cond:
+                    current = self._current_etag(os.path.join(base, *components))
+                    try:
+                        cond.check(current)
+                    except be.BackendError as exc:
+                        exc.backend = self.name
+                        raise
+                self._publish(temp.path, base, components)
 
         try:
             await self.io.run(commit)
@@ -301,12 +337,14 @@ class FsBackend(Backend):
         await self.io.run(delete)
 
     # -- objects ---------------------------------------------------------------------------------
-    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+    async def put_object(
+        self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
+    ) -> ObjectInfo:
         base, components = await self.io.run(self._object_path, bucket, key)
         temp = await self._spool(body)
         stored = meta.copy(checksums={**meta.checksums, **body.checksums})
         record = Record(temp.md5_hex, time.time_ns(), meta_to_dict(stored), size=temp.size)
-        await self._commit(temp, record, base, components)
+        await self._commit(temp, record, base, components, (bucket, key, cond))
         return record.object_info(key)
 
     async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
@@ -340,7 +378,13 @@ class FsBackend(Backend):
         await self.io.run(delete)
 
     async def copy_object(
-        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None,
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         base, components = await self.io.run(self._object_path, dst_bucket, dst_key)
         fd, source = await self._open_async(src_bucket, src_key)
@@ -358,7 +402,7 @@ class FsBackend(Backend):
                 checksum_type=meta.checksum_type or src_meta.checksum_type,
             )
         record = Record(temp.md5_hex, time.time_ns(), meta_to_dict(stored), size=temp.size)
-        await self._commit(temp, record, base, components)
+        await self._commit(temp, record, base, components, (dst_bucket, dst_key, cond))
         return record.object_info(dst_key)
 
     async def list_objects(
@@ -440,7 +484,12 @@ class FsBackend(Backend):
         return await self._store_part(upload.path, part_number, temp, {})
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         base, components = await self.io.run(self._object_path, bucket, key)
         upload = await self.io.run(self._upload, bucket, key, upload_id)
@@ -462,7 +511,7 @@ class FsBackend(Backend):
                 os.close(fd)
         meta = upload.object_meta().copy(checksums=sums, checksum_type=kind)
         record = Record(multipart_etag(records), time.time_ns(), meta_to_dict(meta), size=temp.size)
-        await self._commit(temp, record, base, components)
+        await self._commit(temp, record, base, components, (bucket, key, cond))
         with contextlib.suppress(be.NoSuchUpload):
             await self.io.run(self.uploads.remove, upload)
         return record.object_info(key)

@@ -25,6 +25,7 @@ from obs.model import ListMultipartUploadsRequest
 
 from backends import errors as be
 from backends.base import (
+    ALWAYS,
     BucketInfo,
     ByteRange,
     CompletedPart,
@@ -37,6 +38,7 @@ from backends.base import (
     PutBody,
     UploadInfo,
     UploadsPage,
+    WriteCondition,
 )
 from backends.bridge import BlockingPool, BodyReadError, iterate_blocking, read_up_to
 from backends.obs import wire
@@ -140,7 +142,18 @@ class ObsOperations:
     def _put_headers(self, meta: ObjectMeta, size: int) -> PutObjectHeader:
         return PutObjectHeader(contentType=wire.content_type(meta), contentLength=size)
 
-    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+    def _unconditional(self, what: str, cond: WriteCondition) -> None:
+        """OBS's write APIs take no precondition on the object they replace (no If-None-Match or If-Match
+        on PUT, copy or completion): a condition is refused, never checked and written in two steps."""
+        if cond:
+            raise be.NotImplementedByBackend(
+                f"A conditional {what} cannot be decided atomically by OBS.", backend=self.name
+            )
+
+    async def put_object(
+        self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
+    ) -> ObjectInfo:
+        self._unconditional("PutObject", cond)
         if body.size is None or body.size > MAX_SINGLE_PUT:
             return await self._put_multipart(bucket, key, body, meta)
         size = body.size
@@ -252,8 +265,15 @@ class ObsOperations:
         await self._ok("deleteObject", bucket, key, not_found=be.NoSuchBucket)
 
     async def copy_object(
-        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None,
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
+        self._unconditional("CopyObject", cond)
         headers = CopyObjectHeader()
         metadata = None
         if meta is not None:
@@ -375,8 +395,14 @@ class ObsOperations:
         )
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
+        self._unconditional("CompleteMultipartUpload", cond)
         if not upload_id:
             raise be.NoSuchUpload(backend=self.name)
         numbers = [p.part_number for p in parts]

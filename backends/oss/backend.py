@@ -35,6 +35,7 @@ from oss2.models import PartInfo as OssPart
 
 from backends import errors as be
 from backends.base import (
+    ALWAYS,
     MIN_PART_SIZE,
     Backend,
     BucketInfo,
@@ -50,6 +51,7 @@ from backends.base import (
     PutBody,
     UploadInfo,
     UploadsPage,
+    WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.oss.settings import MiB, Settings
@@ -197,8 +199,20 @@ class OssBackend(Backend):
         return BucketInfo(info.name, from_iso(info.creation_date))
 
     # -- objects ---------------------------------------------------------------------------------
-    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
-        headers = meta_to_headers(meta)
+    def _condition(self, cond: WriteCondition) -> dict[str, str]:
+        """A write condition as OSS headers: ``If-None-Match: *`` is ``x-oss-forbid-overwrite: true``
+        (create only, decided by OSS with the write; 409 FileAlreadyExists → PreconditionFailed).
+        OSS has no atomic If-Match on writes: refused rather than checked and written in two steps."""
+        if cond.if_match is not None:
+            raise be.NotImplementedByBackend(
+                "A write with If-Match cannot be decided atomically by OSS.", backend=self.name
+            )
+        return {"x-oss-forbid-overwrite": "true"} if cond.if_none_match_star else {}
+
+    async def put_object(
+        self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
+    ) -> ObjectInfo:
+        headers = {**meta_to_headers(meta), **self._condition(cond)}
         reader = SyncReader(aiter(body), asyncio.get_running_loop())
         data: Any = SizedBody(reader, body.size) if body.size is not None else unsized_chunks(reader)
         try:
@@ -259,15 +273,22 @@ class OssBackend(Backend):
         await self._run(self._bucket(bucket).delete_object, key, missing=be.NoSuchBucket)
 
     async def copy_object(
-        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None,
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
+        forbid = self._condition(cond)
         source = await self.head_object(src_bucket, src_key)
         new_meta = source.meta if meta is None else meta
         if source.size > MAX_COPY_OBJECT:
-            return await self._copy_by_parts(src_bucket, source, dst_bucket, dst_key, new_meta)
-        headers = {"x-oss-metadata-directive": "COPY"}
+            return await self._copy_by_parts(src_bucket, source, dst_bucket, dst_key, new_meta, cond)
+        headers = {"x-oss-metadata-directive": "COPY", **forbid}
         if meta is not None:
-            headers = {**meta_to_headers(meta), "x-oss-metadata-directive": "REPLACE"}
+            headers = {**meta_to_headers(meta), "x-oss-metadata-directive": "REPLACE", **forbid}
         result = await self._run(
             self._bucket(dst_bucket).copy_object, src_bucket, src_key, dst_key, headers=headers
         )
@@ -275,7 +296,13 @@ class OssBackend(Backend):
         return ObjectInfo(dst_key, source.size, etag(result.etag), when, new_meta.copy())
 
     async def _copy_by_parts(
-        self, src_bucket: str, source: ObjectInfo, dst_bucket: str, dst_key: str, meta: ObjectMeta
+        self,
+        src_bucket: str,
+        source: ObjectInfo,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta,
+        cond: WriteCondition,
     ) -> ObjectInfo:
         upload_id = await self.create_multipart_upload(dst_bucket, dst_key, meta)
         try:
@@ -287,7 +314,7 @@ class OssBackend(Backend):
                     dst_bucket, dst_key, upload_id, number, src_bucket, source.key, span
                 )
                 parts.append(CompletedPart(number, part.etag))
-            return await self.complete_multipart_upload(dst_bucket, dst_key, upload_id, parts)
+            return await self.complete_multipart_upload(dst_bucket, dst_key, upload_id, parts, cond)
         except BaseException:
             await self.pool.run(self._bucket(dst_bucket).abort_multipart_upload, dst_key, upload_id)
             raise
@@ -371,8 +398,14 @@ class OssBackend(Backend):
         return PartInfo(part_number, etag(result.etag), size, from_http_date(result.headers.get("date")))
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
+        forbid = self._condition(cond)
         if not parts:
             raise be.InvalidArgument("You must specify at least one part.", backend=self.name)
         for before, after in zip(parts, parts[1:], strict=False):
@@ -389,7 +422,12 @@ class OssBackend(Backend):
                 raise be.EntityTooSmall(detail=f"part {part.part_number} is {size} bytes", backend=self.name)
         oss_parts = [OssPart(p.part_number, etag(p.etag).upper()) for p in parts]
         await self._run(
-            self._bucket(bucket).complete_multipart_upload, key, upload_id, oss_parts, missing=be.NoSuchUpload
+            self._bucket(bucket).complete_multipart_upload,
+            key,
+            upload_id,
+            oss_parts,
+            headers=forbid,
+            missing=be.NoSuchUpload,
         )
         return await self.head_object(bucket, key)
 

@@ -24,11 +24,9 @@ from itertools import pairwise
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from minio.helpers import md5sum_hash
-from minio.xml import Element, SubElement, getbytes
-
 from backends import errors as be
 from backends.base import (
+    ALWAYS,
     Backend,
     BucketInfo,
     ByteRange,
@@ -42,24 +40,32 @@ from backends.base import (
     PartsPage,
     PutBody,
     UploadsPage,
+    WriteCondition,
 )
 from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
-from backends.s3.errors import classify, map_error
+from backends.s3.errors import map_error
 from backends.s3.settings import Settings
-from backends.s3.upload import create_upload, put_multipart, send, send_unsized_part
+from backends.s3.upload import (
+    complete_body,
+    complete_headers,
+    condition_headers,
+    create_upload,
+    put_multipart,
+    raise_error_body,
+    send,
+    send_unsized_part,
+)
 from backends.s3.wire import (
     info_from_headers,
     location_body,
     meta_headers,
     parse_content_range,
     parse_copy_result,
-    parse_error,
     parse_list_objects,
     parse_list_uploads,
     range_header,
 )
-from backends.wire.etag import strip_etag
 
 T = TypeVar("T")
 
@@ -174,14 +180,21 @@ class S3Backend(Backend):
         return found or BucketInfo(bucket, dt.datetime.fromtimestamp(0, dt.timezone.utc))
 
     # -- objects ---------------------------------------------------------------------------------
-    async def put_object(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
+    async def put_object(
+        self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
+    ) -> ObjectInfo:
         headers = meta_headers(meta)
         size = body.size
 
+        cond_headers = condition_headers(cond)
+
         def upload(reader: SyncReader) -> tuple[str, int]:
             if size is not None and size <= self.settings.multipart_threshold:
-                return send(self._client, bucket, key, SizedStream(reader, size, final=True), headers), size
-            return put_multipart(self._client, bucket, key, reader, size, headers, self.settings.part_size)
+                stream = SizedStream(reader, size, final=True)
+                return send(self._client, bucket, key, stream, {**headers, **cond_headers}), size
+            return put_multipart(
+                self._client, bucket, key, reader, size, headers, self.settings.part_size, cond_headers
+            )
 
         etag, stored = await self._upload(body, upload)
         return ObjectInfo(key, stored, etag, dt.datetime.now(dt.timezone.utc), meta.copy())
@@ -229,7 +242,13 @@ class S3Backend(Backend):
         await self._request("DELETE", bucket, key)
 
     async def copy_object(
-        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, meta: ObjectMeta | None
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None,
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         headers = {"x-amz-copy-source": _copy_source(src_bucket, src_key)}
         if meta is None:
@@ -237,6 +256,7 @@ class S3Backend(Backend):
         else:
             headers["x-amz-metadata-directive"] = "REPLACE"
             headers.update(meta_headers(meta))
+        headers.update(condition_headers(cond))
         resp = await self._request("PUT", dst_bucket, dst_key, headers=headers)
         self._copy_result(resp.data)
         return await self.head_object(dst_bucket, dst_key)
@@ -248,9 +268,7 @@ class S3Backend(Backend):
 
     def _raise_error_body(self, data: bytes) -> None:
         """Raise the <Error> document a 200 answer may carry (copies and CompleteMultipartUpload)."""
-        code, message = parse_error(data)
-        if code is not None:
-            raise classify(code, None)(detail=f"{code}: {message}", backend=self.name)
+        raise_error_body(data, self.name)
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
@@ -310,14 +328,19 @@ class S3Backend(Backend):
         return PartInfo(part_number, etag, size, modified)
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         self._require_upload(upload_id)
         numbers = [p.part_number for p in parts]
         if any(a >= b for a, b in pairwise(numbers)):  # not every store checks (moto does not)
             raise be.InvalidPartOrder(detail=f"part numbers {numbers}", backend=self.name)
-        body = _complete_body(parts)
-        headers = {"Content-Type": "application/xml", "Content-MD5": md5sum_hash(body)}
+        body = complete_body([(p.part_number, p.etag) for p in parts])
+        headers = complete_headers(body, condition_headers(cond))
         query = {"uploadId": upload_id}
         resp = await self._request("POST", bucket, key, body=body, headers=headers, query_params=query)
         # S3 may fail after its 200 header went out: the body is then an <Error> document. The answer's
@@ -366,15 +389,6 @@ class S3Backend(Backend):
             query["upload-id-marker"] = upload_id_marker
         resp = await self._request("GET", bucket, query_params=query)
         return parse_list_uploads(resp.data)
-
-
-def _complete_body(parts: list[CompletedPart]) -> bytes:
-    element = Element("CompleteMultipartUpload")
-    for part in parts:
-        tag = SubElement(element, "Part")
-        SubElement(tag, "PartNumber", str(part.part_number))
-        SubElement(tag, "ETag", f'"{strip_etag(part.etag)}"')
-    return getbytes(element)
 
 
 def _copy_source(bucket: str, key: str) -> str:

@@ -13,12 +13,15 @@ import tempfile
 from typing import Any
 
 from minio.datatypes import Part
+from minio.helpers import md5sum_hash
+from minio.xml import Element, SubElement, getbytes
 
 from backends import errors as be
-from backends.base import MAX_PART_NUMBER
+from backends.base import MAX_PART_NUMBER, WriteCondition
 from backends.bridge import DEFAULT_CHUNK, SyncReader, read_up_to
 from backends.s3.client import SizedStream, SpooledSource, StreamingMinio
-from backends.s3.wire import text_of
+from backends.s3.wire import parse_error, text_of
+from backends.wire import status as wire_status
 from backends.wire.etag import strip_etag
 
 
@@ -35,6 +38,37 @@ def send(
         stream.check_end()
     resp: Any = client._execute("PUT", bucket, key, body=stream, headers=headers, query_params=query)  # type: ignore[arg-type]
     return strip_etag(resp.headers.get("etag"))
+
+
+def condition_headers(cond: WriteCondition) -> dict[str, str]:
+    """The S3 headers of a write condition, for the store to decide with the write."""
+    headers: dict[str, str] = {}
+    if cond.if_none_match_star:
+        headers["If-None-Match"] = "*"
+    if cond.if_match is not None:
+        headers["If-Match"] = cond.if_match if cond.if_match == "*" else f'"{cond.if_match}"'
+    return headers
+
+
+def complete_body(parts: list[tuple[int, str]]) -> bytes:
+    """The CompleteMultipartUpload document for (part number, ETag) pairs."""
+    element = Element("CompleteMultipartUpload")
+    for number, etag in parts:
+        tag = SubElement(element, "Part")
+        SubElement(tag, "PartNumber", str(number))
+        SubElement(tag, "ETag", f'"{strip_etag(etag)}"')
+    return getbytes(element)
+
+
+def complete_headers(body: bytes, cond: dict[str, str]) -> dict[str, str]:
+    return {"Content-Type": "application/xml", "Content-MD5": md5sum_hash(body) or "", **cond}
+
+
+def raise_error_body(data: bytes, backend: str | None = None) -> None:
+    """Raise the <Error> document a 200 answer may carry (copies and CompleteMultipartUpload)."""
+    code, message = parse_error(data)
+    if code is not None:
+        raise wire_status.classify(code, None)(detail=f"{code}: {message}", backend=backend)
 
 
 def create_upload(client: StreamingMinio, bucket: str, key: str, headers: dict[str, str]) -> str:
@@ -61,15 +95,18 @@ def put_multipart(
     size: int | None,
     headers: dict[str, str],
     part_size: int,
+    cond: dict[str, str] | None = None,
 ) -> tuple[str, int]:
-    """The store's multipart for a body over the threshold (streamed parts) or of unknown size (buffered)."""
+    """The store's multipart for a body over the threshold (streamed parts) or of unknown size (buffered);
+    ``cond`` (condition_headers) goes on the request that makes the object visible."""
+    cond = cond or {}
     if size is not None:
         part_size = max(part_size, math.ceil(size / MAX_PART_NUMBER))
     first = b""
     if size is None:
         first = read_up_to(reader, part_size)
         if reader.drain_to_eof():  # it all fits one request: a plain PutObject
-            resp = client._put_object(bucket, key, first, dict(headers))  # type: ignore[arg-type]
+            resp = client._put_object(bucket, key, first, {**headers, **cond})  # type: ignore[arg-type]
             return strip_etag(resp.etag), len(first)
     upload_id = create_upload(client, bucket, key, headers)
     try:
@@ -91,10 +128,20 @@ def put_multipart(
             total += length
             if final:
                 break
-        result = client._complete_multipart_upload(bucket, key, upload_id, parts)
-        if not result.etag:
+        body = complete_body([(p.part_number, p.etag) for p in parts])
+        done: Any = client._execute(
+            "POST",
+            bucket,
+            key,
+            body=body,
+            headers=complete_headers(body, cond),  # type: ignore[arg-type]
+            query_params={"uploadId": upload_id},
+        )
+        raise_error_body(done.data)
+        etag = strip_etag(text_of(done.data, "ETag"))
+        if not etag:
             raise be.BackendUnavailable(detail="CompleteMultipartUpload answered without an ETag")
-        return result.etag, total
+        return etag, total
     except BaseException:
         abort_quietly(client, bucket, key, upload_id)
         raise

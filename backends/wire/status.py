@@ -29,6 +29,7 @@ BY_CODE: dict[str, type[be.BackendError]] = {
     "InvalidRange": be.InvalidRange,
     "PreconditionFailed": be.PreconditionFailed,
     "FileAlreadyExists": be.PreconditionFailed,  # OSS: x-oss-forbid-overwrite
+    "ConditionalRequestConflict": be.ConditionalRequestConflict,
     "NotModified": be.NotModified,
     "InvalidArgument": be.InvalidArgument,
     "InvalidRequest": be.InvalidArgument,

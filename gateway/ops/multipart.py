@@ -134,7 +134,9 @@ async def complete_multipart_upload(ctx: Ctx) -> Response:
     ctx.auth.payload.ignore_checksum_headers()  # they describe the object, not this XML body
     parts = parse_complete(await ctx.read_xml())
     await _verify_object_checksum(ctx, upload_id, parts)
-    info = await ctx.backend.complete_multipart_upload(bucket, key, upload_id, parts)
+    cond = conditions.write_condition(ctx.headers)
+    with conditions.deciding(cond):
+        info = await ctx.backend.complete_multipart_upload(bucket, key, upload_id, parts, cond)
     doc = Doc("CompleteMultipartUploadResult")
     add(doc.root, "Location", f"/{bucket}/{key}")
     add(doc.root, "Bucket", bucket)

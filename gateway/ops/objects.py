@@ -59,24 +59,10 @@ async def put_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
     meta = meta_from_headers(ctx.headers)
-    if "if-none-match" in ctx.headers or "if-match" in ctx.headers:
-        await _check_write_conditions(ctx, bucket, key)
-    info = await ctx.backend.put_object(bucket, key, ctx.body, meta)
+    cond = conditions.write_condition(ctx.headers)  # decided by the backend with the write, atomically
+    with conditions.deciding(cond):
+        info = await ctx.backend.put_object(bucket, key, ctx.body, meta, cond)
     return empty(200, put_headers(info, ctx.body.checksums))
-
-
-async def _check_write_conditions(ctx: Ctx, bucket: str, key: str) -> None:
-    """Conditional writes: ``If-None-Match: *`` (create only) and ``If-Match: etag`` (replace only)."""
-    try:
-        current = await ctx.backend.head_object(bucket, key)
-    except be.NoSuchKey:
-        if "if-match" in ctx.headers:
-            raise S3Error("NoSuchKey", Key=key) from None
-        return
-    if ctx.headers.get("if-none-match", "").strip() == "*":
-        raise S3Error("PreconditionFailed", Condition="If-None-Match")
-    if "if-match" in ctx.headers and not conditions.etag_matches(ctx.headers["if-match"], current.etag):
-        raise S3Error("PreconditionFailed", Condition="If-Match")
 
 
 def _checksum_mode(ctx: Ctx) -> bool:
@@ -255,7 +241,9 @@ async def copy_object(ctx: Ctx) -> Response:
         )
     if meta is None and "x-amz-storage-class" in ctx.headers:
         meta = source.meta.copy(storage_class=meta_from_headers(ctx.headers).storage_class)
-    info = await ctx.backend.copy_object(src_bucket, src_key, bucket, key, meta)
+    cond = conditions.write_condition(ctx.headers)  # on the destination
+    with conditions.deciding(cond):
+        info = await ctx.backend.copy_object(src_bucket, src_key, bucket, key, meta, cond)
     doc = Doc("CopyObjectResult")
     add(doc.root, "LastModified", info.last_modified)
     add(doc.root, "ETag", f'"{info.etag}"')

@@ -324,12 +324,14 @@ class Operations:
     def put_object(self, req: Request, bucket: str, key: str) -> Response:
         _key_check(key)
         self.store.require_bucket(bucket)
-        forbid = (req.headers.get("x-oss-forbid-overwrite") or "").lower() == "true"
-        if forbid and self._exists(bucket, key):
+        forbid = _forbid_overwrite(req)
+        if forbid and self._exists(bucket, key):  # early, before the body; decided again with the write
             raise EmulatorError(409, "FileAlreadyExists", "The object you specified already exists.")
         blob = self._receive(req)
         try:
-            rec = self.store.put_object(bucket, key, blob, _stored_headers(req), {"crc64": self._crc(blob)})
+            rec = self.store.put_object(
+                bucket, key, blob, _stored_headers(req), {"crc64": self._crc(blob)}, create_only=forbid
+            )
         except BaseException:
             blob.discard()
             raise
@@ -370,7 +372,9 @@ class Operations:
         if directive not in ("COPY", "REPLACE"):
             raise EmulatorError(400, "InvalidArgument", "x-oss-metadata-directive must be COPY or REPLACE.")
         headers = _stored_headers(req) if directive == "REPLACE" else None
-        rec = self.store.copy_object(_bucket_of(req), src.key, bucket, key, headers)
+        rec = self.store.copy_object(
+            _bucket_of(req), src.key, bucket, key, headers, create_only=_forbid_overwrite(req)
+        )
         root = element(
             "CopyObjectResult",
             None,
@@ -506,7 +510,9 @@ class Operations:
             if number is None or not number.strip().isdigit() or etag is None:
                 raise EmulatorError(400, "MalformedXML", "Each Part needs a PartNumber and an ETag.")
             parts.append((int(number), etag.strip().strip('"').lower()))
-        rec = self.store.complete_upload(bucket, key, upload_id, parts, MIN_PART, {"type": "Multipart"})
+        rec = self.store.complete_upload(
+            bucket, key, upload_id, parts, MIN_PART, {"type": "Multipart"}, create_only=_forbid_overwrite(req)
+        )
         encoding = req.param("encoding-type")
         shown = quote(key, safe="") if encoding == "url" else key
         result = element(
@@ -553,6 +559,12 @@ class Operations:
             ],
         )
         return _xml(root)
+
+
+def _forbid_overwrite(req: Request) -> bool:
+    """``x-oss-forbid-overwrite: true`` (PutObject, CopyObject, CompleteMultipartUpload): 409
+    FileAlreadyExists instead of replacing an existing object, decided atomically with the write."""
+    return (req.headers.get("x-oss-forbid-overwrite") or "").lower() == "true"
 
 
 def _bucket_of(req: Request) -> str:

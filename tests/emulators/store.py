@@ -169,16 +169,31 @@ class Store:
 
     # objects
     def put_object(
-        self, bucket: str, key: str, blob: Blob, headers: dict[str, str], extra: dict[str, Any] | None = None
+        self,
+        bucket: str,
+        key: str,
+        blob: Blob,
+        headers: dict[str, str],
+        extra: dict[str, Any] | None = None,
+        create_only: bool = False,
     ) -> ObjectRecord:
+        """``create_only`` (OSS's ``x-oss-forbid-overwrite``) is decided under the lock with the write."""
         with self._lock:
             b = self.require_bucket(bucket)
+            self._refuse_overwrite(b, key, create_only)
             record = ObjectRecord(
                 key, blob.size, blob.md5_hex, time.time(), self._adopt(blob.path), dict(headers)
             )
             record.extra.update(extra or {})
             self._replace(b, record)
             return record
+
+    @staticmethod
+    def _refuse_overwrite(b: BucketRecord, key: str, create_only: bool, tmp: Path | None = None) -> None:
+        if create_only and key in b.objects:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            raise EmulatorError(409, "FileAlreadyExists", "The object you specified already exists.")
 
     def _replace(self, b: BucketRecord, record: ObjectRecord) -> None:
         old = b.objects.get(record.key)
@@ -210,6 +225,7 @@ class Store:
         dst_key: str,
         headers: dict[str, str] | None,
         extra: dict[str, Any] | None = None,
+        create_only: bool = False,
     ) -> ObjectRecord:
         """Copy the body on disk; ``headers`` None keeps the source's."""
         src = self.get_object(src_bucket, src_key)
@@ -218,6 +234,7 @@ class Store:
         shutil.copyfile(src.path, tmp)
         with self._lock:
             b = self.require_bucket(dst_bucket)
+            self._refuse_overwrite(b, dst_key, create_only, tmp)
             record = ObjectRecord(
                 dst_key,
                 src.size,
@@ -299,6 +316,7 @@ class Store:
         parts: list[tuple[int, str]],
         min_part_size: int,
         extra: dict[str, Any] | None = None,
+        create_only: bool = False,
     ) -> ObjectRecord:
         """Join the named parts (etags as lowercase hex) into the object, checking order, etags and sizes."""
         up = self.upload(bucket, key, upload_id)
@@ -346,6 +364,8 @@ class Store:
         etag = f"{hashlib.md5(joined).hexdigest()}-{len(chosen)}"
         with self._lock:
             b = self.require_bucket(bucket)
+            if upload_id in b.uploads:
+                self._refuse_overwrite(b, key, create_only, tmp)
             if b.uploads.pop(upload_id, None) is None:
                 tmp.unlink(missing_ok=True)
                 raise EmulatorError(
