@@ -25,6 +25,7 @@ import pytest
 
 from backends import errors as be
 from backends.base import Backend, ByteRange, ObjectMeta
+from tests.contract.suite_conditional import ConditionalContract
 from tests.contract.suite_listing import ListingContract
 from tests.contract.suite_multipart import MultipartContract
 from tests.helpers.bodies import (
@@ -98,7 +99,7 @@ NASTY_KEYS = [
 
 
 @pytest.mark.anyio
-class BackendContract(ListingContract, MultipartContract):
+class BackendContract(ListingContract, MultipartContract, ConditionalContract):
     """The contract tests; subclasses provide the ``backend`` fixture."""
 
     @pytest.fixture

@@ -5,6 +5,7 @@ OBS wire emulator (``tests.emulators.obs``)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -38,6 +39,8 @@ async def started(settings: Settings) -> AsyncIterator[Backend]:
 class TestContractObs(MotoContract):
     """SigV4 mode against moto's S3 server (moto is reset before each test: an empty namespace)."""
 
+    conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
+
     @pytest.fixture
     async def backend(self, moto: ServerProcess) -> AsyncIterator[Backend]:
         async with httpx.AsyncClient() as http:
@@ -52,6 +55,8 @@ class TestContractObs(MotoContract):
 class TestContractObsNative(BackendContract):
     """The native OBS signature against the strict OBS wire emulator."""
 
+    conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
+
     @pytest.fixture
     async def backend(self, emulator: ServerProcess) -> AsyncIterator[Backend]:
         settings = Settings(type="obs", server=emulator.url, access_key=AK, secret_key=SK, signature="obs")
@@ -61,6 +66,8 @@ class TestContractObsNative(BackendContract):
 
 class TestContractObsGateway(BackendContract):
     """SigV4 mode against s3bridge itself (fs backend), which verifies every signature the SDK sends."""
+
+    conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
 
     @pytest.fixture
     async def backend(self, gateway_store: ServerProcess) -> AsyncIterator[Backend]:

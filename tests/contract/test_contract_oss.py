@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -30,6 +31,10 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess
 class TestContractOss(BackendContract):
     """OSS V4 signatures (the default)."""
 
+    conditional_writes: ClassVar[frozenset[str]] = frozenset(
+        {"if_none_match"}
+    )  # x-oss-forbid-overwrite; no atomic If-Match
+
     @pytest.fixture
     async def backend(self, emulator: ServerProcess) -> AsyncIterator[Backend]:
         async for backend in started(oss_settings(emulator, "v4"), name=f"oss-{uuid.uuid4().hex[:6]}"):
@@ -38,6 +43,10 @@ class TestContractOss(BackendContract):
 
 class TestContractOssV1(BackendContract):
     """OSS V1 signatures (``OSS ak:sig``)."""
+
+    conditional_writes: ClassVar[frozenset[str]] = frozenset(
+        {"if_none_match"}
+    )  # x-oss-forbid-overwrite; no atomic If-Match
 
     @pytest.fixture
     async def backend(self, emulator: ServerProcess) -> AsyncIterator[Backend]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import ClassVar
 
 import pytest
 
@@ -150,6 +151,8 @@ class TestContractS3Rgw(S3RgwContract):
 
 class TestContractObsRgw(RgwContract):
     """The OBS backend's SigV4 mode (UNSIGNED-PAYLOAD, signed ``x-amz-date``) against RGW."""
+
+    conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
 
     @pytest.fixture
     async def backend(self, rgw_cluster: RgwCluster) -> AsyncIterator[Backend]:
