@@ -91,8 +91,9 @@ from backends.composite.breaker import Breaker, BreakerOptions
 from backends.composite.forwarding import close_members, start_members
 from backends.composite.journal import DEFAULT_BUCKET, Journal
 from backends.composite.journalled import Journalled
+from backends.composite.lease import Lease
 from backends.composite.overlay import overlay
-from backends.composite.reconcile import Lease, Reconciler, unavailable
+from backends.composite.reconcile import Reconciler, unavailable
 from backends.composite.streams import TrackedBody, copy_across, part_copy_across
 from backends.served import mark
 

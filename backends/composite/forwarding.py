@@ -116,9 +116,7 @@ class Forwarding(Backend):
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
-        return await self._call(
-            self.inner.copy_object, src_bucket, src_key, dst_bucket, dst_key, meta, cond
-        )
+        return await self._call(self.inner.copy_object, src_bucket, src_key, dst_bucket, dst_key, meta, cond)
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000

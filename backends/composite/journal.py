@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from backends import errors as be
-from backends.base import Backend, ObjectMeta
+from backends.base import ALWAYS, Backend, ObjectInfo, ObjectMeta, WriteCondition
 from backends.composite.streams import StreamBody
 
 Op = Literal["put", "delete"]
@@ -98,17 +98,22 @@ class Journal:
         except (be.BucketAlreadyOwnedByYou, be.BucketAlreadyExists):
             pass
 
-    async def write(self, name: str, data: bytes) -> None:
-        for attempt in (1, 2):
-            try:
-                await self.store.put_object(
-                    self.bucket, name, StreamBody(_body(data), len(data)), ObjectMeta("application/json")
-                )
-                return
-            except be.NoSuchBucket:
-                if attempt == 2:
-                    raise
-                await self.ensure()
+    async def write(
+        self, name: str, data: bytes, cond: WriteCondition = ALWAYS, user: dict[str, str] | None = None
+    ) -> ObjectInfo:
+        """Store ``data`` as ``name`` (``cond`` decided by the store; ``user`` metadata with it)."""
+        meta = ObjectMeta("application/json", user=dict(user or {}))
+
+        async def put() -> ObjectInfo:
+            return await self.store.put_object(
+                self.bucket, name, StreamBody(_body(data), len(data)), meta, cond
+            )
+
+        try:
+            return await put()
+        except be.NoSuchBucket:
+            await self.ensure()
+        return await put()
 
     async def record(self, bucket: str, key: str, op: Op) -> Entry:
         """Journal ``op`` on ``bucket/key``, which the store has already applied. Returns once the

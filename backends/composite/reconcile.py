@@ -7,29 +7,19 @@ secondary no longer has it. The secondary holds the latest acknowledged state of
 key commute, and an entry is removed only after the primary holds what it stands for. A bucket created
 during the outage (on the secondary only) is created on the primary first.
 
-Only the replica holding the lease replays. The contract has no conditional PUT (no If-None-Match), so
-the lease is built from what it has, a PUT and a strongly consistent listing: a replica writes its claim
-``<prefix>lease/<holder>`` and lists the claims; a newcomer holds the lease only when it sees no other
-live claim (two newcomers that see each other both withdraw and try again later), and a holder keeps it
-by rewriting its claim before it expires. A claim is live while its store timestamp is younger than
-``ttl``; older claims (of a replica that died) are deleted by whoever sees them. Limits: this needs a
-store whose listings show every PUT that completed before them (S3 since 2020, MinIO, the fs backend),
-and clocks (the store's, the replicas') that agree to well within ``ttl``; a holder that stalls longer
-than ``ttl`` in the middle of one entry may overlap its successor, which replays the same state again.
+Only the replica holding the lease (lease.py: one lease object in the secondary, taken, renewed and
+taken over by conditional writes the store decides atomically) replays.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import socket
-import time
-from collections.abc import Callable
 
 from backends import errors as be
 from backends.base import Backend
 from backends.composite.journal import Journal
+from backends.composite.lease import Lease
 from backends.composite.streams import copy_across
 
 log = logging.getLogger("s3bridge.fallback")
@@ -38,54 +28,6 @@ log = logging.getLogger("s3bridge.fallback")
 def unavailable(exc: BaseException) -> bool:
     """The store cannot serve us, whatever the request: the case for the other store."""
     return isinstance(exc, be.BackendError) and (exc.retryable or isinstance(exc, be.AccessDenied))
-
-
-class Lease:
-    def __init__(self, journal: Journal, ttl: float = 30.0, *, clock: Callable[[], float] = time.time):
-        self.journal = journal
-        self.ttl = ttl
-        self.holder = f"{socket.gethostname()}-{secrets.token_hex(6)}"
-        self._clock = clock
-        self._renewed: float | None = None
-
-    @property
-    def _claim(self) -> str:
-        return f"{self.journal.prefix}lease/{self.holder}"
-
-    @property
-    def held(self) -> bool:
-        return self._renewed is not None and self._clock() - self._renewed < self.ttl / 2
-
-    async def acquire(self) -> bool:
-        """Take or renew the lease; True when this replica holds it for at least ``ttl / 2`` more."""
-        holding = self.held
-        started = self._clock()
-        await self.journal.write(self._claim, self.holder.encode())
-        others = False
-        async for name, stamp in self.journal.names(f"{self.journal.prefix}lease/"):
-            if name == self._claim:
-                continue
-            if self._clock() - stamp < self.ttl:
-                others = True
-            else:  # its holder died or stalled: nobody may wait on it forever
-                await self.journal.discard(name)
-        if others and not holding:
-            self._renewed = None
-            await self.journal.discard(self._claim)
-            return False
-        self._renewed = started
-        return True
-
-    async def keep(self) -> bool:
-        """Renew the lease when a third of its time is spent; False when it was lost."""
-        if self._renewed is not None and self._clock() - self._renewed < self.ttl / 3:
-            return True
-        return await self.acquire()
-
-    async def release(self) -> None:
-        if self._renewed is not None:
-            self._renewed = None
-            await self.journal.discard(self._claim)
 
 
 class Reconciler:

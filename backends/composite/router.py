@@ -248,9 +248,7 @@ class Router(Backend):
     ) -> ObjectInfo:
         s, d = self.resolve(src_bucket), self.resolve(dst_bucket)
         if s.backend is d.backend and d.backend.capabilities.server_side_copy:
-            info = await d.backend.copy_object(
-                s.bucket, s.key(src_key), d.bucket, d.key(dst_key), meta, cond
-            )
+            info = await d.backend.copy_object(s.bucket, s.key(src_key), d.bucket, d.key(dst_key), meta, cond)
         else:
             info = await copy_across(
                 s.backend, s.bucket, s.key(src_key), d.backend, d.bucket, d.key(dst_key), meta, cond
@@ -320,9 +318,7 @@ class Router(Backend):
         cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         t = self.resolve(bucket)
-        return t.info(
-            await t.backend.complete_multipart_upload(t.bucket, t.key(key), upload_id, parts, cond)
-        )
+        return t.info(await t.backend.complete_multipart_upload(t.bucket, t.key(key), upload_id, parts, cond))
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         t = self.resolve(bucket)

@@ -203,7 +203,9 @@ class FsBackend(Backend):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except CorruptObject as exc:
-            raise be.InternalBackendError(detail=f"unreadable object file: {exc}", backend=self.name) from None
+            raise be.InternalBackendError(
+                detail=f"unreadable object file: {exc}", backend=self.name
+            ) from None
 
     async def _commit(
         self,

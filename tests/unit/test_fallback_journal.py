@@ -7,21 +7,24 @@ secondary store, replayed by the real reconciler into the real primary.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 import pytest
 
 from backends import errors as be
-from backends.base import CompletedPart, ObjectMeta
+from backends.base import ALWAYS, CompletedPart, ObjectMeta
 from backends.composite.fallback import Fallback, Settings, build
 from backends.composite.forwarding import Forwarding
 from backends.composite.journal import Journal, escape
+from backends.composite.lease import Lease
 from backends.composite.overlay import overlay
-from backends.composite.reconcile import Lease, Reconciler
+from backends.composite.reconcile import Reconciler
 from backends.fs.backend import FsBackend
 from backends.served import served_by
 from tests.helpers.bodies import get_bytes, pattern, put_bytes
@@ -284,10 +287,57 @@ async def test_a_dead_holders_lease_expires(stack: Stack) -> None:
     assert await dead.acquire()
     heir = Lease(stack.journal, ttl=0.2)
     assert not await heir.acquire()
-    import anyio
-
     await anyio.sleep(1.2)  # past the ttl by the store's clock (fs timestamps may be coarse)
     assert await heir.acquire()
+
+
+async def test_racing_replicas_take_a_free_lease_once(stack: Stack) -> None:
+    """Replicas racing for the free (then for an expired) lease: the store's conditional write picks one."""
+    leases = [Lease(stack.journal, ttl=0.2) for _ in range(8)]
+    won = await asyncio.gather(*(lease.acquire() for lease in leases))
+    assert sum(won) == 1
+    await anyio.sleep(1.2)  # the holder died: its lease expires
+    heirs = [lease for lease, w in zip(leases, won, strict=True) if not w]
+    assert sum(await asyncio.gather(*(lease.acquire() for lease in heirs))) == 1
+    assert len(await listed(stack.secondary, stack.journal.bucket, prefix="fb/")) == 1  # one lease object
+
+
+async def test_a_stalled_holder_cannot_renew_over_its_successor(stack: Stack) -> None:
+    stalled = Lease(stack.journal, ttl=1.0)
+    assert await stalled.acquire()
+    await anyio.sleep(2.0)  # the holder stalled past its ttl
+    heir = Lease(stack.journal, ttl=1.0)
+    assert await heir.acquire()  # took over the expired lease (If-Match its ETag)
+    assert not await stalled.acquire()  # its If-Match names an ETag that is gone
+    await stalled.release()  # not its lease any more: it leaves it alone
+    other = Lease(stack.journal, ttl=1.0)
+    assert not await other.acquire()
+    assert await heir.acquire()  # renewal (If-Match its own ETag)
+    await heir.release()
+    assert await other.acquire()  # a released lease is free at once
+
+
+class Unconditional(Forwarding):
+    """A store that refuses conditional writes, as OBS does."""
+
+    async def put_object(self, bucket: str, key: str, body: Any, meta: ObjectMeta, cond: Any = ALWAYS) -> Any:
+        if cond:
+            raise be.NotImplementedByBackend("no conditional writes (test)", backend=self.inner.name)
+        return await self.inner.put_object(bucket, key, body, meta)
+
+
+async def test_a_store_without_conditional_writes_keeps_the_claims_lease(tmp_path: Path) -> None:
+    store = Unconditional(FsBackend(tmp_path / "s", name="s", fsync=False))
+    await store.start()
+    journal = Journal(store, prefix="fb/")
+    now = [1000.0]
+    leases = [Lease(journal, ttl=30, clock=lambda: now[0]) for _ in range(2)]
+    assert await leases[0].acquire()
+    assert not await leases[1].acquire()
+    await leases[0].release()
+    assert await leases[1].acquire()
+    assert not await leases[0].acquire()
+    await store.close()
 
 
 async def test_a_replica_without_the_lease_replays_nothing(stack: Stack) -> None:
@@ -303,8 +353,6 @@ async def test_a_replica_without_the_lease_replays_nothing(stack: Stack) -> None
 
 
 async def test_background_reconciler_drains_after_the_outage(tmp_path: Path) -> None:
-    import anyio
-
     settings = Settings.model_validate(
         {"type": "fallback", "primary": "p", "secondary": "s", "journal": {"reconcile_interval": 0.05}}
     )
