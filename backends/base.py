@@ -212,6 +212,11 @@ class WriteCondition:
             return False
         return self.if_match is None or self.if_match in ("*", current_etag)
 
+    def refuse(self, what: str, backend: str, why: str) -> None:
+        """For a backend that cannot decide a condition atomically: NotImplementedByBackend if there is one."""
+        if self:
+            raise NotImplementedByBackend(f"A conditional {what} cannot be decided {why}.", backend=backend)
+
     def check(self, current_etag: str | None) -> None:
         """``holds``, raising PreconditionFailed when it does not."""
         if not self.holds(current_etag):

@@ -236,16 +236,10 @@ class Mirror(Backend):
             raise tee.error  # the client's body failed: every member failed with it, nothing was stored
         return dict(zip(which, outcomes, strict=True))
 
-    def _unconditional(self, what: str, cond: WriteCondition) -> None:
-        if cond:
-            raise be.NotImplementedByBackend(
-                f"A conditional {what} cannot be decided across the members of a mirror.", backend=self.name
-            )
-
     async def put_object(
         self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
     ) -> ObjectInfo:
-        self._unconditional("PutObject", cond)
+        cond.refuse("PutObject", self.name, "across the members of a mirror")
         outcomes = await self._teed(
             body, range(len(self.members)), lambda m, b: m.put_object(bucket, key, b, meta.copy())
         )
@@ -273,7 +267,7 @@ class Mirror(Backend):
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
-        self._unconditional("CopyObject", cond)
+        cond.refuse("CopyObject", self.name, "across the members of a mirror")
 
         async def copy(i: int, member: Backend) -> ObjectInfo:
             try:
@@ -349,7 +343,7 @@ class Mirror(Backend):
         parts: list[CompletedPart],
         cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
-        self._unconditional("CompleteMultipartUpload", cond)
+        cond.refuse("CompleteMultipartUpload", self.name, "across the members of a mirror")
         ids = self._ids(upload_id)
         outcomes = await self._all(
             lambda i, m: m.complete_multipart_upload(bucket, key, ids[i], parts), list(ids)

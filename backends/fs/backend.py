@@ -54,7 +54,7 @@ from backends.base import (
 from backends.bridge import DEFAULT_THREADS
 from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
 from backends.fs.io import READ_CHUNK, FileBody, FileIO, os_error
-from backends.fs.keylocks import KeyLocks
+from backends.fs.keylocks import KeyLocks, check_condition
 from backends.fs.keys import check_bucket, key_components
 from backends.fs.listing import KeyWalker, list_page
 from backends.fs.multipart import (
@@ -196,17 +196,6 @@ class FsBackend(Backend):
             raise
         return temp
 
-    def _current_etag(self, path: str) -> str | None:
-        """The ETag of the object at ``path``, None when there is none (blocking)."""
-        try:
-            return read_record_at(path).etag
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
-        except CorruptObject as exc:
-            raise be.InternalBackendError(
-                detail=f"unreadable object file: {exc}", backend=self.name
-            ) from None
-
     async def _commit(
         self,
         temp: TempFile,
@@ -226,12 +215,7 @@ class FsBackend(Backend):
             bucket, key, cond = guard
             with self.key_locks.hold(bucket, key):
                 if cond:
-                    current = self._current_etag(os.path.join(base, *components))
-                    try:
-                        cond.check(current)
-                    except be.BackendError as exc:
-                        exc.backend = self.name
-                        raise
+                    check_condition(cond, os.path.join(base, *components), self.name)
                 self._publish(temp.path, base, components)
 
         try:

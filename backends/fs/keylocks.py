@@ -19,6 +19,10 @@ import hashlib
 import os
 from collections.abc import Iterator
 
+from backends import errors as be
+from backends.base import WriteCondition
+from backends.fs.format import CorruptObject, read_record_at
+
 STRIPES = 1024
 
 
@@ -45,3 +49,18 @@ class KeyLocks:
             yield
         finally:
             os.close(fd)  # closing the only descriptor of this open file drops the lock
+
+
+def check_condition(cond: WriteCondition, path: str, backend: str) -> None:
+    """Raise when ``cond`` does not hold for the object file at ``path`` (blocking; call under its lock)."""
+    try:
+        current: str | None = read_record_at(path).etag
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        current = None
+    except CorruptObject as exc:
+        raise be.InternalBackendError(detail=f"unreadable object file: {exc}", backend=backend) from None
+    try:
+        cond.check(current)
+    except be.BackendError as exc:
+        exc.backend = backend
+        raise

@@ -142,18 +142,10 @@ class ObsOperations:
     def _put_headers(self, meta: ObjectMeta, size: int) -> PutObjectHeader:
         return PutObjectHeader(contentType=wire.content_type(meta), contentLength=size)
 
-    def _unconditional(self, what: str, cond: WriteCondition) -> None:
-        """OBS's write APIs take no precondition on the object they replace (no If-None-Match or If-Match
-        on PUT, copy or completion): a condition is refused, never checked and written in two steps."""
-        if cond:
-            raise be.NotImplementedByBackend(
-                f"A conditional {what} cannot be decided atomically by OBS.", backend=self.name
-            )
-
     async def put_object(
         self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
     ) -> ObjectInfo:
-        self._unconditional("PutObject", cond)
+        cond.refuse("PutObject", self.name, "atomically by OBS (its writes take no precondition)")
         if body.size is None or body.size > MAX_SINGLE_PUT:
             return await self._put_multipart(bucket, key, body, meta)
         size = body.size
@@ -273,7 +265,7 @@ class ObsOperations:
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
-        self._unconditional("CopyObject", cond)
+        cond.refuse("CopyObject", self.name, "atomically by OBS (its writes take no precondition)")
         headers = CopyObjectHeader()
         metadata = None
         if meta is not None:
@@ -402,7 +394,9 @@ class ObsOperations:
         parts: list[CompletedPart],
         cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
-        self._unconditional("CompleteMultipartUpload", cond)
+        cond.refuse(
+            "CompleteMultipartUpload", self.name, "atomically by OBS (its writes take no precondition)"
+        )
         if not upload_id:
             raise be.NoSuchUpload(backend=self.name)
         numbers = [p.part_number for p in parts]
