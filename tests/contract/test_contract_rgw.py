@@ -118,6 +118,22 @@ class S3RgwContract(RgwContract):
     ) -> None:
         await super().test_unsatisfiable_range(backend, bucket, first, last)
 
+    # Conditional writes as S3 has had them since 2024; radosgw 16.2 predates them.
+    @rgw_deviation(
+        "PutObject with If-Match naming the current ETag answers 412 PreconditionFailed",
+        be.PreconditionFailed,
+    )
+    async def test_if_match(self, backend: Backend, bucket: str) -> None:
+        await super().test_if_match(backend, bucket)
+
+    @rgw_deviation("CopyObject ignores If-None-Match: * on the destination", pytest.fail.Exception)
+    async def test_conditional_copy(self, backend: Backend, bucket: str) -> None:
+        await super().test_conditional_copy(backend, bucket)
+
+    @rgw_deviation("CompleteMultipartUpload ignores If-None-Match: *", pytest.fail.Exception)
+    async def test_conditional_complete(self, backend: Backend, bucket: str) -> None:
+        await super().test_conditional_complete(backend, bucket)
+
 
 def _no_lookup(name: str) -> Backend:
     raise KeyError(name)
