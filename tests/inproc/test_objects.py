@@ -18,7 +18,7 @@ from tests.helpers.inproc import InProcessGateway
 pytestmark = pytest.mark.anyio
 
 PAST = format_datetime(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), usegmt=True)
-FUTURE = format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1), usegmt=True)
+FUTURE = format_datetime(dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc), usegmt=True)  # stable test ids
 
 
 async def stored(gw: InProcessGateway, key: str = "c", body: bytes = b"data") -> str:
