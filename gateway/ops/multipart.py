@@ -134,6 +134,7 @@ async def complete_multipart_upload(ctx: Ctx) -> Response:
     ctx.auth.payload.ignore_checksum_headers()  # they describe the object, not this XML body
     parts = parse_complete(await ctx.read_xml())
     await _verify_object_checksum(ctx, upload_id, parts)
+    await _verify_object_size(ctx, upload_id, parts)
     cond = conditions.write_condition(ctx.headers)
     with conditions.deciding(cond):
         info = await ctx.backend.complete_multipart_upload(bucket, key, upload_id, parts, cond)
@@ -159,6 +160,28 @@ async def _stored_parts(ctx: Ctx, upload_id: str) -> dict[int, PartInfo]:
         if not page.is_truncated or page.next_part_number_marker is None:
             return parts
         marker = page.next_part_number_marker
+
+
+async def _verify_object_size(ctx: Ctx, upload_id: str, parts: list[CompletedPart]) -> None:
+    """``x-amz-mp-object-size`` asks for the assembled size to be checked: before anything commits, from
+    the parts' stored sizes (a part the request names and the store lacks is the completion's InvalidPart)."""
+    raw = ctx.headers.get("x-amz-mp-object-size")
+    if raw is None:
+        return
+    if not raw.strip().isdigit():
+        raise S3Error(
+            "InvalidArgument",
+            "The x-amz-mp-object-size header must be a non-negative integer.",
+            ArgumentName="x-amz-mp-object-size",
+            ArgumentValue=raw,
+        )
+    stored = await _stored_parts(ctx, upload_id)
+    chosen = [stored.get(p.part_number) for p in parts]
+    if all(c is not None for c in chosen) and sum(c.size for c in chosen if c) != int(raw):
+        raise S3Error(
+            "InvalidRequest",
+            "The provided 'x-amz-mp-object-size' header value does not match the size of the parts.",
+        )
 
 
 async def _verify_object_checksum(ctx: Ctx, upload_id: str, parts: list[CompletedPart]) -> None:
