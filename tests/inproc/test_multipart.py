@@ -47,7 +47,11 @@ async def test_object_size_checked_before_commit(inproc: InProcessGateway) -> No
         assert_s3_error(refused, 400, "InvalidRequest")
     assert (await gw.request("HEAD", "/mpu-size/sized")).status_code == 404
     bad = await gw.request(
-        "POST", "/mpu-size/sized", params={"uploadId": upload_id}, body=doc, headers={"x-amz-mp-object-size": "-1"}
+        "POST",
+        "/mpu-size/sized",
+        params={"uploadId": upload_id},
+        body=doc,
+        headers={"x-amz-mp-object-size": "-1"},
     )
     assert_s3_error(bad, 400, "InvalidArgument")
     done = await gw.request(
