@@ -116,11 +116,6 @@ def test_classify_without_code_or_status_is_internal() -> None:
 
 def test_an_error_sent_as_json_is_classified_by_its_code() -> None:
     """Ceph RGW answers some refusals with a JSON body: its Code still decides, never InternalError."""
-    from minio.error import InvalidResponseError
-
-    from backends import errors as be
-    from backends.s3.errors import map_error
-
     body = '{"Code":"InvalidRequest","Message":"","RequestId":"tx1","HostId":"h"}'
     mapped = map_error(InvalidResponseError(400, "application/json", body), "store")
     assert isinstance(mapped, be.InvalidArgument)
