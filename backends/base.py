@@ -380,6 +380,50 @@ class Backend:
     ) -> UploadsPage:
         raise self._unsupported("ListMultipartUploads")
 
+    # -- bucket settings -------------------------------------------------------------------------
+    # Documents the gateway evaluates itself (ACLs, policy, CORS, ownership, public-access block,
+    # default encryption, ...): the provider's principals are not the gateway's key pairs, so the
+    # gateway keeps these in the store (fs: its state directory; s3/oss/obs: a metadata bucket), never
+    # in one process's memory. ``name`` is one of BUCKET_SETTINGS; the document is opaque bytes.
+
+    async def get_bucket_setting(self, bucket: str, name: str) -> bytes | None:
+        """The document stored under ``name`` for ``bucket``, None when unset; NoSuchBucket when the
+        bucket does not exist."""
+        raise self._unsupported("Bucket settings")
+
+    async def put_bucket_setting(self, bucket: str, name: str, document: bytes) -> None:
+        """Replace the document (atomically: a reader sees the old or the new one, never a mix)."""
+        raise self._unsupported("Bucket settings")
+
+    async def delete_bucket_setting(self, bucket: str, name: str) -> None:
+        """Remove the document; an unset one is success."""
+        raise self._unsupported("Bucket settings")
+
+
+#: The bucket settings a backend keeps for the gateway (see Backend.get_bucket_setting).
+BUCKET_SETTINGS = frozenset(
+    {
+        "acl",
+        "policy",
+        "cors",
+        "ownership",
+        "public-access-block",
+        "encryption",
+        "tagging",
+        "versioning",
+        "object-lock",
+        "owner",
+        "lifecycle",
+    }
+)
+
+
+def check_setting_name(name: str) -> str:
+    """``name`` if it is one of BUCKET_SETTINGS; a ValueError (a bug in the caller) otherwise."""
+    if name not in BUCKET_SETTINGS:
+        raise ValueError(f"unknown bucket setting {name!r}")
+    return name
+
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10000

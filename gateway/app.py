@@ -29,6 +29,7 @@ from backends.served import served_by
 from gateway import addressing, operations
 from gateway.auth import AuthResult, RequestView
 from gateway.auth import authenticate as verify_signature
+from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
 from gateway.context import OWNER_ID, Ctx
 from gateway.errors import S3Error, from_backend
@@ -62,6 +63,7 @@ class S3App:
         self.config = config
         self.backend = backend
         self.policy = Policy(config)
+        self.bucket_settings = BucketSettings(backend)
         self._extra = extra
         self._started = False
 
@@ -168,6 +170,7 @@ class S3App:
         ex.ctx = Ctx(
             call.request, ex.rid, call.route.operation, call.target.bucket, call.target.key, call.query,
             call.request.headers, self.backend, self.config, auth, self.policy,
+            self.bucket_settings,
         )  # fmt: skip
         return await call.route.handler(ex.ctx)
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from backends.base import Backend
 from gateway.auth import AuthResult
 from gateway.body import RequestBody
+from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
 from gateway.errors import S3Error
 from gateway.policy import Policy
@@ -36,6 +37,8 @@ class Ctx:
     config: Config
     auth: AuthResult
     policy: Policy
+    #: The bucket settings documents (ACLs, policy, CORS, ...), cached; see gateway.bucketsettings.
+    settings: BucketSettings
     _body: RequestBody | None = field(default=None, repr=False)
 
     @property

@@ -243,6 +243,24 @@ class Fallback(Journalled, Backend):
         outcomes = await self._both(lambda b: b.delete_bucket(bucket))
         self._settle_delete(outcomes, missing=be.NoSuchBucket)
 
+    # -- bucket settings: on both members, or refused (a member missing a policy change would enforce
+    # the old policy after a switch) ----------------------------------------------------------------
+    async def get_bucket_setting(self, bucket: str, name: str) -> bytes | None:
+        self._guard(bucket)
+        return await self._read("GetBucketSetting", lambda b: b.get_bucket_setting(bucket, name))
+
+    async def put_bucket_setting(self, bucket: str, name: str, document: bytes) -> None:
+        self._guard(bucket)
+        for outcome in await self._both(lambda b: b.put_bucket_setting(bucket, name, document)):
+            if outcome is not None:
+                raise outcome
+
+    async def delete_bucket_setting(self, bucket: str, name: str) -> None:
+        self._guard(bucket)
+        for outcome in await self._both(lambda b: b.delete_bucket_setting(bucket, name)):
+            if outcome is not None:
+                raise outcome
+
     @staticmethod
     def _settle_delete(outcomes: list[BaseException | None], missing: type[be.BackendError]) -> None:
         """Gone from both stores (deleted or missing) is success; missing on both is the missing error."""

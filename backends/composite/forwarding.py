@@ -93,6 +93,15 @@ class Forwarding(Backend):
     async def head_bucket(self, bucket: str) -> BucketInfo:
         return await self._call(self.inner.head_bucket, bucket)
 
+    async def get_bucket_setting(self, bucket: str, name: str) -> bytes | None:
+        return await self._call(self.inner.get_bucket_setting, bucket, name)
+
+    async def put_bucket_setting(self, bucket: str, name: str, document: bytes) -> None:
+        await self._call(self.inner.put_bucket_setting, bucket, name, document)
+
+    async def delete_bucket_setting(self, bucket: str, name: str) -> None:
+        await self._call(self.inner.delete_bucket_setting, bucket, name)
+
     async def put_object(
         self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
     ) -> ObjectInfo:

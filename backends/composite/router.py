@@ -217,6 +217,30 @@ class Router(Backend):
         info = await t.backend.head_bucket(t.bucket)
         return BucketInfo(bucket, info.created)
 
+    # -- bucket settings -----------------------------------------------------------------------------
+    def _settings_target(self, bucket: str) -> Target:
+        """A view shares its remote bucket with other names: a setting there would apply to all of them."""
+        t = self.resolve(bucket)
+        if t.view:
+            raise be.NotImplementedByBackend(
+                f"Bucket {bucket} is a view of a shared remote bucket: its settings cannot be kept apart "
+                "from the other names on that bucket.",
+                backend=self.name,
+            )
+        return t
+
+    async def get_bucket_setting(self, bucket: str, name: str) -> bytes | None:
+        t = self._settings_target(bucket)
+        return await t.backend.get_bucket_setting(t.bucket, name)
+
+    async def put_bucket_setting(self, bucket: str, name: str, document: bytes) -> None:
+        t = self._settings_target(bucket)
+        await t.backend.put_bucket_setting(t.bucket, name, document)
+
+    async def delete_bucket_setting(self, bucket: str, name: str) -> None:
+        t = self._settings_target(bucket)
+        await t.backend.delete_bucket_setting(t.bucket, name)
+
     # -- objects -----------------------------------------------------------------------------------
     async def put_object(
         self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS

@@ -3,6 +3,7 @@
 Layout (``root`` from the settings)::
 
     <root>/<bucket>/.created              the bucket's creation time
+    <root>/<bucket>/.settings/<name>      the bucket's settings documents (see fs_bucketsettings)
     <root>/<bucket>/<encoded key path>    one file per object (see fs_keys for the encoding)
     <root>/.s3bridge/tmp/p-<pid>-<token>/ this process's temp files and staging (see fs tempdirs)
     <root>/.s3bridge/uploads/<bucket>/    multipart uploads (see fs_multipart)
@@ -52,6 +53,7 @@ from backends.base import (
     WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS
+from backends.fs.bucketsettings import BucketSettingsFiles
 from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
 from backends.fs.io import READ_CHUNK, FileBody, FileIO, os_error
 from backends.fs.keylocks import KeyLocks, check_condition
@@ -97,6 +99,7 @@ class FsBackend(Backend):
         self.temps = ProcessTempDir(os.path.join(self.state, "tmp"))
         self.uploads = UploadStore(os.path.join(self.state, "uploads"), self.temps)
         self.key_locks = KeyLocks(os.path.join(self.state, "locks"))
+        self.settings_files = BucketSettingsFiles(lambda: self.tmp, fsync)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -321,6 +324,23 @@ class FsBackend(Backend):
             self.uploads.remove_bucket(bucket)
 
         await self.io.run(delete)
+
+    # -- bucket settings -------------------------------------------------------------------------
+    async def get_bucket_setting(self, bucket: str, name: str) -> bytes | None:
+        return await self.io.checked(
+            "read bucket setting", lambda: self.settings_files.read(self._bucket_dir(bucket), name)
+        )
+
+    async def put_bucket_setting(self, bucket: str, name: str, document: bytes) -> None:
+        await self.io.checked(
+            "write bucket setting",
+            lambda: self.settings_files.write(self._bucket_dir(bucket), name, document),
+        )
+
+    async def delete_bucket_setting(self, bucket: str, name: str) -> None:
+        await self.io.checked(
+            "remove bucket setting", lambda: self.settings_files.remove(self._bucket_dir(bucket), name)
+        )
 
     # -- objects ---------------------------------------------------------------------------------
     async def put_object(

@@ -101,6 +101,7 @@ class ObsBackend(ObsOperations, Backend):
         self.region = settings.region
         self.client: Any = None
         self.pool = BlockingPool(settings.max_workers, name=f"obs-{name}")
+        self.meta_bucket = settings.meta_bucket
 
     def __repr__(self) -> str:
         return (

@@ -41,6 +41,7 @@ from backends.base import (
     WriteCondition,
 )
 from backends.bridge import BlockingPool, BodyReadError, iterate_blocking, read_up_to
+from backends.metabucket import MetaBucketSettings
 from backends.obs import wire
 from backends.obs.body import BodyMismatch, ExactReader, Source, Spooled, open_body
 from backends.obs.errors import check, from_exception
@@ -52,7 +53,7 @@ MAX_SINGLE_PUT = 5 * 1024**3
 MAX_PARTS = 10000
 
 
-class ObsOperations:
+class ObsOperations(MetaBucketSettings):
     name: str
     client: Any
     pool: BlockingPool
@@ -114,7 +115,7 @@ class ObsOperations:
     async def list_buckets(self) -> list[BucketInfo]:
         result = await self._ok("listBuckets", False)
         buckets = [BucketInfo(b.name, wire.sdk_date(b.create_date)) for b in result.body.buckets or []]
-        return sorted(buckets, key=lambda b: b.name)
+        return sorted(self._visible(buckets), key=lambda b: b.name)
 
     async def create_bucket(self, bucket: str, region: str | None = None) -> None:
         # OBS (and S3 in us-east-1) answer 200 when the owner re-creates a bucket: ask first.
@@ -127,9 +128,11 @@ class ObsOperations:
         if location in ("us-east-1", "region"):
             location = None
         await self._ok("createBucket", bucket, location=location)
+        await self._forget_settings(bucket)
 
     async def delete_bucket(self, bucket: str) -> None:
         await self._ok("deleteBucket", bucket, not_found=be.NoSuchBucket)
+        await self._forget_settings(bucket)
 
     async def head_bucket(self, bucket: str) -> BucketInfo:
         await self._ok("headBucket", bucket, not_found=be.NoSuchBucket)

@@ -35,6 +35,10 @@ class Settings(BaseModel):
     #: seconds for connecting and for each socket read or write (the SDK has one timeout for both)
     timeout: float = 60.0
     max_workers: int = Field(default=16, ge=1, le=256)
+    #: A bucket on this store holding the bucket settings the gateway evaluates itself (ACLs, policies,
+    #: CORS, default encryption); created on first use and hidden from ListBuckets. Unset: those
+    #: calls answer NotImplemented.
+    meta_bucket: str | None = None
     part_size: int = Field(default=8 * 1024 * 1024, ge=MIN_PART_SIZE, le=5 * 1024**3)
     path_style: bool = False
     #: the SDK's own retries; 0 leaves retrying to the Retry composite (a streamed body cannot be replayed)

@@ -54,6 +54,7 @@ from backends.base import (
     WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
+from backends.metabucket import MetaBucketSettings
 from backends.oss.settings import MiB, Settings
 from backends.oss.support import (
     SizedBody,
@@ -80,12 +81,13 @@ if logging.getLogger("oss2").level == logging.NOTSET:
 MAX_CACHED_BUCKETS = 256
 
 
-class OssBackend(Backend):
+class OssBackend(MetaBucketSettings, Backend):
     capabilities = Capabilities(server_side_copy=True, stores_checksums=False, leading_slash_keys=False)
 
     def __init__(self, settings: Settings, name: str):
         self.name = name
         self.settings = settings
+        self.meta_bucket = settings.meta_bucket
         self._pool: BlockingPool | None = None
         self._session: oss2.Session | None = None
         self._buckets: dict[str, oss2.Bucket] = {}
@@ -175,7 +177,7 @@ class OssBackend(Backend):
             if not page.is_truncated or not page.next_marker:
                 break
             marker = page.next_marker
-        return out
+        return self._visible(out)
 
     async def create_bucket(self, bucket: str, region: str | None = None) -> None:
         if region and region != self.settings.region:
@@ -184,6 +186,7 @@ class OssBackend(Backend):
             )
         try:
             await self._run(self._bucket(bucket).create_bucket, missing=be.NoSuchBucket)
+            await self._forget_settings(bucket)
         except be.BucketAlreadyExists as exc:
             try:
                 await self.head_bucket(bucket)
@@ -193,6 +196,7 @@ class OssBackend(Backend):
 
     async def delete_bucket(self, bucket: str) -> None:
         await self._run(self._bucket(bucket).delete_bucket, missing=be.NoSuchBucket)
+        await self._forget_settings(bucket)
 
     async def head_bucket(self, bucket: str) -> BucketInfo:
         info = await self._run(self._bucket(bucket).get_bucket_info, missing=be.NoSuchBucket)

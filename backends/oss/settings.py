@@ -41,6 +41,10 @@ class Settings(BaseModel):
     auth_version: Literal["v1", "v4"] = "v4"
     connect_timeout: float = Field(default=30.0, gt=0)
     max_workers: int = Field(default=16, ge=1, le=256)
+    #: A bucket on this store holding the bucket settings the gateway evaluates itself (ACLs, policies,
+    #: CORS, default encryption); created on first use and hidden from ListBuckets. Unset: those
+    #: calls answer NotImplemented.
+    meta_bucket: str | None = None
     part_size: int = Field(default=8 * MiB, ge=MIN_PART_SIZE, le=5 * 1024 * MiB)
     #: a bucket the readiness check looks at instead of listing every bucket (RAM users often cannot)
     bucket: str | None = None

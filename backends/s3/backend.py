@@ -43,6 +43,7 @@ from backends.base import (
     WriteCondition,
 )
 from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
+from backends.metabucket import MetaBucketSettings
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import map_error
 from backends.s3.settings import Settings
@@ -70,7 +71,7 @@ from backends.s3.wire import (
 T = TypeVar("T")
 
 
-class S3Backend(Backend):
+class S3Backend(MetaBucketSettings, Backend):
     capabilities = Capabilities(server_side_copy=True, stores_checksums=False)
 
     def __init__(self, settings: Settings, *, name: str = "s3"):
@@ -96,6 +97,7 @@ class S3Backend(Backend):
         else:
             self._client.disable_virtual_style_endpoint()
         self._pool = BlockingPool(settings.max_workers, name=f"s3-{name}")
+        self.meta_bucket = settings.meta_bucket
 
     def __repr__(self) -> str:
         return f"S3Backend(name={self.name!r}, endpoint={self.settings.endpoint!r})"
@@ -152,7 +154,7 @@ class S3Backend(Backend):
         buckets = await self._run(self._client.list_buckets)
         epoch = dt.datetime.fromtimestamp(0, dt.timezone.utc)
         infos = [BucketInfo(b.name, b.creation_date or epoch) for b in buckets]
-        return sorted(infos, key=lambda b: b.name)
+        return sorted(self._visible(infos), key=lambda b: b.name)
 
     async def create_bucket(self, bucket: str, region: str | None = None) -> None:
         """HEAD first: in us-east-1 S3 answers 200 to re-creating a bucket you own (a legacy quirk), and
@@ -161,6 +163,7 @@ class S3Backend(Backend):
             await self._request("HEAD", bucket)
         except be.NoSuchBucket:
             await self._request("PUT", bucket, body=location_body(region))
+            await self._forget_settings(bucket)
             return
         except be.AccessDenied as exc:  # someone else's bucket
             raise be.BucketAlreadyExists(detail=exc.detail, backend=self.name) from None
@@ -168,6 +171,7 @@ class S3Backend(Backend):
 
     async def delete_bucket(self, bucket: str) -> None:
         await self._request("DELETE", bucket)
+        await self._forget_settings(bucket)
 
     async def head_bucket(self, bucket: str) -> BucketInfo:
         """HEAD answers existence; the creation date only ListBuckets knows (epoch if not listed)."""

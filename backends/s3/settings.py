@@ -49,6 +49,10 @@ class Settings(BaseModel):
     #: Bodies of known size above this go out as the store's multipart (streamed parts of part_size).
     multipart_threshold: int = Field(default=MAX_SINGLE_PUT, ge=0, le=MAX_SINGLE_PUT)
     max_workers: int = Field(default=16, ge=1)
+    #: A bucket on this store holding the bucket settings the gateway evaluates itself (ACLs, policies,
+    #: CORS, default encryption); created on first use and hidden from ListBuckets. Unset: those
+    #: calls answer NotImplemented.
+    meta_bucket: str | None = None
 
     @field_validator("endpoint")
     @classmethod

@@ -16,6 +16,8 @@ from tests.contract.suite import BackendContract
 #: The key pair of the s3bridge process that serves as a signature-checking store.
 GATEWAY_KEY = "contract-store-access"
 GATEWAY_SECRET = "contract-store-secret-0123456789"
+#: The metadata bucket the provider backends of the suites keep bucket settings in.
+META_BUCKET = "s3bridge-contract-meta"
 
 
 def moto_deviation(

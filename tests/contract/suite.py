@@ -28,6 +28,7 @@ from backends.base import Backend, ByteRange, ObjectMeta
 from tests.contract.suite_conditional import ConditionalContract
 from tests.contract.suite_listing import ListingContract
 from tests.contract.suite_multipart import MultipartContract
+from tests.contract.suite_settings import SettingsContract
 from tests.helpers.bodies import (
     BodyFailed,
     ChunkedBody,
@@ -99,7 +100,7 @@ NASTY_KEYS = [
 
 
 @pytest.mark.anyio
-class BackendContract(ListingContract, MultipartContract, ConditionalContract):
+class BackendContract(ListingContract, MultipartContract, ConditionalContract, SettingsContract):
     """The contract tests; subclasses provide the ``backend`` fixture."""
 
     @pytest.fixture

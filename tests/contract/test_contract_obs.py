@@ -13,7 +13,7 @@ import pytest
 from backends.base import Backend
 from backends.obs.backend import build
 from backends.obs.settings import Settings
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, MotoContract
+from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, META_BUCKET, MotoContract
 from tests.contract.suite import BackendContract
 from tests.helpers.emulated import OBS_AK as AK
 from tests.helpers.emulated import OBS_SK as SK
@@ -46,7 +46,13 @@ class TestContractObs(MotoContract):
         async with httpx.AsyncClient() as http:
             (await http.post(moto.url + "/moto-api/reset", timeout=10)).raise_for_status()
         settings = Settings(
-            type="obs", server=moto.url, access_key=AK, secret_key=SK, signature="v4", region="us-east-1"
+            type="obs",
+            server=moto.url,
+            access_key=AK,
+            secret_key=SK,
+            signature="v4",
+            region="us-east-1",
+            meta_bucket=META_BUCKET,
         )
         async for backend in started(settings):
             yield backend
@@ -59,7 +65,14 @@ class TestContractObsNative(BackendContract):
 
     @pytest.fixture
     async def backend(self, emulator: ServerProcess) -> AsyncIterator[Backend]:
-        settings = Settings(type="obs", server=emulator.url, access_key=AK, secret_key=SK, signature="obs")
+        settings = Settings(
+            type="obs",
+            server=emulator.url,
+            access_key=AK,
+            secret_key=SK,
+            signature="obs",
+            meta_bucket=META_BUCKET,
+        )
         async for backend in started(settings):
             yield backend
 
@@ -78,6 +91,7 @@ class TestContractObsGateway(BackendContract):
             secret_key=GATEWAY_SECRET,
             signature="v4",
             region="us-east-1",
+            meta_bucket=META_BUCKET,
         )
         async for backend in started(settings):
             yield backend

@@ -21,6 +21,7 @@ from backends.obs.backend import build as build_obs
 from backends.obs.settings import Settings as ObsSettings
 from backends.s3.backend import S3Backend
 from backends.s3.settings import Settings as S3Settings
+from tests.contract.stores import META_BUCKET
 from tests.contract.suite import NASTY_KEYS, BackendContract
 from tests.helpers.bodies import get_bytes, put_bytes
 from tests.helpers.rgw import CONNECT_TIMEOUT, READ_TIMEOUT
@@ -149,6 +150,7 @@ async def s3_backend(cluster: RgwCluster) -> AsyncIterator[Backend]:
         secret_key=user.secret_key,
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
+        meta_bucket=META_BUCKET,
     )
     backend = S3Backend(settings, name="s3-rgw")
     await backend.start()
@@ -181,6 +183,7 @@ class TestContractObsRgw(RgwContract):
             signature="v4",
             region="us-east-1",
             timeout=READ_TIMEOUT,
+            meta_bucket=META_BUCKET,
         )
         backend = build_obs(settings, name="obs-rgw", lookup=_no_lookup)
         await backend.start()

@@ -25,7 +25,7 @@ from backends import errors as be
 from backends.base import Backend, ObjectMeta
 from backends.s3.backend import S3Backend
 from backends.s3.settings import Settings
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, MotoContract, moto_deviation
+from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, META_BUCKET, MotoContract, moto_deviation
 from tests.contract.suite import BackendContract
 from tests.helpers.bodies import (
     BodyFailed,
@@ -42,7 +42,14 @@ from tests.helpers.procs import REPO, ServerProcess, free_port, gateway_server, 
 
 def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:
     return Settings.model_validate(
-        {"type": "s3", "endpoint": url, "access_key": key, "secret_key": secret, **extra}
+        {
+            "type": "s3",
+            "endpoint": url,
+            "access_key": key,
+            "secret_key": secret,
+            "meta_bucket": META_BUCKET,
+            **extra,
+        }
     )
 
 

@@ -44,6 +44,7 @@ def oss_settings(server: ServerProcess, auth_version: str = "v4", **changes: obj
         "connect_address": "127.0.0.1",
         "connect_timeout": 10,
         "max_workers": 4,
+        "meta_bucket": "s3bridge-contract-meta",
     }
     values.update(changes)
     return OssSettings.model_validate(values)
