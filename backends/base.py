@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
-from backends.errors import NoSuchKey, NotImplementedByBackend, PreconditionFailed
+from backends.errors import InvalidArgument, NoSuchKey, NotImplementedByBackend, PreconditionFailed
 
 #: Chunks of an object body, in order.
 ByteStream = AsyncIterator[bytes]
@@ -87,6 +87,11 @@ class ObjectInfo:
     etag: str
     last_modified: dt.datetime
     meta: ObjectMeta = field(default_factory=ObjectMeta)
+    #: The version this is, as the store names it (``"null"`` for the null version); None where the
+    #: backend keeps no versions.
+    version_id: str | None = None
+    #: A delete marker (then ``size`` is 0 and ``etag`` empty): only in version listings.
+    delete_marker: bool = False
 
 
 @dataclass
@@ -107,6 +112,42 @@ class ListPage:
     common_prefixes: list[str]
     is_truncated: bool
     next_marker: str | None = None
+
+
+@dataclass
+class DeleteResult:
+    """What a delete did: in a versioned bucket it made a delete marker (``delete_marker`` and its
+    ``version_id``) or removed the version named, which may itself have been a marker."""
+
+    version_id: str | None = None
+    delete_marker: bool = False
+
+
+@dataclass
+class VersionEntry:
+    """One version or delete marker in a version listing; ``is_latest`` marks the key's current one."""
+
+    info: ObjectInfo
+    is_latest: bool
+
+
+@dataclass
+class VersionsPage:
+    """One page of ListObjectVersions: per key newest first, keys in UTF-8 binary order.
+
+    Passing ``next_key_marker`` and ``next_version_id_marker`` back continues after the last entry; a
+    page that ended on a common prefix has no version marker.
+    """
+
+    versions: list[VersionEntry]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None = None
+    next_version_id_marker: str | None = None
+
+
+#: Bucket versioning states as S3 reports them; None is a bucket that was never versioned.
+VERSIONING_STATES = ("Enabled", "Suspended")
 
 
 @dataclass
@@ -299,15 +340,26 @@ class Backend:
         """Store an object; ``cond`` (see WriteCondition) is decided in the same step as the write."""
         raise self._unsupported("PutObject")
 
-    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
-        """Open an object for reading; raises InvalidRange (with ``size``) when the range is unsatisfiable."""
+    async def get_object(
+        self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
+    ) -> GetResult:
+        """Open an object (the current version, or ``version_id``) for reading; raises InvalidRange (with
+        ``size``) when the range is unsatisfiable. See ``head_object`` for versions and markers."""
         raise self._unsupported("GetObject")
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        """The object's info. A key whose current version is a delete marker raises
+        DeleteMarkerCurrent (a NoSuchKey); ``version_id`` naming a marker raises DeleteMarkerVersion
+        (MethodNotAllowed); an id the store never made raises NoSuchVersion (or InvalidArgument when it
+        cannot be one of the store's ids)."""
         raise self._unsupported("HeadObject")
 
-    async def delete_object(self, bucket: str, key: str) -> None:
-        """Delete a key; a missing key is success, a missing bucket is NoSuchBucket."""
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteResult | None:
+        """Delete a key (in a versioned bucket: add a delete marker) or, with ``version_id``, remove that
+        version for good; a missing key or version is success, a missing bucket is NoSuchBucket. None is
+        an unversioned delete (the same as an empty DeleteResult)."""
         raise self._unsupported("DeleteObject")
 
     async def copy_object(
@@ -318,15 +370,55 @@ class Backend:
         dst_key: str,
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
-        """Server-side copy; ``meta`` None keeps the source's metadata (directive COPY); ``cond`` is on
-        the destination."""
+        """Server-side copy (of ``src_version_id`` when given); ``meta`` None keeps the source's metadata
+        (directive COPY); ``cond`` is on the destination."""
         raise self._unsupported("CopyObject")
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
     ) -> ListPage:
         raise self._unsupported("ListObjects")
+
+    # -- versioning --------------------------------------------------------------------------------
+    # A backend that keeps no versions answers as S3 does for a bucket never versioned: the defaults
+    # below say so, each object being its one version ``null``; enabling versioning is refused.
+
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        """``Enabled``, ``Suspended``, or None for a bucket never versioned; NoSuchBucket when missing."""
+        await self.head_bucket(bucket)
+        return None
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        """Set ``status`` (one of VERSIONING_STATES); a bucket once versioned never returns to None."""
+        raise self._unsupported("PutBucketVersioning")
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = 1000,
+    ) -> VersionsPage:
+        """Versions and delete markers after (``key_marker``, ``version_id_marker``); with no version
+        marker the listing starts after every version of ``key_marker``."""
+        if version_id_marker not in ("", "null"):
+            raise InvalidArgument("Invalid version id specified")
+        page = await self.list_objects(bucket, prefix, delimiter, key_marker, max_keys)
+        entries = [VersionEntry(replace(obj, version_id="null"), True) for obj in page.objects]
+        next_version = (
+            "null" if page.is_truncated and page.next_marker in [o.key for o in page.objects] else None
+        )
+        return VersionsPage(
+            entries,
+            page.common_prefixes,
+            page.is_truncated,
+            page.next_marker if page.is_truncated else None,
+            next_version,
+        )
 
     # -- multipart ---------------------------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
@@ -428,3 +520,10 @@ def check_setting_name(name: str) -> str:
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10000
 MAX_KEY_BYTES = 1024
+
+
+def only_null_version(version_id: str | None) -> None:
+    """For a backend that keeps no versions: ``null`` is the object itself (as in a bucket never
+    versioned), any other id is S3's InvalidArgument."""
+    if version_id is not None and version_id != "null":
+        raise InvalidArgument("Invalid version id specified")

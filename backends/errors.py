@@ -150,3 +150,37 @@ class InternalBackendError(BackendError):
 
     retryable = True
     default_message = "We encountered an internal error. Please try again."
+
+
+class NoSuchVersion(BackendError):
+    default_message = "The specified version does not exist."
+
+
+class DeleteMarkerCurrent(NoSuchKey):
+    """The key's current version is a delete marker: S3's 404 NoSuchKey, saying so in its headers."""
+
+    def __init__(
+        self, version_id: str | None = None, *, detail: str | None = None, backend: str | None = None
+    ):
+        super().__init__(detail=detail, backend=backend)
+        self.version_id = version_id
+
+
+class DeleteMarkerVersion(MethodNotAllowed):
+    """A read named a delete marker's version: S3's 405 MethodNotAllowed with the marker headers."""
+
+    def __init__(
+        self, version_id: str | None = None, *, detail: str | None = None, backend: str | None = None
+    ):
+        super().__init__(detail=detail, backend=backend)
+        self.version_id = version_id
+
+
+class ObjectLocked(AccessDenied):
+    """The version is under Object Lock retention or legal hold: S3 answers 403 AccessDenied."""
+
+    default_message = "Access Denied because object protected by object lock."
+
+
+class InvalidBucketState(BackendError):
+    default_message = "The request is not valid with the current state of the bucket."

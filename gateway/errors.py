@@ -106,6 +106,15 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
         "The provided 'x-amz-content-sha256' header does not match what was computed.",
     ),
     "InvalidObjectState": (403, "The operation is not valid for the current state of the object."),
+    # versioning and Object Lock
+    "NoSuchVersion": (404, "The specified version does not exist."),
+    "IllegalVersioningConfigurationException": (
+        400,
+        "The Versioning element must be specified",
+    ),
+    "InvalidBucketState": (409, "The request is not valid with the current state of the bucket."),
+    "ObjectLockConfigurationNotFoundError": (404, "Object Lock configuration does not exist for this bucket"),
+    "NoSuchObjectLockConfiguration": (404, "The specified object does not have a ObjectLock configuration"),
 }
 
 
@@ -158,6 +167,8 @@ _BACKEND_TO_S3: dict[type[be.BackendError], str] = {
     be.SlowDown: "SlowDown",
     be.BackendUnavailable: "ServiceUnavailable",
     be.InternalBackendError: "InternalError",
+    be.NoSuchVersion: "NoSuchVersion",
+    be.InvalidBucketState: "InvalidBucketState",
 }
 
 
@@ -172,7 +183,12 @@ def from_backend(exc: be.BackendError) -> S3Error:
     headers: dict[str, str] = {}
     if isinstance(exc, be.InvalidRange) and exc.size is not None:
         headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, (be.DeleteMarkerCurrent, be.DeleteMarkerVersion)):
+        headers["x-amz-delete-marker"] = "true"
+        if exc.version_id is not None:
+            headers["x-amz-version-id"] = exc.version_id
     if code in ("SlowDown", "ServiceUnavailable"):
         headers["Retry-After"] = "1"
-    message = exc.message if code not in ("InternalError", "AccessDenied") else None
+    hidden = code in ("InternalError", "AccessDenied") and not isinstance(exc, be.ObjectLocked)
+    message = None if hidden else exc.message
     return S3Error(code, message, headers=headers)

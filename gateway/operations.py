@@ -23,6 +23,7 @@ from gateway.ops import buckets as b
 from gateway.ops import listing as ls
 from gateway.ops import multipart as mp
 from gateway.ops import objects as o
+from gateway.ops import versions as v
 
 Target = Literal["service", "bucket", "object"]
 Right = Literal["read", "write", "list", "admin", "none"]
@@ -88,12 +89,13 @@ ROUTES: list[Route] = [
     _r("GET", "service", "ListBuckets", b.list_buckets, right="none"),
     # bucket configuration reads
     _r("GET", "bucket", "GetBucketLocation", b.get_location, "location", right="list"),
-    _r("GET", "bucket", "GetBucketVersioning", b.get_versioning, "versioning", right="list"),
+    _r("GET", "bucket", "GetBucketVersioning", v.get_bucket_versioning, "versioning", right="list"),
+    _r("PUT", "bucket", "PutBucketVersioning", v.put_bucket_versioning, "versioning", right="admin"),
     _r("GET", "bucket", "GetBucketAcl", b.get_bucket_acl, "acl", right="list"),
     *[_r("GET", "bucket", "GetBucketConfig", b.get_bucket_config_absent, sub, right="list") for sub in ABSENT_BUCKET_CONFIG],
     # multipart listing and batch delete
     _r("GET", "bucket", "ListMultipartUploads", mp.list_multipart_uploads, "uploads", right="list"),
-    _r("GET", "bucket", "ListObjectVersions", ls.list_object_versions, "versions", right="list"),
+    _r("GET", "bucket", "ListObjectVersions", v.list_object_versions, "versions", right="list"),
     _r("POST", "bucket", "DeleteObjects", o.delete_objects, "delete", right="write"),
     # anything else with a bucket sub-resource is not implemented
     *[_r(m, "bucket", "NotImplemented", b.not_implemented, sub, right="list" if m == "GET" else "write") for sub in UNSUPPORTED_BUCKET for m in ("GET", "PUT", "DELETE", "POST")],

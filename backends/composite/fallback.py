@@ -88,7 +88,7 @@ from backends.base import (
 )
 from backends.bridge import DEFAULT_THREADS
 from backends.composite.breaker import Breaker, BreakerOptions
-from backends.composite.forwarding import close_members, start_members
+from backends.composite.forwarding import close_members, current_only, start_members
 from backends.composite.journal import DEFAULT_BUCKET, Journal
 from backends.composite.journalled import Journalled
 from backends.composite.lease import Lease
@@ -316,25 +316,34 @@ class Fallback(Journalled, Backend):
         mark(self.primary.name)
         return info
 
-    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+    async def get_object(
+        self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
+    ) -> GetResult:
+        current_only(version_id, self.name)
         self._guard(bucket)
         if await self._pending(bucket, key):
             mark(self.secondary.name)
             return await self.secondary.get_object(bucket, key, range)
         return await self._read("GetObject", lambda b: b.get_object(bucket, key, range))
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        current_only(version_id, self.name)
         self._guard(bucket)
         if await self._pending(bucket, key):
             mark(self.secondary.name)
             return await self.secondary.head_object(bucket, key)
         return await self._read("HeadObject", lambda b: b.head_object(bucket, key))
 
-    async def delete_object(self, bucket: str, key: str) -> None:
+    async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> None:
+        current_only(version_id, self.name)
         self._guard(bucket)
+
+        async def drop(b: Backend) -> None:
+            await b.delete_object(bucket, key)
+
         if await self._pending(bucket, key):
-            return await self._journalled(bucket, key, "delete", lambda b: b.delete_object(bucket, key))
-        first, second = outcomes = await self._both(lambda b: b.delete_object(bucket, key))
+            return await self._journalled(bucket, key, "delete", drop)
+        first, second = outcomes = await self._both(drop)
         if (
             self.journal is not None
             and isinstance(first, be.BackendError)
@@ -357,7 +366,9 @@ class Fallback(Journalled, Backend):
         dst_key: str,
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
+        current_only(src_version_id, self.name)
         self._guard(src_bucket)
         self._guard(dst_bucket)
         src_pending = await self._pending(src_bucket, src_key)

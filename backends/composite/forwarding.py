@@ -21,6 +21,7 @@ from backends.base import (
     BucketInfo,
     ByteRange,
     CompletedPart,
+    DeleteResult,
     GetResult,
     ListPage,
     ObjectInfo,
@@ -29,8 +30,10 @@ from backends.base import (
     PartsPage,
     PutBody,
     UploadsPage,
+    VersionsPage,
     WriteCondition,
 )
+from backends.errors import NotImplementedByBackend
 
 T = TypeVar("T")
 
@@ -61,6 +64,16 @@ async def close_members(members: Iterable[Backend]) -> None:
             await member.close()
         else:
             _users[member] = count - 1
+
+
+def current_only(version_id: str | None, backend: str) -> None:
+    """For a composite whose members keep separate histories (fallback, mirror): a version id names a
+    version of one member only, so only the current object (or ``null``) can be answered truthfully."""
+    if version_id is not None and version_id != "null":
+        raise NotImplementedByBackend(
+            "Object versions are not served through this composite: its members keep separate histories.",
+            backend=backend,
+        )
 
 
 class Forwarding(Backend):
@@ -107,14 +120,18 @@ class Forwarding(Backend):
     ) -> ObjectInfo:
         return await self._call(self.inner.put_object, bucket, key, body, meta, cond)
 
-    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
-        return await self._call(self.inner.get_object, bucket, key, range)
+    async def get_object(
+        self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
+    ) -> GetResult:
+        return await self._call(self.inner.get_object, bucket, key, range, version_id)
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
-        return await self._call(self.inner.head_object, bucket, key)
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        return await self._call(self.inner.head_object, bucket, key, version_id)
 
-    async def delete_object(self, bucket: str, key: str) -> None:
-        await self._call(self.inner.delete_object, bucket, key)
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteResult | None:
+        return await self._call(self.inner.delete_object, bucket, key, version_id)
 
     async def copy_object(
         self,
@@ -124,8 +141,36 @@ class Forwarding(Backend):
         dst_key: str,
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
-        return await self._call(self.inner.copy_object, src_bucket, src_key, dst_bucket, dst_key, meta, cond)
+        return await self._call(
+            self.inner.copy_object, src_bucket, src_key, dst_bucket, dst_key, meta, cond, src_version_id
+        )
+
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        return await self._call(self.inner.get_bucket_versioning, bucket)
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        await self._call(self.inner.put_bucket_versioning, bucket, status)
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = 1000,
+    ) -> VersionsPage:
+        return await self._call(
+            self.inner.list_object_versions,
+            bucket,
+            prefix,
+            delimiter,
+            key_marker,
+            version_id_marker,
+            max_keys,
+        )
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000

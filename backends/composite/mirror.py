@@ -58,7 +58,7 @@ from backends.base import (
     WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS
-from backends.composite.forwarding import close_members, start_members
+from backends.composite.forwarding import close_members, current_only, start_members
 from backends.composite.streams import Tee, copy_across, part_copy_across
 from backends.served import mark
 
@@ -261,13 +261,18 @@ class Mirror(Backend):
         )
         return self._quorum("PutObject", outcomes)[0][1]
 
-    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+    async def get_object(
+        self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
+    ) -> GetResult:
+        current_only(version_id, self.name)
         return await self._read(lambda m: m.get_object(bucket, key, range))
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        current_only(version_id, self.name)
         return await self._read(lambda m: m.head_object(bucket, key))
 
-    async def delete_object(self, bucket: str, key: str) -> None:
+    async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> None:
+        current_only(version_id, self.name)
         self._quorum(
             "DeleteObject",
             await self._all(lambda i, m: m.delete_object(bucket, key)),
@@ -282,7 +287,9 @@ class Mirror(Backend):
         dst_key: str,
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
+        current_only(src_version_id, self.name)
         cond.refuse("CopyObject", self.name, "across the members of a mirror")
 
         async def copy(i: int, member: Backend) -> ObjectInfo:

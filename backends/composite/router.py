@@ -39,6 +39,7 @@ from backends.base import (
     ByteRange,
     Capabilities,
     CompletedPart,
+    DeleteResult,
     GetResult,
     ListPage,
     ObjectInfo,
@@ -47,6 +48,7 @@ from backends.base import (
     PartsPage,
     PutBody,
     UploadsPage,
+    VersionsPage,
     WriteCondition,
 )
 from backends.composite.forwarding import close_members, distinct, start_members
@@ -248,18 +250,22 @@ class Router(Backend):
         t = self.resolve(bucket)
         return t.info(await t.backend.put_object(t.bucket, t.key(key), body, meta, cond))
 
-    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+    async def get_object(
+        self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
+    ) -> GetResult:
         t = self.resolve(bucket)
-        got = await t.backend.get_object(t.bucket, t.key(key), range)
+        got = await t.backend.get_object(t.bucket, t.key(key), range, version_id)
         return replace(got, info=t.info(got.info))
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         t = self.resolve(bucket)
-        return t.info(await t.backend.head_object(t.bucket, t.key(key)))
+        return t.info(await t.backend.head_object(t.bucket, t.key(key), version_id))
 
-    async def delete_object(self, bucket: str, key: str) -> None:
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteResult | None:
         t = self.resolve(bucket)
-        await t.backend.delete_object(t.bucket, t.key(key))
+        return await t.backend.delete_object(t.bucket, t.key(key), version_id)
 
     async def copy_object(
         self,
@@ -269,15 +275,54 @@ class Router(Backend):
         dst_key: str,
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
         s, d = self.resolve(src_bucket), self.resolve(dst_bucket)
         if s.backend is d.backend and d.backend.capabilities.server_side_copy:
-            info = await d.backend.copy_object(s.bucket, s.key(src_key), d.bucket, d.key(dst_key), meta, cond)
+            info = await d.backend.copy_object(
+                s.bucket, s.key(src_key), d.bucket, d.key(dst_key), meta, cond, src_version_id
+            )
         else:
+            if src_version_id not in (None, "null"):
+                raise be.NotImplementedByBackend(
+                    "Copying a specific version between two backends is not implemented.", backend=self.name
+                )
             info = await copy_across(
                 s.backend, s.bucket, s.key(src_key), d.backend, d.bucket, d.key(dst_key), meta, cond
             )
         return d.info(info)
+
+    # -- versioning --------------------------------------------------------------------------------
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        t = self.resolve(bucket)
+        return await t.backend.get_bucket_versioning(t.bucket)
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        t = self._settings_target(bucket)  # a view would switch every other view of the remote bucket
+        await t.backend.put_bucket_versioning(t.bucket, status)
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = 1000,
+    ) -> VersionsPage:
+        t = self.resolve(bucket)
+        page = await t.backend.list_object_versions(
+            t.bucket, t.key(prefix), delimiter, t.marker(key_marker), version_id_marker, max_keys
+        )
+        if not t.prefix:
+            return page
+        return VersionsPage(
+            versions=[replace(v, info=t.info(v.info)) for v in page.versions],
+            common_prefixes=[t.strip(p) for p in page.common_prefixes],
+            is_truncated=page.is_truncated,
+            next_key_marker=t.strip(page.next_key_marker) if page.next_key_marker is not None else None,
+            next_version_id_marker=page.next_version_id_marker,
+        )
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000

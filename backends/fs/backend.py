@@ -5,6 +5,7 @@ Layout (``root`` from the settings)::
     <root>/<bucket>/.created              the bucket's creation time
     <root>/<bucket>/.settings/<name>      the bucket's settings documents (see fs_bucketsettings)
     <root>/<bucket>/<encoded key path>    one file per object (see fs_keys for the encoding)
+    <root>/<bucket>/<key dirs>/v<name>/   noncurrent versions and delete markers (see fs_versions)
     <root>/.s3bridge/tmp/p-<pid>-<token>/ this process's temp files and staging (see fs tempdirs)
     <root>/.s3bridge/uploads/<bucket>/    multipart uploads (see fs_multipart)
     <root>/.s3bridge/locks/<nnnn>         per-key write locks across processes (see fs keylocks)
@@ -37,11 +38,13 @@ import anyio
 from backends import errors as be
 from backends.base import (
     ALWAYS,
+    VERSIONING_STATES,
     Backend,
     BucketInfo,
     ByteRange,
     Capabilities,
     CompletedPart,
+    DeleteResult,
     GetResult,
     ListPage,
     ObjectInfo,
@@ -50,9 +53,11 @@ from backends.base import (
     PartsPage,
     PutBody,
     UploadsPage,
+    VersionsPage,
     WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS
+from backends.fs import versions as fs_versions
 from backends.fs.bucketsettings import BucketSettingsFiles
 from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
 from backends.fs.io import READ_CHUNK, FileBody, FileIO, os_error
@@ -70,6 +75,8 @@ from backends.fs.multipart import (
 )
 from backends.fs.settings import Settings
 from backends.fs.tempdirs import ProcessTempDir
+from backends.fs.versionlisting import bucket_is_empty, versions_page
+from backends.fs.versions import KeyFiles
 
 T = TypeVar("T")
 
@@ -211,7 +218,9 @@ class FsBackend(Backend):
         object write: its key lock is held across the condition's check and the rename."""
 
         def commit() -> None:
-            temp.finish(record, self.fsync)
+            status = self._versioning(base) if guard is not None else None
+            if status is None:
+                temp.finish(record, self.fsync)
             if guard is None:
                 self._publish(temp.path, base, components)
                 return
@@ -219,7 +228,13 @@ class FsBackend(Backend):
             with self.key_locks.hold(bucket, key):
                 if cond:
                     check_condition(cond, os.path.join(base, *components), self.name)
-                self._publish(temp.path, base, components)
+                if status is None:
+                    self._publish(temp.path, base, components)
+                else:
+                    rename = lambda: self._publish(temp.path, base, components)  # noqa: E731
+                    fs_versions.publish(
+                        KeyFiles.of(base, components), temp, record, status, self.fsync, rename
+                    )
 
         try:
             await self.io.run(commit)
@@ -242,11 +257,35 @@ class FsBackend(Backend):
             raise
 
     # -- reading ---------------------------------------------------------------------------------
-    def _open(self, bucket: str, key: str) -> tuple[int, Record]:
+    def _versioning(self, bucket_dir: str) -> str | None:
+        """The bucket's versioning status (blocking): None for a bucket never versioned."""
+        document = self.settings_files.read(bucket_dir, "versioning")
+        return document.decode() if document else None
+
+    def _open(self, bucket: str, key: str, version_id: str | None = None) -> tuple[int, Record]:
         base, components = self._object_path(bucket, key)
+        status = self._versioning(base)
+        for _attempt in range(3):  # a version read may race its move from current to noncurrent
+            path = fs_versions.version_path(KeyFiles.of(base, components), version_id, status, self.name)
+            fd, record = self._open_path(path, key, version_id)
+            if version_id is None or fs_versions.id_of(fs_versions.record_name(record)) == version_id:
+                break
+            os.close(fd)
+        else:
+            raise be.NoSuchVersion(detail=f"{version_id} kept moving", backend=self.name)
+        if fs_versions.is_marker(record):
+            os.close(fd)
+            raise be.DeleteMarkerVersion(version_id, backend=self.name)
+        if status is not None and "version" not in record.meta:
+            record.meta["version"] = fs_versions.record_name(record)  # written before versioning: null
+        return fd, record
+
+    def _open_path(self, path: str, key: str, version_id: str | None) -> tuple[int, Record]:
         try:
-            fd = os.open(os.path.join(base, *components), os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            if version_id is not None:
+                raise be.NoSuchVersion(detail=version_id, backend=self.name) from None
             raise be.NoSuchKey(detail=key, backend=self.name) from None
         except OSError as exc:
             raise os_error(exc, "open") from None
@@ -258,8 +297,8 @@ class FsBackend(Backend):
                 detail=f"unreadable object file: {exc}", backend=self.name
             ) from None
 
-    async def _open_async(self, bucket: str, key: str) -> tuple[int, Record]:
-        return await self.io.run(self._open, bucket, key)
+    async def _open_async(self, bucket: str, key: str, version_id: str | None = None) -> tuple[int, Record]:
+        return await self.io.run(self._open, bucket, key, version_id)
 
     # -- buckets ---------------------------------------------------------------------------------
     def _bucket_info(self, name: str, path: str) -> BucketInfo:
@@ -307,14 +346,14 @@ class FsBackend(Backend):
     async def delete_bucket(self, bucket: str) -> None:
         def delete() -> None:
             path = self._bucket_dir(bucket)
-            if next(iter(KeyWalker(path)), None) is not None:
+            if not bucket_is_empty(path):
                 raise be.BucketNotEmpty(detail=bucket, backend=self.name)
             doomed = os.path.join(self.tmp, f"gone-bucket-{secrets.token_hex(8)}")
             try:
                 os.rename(path, doomed)
             except FileNotFoundError:
                 raise be.NoSuchBucket(detail=bucket, backend=self.name) from None
-            if next(iter(KeyWalker(doomed)), None) is not None:
+            if not bucket_is_empty(doomed):
                 # A PUT landed between the check and the rename (and was acknowledged): put the bucket
                 # back. PUTs arriving after the rename find no bucket and fail; none is lost.
                 os.rename(doomed, path)
@@ -353,8 +392,10 @@ class FsBackend(Backend):
         await self._commit(temp, record, base, components, (bucket, key, cond))
         return record.object_info(key)
 
-    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
-        fd, record = await self._open_async(bucket, key)
+    async def get_object(
+        self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
+    ) -> GetResult:
+        fd, record = await self._open_async(bucket, key, version_id)
         span = None
         if range is not None:
             span = range.resolve(record.size)
@@ -364,24 +405,57 @@ class FsBackend(Backend):
         start, end = span if span is not None else (0, record.size - 1)
         return GetResult(record.object_info(key), FileBody(self.io, fd, start, end + 1), span)
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
-        fd, record = await self._open_async(bucket, key)
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        fd, record = await self._open_async(bucket, key, version_id)
         os.close(fd)
         return record.object_info(key)
 
-    async def delete_object(self, bucket: str, key: str) -> None:
-        def delete() -> None:
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteResult | None:
+        def delete() -> DeleteResult | None:
             base, components = self._object_path(bucket, key)
+            status = self._versioning(base)
+            if status is not None or version_id not in (None, "null"):
+                return self._delete_versioned(bucket, key, base, components, status, version_id)
             try:
                 os.unlink(os.path.join(base, *components))
             except (FileNotFoundError, NotADirectoryError):
-                return
+                return None
             except OSError as exc:
                 raise os_error(exc, "delete") from None
             self._fsync_dir(os.path.join(base, *components[:-1]))
             self._prune(base, components)
+            return None
 
-        await self.io.run(delete)
+        return await self.io.run(delete)
+
+    def _delete_versioned(
+        self,
+        bucket: str,
+        key: str,
+        base: str,
+        components: list[str],
+        status: str | None,
+        version_id: str | None,
+    ) -> DeleteResult:
+        """A delete in a versioned bucket, or of a named version (blocking, under the key lock)."""
+        if status is None:  # never versioned: only ``null`` names a version, and was handled before
+            fs_versions.check_id(version_id or "", self.name)
+            return DeleteResult()
+        files = KeyFiles.of(base, components)
+        try:
+            with self.key_locks.hold(bucket, key):
+                if version_id is None:
+                    result = fs_versions.mark_deleted(files, status, self.tmp, self.fsync)
+                else:
+                    fs_versions.check_id(version_id, self.name)
+                    result = fs_versions.delete_version(files, version_id)
+        except OSError as exc:
+            raise os_error(exc, "delete") from None
+        self._fsync_dir(os.path.dirname(files.current))
+        self._prune(base, components)
+        return result
 
     async def copy_object(
         self,
@@ -391,9 +465,10 @@ class FsBackend(Backend):
         dst_key: str,
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
         base, components = await self.io.run(self._object_path, dst_bucket, dst_key)
-        fd, source = await self._open_async(src_bucket, src_key)
+        fd, source = await self._open_async(src_bucket, src_key, src_version_id)
         try:
             temp = await self.io.checked("creating a temporary file", TempFile, self.tmp)
             await self._copy_into(temp, fd, 0, source.size)
@@ -434,6 +509,35 @@ class FsBackend(Backend):
             return await self.io.run(page)
         except OSError as exc:
             raise os_error(exc, "list") from None
+
+    # -- versioning ------------------------------------------------------------------------------
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        return await self.io.checked("read versioning", lambda: self._versioning(self._bucket_dir(bucket)))
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        if status not in VERSIONING_STATES:
+            raise be.InvalidArgument(f"Unknown versioning status {status!r}.")
+        await self.put_bucket_setting(bucket, "versioning", status.encode())
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = 1000,
+    ) -> VersionsPage:
+        def page() -> VersionsPage:
+            bucket_dir = self._bucket_dir(bucket)
+            if version_id_marker:
+                fs_versions.check_id(version_id_marker, self.name)
+            files = KeyFiles.of(bucket_dir, key_components(key_marker)) if version_id_marker else None
+            return versions_page(
+                bucket_dir, files, prefix, delimiter, key_marker, version_id_marker, max_keys
+            )
+
+        return await self.io.checked("list versions", page)
 
     # -- multipart -------------------------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:

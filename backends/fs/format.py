@@ -52,8 +52,15 @@ class Record:
         return meta.copy()
 
     def object_info(self, key: str) -> ObjectInfo:
+        version = self.meta.get("version")  # set in versioned buckets (see fs_versions)
         return ObjectInfo(
-            key=key, size=self.size, etag=self.etag, last_modified=self.last_modified, meta=self.object_meta()
+            key=key,
+            size=self.size,
+            etag=self.etag,
+            last_modified=self.last_modified,
+            meta=self.object_meta(),
+            version_id=("null" if version.endswith("n") else version) if isinstance(version, str) else None,
+            delete_marker=bool(self.meta.get("delete_marker")),
         )
 
     def part_info(self, number: int) -> PartInfo:

@@ -46,16 +46,24 @@ class KeyWalker:
         except (FileNotFoundError, NotADirectoryError):
             return  # removed while we walked: nothing below it any more
         for entry in entries:
-            parsed = parse_component(entry.name)
-            if parsed is None:
+            classified = self._classify(entry)
+            if classified is None:
                 continue
-            kind, text = parsed
-            is_dir = kind != OBJ
-            if is_dir != entry.is_dir(follow_symlinks=False):
-                continue
+            text, is_dir = classified
             full = fragment + text
             if _relevant(full, is_dir, self.prefix, self.start_after):
                 heapq.heappush(self._heap, (full, int(is_dir), entry.path))
+
+    def _classify(self, entry: os.DirEntry[str]) -> tuple[str, bool] | None:
+        """(key fragment, is a directory to open) of a directory entry, None to pass it by."""
+        parsed = parse_component(entry.name)
+        if parsed is None:
+            return None
+        kind, text = parsed
+        is_dir = kind != OBJ
+        if is_dir != entry.is_dir(follow_symlinks=False):
+            return None
+        return text, is_dir
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         while self._heap:

@@ -39,6 +39,7 @@ from backends.base import (
     UploadInfo,
     UploadsPage,
     WriteCondition,
+    only_null_version,
 )
 from backends.bridge import BlockingPool, BodyReadError, iterate_blocking, read_up_to
 from backends.metabucket import MetaBucketSettings
@@ -200,14 +201,18 @@ class ObsOperations(MetaBucketSettings):
         except be.BackendError:
             pass
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        only_null_version(version_id)  # versioning is not passed through to this store yet
         result = await self._call(self.client.getObjectMetadata, bucket, key)
         if int(result.status or 0) == 404 and not result.errorCode:
             check(result, self.name, not_found=await self._missing(bucket))
         check(result, self.name)
         return wire.info_from_headers(key, wire.raw_headers(result), self.signature)
 
-    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+    async def get_object(
+        self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
+    ) -> GetResult:
+        only_null_version(version_id)
         headers = GetObjectHeader()
         if range is not None:
             if range.first is None and not range.last:
@@ -256,7 +261,8 @@ class ObsOperations(MetaBucketSettings):
             read, self.pool, close=close, translate=lambda e: from_exception(e, self.name)
         )
 
-    async def delete_object(self, bucket: str, key: str) -> None:
+    async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> None:
+        only_null_version(version_id)
         await self._ok("deleteObject", bucket, key, not_found=be.NoSuchBucket)
 
     async def copy_object(
@@ -267,7 +273,9 @@ class ObsOperations(MetaBucketSettings):
         dst_key: str,
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
+        only_null_version(src_version_id)
         cond.refuse("CopyObject", self.name, "atomically by OBS (its writes take no precondition)")
         headers = CopyObjectHeader()
         metadata = None

@@ -52,6 +52,7 @@ from backends.base import (
     UploadInfo,
     UploadsPage,
     WriteCondition,
+    only_null_version,
 )
 from backends.bridge import DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.metabucket import MetaBucketSettings
@@ -237,11 +238,15 @@ class OssBackend(MetaBucketSettings, Backend):
             key, size, etag(result.etag), from_unix(result.last_modified), headers_to_meta(headers)
         )
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        only_null_version(version_id)  # versioning is not passed through to this store yet
         result = await self._run(self._bucket(bucket).head_object, key)
         return self._info(key, result)
 
-    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+    async def get_object(
+        self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
+    ) -> GetResult:
+        only_null_version(version_id)
         headers = {"x-oss-range-behavior": "standard"}
         byte_range = None if range is None else (range.first, range.last)
         if range is not None and range.first is None and not range.last:
@@ -273,7 +278,8 @@ class OssBackend(MetaBucketSettings, Backend):
             if result.client_crc != result.server_crc:
                 raise be.BackendUnavailable(detail="OSS download failed its CRC64 check", backend=self.name)
 
-    async def delete_object(self, bucket: str, key: str) -> None:
+    async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> None:
+        only_null_version(version_id)
         await self._run(self._bucket(bucket).delete_object, key, missing=be.NoSuchBucket)
 
     async def copy_object(
@@ -284,7 +290,9 @@ class OssBackend(MetaBucketSettings, Backend):
         dst_key: str,
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
+        only_null_version(src_version_id)
         forbid = self._condition(cond)
         source = await self.head_object(src_bucket, src_key)
         new_meta = source.meta if meta is None else meta

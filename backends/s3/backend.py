@@ -32,6 +32,7 @@ from backends.base import (
     ByteRange,
     Capabilities,
     CompletedPart,
+    DeleteResult,
     GetResult,
     ListPage,
     ObjectInfo,
@@ -203,15 +204,20 @@ class S3Backend(MetaBucketSettings, Backend):
         etag, stored = await self._upload(body, upload)
         return ObjectInfo(key, stored, etag, dt.datetime.now(dt.timezone.utc), meta.copy())
 
-    async def get_object(self, bucket: str, key: str, range: ByteRange | None = None) -> GetResult:
+    async def get_object(
+        self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
+    ) -> GetResult:
         headers = {"Range": range_header(range)} if range is not None else None
+        query = _version_query(version_id)
         try:
-            resp = await self._request("GET", bucket, key, headers=headers, preload_content=False)
+            resp = await self._request(
+                "GET", bucket, key, headers=headers, query_params=query, preload_content=False
+            )
         except be.InvalidRange as exc:
             if exc.size is None:  # the store did not say the size: ask for it
                 exc.size = (await self.head_object(bucket, key)).size
             raise
-        info = info_from_headers(key, resp.headers)
+        info = _with_version(info_from_headers(key, resp.headers), resp.headers)
         span = parse_content_range(resp.headers.get("content-range"))[0] if resp.status == 206 else None
         state = {"done": False}
 
@@ -235,15 +241,20 @@ class S3Backend(MetaBucketSettings, Backend):
         )
         return GetResult(info=info, body=body, span=span)
 
-    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         try:
-            resp = await self._request("HEAD", bucket, key)
+            resp = await self._request("HEAD", bucket, key, query_params=_version_query(version_id))
         except be.NoSuchKey as exc:
             raise await self._run(self._not_found_key, bucket, exc) from None
-        return info_from_headers(key, resp.headers)
+        return _with_version(info_from_headers(key, resp.headers), resp.headers)
 
-    async def delete_object(self, bucket: str, key: str) -> None:
-        await self._request("DELETE", bucket, key)
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteResult | None:
+        resp = await self._request("DELETE", bucket, key, query_params=_version_query(version_id))
+        return DeleteResult(
+            resp.headers.get("x-amz-version-id"), resp.headers.get("x-amz-delete-marker", "") == "true"
+        )
 
     async def copy_object(
         self,
@@ -253,8 +264,12 @@ class S3Backend(MetaBucketSettings, Backend):
         dst_key: str,
         meta: ObjectMeta | None,
         cond: WriteCondition = ALWAYS,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
-        headers = {"x-amz-copy-source": _copy_source(src_bucket, src_key)}
+        source = _copy_source(src_bucket, src_key)
+        if src_version_id is not None:
+            source += "?versionId=" + quote(src_version_id, safe="")
+        headers = {"x-amz-copy-source": source}
         if meta is None:
             headers["x-amz-metadata-directive"] = "COPY"
         else:
@@ -263,7 +278,7 @@ class S3Backend(MetaBucketSettings, Backend):
         headers.update(condition_headers(cond))
         resp = await self._request("PUT", dst_bucket, dst_key, headers=headers)
         self._copy_result(resp.data)
-        return await self.head_object(dst_bucket, dst_key)
+        return await self.head_object(dst_bucket, dst_key, resp.headers.get("x-amz-version-id"))
 
     def _copy_result(self, data: bytes) -> tuple[str, dt.datetime]:
         """A copy can fail after its 200 header was sent: the body is then an <Error> document."""
@@ -403,3 +418,13 @@ def build(
     settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
 ) -> Backend:
     return S3Backend(sized(settings, io_threads), name=name)
+
+
+def _version_query(version_id: str | None) -> dict[str, str] | None:
+    return {"versionId": version_id} if version_id is not None else None
+
+
+def _with_version(info: ObjectInfo, headers: Any) -> ObjectInfo:
+    """The store's version id, passed through unchanged (absent in a bucket never versioned)."""
+    info.version_id = headers.get("x-amz-version-id")
+    return info

@@ -74,11 +74,6 @@ async def get_location(ctx: Ctx) -> Response:
     return xml_response(doc)
 
 
-async def get_versioning(ctx: Ctx) -> Response:
-    await ctx.backend.head_bucket(ctx.need_bucket)
-    return xml_response(Doc("VersioningConfiguration"))
-
-
 def acl_document() -> Doc:
     doc = Doc("AccessControlPolicy")
     owner(doc.root)

@@ -137,38 +137,3 @@ async def list_objects_v2(ctx: Ctx) -> Response:
     )
     _contents(doc, page, enc, with_owner=ctx.query.get("fetch-owner", "").lower() == "true")
     return xml_response(doc)
-
-
-async def list_object_versions(ctx: Ctx) -> Response:
-    """Buckets here are never versioned, so, as S3 answers for an unversioned bucket, each object is its
-    one version ``null`` and there are no delete markers. Paging is by key; a version-id marker can
-    only be ``null``, which means "after this key" as well."""
-    enc = key_encoder(ctx)
-    key_marker = ctx.query.get("key-marker", "")
-    version_marker = ctx.query.get("version-id-marker", "")
-    if version_marker and not key_marker:
-        raise S3Error("InvalidArgument", "A version-id marker cannot be specified without a key marker.")
-    if version_marker and version_marker != "null":
-        raise S3Error("InvalidArgument", "Invalid version id specified")
-    page, max_keys, prefix, delimiter = await _page(ctx, key_marker)
-    doc = Doc("ListVersionsResult")
-    add(doc.root, "Name", ctx.need_bucket)
-    add(doc.root, "Prefix", enc(prefix))
-    add(doc.root, "KeyMarker", enc(key_marker))
-    add(doc.root, "VersionIdMarker", version_marker)
-    if page.is_truncated and page.next_marker is not None:
-        add(doc.root, "NextKeyMarker", enc(page.next_marker))
-        add(doc.root, "NextVersionIdMarker", "null")
-    _page_facts(ctx, doc, page, max_keys, delimiter, enc)
-    for obj in page.objects:
-        el = add(doc.root, "Version")
-        add(el, "Key", enc(obj.key))
-        add(el, "VersionId", "null")
-        add(el, "IsLatest", True)
-        add(el, "LastModified", obj.last_modified)
-        add(el, "ETag", f'"{obj.etag}"')
-        add(el, "Size", obj.size)
-        owner(el)
-        add(el, "StorageClass", obj.meta.storage_class or "STANDARD")
-    _common_prefixes(doc, page, enc)
-    return xml_response(doc)

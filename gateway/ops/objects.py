@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
+from lxml import etree
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from backends import errors as be
-from backends.base import MAX_KEY_BYTES, ByteStream, ObjectInfo
+from backends.base import MAX_KEY_BYTES, ByteStream, DeleteResult, ObjectInfo
 from backends.wire.xml import child_text, children
 from gateway import conditions
 from gateway.context import Ctx, empty, xml_response
@@ -22,6 +23,7 @@ from gateway.headers import (
     meta_from_headers,
     object_headers,
 )
+from gateway.ops.versions import delete_headers, version_headers, version_param
 from gateway.xmlio import Doc, add
 
 MAX_DELETE_KEYS = 1000
@@ -38,19 +40,8 @@ def check_key(key: str) -> None:
         raise S3Error("InvalidArgument", "Object keys may not contain the NUL character.", ArgumentName="key")
 
 
-def check_version(version_id: str | None) -> None:
-    """Buckets are never versioned: version ``null`` is the object itself, any other id is invalid."""
-    if version_id is not None and version_id != "null":
-        raise S3Error(
-            "InvalidArgument",
-            "Invalid version id specified",
-            ArgumentName="versionId",
-            ArgumentValue=version_id,
-        )
-
-
 def put_headers(info: ObjectInfo, checksums: dict[str, str]) -> dict[str, str]:
-    headers = {"ETag": f'"{info.etag}"'}
+    headers = {"ETag": f'"{info.etag}"', **version_headers(info)}
     headers.update(checksum_headers(checksums))
     return headers
 
@@ -71,12 +62,12 @@ def _checksum_mode(ctx: Ctx) -> bool:
 
 async def get_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
-    check_version(ctx.query.get("versionId"))
+    version = version_param(ctx.query)
     if "partNumber" in ctx.query:
         raise S3Error("NotImplemented", "GetObject with partNumber is not implemented.")
     check_overrides(ctx.query)
     byte_range = conditions.parse_range(ctx.headers.get("range"))
-    result = await ctx.backend.get_object(bucket, key, byte_range)
+    result = await ctx.backend.get_object(bucket, key, byte_range, version)
     try:
         conditions.check(ctx.headers, result.info.etag, result.info.last_modified)
     except S3Error as err:
@@ -86,6 +77,7 @@ async def get_object(ctx: Ctx) -> Response:
         raise
     # A ranged read's checksum would be of the part served, which S3 does not send.
     headers = object_headers(result.info, checksum_mode=_checksum_mode(ctx) and result.span is None)
+    headers.update(version_headers(result.info))
     apply_overrides(headers, ctx.query)
     status = 200
     if result.span is not None:
@@ -129,11 +121,11 @@ def _not_modified(info: ObjectInfo) -> Response:
 
 async def head_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
-    check_version(ctx.query.get("versionId"))
+    version = version_param(ctx.query)
     if "partNumber" in ctx.query:
         raise S3Error("NotImplemented", "HeadObject with partNumber is not implemented.")
     check_overrides(ctx.query)
-    info = await ctx.backend.head_object(bucket, key)
+    info = await ctx.backend.head_object(bucket, key, version)
     try:
         conditions.check(ctx.headers, info.etag, info.last_modified)
     except S3Error as err:
@@ -141,6 +133,7 @@ async def head_object(ctx: Ctx) -> Response:
             return _not_modified(info)
         raise
     headers = object_headers(info, checksum_mode=_checksum_mode(ctx))
+    headers.update(version_headers(info))
     apply_overrides(headers, ctx.query)
     byte_range = conditions.parse_range(ctx.headers.get("range"))
     status = 200
@@ -157,9 +150,9 @@ async def head_object(ctx: Ctx) -> Response:
 
 
 async def delete_object(ctx: Ctx) -> Response:
-    check_version(ctx.query.get("versionId"))
-    await ctx.backend.delete_object(ctx.need_bucket, ctx.need_key)
-    return empty(204)
+    version = version_param(ctx.query)
+    result = await ctx.backend.delete_object(ctx.need_bucket, ctx.need_key, version)
+    return empty(204, delete_headers(result))
 
 
 async def delete_objects(ctx: Ctx) -> Response:
@@ -174,39 +167,61 @@ async def delete_objects(ctx: Ctx) -> Response:
     await ctx.backend.head_bucket(bucket)
     limit = asyncio.Semaphore(DELETE_CONCURRENCY)
 
-    async def one(key: str, version: str | None) -> S3Error | None:
+    async def one(key: str, version: str | None) -> DeleteResult | S3Error:
         async with limit:
             try:
                 check_key(key)
-                check_version(version)
-                await ctx.backend.delete_object(bucket, key)
+                if version == "":
+                    raise S3Error("InvalidArgument", "Version id cannot be the empty string")
+                return await ctx.backend.delete_object(bucket, key, version) or DeleteResult()
             except S3Error as err:
                 return err
             except be.BackendError as exc:
                 return from_backend(exc)
-        return None
 
     results = await asyncio.gather(*(one(k, v) for k, v in zip(keys, versions, strict=True) if k is not None))
     doc = Doc("DeleteResult")
-    for key, err in zip(keys, results, strict=True):
-        if err is None:
+    for key, version, res in zip(keys, versions, results, strict=True):
+        if isinstance(res, DeleteResult):
             if not quiet:
-                add(add(doc.root, "Deleted"), "Key", key)
+                deleted(add(doc.root, "Deleted"), key or "", version, res)
         else:
             el = add(doc.root, "Error")
             add(el, "Key", key)
-            add(el, "Code", err.code)
-            add(el, "Message", err.message)
+            if version is not None:
+                add(el, "VersionId", version)
+            add(el, "Code", res.code)
+            add(el, "Message", res.message)
     return xml_response(doc)
 
 
+def deleted(el: etree._Element, key: str, version: str | None, result: DeleteResult) -> None:
+    """A DeleteObjects ``Deleted`` entry, with the version and marker facts S3 reports."""
+    add(el, "Key", key)
+    if version is not None:
+        add(el, "VersionId", version)
+    if result.delete_marker:
+        add(el, "DeleteMarker", True)
+        if result.version_id is not None:
+            add(el, "DeleteMarkerVersionId", result.version_id)
+
+
 def parse_copy_source(value: str) -> tuple[str, str]:
-    """``/bucket/key`` or ``bucket/key``, URL-encoded, optionally ``?versionId=``."""
+    """``/bucket/key`` or ``bucket/key``, URL-encoded, optionally ``?versionId=null`` (UploadPartCopy)."""
+    bucket, key, version = parse_copy_source_version(value)
+    if version is not None and version != "null":
+        raise S3Error("NotImplemented", "Copying a part from a specific object version is not implemented.")
+    return bucket, key
+
+
+def parse_copy_source_version(value: str) -> tuple[str, str, str | None]:
+    """``/bucket/key`` or ``bucket/key``, URL-encoded, optionally ``?versionId=<id>``: (bucket, key, id)."""
     raw, _, query = value.partition("?")
     if query and not query.startswith("versionId="):
         raise S3Error("InvalidArgument", "Invalid copy source.")
-    if query and query != "versionId=null":
-        raise S3Error("NotImplemented", "Copying a specific object version is not implemented.")
+    version = query[len("versionId=") :] if query else None
+    if version == "":
+        raise S3Error("InvalidArgument", "Version id cannot be the empty string")
     try:
         source = unquote(raw, errors="strict")
     except UnicodeDecodeError:
@@ -217,23 +232,34 @@ def parse_copy_source(value: str) -> tuple[str, str]:
         raise S3Error(
             "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"
         )
-    return bucket, key
+    return bucket, key, (unquote(version) if version is not None else None)
 
 
 async def copy_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
-    src_bucket, src_key = parse_copy_source(ctx.headers["x-amz-copy-source"])
+    src_bucket, src_key, src_version = parse_copy_source_version(ctx.headers["x-amz-copy-source"])
     ctx.policy.authorize(ctx.auth.access_key, src_bucket, "read")
     directive = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.")
-    source = await ctx.backend.head_object(src_bucket, src_key)
+    try:
+        source = await ctx.backend.head_object(src_bucket, src_key, src_version)
+    except be.DeleteMarkerVersion:
+        raise S3Error(
+            "InvalidRequest",
+            "The source of a copy request may not specifically refer to a delete marker by version id.",
+        ) from None
     conditions.check(
         ctx.headers, source.etag, source.last_modified, prefix="x-amz-copy-source-if-", read=False
     )
     meta = meta_from_headers(ctx.headers) if directive == "REPLACE" else None
-    if (src_bucket, src_key) == (bucket, key) and meta is None and "x-amz-storage-class" not in ctx.headers:
+    if (
+        (src_bucket, src_key) == (bucket, key)
+        and src_version is None
+        and meta is None
+        and "x-amz-storage-class" not in ctx.headers
+    ):
         raise S3Error(
             "InvalidRequest",
             "This copy request is illegal because it is trying to copy an object to itself without changing "
@@ -243,10 +269,13 @@ async def copy_object(ctx: Ctx) -> Response:
         meta = source.meta.copy(storage_class=meta_from_headers(ctx.headers).storage_class)
     cond = conditions.write_condition(ctx.headers)  # on the destination
     with conditions.deciding(cond):
-        info = await ctx.backend.copy_object(src_bucket, src_key, bucket, key, meta, cond)
+        info = await ctx.backend.copy_object(src_bucket, src_key, bucket, key, meta, cond, src_version)
+    headers = version_headers(info)
+    if source.version_id is not None:
+        headers["x-amz-copy-source-version-id"] = source.version_id
     doc = Doc("CopyObjectResult")
     add(doc.root, "LastModified", info.last_modified)
     add(doc.root, "ETag", f'"{info.etag}"')
     for alg, value in info.meta.checksums.items():
         add(doc.root, "Checksum" + alg.upper(), value)
-    return xml_response(doc)
+    return xml_response(doc, headers=headers)

@@ -29,6 +29,7 @@ from tests.contract.suite_conditional import ConditionalContract
 from tests.contract.suite_listing import ListingContract
 from tests.contract.suite_multipart import MultipartContract
 from tests.contract.suite_settings import SettingsContract
+from tests.contract.suite_versioning import VersioningContract
 from tests.helpers.bodies import (
     BodyFailed,
     ChunkedBody,
@@ -48,7 +49,15 @@ def _new_bucket_name() -> str:
 
 
 async def _drop_bucket(backend: Backend, name: str) -> None:
-    """Best-effort cleanup: empty the bucket, abort its uploads, delete it."""
+    """Best-effort cleanup: empty the bucket (every version), abort its uploads, delete it."""
+    with contextlib.suppress(Exception):
+        for _ in range(200):
+            versions = await backend.list_object_versions(name, max_keys=1000)
+            for entry in versions.versions:
+                if entry.info.version_id not in (None, "null") or entry.info.delete_marker:
+                    await backend.delete_object(name, entry.info.key, entry.info.version_id)
+            if not versions.is_truncated:
+                break
     with contextlib.suppress(Exception):
         for _ in range(200):
             page = await backend.list_objects(name, max_keys=1000)
@@ -100,7 +109,9 @@ NASTY_KEYS = [
 
 
 @pytest.mark.anyio
-class BackendContract(ListingContract, MultipartContract, ConditionalContract, SettingsContract):
+class BackendContract(
+    ListingContract, MultipartContract, ConditionalContract, SettingsContract, VersioningContract
+):
     """The contract tests; subclasses provide the ``backend`` fixture."""
 
     @pytest.fixture
