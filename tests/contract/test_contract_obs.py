@@ -37,6 +37,8 @@ async def started(settings: Settings) -> AsyncIterator[Backend]:
 
 
 class TestContractObs(MotoContract):
+    versioning: ClassVar[bool] = False  # versioning is not passed through to OBS yet (README gap table)
+
     """SigV4 mode against moto's S3 server (moto is reset before each test: an empty namespace)."""
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
@@ -59,6 +61,8 @@ class TestContractObs(MotoContract):
 
 
 class TestContractObsNative(BackendContract):
+    versioning: ClassVar[bool] = False  # versioning is not passed through to OBS yet (README gap table)
+
     """The native OBS signature against the strict OBS wire emulator."""
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
@@ -78,6 +82,8 @@ class TestContractObsNative(BackendContract):
 
 
 class TestContractObsGateway(BackendContract):
+    versioning: ClassVar[bool] = False  # versioning is not passed through to OBS yet (README gap table)
+
     """SigV4 mode against s3bridge itself (fs backend), which verifies every signature the SDK sends."""
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition

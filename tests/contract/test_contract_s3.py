@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import anyio
 import pytest
@@ -54,6 +55,10 @@ def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:
 
 
 class TestContractS3Moto(MotoContract):
+    versioning: ClassVar[bool] = (
+        False  # versioning is not passed through to the s3 backend yet (README gap table)
+    )
+
     @pytest.fixture
     async def backend(self, moto: ServerProcess) -> AsyncIterator[Backend]:
         backend = S3Backend(s3_settings(moto.url, "moto-access", "moto-secret"), name="s3-moto")
@@ -73,6 +78,10 @@ class TestContractS3Moto(MotoContract):
 
 
 class TestContractS3Gateway(BackendContract):
+    versioning: ClassVar[bool] = (
+        False  # versioning is not passed through to the s3 backend yet (README gap table)
+    )
+
     """The store is s3bridge itself (fs backend), checking every signature the backend sends."""
 
     @pytest.fixture
