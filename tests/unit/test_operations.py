@@ -33,7 +33,7 @@ CASES: list[tuple[str, operations.Target, dict[str, str], dict[str, str], str | 
     ("GET", "bucket", {"uploads": ""}, {}, "ListMultipartUploads"),
     ("GET", "bucket", {"versions": ""}, {}, "ListObjectVersions"),
     ("POST", "bucket", {"delete": ""}, {}, "DeleteObjects"),
-    ("PUT", "bucket", {"versioning": ""}, {}, "NotImplemented"),
+    ("PUT", "bucket", {"versioning": ""}, {}, "PutBucketVersioning"),
     ("PUT", "bucket", {"acl": ""}, {}, "NotImplemented"),
     ("DELETE", "bucket", {"cors": ""}, {}, "NotImplemented"),
     ("GET", "bucket", {"website": ""}, {}, "NotImplemented"),
