@@ -59,6 +59,13 @@ class TestContractS3Moto(MotoContract):
         False  # versioning is not passed through to the s3 backend yet (README gap table)
     )
 
+    @pytest.mark.xfail(
+        strict=True,
+        reason="moto deviates from AWS: versionId=null on a bucket never versioned is 400 Bad request",
+    )
+    async def test_never_versioned_bucket(self, backend: Backend, bucket: str) -> None:
+        await super().test_never_versioned_bucket(backend, bucket)
+
     @pytest.fixture
     async def backend(self, moto: ServerProcess) -> AsyncIterator[Backend]:
         backend = S3Backend(s3_settings(moto.url, "moto-access", "moto-secret"), name="s3-moto")
