@@ -12,6 +12,8 @@ from backends import errors as be
 S3_ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied"),
     "AccessControlListNotSupported": (400, "The bucket does not allow ACLs"),
+    #: A CORS preflight (OPTIONS) that no rule of the bucket allows.
+    "AccessForbidden": (403, "CORSResponse: This CORS request is not allowed."),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     #: The HTTP request itself could not be parsed (answered by the connection layer, gateway.connection).
     "BadRequest": (400, "An error occurred when parsing the HTTP request."),
