@@ -24,6 +24,7 @@ from gateway.ops import cors as cr
 from gateway.ops import listing as ls
 from gateway.ops import multipart as mp
 from gateway.ops import objects as o
+from gateway.ops import post as po
 
 Target = Literal["service", "bucket", "object"]
 Right = Literal["read", "write", "list", "admin", "none"]
@@ -113,6 +114,8 @@ ROUTES: list[Route] = [
     _r("PUT", "bucket", "CreateBucket", b.create_bucket, right="admin"),
     _r("DELETE", "bucket", "DeleteBucket", b.delete_bucket, right="admin"),
     _r("HEAD", "bucket", "HeadBucket", b.head_bucket, right="list", public=True),
+    # browser form uploads: the form's signed policy, not the request, says who writes (gateway.ops.post)
+    _r("POST", "bucket", "PostObject", po.post_object, right="write", unsigned=True),
     # multipart
     _r("POST", "object", "CreateMultipartUpload", mp.create_multipart_upload, "uploads", right="write"),
     _r("POST", "object", "CompleteMultipartUpload", mp.complete_multipart_upload, "uploadId", right="write"),
