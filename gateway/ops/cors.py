@@ -4,6 +4,7 @@ without rules uses the configuration's ``cors`` default, if any."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from starlette.responses import Response
@@ -16,6 +17,7 @@ from gateway.context import Ctx, empty
 from gateway.errors import S3Error
 
 SETTING = "cors"
+log = logging.getLogger("s3bridge")
 
 
 def default_config(settings: CorsSettings | None) -> cors.CorsConfig | None:
@@ -103,5 +105,8 @@ async def actual_headers(
     try:
         rules = await bucket_rules(settings, config, bucket)
     except (be.BackendError, S3Error):  # no such bucket, or an unreadable setting: the default, if any
+        rules = default_config(config.cors)
+    except Exception:  # decorating an answer never replaces it with a failure
+        log.exception("CORS rules of bucket %r unreadable", bucket)
         rules = default_config(config.cors)
     return {} if rules is None else cors.response_headers(rules, origin, method)
