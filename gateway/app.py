@@ -27,12 +27,13 @@ from backends import errors as be
 from backends.base import Backend
 from backends.served import served_by
 from gateway import addressing, operations
-from gateway.auth import AuthResult, RequestView
+from gateway.auth import AuthResult, RequestView, new_payload_decoder
 from gateway.auth import authenticate as verify_signature
 from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
 from gateway.context import OWNER_ID, Ctx
 from gateway.errors import S3Error, from_backend
+from gateway.ops.cors import actual_headers as cors_headers
 from gateway.policy import Policy
 from gateway.unsupported import refuse_unsupported
 from gateway.xmlio import error_document
@@ -123,7 +124,18 @@ class S3App:
             response = await self.dispatch(call, auth, ex)
         except Exception as exc:
             response = self.refusal(exc, ex)
+        await self.add_cors(response, ex)
         return self.finish(response, ex)
+
+    async def add_cors(self, response: Response, ex: _Exchange) -> None:
+        """A request from a browser page (Origin) gets the Access-Control-* headers of the bucket's first
+        matching CORS rule, on errors too, so the page's script can read the answer."""
+        request = ex.request
+        extra = await cors_headers(
+            self.bucket_settings, self.config, ex.facts.get("bucket"), request.headers.get("origin"),
+            request.method,
+        )  # fmt: skip
+        response.headers.update(extra)
 
     def resolve(self, request: Request, ex: _Exchange) -> _Call:
         """Addressing (bucket, key) and the operation table: which S3 operation this request is."""
@@ -142,6 +154,11 @@ class S3App:
 
     def authenticate(self, call: _Call, ex: _Exchange) -> AuthResult:
         """Whose request it is (SigV4/SigV2, header or presigned; or anonymous), its signature checked."""
+        if call.route.unsigned:
+            # A preflight or a form upload: whatever signature the URL or the form holds, the handler checks.
+            return AuthResult(
+                None, new_payload_decoder(call.request.headers, content_sha256=None), "anonymous"
+            )
         view = RequestView(
             method=call.request.method,
             raw_path=ex.raw_path,
@@ -162,6 +179,8 @@ class S3App:
         """May this caller do this to this bucket; then, headers asking for what the gateway does not give
         are refused (only now, so an unauthorised caller learns nothing from them)."""
         route = call.route
+        if route.unsigned:
+            return  # the handler authorises (see Route.unsigned)
         self.policy.authorize(auth.access_key, call.target.bucket, route.right, public_read=route.public)
         refuse_unsupported(call.request.headers, OWNER_ID)
 

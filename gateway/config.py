@@ -161,7 +161,36 @@ class KeyPair(_Model):
 
 class PublicBucket(_Model):
     bucket: str
-    access: Literal["read"] = "read"
+    #: ``read``: anonymous reads; ``read-write``: also anonymous browser-form uploads (POST object).
+    access: Literal["read", "read-write"] = "read"
+
+
+class CorsRuleSettings(_Model):
+    """One CORS rule, as a CORSRule of PutBucketCors says it."""
+
+    id: str | None = None
+    #: Origins allowed, each with at most one ``*`` (``*`` alone: any origin).
+    allowed_origins: list[str] = Field(min_length=1)
+    allowed_methods: list[Literal["GET", "PUT", "POST", "DELETE", "HEAD"]] = Field(min_length=1)
+    #: Headers a preflight may ask for (``*`` wildcards; names compared case-insensitively).
+    allowed_headers: list[str] = Field(default_factory=list)
+    #: Response headers the browser lets the page's script read.
+    expose_headers: list[str] = Field(default_factory=list)
+    max_age_seconds: int | None = Field(None, ge=0)
+
+    @field_validator("allowed_origins", "allowed_headers")
+    @classmethod
+    def _one_wildcard(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if value.count("*") > 1:
+                raise ValueError(f"{value!r} can not have more than one wildcard")
+        return values
+
+
+class CorsSettings(_Model):
+    """The CORS rules of every bucket that has none of its own (set with PutBucketCors)."""
+
+    rules: list[CorsRuleSettings] = Field(min_length=1, max_length=100)
 
 
 class LogSettings(_Model):
@@ -178,6 +207,8 @@ class Config(_Model):
     backends: dict[str, BackendSettings] = Field(default_factory=dict, json_schema_extra={"minProperties": 1})
     routes: list[RouteSettings] = Field(default_factory=list)
     public_buckets: list[PublicBucket] = Field(default_factory=list)
+    #: Default CORS rules for buckets without their own; none: such buckets answer no CORS request.
+    cors: CorsSettings | None = None
     logging: LogSettings = Field(default_factory=LogSettings)
 
     def effective_routes(self) -> list[RouteSettings]:

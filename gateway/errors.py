@@ -12,6 +12,8 @@ from backends import errors as be
 S3_ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied"),
     "AccessControlListNotSupported": (400, "The bucket does not allow ACLs"),
+    #: A CORS preflight (OPTIONS) that no rule of the bucket allows.
+    "AccessForbidden": (403, "CORSResponse: This CORS request is not allowed."),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     #: The HTTP request itself could not be parsed (answered by the connection layer, gateway.connection).
     "BadRequest": (400, "An error occurred when parsing the HTTP request."),
@@ -38,6 +40,20 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
     "InvalidArgument": (400, "Invalid Argument"),
     "InvalidBucketName": (400, "The specified bucket is not valid."),
     "InvalidDigest": (400, "The Content-MD5 you specified is not valid."),
+    #: POST object (browser form uploads, gateway.ops.post).
+    "IncorrectNumberOfFilesInPostRequest": (400, "POST requires exactly one file upload per request."),
+    "InvalidPolicyDocument": (
+        400,
+        "The content of the form does not meet the conditions specified in the policy document.",
+    ),
+    "MalformedPOSTRequest": (
+        400,
+        "The body of your POST request is not well-formed multipart/form-data.",
+    ),
+    "MaxPostPreDataLengthExceededError": (
+        400,
+        "Your POST request fields preceding the upload file were too large.",
+    ),
     "InvalidPart": (
         400,
         "One or more of the specified parts could not be found.  The part may not have been uploaded, "

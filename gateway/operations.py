@@ -20,9 +20,11 @@ from starlette.responses import Response
 
 from gateway.context import Ctx
 from gateway.ops import buckets as b
+from gateway.ops import cors as cr
 from gateway.ops import listing as ls
 from gateway.ops import multipart as mp
 from gateway.ops import objects as o
+from gateway.ops import post as po
 from gateway.ops import versions as v
 
 Target = Literal["service", "bucket", "object"]
@@ -41,6 +43,9 @@ class Route:
     header: str | None = None
     right: Right = "read"
     public: bool = False
+    #: Answered without checking a signature (CORS preflights carry none, and a presigned URL's query
+    #: signs another method); the handler decides who may do what.
+    unsigned: bool = False
 
     def matches(
         self, method: str, target: Target, query: Mapping[str, str], headers: Mapping[str, str]
@@ -61,7 +66,7 @@ def _term(spec: str) -> tuple[str, str | None]:
 
 #: Bucket sub-resources S3 has and this gateway does not configure. GET on the first group answers S3's
 #: "not configured" error (what clients expect of a bucket without one); everything else NotImplemented.
-ABSENT_BUCKET_CONFIG = ("policy", "lifecycle", "cors", "tagging", "encryption")
+ABSENT_BUCKET_CONFIG = ("policy", "lifecycle", "tagging", "encryption")
 UNSUPPORTED_BUCKET = (
     "website", "logging", "notification", "replication", "object-lock", "versions", "requestPayment",
     "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls",
@@ -87,6 +92,12 @@ def _r(method: str, target: Target, operation: str, handler: Handler, *query: st
 ROUTES: list[Route] = [
     # service
     _r("GET", "service", "ListBuckets", b.list_buckets, right="none"),
+    # CORS: the bucket's rules, and the browsers' preflight on any bucket or object path
+    _r("PUT", "bucket", "PutBucketCors", cr.put_bucket_cors, "cors", right="admin"),
+    _r("GET", "bucket", "GetBucketCors", cr.get_bucket_cors, "cors", right="list"),
+    _r("DELETE", "bucket", "DeleteBucketCors", cr.delete_bucket_cors, "cors", right="admin"),
+    _r("OPTIONS", "bucket", "PreflightRequest", cr.preflight, right="none", unsigned=True),
+    _r("OPTIONS", "object", "PreflightRequest", cr.preflight, right="none", unsigned=True),
     # bucket configuration reads
     _r("GET", "bucket", "GetBucketLocation", b.get_location, "location", right="list"),
     _r("GET", "bucket", "GetBucketVersioning", v.get_bucket_versioning, "versioning", right="list"),
@@ -105,6 +116,8 @@ ROUTES: list[Route] = [
     _r("PUT", "bucket", "CreateBucket", b.create_bucket, right="admin"),
     _r("DELETE", "bucket", "DeleteBucket", b.delete_bucket, right="admin"),
     _r("HEAD", "bucket", "HeadBucket", b.head_bucket, right="list", public=True),
+    # browser form uploads: the form's signed policy, not the request, says who writes (gateway.ops.post)
+    _r("POST", "bucket", "PostObject", po.post_object, right="write", unsigned=True),
     # multipart
     _r("POST", "object", "CreateMultipartUpload", mp.create_multipart_upload, "uploads", right="write"),
     _r("POST", "object", "CompleteMultipartUpload", mp.complete_multipart_upload, "uploadId", right="write"),

@@ -18,6 +18,7 @@ class Policy:
     def __init__(self, config: Config):
         self._keys: dict[str, KeyPair] = {kp.access_key: kp for kp in config.credentials}
         self._public = [pb.bucket for pb in config.public_buckets]
+        self._public_write = [pb.bucket for pb in config.public_buckets if pb.access == "read-write"]
 
     def secret_for(self, access_key: str) -> str | None:
         pair = self._keys.get(access_key)
@@ -37,6 +38,10 @@ class Policy:
 
     def is_public(self, bucket: str | None) -> bool:
         return bucket is not None and any(fnmatchcase(bucket, glob) for glob in self._public)
+
+    def is_public_write(self, bucket: str | None) -> bool:
+        """Anonymous browser-form uploads (POST object) are allowed on a bucket configured read-write."""
+        return bucket is not None and any(fnmatchcase(bucket, glob) for glob in self._public_write)
 
     def allows(
         self, access_key: str | None, bucket: str | None, right: str, *, public_read: bool = False

@@ -188,7 +188,7 @@ def test_secrets_stay_out_of_repr_and_errors() -> None:
         ({"backends": {"x": {"type": "fs"}}}, "backends.x.root: Field required"),
         (
             {"backends": BACKENDS, "public_buckets": [{"bucket": "p", "access": "write"}]},
-            "public_buckets[0].access: Input should be 'read' (got 'write')",
+            "public_buckets[0].access: Input should be 'read' or 'read-write' (got 'write')",
         ),
         ({"backends": BACKENDS, "logging": {"level": "loud"}}, "logging.level: Input should be 'debug'"),
     ],
