@@ -366,6 +366,17 @@ def default_document(data_dir: Path) -> dict[str, Any]:
     }
 
 
+def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """A YAML error in one line naming the file and where in it (PyYAML's own text runs to seven lines
+    and names ``<unicode string>``)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    context = getattr(exc, "context", None)
+    reason = f"{problem} ({context})" if context else str(problem)
+    return f"{path} is not valid YAML: {where}{reason}"
+
+
 def load(
     path: Path | None, *, data_dir: Path | None = None, overrides: dict[str, Any] | None = None
 ) -> Config:
@@ -380,7 +391,7 @@ def load(
         try:
             doc = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+            raise ConfigError(yaml_problem(path, exc)) from None
         if not isinstance(doc, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
         if not doc.get("credentials") and os.environ.get("S3BRIDGE_ACCESS_KEY"):

@@ -11,13 +11,16 @@ files with this output, so neither can drift from the code. Regenerate both with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import inspect
 import json
+import os
 import re
 import sys
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +123,22 @@ def type_name(annotation: Any) -> str:
     return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
+@contextlib.contextmanager
+def _without_environment() -> Iterator[None]:
+    """No environment while defaults are computed: a default read from a variable (``OBS_AK``) must never
+    land in the reference, whoever runs the generator."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 def default_text(field: FieldInfo) -> str:
     if field.default_factory is not None:
-        value = field.default_factory()  # type: ignore[call-arg]
+        with _without_environment():
+            value = field.default_factory()  # type: ignore[call-arg]
     elif field.default is PydanticUndefined:
         return "**required**"
     else:
