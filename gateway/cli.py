@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 from starlette.types import ASGIApp
@@ -21,10 +22,40 @@ from gateway.config import Config, ConfigError, load
 ENV_SERVE_ARGS = "S3BRIDGE_SERVE_ARGS"
 
 
+#: How ``serve`` combines its three sources of settings; ``serve --help`` and the README say it.
+PRECEDENCE = """\
+where settings come from, strongest first:
+  1. command-line flags (--host, --port, --workers, --certfile, --keyfile, --log-level) replace the
+     file's server/logging settings; --data-dir replaces the root of every fs backend;
+  2. the environment: ${NAME} and ${NAME:-default} in the file's strings are replaced by variables;
+     S3BRIDGE_ACCESS_KEY/S3BRIDGE_SECRET_KEY give the key pair only when the file has no credentials;
+  3. the configuration file (--config); without one, an embedded fs backend under --data-dir.
+SIGHUP re-reads the file and reloads credentials, public buckets and TLS certificates."""
+
+
+def _environment_help() -> str:
+    from gateway.configdoc import ENVIRONMENT
+
+    lines = ["environment variables:"]
+    for name, words in ENVIRONMENT:
+        lines.append(f"  {name}")
+        lines += textwrap.wrap(words.replace("`", ""), 96, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines) + "\n\n" + PRECEDENCE
+
+
 def _parser() -> argparse.ArgumentParser:
+    from gateway.version import version
+
     parser = argparse.ArgumentParser(prog="s3bridge", description="S3-compatible gateway to many stores.")
+    parser.add_argument("--version", action="version", version=f"s3bridge {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the gateway")
+    serve = sub.add_parser(
+        "serve",
+        help="run the gateway",
+        description="Run the S3 gateway.",
+        epilog=_environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument(
         "--config", type=Path, help="configuration file (default: embedded filesystem backend)"
     )
