@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.config
 import os
 import sys
 import textwrap
@@ -17,7 +18,9 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
+from gateway import logformat
 from gateway.config import Config, ConfigError, load
+from gateway.version import version
 
 ENV_SERVE_ARGS = "S3BRIDGE_SERVE_ARGS"
 
@@ -39,13 +42,13 @@ def _environment_help() -> str:
     lines = ["environment variables:"]
     for name, words in ENVIRONMENT:
         lines.append(f"  {name}")
-        lines += textwrap.wrap(words.replace("`", ""), 96, initial_indent="      ", subsequent_indent="      ")
+        lines += textwrap.wrap(
+            words.replace("`", ""), 96, initial_indent="      ", subsequent_indent="      "
+        )
     return "\n".join(lines) + "\n\n" + PRECEDENCE
 
 
 def _parser() -> argparse.ArgumentParser:
-    from gateway.version import version
-
     parser = argparse.ArgumentParser(prog="s3bridge", description="S3-compatible gateway to many stores.")
     parser.add_argument("--version", action="version", version=f"s3bridge {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,13 +139,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     build_root(config)  # fail here, in the parent, on anything a worker would fail on
     srv = config.server
-    level = spec["log_level"] or config.logging.level
-    logging.basicConfig(
-        level=getattr(logging, str(level).upper()), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    level = str(spec["log_level"] or config.logging.level)
+    log_config = logformat.log_config(config.logging.format, level)
+    logging.config.dictConfig(log_config)
     os.environ[ENV_SERVE_ARGS] = json.dumps(spec)
     scheme = "https" if srv.certfile else "http"
-    print(f"s3bridge serving {scheme}://{srv.host}:{srv.port}", file=sys.stderr, flush=True)
+    logging.getLogger("s3bridge").info(
+        "s3bridge %s serving %s://%s:%s", version(), scheme, srv.host, srv.port
+    )
     uvicorn.run(
         "gateway.cli:create_app",
         factory=True,
@@ -151,7 +155,8 @@ def _serve(args: argparse.Namespace) -> int:
         workers=srv.workers,
         ssl_certfile=str(srv.certfile) if srv.certfile else None,
         ssl_keyfile=str(srv.keyfile) if srv.keyfile else None,
-        log_level=str(level),
+        log_level=level,
+        log_config=log_config,
         access_log=False,
         timeout_graceful_shutdown=srv.shutdown_timeout,
         server_header=False,

@@ -167,6 +167,9 @@ class PublicBucket(_Model):
 class LogSettings(_Model):
     level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True
+    #: ``json``: every line on stderr (the gateway's, the access log, uvicorn's) is one JSON object;
+    #: ``text``: ``time level logger message`` lines, the access log as bare JSON lines.
+    format: Literal["json", "text"] = "text"
 
 
 class Config(_Model):
