@@ -8,13 +8,17 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import logging.config
 import os
 import sys
+import tempfile
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from starlette.types import ASGIApp
 
@@ -147,6 +151,29 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("s3bridge").info(
         "s3bridge %s serving %s://%s:%s", version(), scheme, srv.host, srv.port
     )
+    with _shared_metrics_dir(srv.workers):
+        _run(uvicorn, srv, level, log_config)
+    return 0
+
+
+@contextlib.contextmanager
+def _shared_metrics_dir(workers: int) -> Iterator[None]:
+    """With several workers, a directory they share their metrics through (prometheus-client's
+    multiprocess mode), made here and removed on exit, unless the environment names one already."""
+    from gateway.metrics import MULTIPROC_ENV
+
+    if workers <= 1 or os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="s3bridge-metrics-") as shared:
+        os.environ[MULTIPROC_ENV] = shared
+        try:
+            yield
+        finally:
+            os.environ.pop(MULTIPROC_ENV, None)
+
+
+def _run(uvicorn: Any, srv: Any, level: str, log_config: dict[str, Any]) -> None:
     uvicorn.run(
         "gateway.cli:create_app",
         factory=True,
@@ -163,7 +190,6 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
         http="gateway.connection:S3Protocol",  # limits, and S3 answers for what the HTTP layer refuses
     )
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

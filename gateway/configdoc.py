@@ -75,8 +75,8 @@ ENVIRONMENT = [
     ("S3BRIDGE_SECRET_KEY", "Its secret."),
     (
         "PROMETHEUS_MULTIPROC_DIR",
-        "An empty writable directory: with `--workers N`, workers share their metrics through it. "
-        "Unset, each worker answers `/_s3bridge/metrics` with its own counts.",
+        "An empty writable directory the workers of `--workers N` share their metrics through. Unset, "
+        "`s3bridge serve --workers N` (N > 1) makes a temporary one itself and removes it on exit.",
     ),
 ]
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from backends.base import Backend
-from gateway import addressing
+from gateway import addressing, backendcalls
 from gateway.accesslog import AccessLog, ASGIApp, Measure, Sink
 from gateway.config import Config
 from gateway.health import Readiness
@@ -38,6 +38,7 @@ class Observability:
         self.backend = backend
         self.metrics = Metrics(backend)
         self.readiness = Readiness(backend)
+        backendcalls.watch(backend, [self.metrics.backend_call])
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """The S3 app inside the measuring middleware that feeds metrics and the access log."""
