@@ -131,12 +131,24 @@ def create_app() -> ASGIApp:
     backend = build_root(config)
     observability = Observability(config, backend)
     app = S3App(config, backend, extra=observability.handle)
+    _reload_on_hup(app, spec)
     return observability.wrap(app)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def _reload_on_hup(app: object, spec: dict[str, object]) -> None:
+    """SIGHUP reloads this worker's credentials, public buckets and TLS certificate
+    (``gateway.reload``), when ``s3bridge serve`` runs it: uvicorn calls the factory from its loop."""
+    import asyncio
+    import signal
 
+    from gateway.reload import TLS, Reloader
+
+    if TLS.serving:
+        reloader = Reloader(app, lambda: load_from(spec))
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reloader.reload)
+
+
+def _serve(args: argparse.Namespace) -> int:
     spec = serve_args(args)
     config = load_from(spec)
     from gateway.assemble import build_root
@@ -152,7 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
         "s3bridge %s serving %s://%s:%s", version(), scheme, srv.host, srv.port
     )
     with _shared_metrics_dir(srv.workers):
-        _run(uvicorn, srv, level, log_config)
+        _run(srv, level, log_config)
     return 0
 
 
@@ -173,9 +185,11 @@ def _shared_metrics_dir(workers: int) -> Iterator[None]:
             os.environ.pop(MULTIPROC_ENV, None)
 
 
-def _run(uvicorn: Any, srv: Any, level: str, log_config: dict[str, Any]) -> None:
-    uvicorn.run(
-        "gateway.cli:create_app",
+def _run(srv: Any, level: str, log_config: dict[str, Any]) -> None:
+    from gateway import serving
+
+    serving.run(
+        app="gateway.cli:create_app",
         factory=True,
         host=srv.host,
         port=srv.port,
