@@ -68,7 +68,8 @@ def _report_config(args: argparse.Namespace, config: Config) -> None:
         print(f"public read: {public.bucket}")
 
 
-def _describe(settings: Any) -> str:
+def describe(settings: Any) -> str:
+    """A backend's type and where it is (location settings only: never a secret)."""
     parts = [str(settings.type)]
     for field in _LOCATION_FIELDS:
         value = getattr(settings, field, None)
@@ -97,7 +98,7 @@ async def _probe(config: Config, backends: dict[str, Backend]) -> list[str]:
     try:
         for name, backend in backends.items():
             began = time.monotonic()
-            label = f"backend {name} ({_describe(config.backends[name])})"
+            label = f"backend {name} ({describe(config.backends[name])})"
             try:
                 await asyncio.wait_for(backend.check(), CHECK_TIMEOUT)
             except asyncio.TimeoutError:

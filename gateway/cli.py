@@ -131,6 +131,7 @@ def create_app() -> ASGIApp:
     backend = build_root(config)
     observability = Observability(config, backend)
     app = S3App(config, backend, extra=observability.handle)
+    observability.status.secret_for = lambda key: app.policy.secret_for(key)  # reloaded with the app's
     _reload_on_hup(app, spec)
     return observability.wrap(app)
 

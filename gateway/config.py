@@ -172,6 +172,17 @@ class LogSettings(_Model):
     format: Literal["json", "text"] = "text"
 
 
+class StatusSettings(_Model):
+    """The status page at ``/_s3bridge/status`` (HTML) and ``/_s3bridge/status.json``."""
+
+    #: Access keys (of ``credentials``) that may open the page from anywhere, by HTTP Basic
+    #: authentication: the access key as user name, its secret key as password (use TLS). Without,
+    #: only callers on this machine (a loopback address, no untrusted forwarding header) see it.
+    access_keys: list[str] = Field(default_factory=list)
+    #: Minutes of request and error counts the page shows.
+    window_minutes: int = Field(15, ge=1, le=120)
+
+
 class Config(_Model):
     """The whole file. Names across sections (routes and composites naming backends, access keys
     listed once) are checked by ``validate``, with every other problem of the file."""
@@ -182,6 +193,7 @@ class Config(_Model):
     routes: list[RouteSettings] = Field(default_factory=list)
     public_buckets: list[PublicBucket] = Field(default_factory=list)
     logging: LogSettings = Field(default_factory=LogSettings)
+    status: StatusSettings = Field(default_factory=StatusSettings)
 
     def effective_routes(self) -> list[RouteSettings]:
         """The routes, ending with a catch-all to the first backend when none is given."""

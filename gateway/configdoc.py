@@ -42,7 +42,8 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("credentials[]", cfg.KeyPair, "Key pairs clients sign with."),
     ("routes[]", cfg.RouteSettings, "Client-visible bucket (name or glob) to backend; first match wins."),
     ("public_buckets[]", cfg.PublicBucket, "Buckets anyone may read without signing."),
-    ("logging", cfg.LogSettings, "Log level and the access log."),
+    ("logging", cfg.LogSettings, "Log level, format and the access log."),
+    ("status", cfg.StatusSettings, "The status page at `/_s3bridge/status`: who may see it from elsewhere."),
 ]
 
 #: Meanings of gateway settings whose model has no description or ``#:`` comment for them yet.
