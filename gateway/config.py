@@ -183,6 +183,17 @@ class StatusSettings(_Model):
     window_minutes: int = Field(15, ge=1, le=120)
 
 
+class TelemetrySettings(_Model):
+    """OpenTelemetry tracing (``pip install s3bridge[otel]``); off unless an endpoint is given here or
+    in ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+
+    #: OTLP/HTTP traces endpoint (``http://collector:4318/v1/traces``); none: tracing off unless the
+    #: standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variable is set.
+    otlp_endpoint: str | None = None
+    #: The ``service.name`` of the spans.
+    service_name: str = "s3bridge"
+
+
 class Config(_Model):
     """The whole file. Names across sections (routes and composites naming backends, access keys
     listed once) are checked by ``validate``, with every other problem of the file."""
@@ -194,6 +205,7 @@ class Config(_Model):
     public_buckets: list[PublicBucket] = Field(default_factory=list)
     logging: LogSettings = Field(default_factory=LogSettings)
     status: StatusSettings = Field(default_factory=StatusSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     def effective_routes(self) -> list[RouteSettings]:
         """The routes, ending with a catch-all to the first backend when none is given."""

@@ -44,6 +44,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("public_buckets[]", cfg.PublicBucket, "Buckets anyone may read without signing."),
     ("logging", cfg.LogSettings, "Log level, format and the access log."),
     ("status", cfg.StatusSettings, "The status page at `/_s3bridge/status`: who may see it from elsewhere."),
+    ("telemetry", cfg.TelemetrySettings, "Optional OpenTelemetry tracing (`pip install 's3bridge[otel]'`)."),
 ]
 
 #: Meanings of gateway settings whose model has no description or ``#:`` comment for them yet.
@@ -78,6 +79,11 @@ ENVIRONMENT = [
         "PROMETHEUS_MULTIPROC_DIR",
         "An empty writable directory the workers of `--workers N` share their metrics through. Unset, "
         "`s3bridge serve --workers N` (N > 1) makes a temporary one itself and removes it on exit.",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "Turns tracing on (with `s3bridge[otel]` installed) when `telemetry.otlp_endpoint` is not set; "
+        "the exporter reads the other standard `OTEL_*` variables itself.",
     ),
 ]
 

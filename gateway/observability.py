@@ -22,6 +22,7 @@ from gateway.config import Config
 from gateway.health import Readiness
 from gateway.metrics import Metrics
 from gateway.status import StatusBoard
+from gateway.tracing import Tracing
 
 PREFIX = "/_s3bridge/"
 LIVE_PATH = PREFIX + "health/live"
@@ -49,20 +50,26 @@ class Observability:
         self.metrics = Metrics(backend)
         self.readiness = Readiness(backend)
         self.status = StatusBoard(config, backend)
-        backendcalls.watch(backend, [self.metrics.backend_call, self.status.call])
+        self.tracing = Tracing(config)
+        watchers: list[backendcalls.Watcher] = [self.metrics.backend_call, self.status.call]
+        if self.tracing.enabled:
+            watchers.append(self.tracing.call)
+        backendcalls.watch(backend, watchers)
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
-        """The S3 app inside the measuring middleware that feeds metrics and the access log."""
+        """The S3 app inside the measuring middleware that feeds metrics and the access log, inside the
+        request's trace span when tracing is on."""
         sinks: list[Sink] = [self.metrics.observe, self.status.observe]
         if self.config.logging.access_log:
             sinks.append(AccessLog())
-        return Measure(
+        measured = Measure(
             app,
             sinks,
             on_start=self.metrics.in_flight.inc,
             on_end=self.metrics.in_flight.dec,
             trust_forwarded=self.config.server.trust_forwarded,
         )
+        return self.tracing.wrap(measured)
 
     def _host(self, request: Request) -> str:
         headers = request.headers
