@@ -40,11 +40,21 @@ where settings come from, strongest first:
 SIGHUP re-reads the file and reloads credentials, public buckets and TLS certificates."""
 
 
+#: Read only with the otel extra installed (the image does not document them: see the README).
+TRACING_ENVIRONMENT = [
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "Turns tracing on (with s3bridge[otel] installed) when telemetry.otlp_endpoint is not set; the "
+        "exporter reads the other standard OTEL_* variables itself.",
+    )
+]
+
+
 def _environment_help() -> str:
     from gateway.configdoc import ENVIRONMENT
 
     lines = ["environment variables:"]
-    for name, words in ENVIRONMENT:
+    for name, words in [*ENVIRONMENT, *TRACING_ENVIRONMENT]:
         lines.append(f"  {name}")
         lines += textwrap.wrap(
             words.replace("`", ""), 96, initial_indent="      ", subsequent_indent="      "

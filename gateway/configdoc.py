@@ -80,11 +80,6 @@ ENVIRONMENT = [
         "An empty writable directory the workers of `--workers N` share their metrics through. Unset, "
         "`s3bridge serve --workers N` (N > 1) makes a temporary one itself and removes it on exit.",
     ),
-    (
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "Turns tracing on (with `s3bridge[otel]` installed) when `telemetry.otlp_endpoint` is not set; "
-        "the exporter reads the other standard `OTEL_*` variables itself.",
-    ),
 ]
 
 
