@@ -174,31 +174,21 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
-        self.breaker_state = Gauge(
-            "s3bridge_breaker_state",
-            "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
-            ["backend"],
-            registry=reg,
-            multiprocess_mode="livemax",
+        self.breaker_state = self._gauge(
+            "s3bridge_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", ["backend"]
         )
-        self.mirror_degraded = Gauge(
+        self.mirror_degraded = self._gauge(
             "s3bridge_mirror_degraded",
             "1 when a mirror stored a write on fewer than all its members since the process started.",
             ["backend"],
-            registry=reg,
-            multiprocess_mode="livemax",
         )
-        self.connections = Gauge(
-            "s3bridge_open_connections",
-            "Client connections open.",
-            registry=reg,
-            multiprocess_mode="livesum",
+        self.connections = self._gauge(
+            "s3bridge_open_connections", "Client connections open.", mode="livesum"
         )
-        self.http_in_flight = Gauge(
+        self.http_in_flight = self._gauge(
             "s3bridge_http_requests_in_flight",
             "Requests the HTTP layer is serving (what max_in_flight limits).",
-            registry=reg,
-            multiprocess_mode="livesum",
+            mode="livesum",
         )
         self.refusals = Counter(
             "s3bridge_refusals",
@@ -209,6 +199,10 @@ class Metrics:
         if not self.multiprocess:
             ProcessCollector(registry=reg)
         self._seen: dict[tuple[str, int], int] = {}
+
+    def _gauge(self, name: str, doc: str, labels: list[str] | None = None, mode: str = "livemax") -> Gauge:
+        """A level: ``livemax`` across workers (a state), or ``livesum`` (a count per worker)."""
+        return Gauge(name, doc, labels or [], registry=self.registry, multiprocess_mode=mode)  # type: ignore[arg-type]
 
     def observe(self, record: RequestRecord) -> None:
         if record.operation in HEALTH_OPERATIONS:

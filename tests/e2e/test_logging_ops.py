@@ -32,13 +32,18 @@ def exercise(server: ServerProcess) -> None:
     assert httpx.get(server.url + "/_s3bridge/health/live").status_code == 200
 
 
-def test_json_everything(tmp_path: Path) -> None:
-    server = start(tmp_path, "json")
+def lines_after_use(tmp_path: Path, fmt: str) -> list[str]:
+    """The log lines of a gateway in ``fmt`` that served a few requests and stopped."""
+    server = start(tmp_path, fmt)
     try:
         exercise(server)
     finally:
         server.stop()
-    lines = [line for line in (tmp_path / "gw.log").read_text().splitlines() if line.strip()]
+    return [line for line in (tmp_path / "gw.log").read_text().splitlines() if line.strip()]
+
+
+def test_json_everything(tmp_path: Path) -> None:
+    lines = lines_after_use(tmp_path, "json")
     entries = [json.loads(line) for line in lines]  # every line, or this raises
     for entry in entries:
         assert {"time", "level", "logger"} <= entry.keys()
@@ -52,12 +57,7 @@ def test_json_everything(tmp_path: Path) -> None:
 
 
 def test_text_uvicorn_and_app_alike(tmp_path: Path) -> None:
-    server = start(tmp_path, "text")
-    try:
-        exercise(server)
-    finally:
-        server.stop()
-    lines = (tmp_path / "gw.log").read_text().splitlines()
+    lines = lines_after_use(tmp_path, "text")
     (startup,) = [line for line in lines if "Application startup complete" in line]
     assert " INFO uvicorn.error Application startup complete" in startup
     access = [json.loads(line) for line in lines if line.startswith("{")]
