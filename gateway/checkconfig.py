@@ -20,6 +20,7 @@ from backends.base import Backend
 from gateway.assemble import build_backends, build_root
 from gateway.config import Config, ConfigError, load
 from gateway.failures import short_reason
+from gateway.tracing import check_available
 
 #: Seconds each backend gets to answer its check.
 CHECK_TIMEOUT = 10.0
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
             "credentials: no key pair and no public bucket: every request would be refused "
             "(403 AccessDenied); add a credentials section or set S3BRIDGE_ACCESS_KEY/S3BRIDGE_SECRET_KEY"
         )
+    check_available(config)
     backends = build_backends(config)
     build_root(config)  # the router over the routes, as serve builds it
     _report_config(args, config)

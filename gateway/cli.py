@@ -165,6 +165,9 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.assemble import build_root
 
     build_root(config)  # fail here, in the parent, on anything a worker would fail on
+    from gateway.tracing import check_available
+
+    check_available(config)
     srv = config.server
     level = str(spec["log_level"] or config.logging.level)
     log_config = logformat.log_config(config.logging.format, level)

@@ -349,6 +349,12 @@ def _cross_references(doc: dict[str, Any]) -> list[Problem]:
             )
         elif isinstance(key, str):
             first[key] = i
+    status = doc.get("status")
+    for i, key in enumerate(_sequence(status.get("access_keys")) if isinstance(status, dict) else []):
+        if isinstance(key, str) and key not in first:
+            problems.append(
+                Problem(("status", "access_keys", i), f"{key!r} is not an access key of credentials")
+            )
     return problems
 
 

@@ -47,6 +47,19 @@ def requested(config: Config) -> tuple[bool, str]:
     return False, ""
 
 
+def check_available(config: Config) -> None:
+    """ConfigError when the file asks for tracing and OpenTelemetry is not installed: said by
+    ``serve`` before any worker starts, and by ``check-config``."""
+    if config.telemetry.otlp_endpoint:
+        try:
+            import opentelemetry.exporter.otlp.proto.http.trace_exporter  # noqa: F401
+            import opentelemetry.sdk.trace  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                f"telemetry.otlp_endpoint: tracing needs OpenTelemetry ({INSTALL_HINT})"
+            ) from None
+
+
 def _tracer(config: Config, source: str) -> Any:
     from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource

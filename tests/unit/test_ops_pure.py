@@ -94,3 +94,28 @@ def test_not_applied_names_what_needs_a_restart() -> None:
     )
     assert not_applied(old, new) == ["server.port", "routes"]
     assert not_applied(old, old) == []
+
+
+def test_status_access_keys_must_be_key_pairs() -> None:
+    from gateway.config import ConfigError
+
+    doc = {
+        "credentials": [{"access_key": "a", "secret_key": "s"}],
+        "backends": {"local": {"type": "fs", "root": "/data"}},
+        "status": {"access_keys": ["a", "ghost"]},
+    }
+    with pytest.raises(ConfigError) as caught:
+        validate(doc)
+    assert caught.value.problems == ["status.access_keys[1]: 'ghost' is not an access key of credentials"]
+
+
+def test_tracing_asked_for_without_the_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.config import ConfigError
+    from gateway.tracing import check_available
+
+    base = {"backends": {"local": {"type": "fs", "root": "/data"}}}
+    asked = validate({**base, "telemetry": {"otlp_endpoint": "http://127.0.0.1:4318/v1/traces"}})
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
+    with pytest.raises(ConfigError, match=r"^telemetry.otlp_endpoint: tracing needs OpenTelemetry"):
+        check_available(asked)
+    check_available(validate(base))  # not asked for: nothing to say
