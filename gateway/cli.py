@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,11 +142,11 @@ def create_app() -> ASGIApp:
     observability = Observability(config, backend)
     app = S3App(config, backend, extra=observability.handle)
     observability.status.secret_for = lambda key: app.policy.secret_for(key)  # reloaded with the app's
-    _reload_on_hup(app, spec)
+    _reload_on_hup(app, spec, lambda applied: setattr(observability.status, "config", applied))
     return observability.wrap(app)
 
 
-def _reload_on_hup(app: object, spec: dict[str, object]) -> None:
+def _reload_on_hup(app: object, spec: dict[str, object], listener: Callable[[Config], None]) -> None:
     """SIGHUP reloads this worker's credentials, public buckets and TLS certificate
     (``gateway.reload``), when ``s3bridge serve`` runs it: uvicorn calls the factory from its loop."""
     import asyncio
@@ -155,7 +155,7 @@ def _reload_on_hup(app: object, spec: dict[str, object]) -> None:
     from gateway.reload import TLS, Reloader
 
     if TLS.serving:
-        reloader = Reloader(app, lambda: load_from(spec))
+        reloader = Reloader(app, lambda: load_from(spec), [listener])
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reloader.reload)
 
 

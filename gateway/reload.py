@@ -82,9 +82,13 @@ def _check_tls(config: Config) -> None:
 class Reloader:
     """Applies a new configuration to one app: ``target`` has ``config`` and ``policy`` attributes."""
 
-    def __init__(self, target: Any, read: Callable[[], Config]):
+    def __init__(
+        self, target: Any, read: Callable[[], Config], listeners: list[Callable[[Config], None]] | None = None
+    ):
         self.target = target
         self.read = read
+        #: Told the applied configuration (the status page's summary).
+        self.listeners = listeners or []
         self.reloads = 0
 
     def reload(self) -> bool:
@@ -108,6 +112,8 @@ class Reloader:
             TLS.context.load_cert_chain(str(server.certfile), str(server.keyfile))
         self.target.config = applied
         self.target.policy = Policy(applied)
+        for listener in self.listeners:
+            listener(applied)
         self.reloads += 1
         skipped = not_applied(old, new)
         note = f"; not applied until a restart: {', '.join(skipped)}" if skipped else ""

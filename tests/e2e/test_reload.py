@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trustme
 import yaml
@@ -77,6 +78,8 @@ def test_sighup_reloads_key_pairs_and_keeps_connections(tmp_path: Path) -> None:
         hup_and_wait(server, "configuration reloaded")
         assert refused_code(server.url, OLD) == "InvalidAccessKeyId"
         assert [b["Name"] for b in boto3_client(server.url, NEW).list_buckets()["Buckets"]] == ["kept"]
+        status = httpx.get(server.url + "/_s3bridge/status.json").json()
+        assert status["configuration"]["key_pairs"] == [NEW[0]]
         kept.request("GET", LIVE)  # the same connection, opened before the reload
         assert kept.getresponse().read() == b'{"status":"ok"}'
         assert kept.sock.getsockname() == before
