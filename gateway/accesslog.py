@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from backends.errors import BackendError
+from gateway.logformat import ACCESS_FIELDS
 from gateway.metrics import RequestRecord
 
 Scope = MutableMapping[str, Any]
@@ -142,36 +143,37 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 def line(record: RequestRecord) -> str:
     """The access log line: JSON, one object, fixed field names."""
-    return json.dumps(
-        {
-            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-            "request_id": record.request_id,
-            "remote": record.remote,
-            "method": record.method,
-            "path": record.path,
-            "operation": record.operation,
-            "bucket": record.bucket,
-            "key_id": record.access_key,
-            "status": record.status,
-            "error": record.error,
-            "bytes_in": record.bytes_in,
-            "bytes_out": record.bytes_out,
-            "duration_ms": round(record.duration * 1000, 3),
-            "backend": record.backend,
-            "user_agent": record.user_agent,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    return json.dumps(fields(record), separators=(",", ":"), ensure_ascii=False)
+
+
+def fields(record: RequestRecord) -> dict[str, Any]:
+    """The access log's fields, in their order (the JSON log format puts them at the top level)."""
+    return {
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+        "request_id": record.request_id,
+        "remote": record.remote,
+        "method": record.method,
+        "path": record.path,
+        "operation": record.operation,
+        "bucket": record.bucket,
+        "key_id": record.access_key,
+        "status": record.status,
+        "error": record.error,
+        "bytes_in": record.bytes_in,
+        "bytes_out": record.bytes_out,
+        "duration_ms": round(record.duration * 1000, 3),
+        "backend": record.backend,
+        "user_agent": record.user_agent,
+    }
 
 
 def access_logger() -> logging.Logger:
-    """``s3bridge.access`` writing bare JSON lines to stderr, whatever the root logger's format/level."""
+    """``s3bridge.access`` writing bare JSON lines to stderr, whatever the root logger's format/level,
+    unless the process's logging configuration (``gateway.logformat``) gave it its handler already."""
     logger = logging.getLogger(ACCESS_LOGGER)
-    if not any(getattr(h, "_s3bridge_access", False) for h in logger.handlers):
+    if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._s3bridge_access = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -186,4 +188,7 @@ class AccessLog:
 
     def __call__(self, record: RequestRecord) -> None:
         if not record.internal:
-            self.logger.info(line(record))
+            entry = fields(record)
+            self.logger.info(
+                json.dumps(entry, separators=(",", ":"), ensure_ascii=False), extra={ACCESS_FIELDS: entry}
+            )

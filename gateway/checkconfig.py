@@ -3,6 +3,10 @@
 Exit status: 0 when the configuration is valid and every backend answered its check; 1 when the
 configuration is valid but a backend failed; 2 (from the CLI) when the configuration itself is wrong.
 The report names settings and stores, never a secret: only a backend's location settings are shown.
+
+A check writes nothing: composites are not started (a fallback would create its journal bucket and
+replay it), nor a store whose ``start`` makes state (``start_writes``: the fs backend's state
+directory); they are checked as they stand. A failure is one short line (``gateway.failures``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import time
 from typing import Any
 
 from backends.base import Backend
-from backends.composite.forwarding import close_members, start_members
 from gateway.assemble import build_backends, build_root
-from gateway.config import Config, load
+from gateway.config import Config, ConfigError, load
+from gateway.failures import short_reason
+from gateway.tracing import check_available
 
 #: Seconds each backend gets to answer its check.
 CHECK_TIMEOUT = 10.0
@@ -25,6 +30,12 @@ _LOCATION_FIELDS = ("endpoint", "server", "root", "backend", "primary", "seconda
 
 def run(args: argparse.Namespace) -> int:
     config = load(args.config, data_dir=args.data_dir)
+    if not config.credentials and not config.public_buckets:
+        raise ConfigError(
+            "credentials: no key pair and no public bucket: every request would be refused "
+            "(403 AccessDenied); add a credentials section or set S3BRIDGE_ACCESS_KEY/S3BRIDGE_SECRET_KEY"
+        )
+    check_available(config)
     backends = build_backends(config)
     build_root(config)  # the router over the routes, as serve builds it
     _report_config(args, config)
@@ -59,7 +70,8 @@ def _report_config(args: argparse.Namespace, config: Config) -> None:
         print(f"public read: {public.bucket}")
 
 
-def _describe(settings: Any) -> str:
+def describe(settings: Any) -> str:
+    """A backend's type and where it is (location settings only: never a secret)."""
     parts = [str(settings.type)]
     for field in _LOCATION_FIELDS:
         value = getattr(settings, field, None)
@@ -68,19 +80,27 @@ def _describe(settings: Any) -> str:
     return " ".join(parts)
 
 
+def _leaves(backends: dict[str, Backend]) -> list[Backend]:
+    """The stores at the bottom of the tree (a composite holds others); every one is named in the file."""
+    return [
+        b for b in backends.values() if not any(getattr(b, a, None) for a in ("inner", "members", "routes"))
+    ]
+
+
 async def _probe(config: Config, backends: dict[str, Backend]) -> list[str]:
     """Check every configured backend (members before the composites built on them)."""
     failed: list[str] = []
-    members = list(backends.values())
+    started = [b for b in _leaves(backends) if not getattr(b, "start_writes", False)]
     try:
-        await start_members(members)
+        for store in started:
+            await store.start()
     except Exception as exc:  # a backend that cannot even start is reported as such, not a traceback
-        print(f"backends: FAILED to start: {exc}")
+        print(f"backends: FAILED to start: {short_reason(exc)}")
         return list(backends)
     try:
         for name, backend in backends.items():
-            started = time.monotonic()
-            label = f"backend {name} ({_describe(config.backends[name])})"
+            began = time.monotonic()
+            label = f"backend {name} ({describe(config.backends[name])})"
             try:
                 await asyncio.wait_for(backend.check(), CHECK_TIMEOUT)
             except asyncio.TimeoutError:
@@ -88,9 +108,10 @@ async def _probe(config: Config, backends: dict[str, Backend]) -> list[str]:
                 print(f"{label}: FAILED: no answer within {CHECK_TIMEOUT:g}s")
             except Exception as exc:  # report every backend, then decide
                 failed.append(name)
-                print(f"{label}: FAILED: {exc}")
+                print(f"{label}: FAILED: {short_reason(exc)}")
             else:
-                print(f"{label}: ok ({(time.monotonic() - started) * 1000:.0f} ms)")
+                print(f"{label}: ok ({(time.monotonic() - began) * 1000:.0f} ms)")
     finally:
-        await close_members(reversed(members))
+        for store in reversed(started):
+            await store.close()
     return failed

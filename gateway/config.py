@@ -196,6 +196,31 @@ class CorsSettings(_Model):
 class LogSettings(_Model):
     level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True
+    #: ``json``: every line on stderr (the gateway's, the access log, uvicorn's) is one JSON object;
+    #: ``text``: ``time level logger message`` lines, the access log as bare JSON lines.
+    format: Literal["json", "text"] = "text"
+
+
+class StatusSettings(_Model):
+    """The status page at ``/_s3bridge/status`` (HTML) and ``/_s3bridge/status.json``."""
+
+    #: Access keys (of ``credentials``) that may open the page from anywhere, by HTTP Basic
+    #: authentication: the access key as user name, its secret key as password (use TLS). Without,
+    #: only callers on this machine (a loopback address, no untrusted forwarding header) see it.
+    access_keys: list[str] = Field(default_factory=list)
+    #: Minutes of request and error counts the page shows.
+    window_minutes: int = Field(15, ge=1, le=120)
+
+
+class TelemetrySettings(_Model):
+    """OpenTelemetry tracing (``pip install s3bridge[otel]``); off unless an endpoint is given here or
+    in ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+
+    #: OTLP/HTTP traces endpoint (``http://collector:4318/v1/traces``); none: tracing off unless the
+    #: standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variable is set.
+    otlp_endpoint: str | None = None
+    #: The ``service.name`` of the spans.
+    service_name: str = "s3bridge"
 
 
 class Config(_Model):
@@ -210,6 +235,8 @@ class Config(_Model):
     #: Default CORS rules for buckets without their own; none: such buckets answer no CORS request.
     cors: CorsSettings | None = None
     logging: LogSettings = Field(default_factory=LogSettings)
+    status: StatusSettings = Field(default_factory=StatusSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     def effective_routes(self) -> list[RouteSettings]:
         """The routes, ending with a catch-all to the first backend when none is given."""
@@ -353,6 +380,12 @@ def _cross_references(doc: dict[str, Any]) -> list[Problem]:
             )
         elif isinstance(key, str):
             first[key] = i
+    status = doc.get("status")
+    for i, key in enumerate(_sequence(status.get("access_keys")) if isinstance(status, dict) else []):
+        if isinstance(key, str) and key not in first:
+            problems.append(
+                Problem(("status", "access_keys", i), f"{key!r} is not an access key of credentials")
+            )
     return problems
 
 
@@ -397,6 +430,17 @@ def default_document(data_dir: Path) -> dict[str, Any]:
     }
 
 
+def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """A YAML error in one line naming the file and where in it (PyYAML's own text runs to seven lines
+    and names ``<unicode string>``)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    context = getattr(exc, "context", None)
+    reason = f"{problem} ({context})" if context else str(problem)
+    return f"{path} is not valid YAML: {where}{reason}"
+
+
 def load(
     path: Path | None, *, data_dir: Path | None = None, overrides: dict[str, Any] | None = None
 ) -> Config:
@@ -411,7 +455,7 @@ def load(
         try:
             doc = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+            raise ConfigError(yaml_problem(path, exc)) from None
         if not isinstance(doc, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
         if not doc.get("credentials") and os.environ.get("S3BRIDGE_ACCESS_KEY"):

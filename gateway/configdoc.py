@@ -11,13 +11,16 @@ files with this output, so neither can drift from the code. Regenerate both with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import inspect
 import json
+import os
 import re
 import sys
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,9 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("credentials[]", cfg.KeyPair, "Key pairs clients sign with."),
     ("routes[]", cfg.RouteSettings, "Client-visible bucket (name or glob) to backend; first match wins."),
     ("public_buckets[]", cfg.PublicBucket, "Buckets anyone may read without signing."),
-    ("logging", cfg.LogSettings, "Log level and the access log."),
+    ("logging", cfg.LogSettings, "Log level, format and the access log."),
+    ("status", cfg.StatusSettings, "The status page at `/_s3bridge/status`: who may see it from elsewhere."),
+    ("telemetry", cfg.TelemetrySettings, "Optional OpenTelemetry tracing (`pip install 's3bridge[otel]'`)."),
 ]
 
 #: Meanings of gateway settings whose model has no description or ``#:`` comment for them yet.
@@ -72,8 +77,8 @@ ENVIRONMENT = [
     ("S3BRIDGE_SECRET_KEY", "Its secret."),
     (
         "PROMETHEUS_MULTIPROC_DIR",
-        "An empty writable directory: with `--workers N`, workers share their metrics through it. "
-        "Unset, each worker answers `/_s3bridge/metrics` with its own counts.",
+        "An empty writable directory the workers of `--workers N` share their metrics through. Unset, "
+        "`s3bridge serve --workers N` (N > 1) makes a temporary one itself and removes it on exit.",
     ),
 ]
 
@@ -120,9 +125,22 @@ def type_name(annotation: Any) -> str:
     return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
+@contextlib.contextmanager
+def _without_environment() -> Iterator[None]:
+    """No environment while defaults are computed: a default read from a variable (``OBS_AK``) must never
+    land in the reference, whoever runs the generator."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 def default_text(field: FieldInfo) -> str:
     if field.default_factory is not None:
-        value = field.default_factory()  # type: ignore[call-arg]
+        with _without_environment():
+            value = field.default_factory()  # type: ignore[call-arg]
     elif field.default is PydanticUndefined:
         return "**required**"
     else:

@@ -63,6 +63,32 @@ class Limits:
 LIMITS = Limits()
 
 
+class Stats:
+    """What the limits are doing in this worker process, for the metrics: the server's own sets of open
+    connections and running request tasks (uvicorn shares them across its protocol instances), and how
+    many times each limit refused."""
+
+    def __init__(self) -> None:
+        self._connections: set[Any] = set()
+        self._tasks: set[Any] = set()
+        self.refusals: dict[str, int] = {}
+
+    def attach(self, connections: set[Any], tasks: set[Any]) -> None:
+        self._connections, self._tasks = connections, tasks
+
+    def open_connections(self) -> int:
+        return len(self._connections)
+
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def refused(self, reason: str) -> None:
+        self.refusals[reason] = self.refusals.get(reason, 0) + 1
+
+
+STATS = Stats()
+
+
 def configure(limits: Limits) -> None:
     global LIMITS
     LIMITS = limits
@@ -114,6 +140,7 @@ class S3Protocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.limits = LIMITS
+        STATS.attach(self.connections, self.tasks)
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = False
         self._body_timer: asyncio.TimerHandle | None = None
@@ -126,6 +153,7 @@ class S3Protocol(HttpToolsProtocol):
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
             _warn_load(f"max_connections ({self.limits.max_connections}) reached: refusing connections")
+            STATS.refused("max_connections")
             transport.write(error_bytes("SlowDown", headers=_SLOW_DOWN_HEADERS))
             transport.close()
             return
@@ -145,6 +173,7 @@ class S3Protocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         """The parser refused the bytes: S3's BadRequest document instead of uvicorn's text."""
         self._cancel_timers()
+        STATS.refused("bad_request")
         self.transport.write(error_bytes("BadRequest"))
         self.transport.close()
 
@@ -161,6 +190,7 @@ class S3Protocol(HttpToolsProtocol):
             return
         if self._head_bytes:
             log.info("request head not received within %gs: closing", self.limits.header_timeout)
+            STATS.refused("header_timeout")
             self.transport.write(error_bytes("RequestTimeout"))
         self.transport.close()
 
@@ -174,6 +204,7 @@ class S3Protocol(HttpToolsProtocol):
             super().on_headers_complete()
         else:
             _warn_load(f"max_in_flight ({self.limits.max_in_flight}) reached: answering SlowDown")
+            STATS.refused("max_in_flight")
             app, self.app = self.app, slow_down
             try:
                 super().on_headers_complete()
@@ -229,6 +260,7 @@ class S3Protocol(HttpToolsProtocol):
 
     def _drop(self, why: str) -> None:
         log.warning("dropping a slow upload from %s: %s", self.client, why)
+        STATS.refused("slow_body")
         self.transport.close()  # the handler sees the client gone: the upload is discarded
 
     # -- memory back after a burst ---------------------------------------------------------------

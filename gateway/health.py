@@ -1,6 +1,7 @@
 """Readiness: can the backend tree serve, and what an operator should know when it can only just.
 
-A readiness answer is cached for ``READY_CACHE_SECONDS``: probes from several kubelets and load
+The answer is read by anyone (probes hold no keys): a failure's detail says that a check failed, and the
+log says which backend and why. A readiness answer is cached for ``READY_CACHE_SECONDS``: probes from several kubelets and load
 balancers must not each hit every store. A ready tree may still be degraded (a mirror that stored writes
 short of some members since the process started): that is said in the detail, and the metrics count it.
 """
@@ -8,10 +9,17 @@ short of some members since the process started): that is said in the detail, an
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from backends.base import Backend
+from gateway.failures import short_reason
 from gateway.metrics import walk
+
+log = logging.getLogger("s3bridge.health")
+#: What an unauthenticated probe is told when a backend failed: the store's own words go to the log
+#: only (they may name hosts, buckets and accounts).
+CHECK_FAILED = "a backend check failed (the gateway's log says which and why)"
 
 #: Seconds one readiness check of the backends may take; a store slower than this is not ready.
 READY_TIMEOUT = 2.0
@@ -46,7 +54,8 @@ class Readiness:
                 result = (True, degraded(self.backend))
             except asyncio.TimeoutError:
                 result = (False, f"backend check took longer than {READY_TIMEOUT:g}s")
-            except Exception as exc:  # any failure means not ready; say which
-                result = (False, str(exc) or type(exc).__name__)
+            except Exception as exc:  # any failure means not ready; the log says which
+                log.warning("not ready: %s", short_reason(exc))
+                result = (False, CHECK_FAILED)
             self._last = (time.monotonic(), *result)
             return result

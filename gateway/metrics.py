@@ -1,19 +1,30 @@
 """Prometheus metrics for ``GET /_s3bridge/metrics``.
 
 Each gateway app owns its registry (several apps in one test process must not collide in the global
-one). With ``--workers N`` every worker process counts on its own and a scrape sees the worker that
-answered: scrape each pod/process, or set ``PROMETHEUS_MULTIPROC_DIR`` to an empty writable directory
-before starting, and the workers share their counts through prometheus-client's multiprocess mode.
+one). With ``--workers N`` ``s3bridge serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a temporary
+directory of its own (removed on exit) unless the environment names one, and the workers share their
+counts through prometheus-client's multiprocess mode: any worker's scrape shows them all.
 
 The composites count what they do on plain attributes (``Retry.retries``, ``Fallback.fallbacks``,
 ``Breaker.rejected``, ``Mirror.degraded``); they are read from the backend tree when a request ends and at
 each scrape, and added to real counters, so multiprocess mode aggregates them too. Levels (the fallback
-journal's depth and oldest age) are read the same way into gauges.
+journal's depth and oldest age) are read the same way into gauges, as are each breaker's state
+(``s3bridge_breaker_state``: 0 closed, 1 half-open, 2 open) and whether a mirror has written short of a
+member since the process started (``s3bridge_mirror_degraded``).
+
+Health probes (``/_s3bridge/health/*``) are not S3 requests: they count in
+``s3bridge_health_probes_total`` only. Each store call is timed by backend and operation
+(``s3bridge_backend_call_duration_seconds``, fed by ``gateway.backendcalls``). The HTTP layer's limits
+(``gateway.connection``) show as open connections, requests in flight there, and refusals by reason.
+The process's own series (``process_*``: RSS, CPU seconds, open file descriptors) come from
+prometheus-client's ProcessCollector; in multiprocess mode they describe the worker that answered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,11 +34,14 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 from prometheus_client import multiprocess as prom_mp
 
+from backends import errors as be
 from backends.base import Backend
+from gateway import connection
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Seconds; S3 latencies span a HEAD on a local disk to a multi-GiB upload.
@@ -57,6 +71,12 @@ COMPOSITE_GAUGES = {
         "Age of the oldest fallback journal entry not replayed yet (0 when none).",
     ),
 }
+
+
+#: Operations of the health endpoints: probes, not S3 requests.
+HEALTH_OPERATIONS = frozenset({"HealthLive", "HealthReady"})
+#: A breaker's state as a number a graph can plot and an alert compare.
+BREAKER_STATES = {"closed": 0, "half-open": 1, "open": 2}
 
 
 @dataclass
@@ -114,7 +134,7 @@ class Metrics:
         self.latency = Histogram(
             "s3bridge_request_duration_seconds",
             "Time from the request's arrival to the end of its response.",
-            ["operation"],
+            ["operation", "status"],
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
@@ -144,12 +164,53 @@ class Metrics:
             attr: Gauge(metric, doc, ["backend"], registry=reg, multiprocess_mode="livemax")
             for attr, (metric, doc) in COMPOSITE_GAUGES.items()
         }
+        self.probes = Counter(
+            "s3bridge_health_probes", "Health probes answered.", ["probe", "status"], registry=reg
+        )
+        self.backend_latency = Histogram(
+            "s3bridge_backend_call_duration_seconds",
+            "Time a store took to answer one call of the backend contract (a stream: to its first byte).",
+            ["backend", "operation", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.breaker_state = self._gauge(
+            "s3bridge_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", ["backend"]
+        )
+        self.mirror_degraded = self._gauge(
+            "s3bridge_mirror_degraded",
+            "1 when a mirror stored a write on fewer than all its members since the process started.",
+            ["backend"],
+        )
+        self.connections = self._gauge(
+            "s3bridge_open_connections", "Client connections open.", mode="livesum"
+        )
+        self.http_in_flight = self._gauge(
+            "s3bridge_http_requests_in_flight",
+            "Requests the HTTP layer is serving (what max_in_flight limits).",
+            mode="livesum",
+        )
+        self.refusals = Counter(
+            "s3bridge_refusals",
+            "Connections and requests the HTTP layer refused or dropped, by reason.",
+            ["reason"],
+            registry=reg,
+        )
+        if not self.multiprocess:
+            ProcessCollector(registry=reg)
         self._seen: dict[tuple[str, int], int] = {}
 
+    def _gauge(self, name: str, doc: str, labels: list[str] | None = None, mode: str = "livemax") -> Gauge:
+        """A level: ``livemax`` across workers (a state), or ``livesum`` (a count per worker)."""
+        return Gauge(name, doc, labels or [], registry=self.registry, multiprocess_mode=mode)  # type: ignore[arg-type]
+
     def observe(self, record: RequestRecord) -> None:
+        if record.operation in HEALTH_OPERATIONS:
+            self.probes.labels(record.operation, str(record.status)).inc()
+            return
         backend = record.backend or ""
         self.requests.labels(record.operation, str(record.status), backend).inc()
-        self.latency.labels(record.operation).observe(record.duration)
+        self.latency.labels(record.operation, str(record.status)).observe(record.duration)
         if record.bytes_in:
             self.bytes_in.labels(record.operation).inc(record.bytes_in)
         if record.bytes_out:
@@ -174,12 +235,45 @@ class Metrics:
                 level = getattr(node, attr, None)
                 if isinstance(level, int | float) and not isinstance(level, bool):
                     gauge.labels(node.name).set(level)
+            state = getattr(node, "state", None)
+            if isinstance(state, str) and state in BREAKER_STATES:
+                self.breaker_state.labels(node.name).set(BREAKER_STATES[state])
+            if hasattr(node, "members") and isinstance(getattr(node, "degraded", None), int):
+                self.mirror_degraded.labels(node.name).set(1 if node.degraded else 0)  # type: ignore[attr-defined]
+
+    def sync_connections(self) -> None:
+        """The HTTP layer's levels now, and its refusals since the last look."""
+        stats = connection.STATS
+        self.connections.set(stats.open_connections())
+        self.http_in_flight.set(stats.in_flight())
+        for reason, count in list(stats.refusals.items()):
+            key = ("refusal:" + reason, 0)
+            delta = count - self._seen.get(key, 0)
+            if delta > 0:
+                self.refusals.labels(reason).inc(delta)
+            self._seen[key] = count
+
+    @contextlib.contextmanager
+    def backend_call(self, backend: str, operation: str) -> Iterator[None]:
+        """A watcher for ``gateway.backendcalls``: one observation per store call, by its outcome."""
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            yield
+            outcome = "ok"
+        except be.BackendError as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            self.backend_latency.labels(backend, operation, outcome).observe(time.monotonic() - started)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape gets, and its content type."""
         self.sync_composites()
+        self.sync_connections()
         if self.multiprocess:
             merged = CollectorRegistry()
             prom_mp.MultiProcessCollector(merged)
+            ProcessCollector(registry=merged)  # the worker that answered
             return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -3,8 +3,9 @@ metrics and the access log, and the endpoints for liveness, readiness and metric
 
 The endpoints live under ``/_s3bridge/``. Bucket names cannot contain ``_``, so that path never names a
 path-style bucket; on a virtual-hosted bucket's host the same path is an object key, so they are
-answered only on hosts that carry no bucket. They need no signature: probes and scrapers hold no keys,
-and none of them reveals a bucket, a key or a setting.
+answered only on hosts that carry no bucket. Health and metrics need no signature: probes and scrapers
+hold no keys, and none of them reveals a bucket, a key or a setting. The status page does show bucket
+names and settings (never a secret), so it answers only on this machine or to ``status.access_keys``.
 """
 
 from __future__ import annotations
@@ -12,21 +13,31 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from backends.base import Backend
-from gateway import addressing
+from gateway import addressing, backendcalls, statuspage
 from gateway.accesslog import AccessLog, ASGIApp, Measure, Sink
 from gateway.config import Config
 from gateway.health import Readiness
 from gateway.metrics import Metrics
+from gateway.status import StatusBoard
+from gateway.tracing import Tracing
 
 PREFIX = "/_s3bridge/"
 LIVE_PATH = PREFIX + "health/live"
 READY_PATH = PREFIX + "health/ready"
 METRICS_PATH = PREFIX + "metrics"
+STATUS_PATH = PREFIX + "status"
+STATUS_JSON_PATH = PREFIX + "status.json"
 
-_OPERATIONS = {LIVE_PATH: "HealthLive", READY_PATH: "HealthReady", METRICS_PATH: "Metrics"}
+_OPERATIONS = {
+    LIVE_PATH: "HealthLive",
+    READY_PATH: "HealthReady",
+    METRICS_PATH: "Metrics",
+    STATUS_PATH: "StatusPage",
+    STATUS_JSON_PATH: "StatusJson",
+}
 
 
 class Observability:
@@ -38,19 +49,27 @@ class Observability:
         self.backend = backend
         self.metrics = Metrics(backend)
         self.readiness = Readiness(backend)
+        self.status = StatusBoard(config, backend)
+        self.tracing = Tracing(config)
+        watchers: list[backendcalls.Watcher] = [self.metrics.backend_call, self.status.call]
+        if self.tracing.enabled:
+            watchers.append(self.tracing.call)
+        backendcalls.watch(backend, watchers)
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
-        """The S3 app inside the measuring middleware that feeds metrics and the access log."""
-        sinks: list[Sink] = [self.metrics.observe]
+        """The S3 app inside the measuring middleware that feeds metrics and the access log, inside the
+        request's trace span when tracing is on."""
+        sinks: list[Sink] = [self.metrics.observe, self.status.observe]
         if self.config.logging.access_log:
             sinks.append(AccessLog())
-        return Measure(
+        measured = Measure(
             app,
             sinks,
             on_start=self.metrics.in_flight.inc,
             on_end=self.metrics.in_flight.dec,
             trust_forwarded=self.config.server.trust_forwarded,
         )
+        return self.tracing.wrap(measured)
 
     def _host(self, request: Request) -> str:
         headers = request.headers
@@ -74,8 +93,23 @@ class Observability:
             ok, detail = await self.readiness.check()
             body = {"status": "ok" if ok else "unavailable", "detail": detail}
             return JSONResponse(body, status_code=200 if ok else 503, headers=_NO_STORE)
+        if path in (STATUS_PATH, STATUS_JSON_PATH):
+            return await self._status(request, json_form=path == STATUS_JSON_PATH)
         payload, content_type = self.metrics.exposition()
         return Response(payload, media_type=content_type, headers=_NO_STORE)
+
+    async def _status(self, request: Request, *, json_form: bool) -> Response:
+        if not self.status.allowed(request):
+            return Response(
+                "The status page answers on this machine, or to a key pair of status.access_keys.\n",
+                status_code=401,
+                media_type="text/plain",
+                headers={**_NO_STORE, "WWW-Authenticate": 'Basic realm="s3bridge status", charset="UTF-8"'},
+            )
+        snapshot = await self.status.snapshot()
+        if json_form:
+            return JSONResponse(snapshot, headers=_NO_STORE)
+        return HTMLResponse(statuspage.render(snapshot), headers=_NO_STORE)
 
 
 _NO_STORE = {"Cache-Control": "no-store"}

@@ -92,8 +92,17 @@ def build(
     return FsBackend(settings.root, name=name, fsync=settings.fsync, io_threads=io_threads)
 
 
+def _nearest_existing(path: str) -> str:
+    """``path`` or its closest ancestor that exists (blocking); a file in the way is reported as itself."""
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
 class FsBackend(Backend):
     capabilities = Capabilities(stores_checksums=True)
+    #: ``start`` makes the state directory; a dry check (``s3bridge check-config``) must not call it.
+    start_writes = True
 
     def __init__(
         self, root: Path | str, *, name: str = "fs", fsync: bool = True, io_threads: int = DEFAULT_THREADS
@@ -129,7 +138,11 @@ class FsBackend(Backend):
         return self.temps.current
 
     async def check(self) -> None:
-        where = self.temps.path or self.temps.parent
+        """The temp directory is writable; before ``start``, the nearest directory that exists on the
+        way to it, where start would make it (so a check creates nothing)."""
+        where = self.temps.path or await self.io.run(_nearest_existing, self.temps.parent)
+        if not await self.io.run(os.path.isdir, where):
+            raise be.BackendUnavailable(detail=f"{where} is not a directory")
         if not await self.io.run(os.access, where, os.W_OK):
             raise be.BackendUnavailable(detail=f"{where} is not writable")
 

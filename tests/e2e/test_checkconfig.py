@@ -153,3 +153,68 @@ def test_not_yaml(tmp_path: Path) -> None:
     proc = check(tmp_path, "backends: [unclosed\n")
     assert proc.returncode == 2
     assert "is not valid YAML" in proc.stderr
+
+
+def test_not_yaml_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    proc = check(tmp_path, "backends:\n  local: {type: fs\n  x: [\n")
+    assert proc.returncode == 2
+    path = tmp_path / "gateway.yaml"
+    assert proc.stderr.splitlines() == [
+        f"s3bridge: configuration error: {path} is not valid YAML: line 3, column 4: "
+        "expected ',' or '}', but got ':' (while parsing a flow mapping)"
+    ]
+    assert "<unicode string>" not in proc.stderr
+
+
+def test_no_credentials_at_all_is_an_error(tmp_path: Path) -> None:
+    doc = {"backends": {"local": {"type": "fs", "root": str(tmp_path / "data")}}}
+    proc = check(tmp_path, doc)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("s3bridge: configuration error: credentials: no key pair and no public")
+    assert "403" in proc.stderr
+    public = check(tmp_path, {**doc, "public_buckets": [{"bucket": "pub"}]}, "--no-connect")
+    assert public.returncode == 0, public.stdout + public.stderr
+
+
+def test_check_writes_nothing(tmp_path: Path) -> None:
+    doc = base(tmp_path)
+    doc["backends"]["safe"] = {"type": "fallback", "primary": "local", "secondary": "spare"}
+    doc["backends"]["spare"] = {"type": "fs", "root": str(tmp_path / "spare")}
+    (tmp_path / "spare").mkdir()
+    proc = check(tmp_path, doc)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (tmp_path / "data").exists()
+    assert list((tmp_path / "spare").iterdir()) == []
+
+
+def test_unwritable_fs_root_is_reported(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    doc = base(tmp_path)
+    doc["backends"]["local"]["root"] = str(blocker / "data")
+    proc = check(tmp_path, doc)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (
+        f"backend local (fs root={blocker / 'data'}): FAILED: BackendUnavailable: {blocker} is not a directory"
+        in proc.stdout
+    )
+
+
+def test_a_backend_that_is_down_is_one_short_line(tmp_path: Path) -> None:
+    doc = base(tmp_path)
+    port = free_port()
+    doc["backends"]["dead"] = {
+        "type": "s3",
+        "endpoint": f"http://127.0.0.1:{port}",
+        "access_key": "k",
+        "secret_key": SECRET,
+        "connect_timeout": 1,
+    }
+    proc = check(tmp_path, doc)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("backend dead ")]
+    assert (
+        line
+        == f"backend dead (s3 endpoint=http://127.0.0.1:{port}): FAILED: BackendUnavailable: Connection refused"
+    )
+    assert "MaxRetryError" not in proc.stdout

@@ -4,6 +4,7 @@ and the deploy manifests (settings, paths, ports and environment names they rely
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -192,3 +193,20 @@ def test_k8s_uses_the_image_entrypoint() -> None:
         line for line in (DEPLOY / "k8s-sidecar.yaml").read_text().splitlines() if "args: []" in line
     )
     assert shlex.split(comment.split("entrypoint:", 1)[1]) == ENTRYPOINT
+
+
+def test_configdoc_never_writes_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defaults read from the environment (the obs backend's OBS_AK/OBS_SK/OBS_SERVER) stay out of
+    the reference and the schema, whoever generates them."""
+    leaks = {
+        "OBS_AK": "LEAKED-ACCESS-KEY",
+        "OBS_SK": "LEAKED-SECRET-KEY",
+        "OBS_SERVER": "http://leaked.example",
+    }
+    for name, value in leaks.items():
+        monkeypatch.setenv(name, value)
+    text = configdoc.render() + configdoc.json_schema()
+    for value in leaks.values():
+        assert value not in text
+    assert (REPO / "docs" / "configuration.md").read_text() == configdoc.render()
+    assert os.environ["OBS_AK"] == leaks["OBS_AK"]  # put back after the generator ran
