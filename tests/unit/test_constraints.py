@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import re
-import tomllib
 
 from packaging.requirements import Requirement
 
@@ -34,9 +33,8 @@ def pins() -> dict[str, str]:
 
 def runtime_closure() -> set[str]:
     """Every distribution the project's runtime dependencies pull in here (extras included)."""
-    pending = [
-        Requirement(r) for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    ]
+    declared = [Requirement(r) for r in md.requires("s3bridge") or []]
+    pending = [r for r in declared if r.marker is None]  # not the extras (test, ...)
     seen: set[str] = set()
     while pending:
         req = pending.pop()
