@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backends.fs.keys import key_components
 from gateway.observability import LIVE_PATH
 from tests.helpers.clients import boto3_client
 from tests.helpers.procs import REPO, ServerProcess, free_port
@@ -119,7 +120,7 @@ def check_serves(server: ServerProcess, ensurepip: bool) -> None:
     body = os.urandom(70_000)
     s3.put_object(Bucket="first-command", Key="dir/hello.bin", Body=body)
     assert s3.get_object(Bucket="first-command", Key="dir/hello.bin")["Body"].read() == body
-    stored = server.cwd / "data" / "first-command" / "dir" / "hello.bin"
+    stored = server.cwd.joinpath("data", "first-command", *key_components("dir/hello.bin"))
     assert stored.read_bytes()[: len(body)] == body  # the fs backend's file: data, then its metadata
     venv_python = server.cwd / ".venv" / "bin" / "python"
     assert venv_python.exists(), "the command made no .venv in the checkout"
