@@ -103,7 +103,7 @@ def first_run(tmp_path: Path, ensurepip: bool) -> ServerProcess:
     if not ensurepip:
         env["PYTHONPATH"] = str(hide_ensurepip(tmp_path / "no-ensurepip"))
     server = ServerProcess(
-        ["sh", "-c", command],
+        ["bash", "-c", command],  # bash runs a lone command with exec: the pid is the server
         port,
         cwd=checkout,
         log_path=tmp_path / "first-run.log",
