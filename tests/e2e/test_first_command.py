@@ -3,8 +3,8 @@ the system's externally managed ``python3`` (PEP 668) first on PATH where the ma
 system-wide ``pip install`` would be refused. ``./s3bridge`` must make its own virtual environment,
 install into it and serve; boto3 then stores and reads an object through it.
 
-The second case hides ``ensurepip`` (as on a fresh Debian or Ubuntu without ``python3-venv``): the
-launcher must then bring pip in from PyPI itself. Both install from the package index, so they are slow.
+The second case puts first on PATH a ``python3`` whose ``-m venv`` fails for want of ``ensurepip``, as
+on a fresh Debian or Ubuntu without ``python3-venv``: the launcher must then bring pip in from PyPI. Both install from the package index, so they are slow.
 """
 
 from __future__ import annotations
@@ -73,13 +73,20 @@ def system_python_dir() -> str | None:
     return None
 
 
-def hide_ensurepip(where: Path) -> Path:
-    """A directory that, on PYTHONPATH, makes ``python -m ensurepip`` fail as it does where Debian's
-    python3-venv is missing."""
-    package = where / "ensurepip"
-    package.mkdir(parents=True)
-    for name in ("__init__.py", "__main__.py"):
-        (package / name).write_text("raise SystemExit('ensurepip is not available (test)')\n")
+def without_ensurepip(where: Path, python: str) -> Path:
+    """A directory holding a ``python3`` that behaves as Debian's does without python3-venv: ``-m venv``
+    fails saying ensurepip is not available (``--without-pip`` works); anything else is ``python``."""
+    where.mkdir(parents=True)
+    wrapper = where / "python3"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = -m ] && [ "$2" = venv ] && [ "$3" != --without-pip ]; then\n'
+        "  echo 'The virtual environment was not created successfully because ensurepip is not available.' >&2\n"
+        "  exit 1\n"
+        "fi\n"
+        f'exec {python} "$@"\n'
+    )
+    wrapper.chmod(0o755)
     return where
 
 
@@ -101,7 +108,9 @@ def first_run(tmp_path: Path, ensurepip: bool) -> ServerProcess:
         ).stdout.strip()
         assert (Path(stdlib) / "EXTERNALLY-MANAGED").is_file(), "python3 on PATH is not the system's"
     if not ensurepip:
-        env["PYTHONPATH"] = str(hide_ensurepip(tmp_path / "no-ensurepip"))
+        real = shutil.which("python3", path=env["PATH"])
+        assert real is not None
+        env["PATH"] = f"{without_ensurepip(tmp_path / 'no-ensurepip', real)}:{env['PATH']}"
     server = ServerProcess(
         ["bash", "-c", command],  # bash runs a lone command with exec: the pid is the server
         port,

@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.test_fallback_outage import backends as fallback_backends
+from tests.e2e.test_fallback_outage import primary_store
 from tests.helpers import nginx
 from tests.helpers.clients import make_client
 from tests.helpers.multi import direct_client, metric, processes, retrying_client, s3_backend, write_config
-from tests.helpers.procs import ServerProcess, free_port, gateway_server, moto_server
-from tests.helpers.stores import STORE_AK, STORE_SK
+from tests.helpers.procs import free_port, gateway_server, moto_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,38 +33,15 @@ pytestmark = [
 MiB = 1024 * 1024
 
 
-def primary_store(root: Path, port: int) -> ServerProcess:
-    """The fallback's primary: an s3bridge on its own fs root; started again on its port, same data."""
-    root.mkdir(parents=True, exist_ok=True)
-    return gateway_server(
-        port, data_dir=root / "data", access_key=STORE_AK, secret_key=STORE_SK, log_path=root / "store.log"
-    ).start()
-
-
 def backends(main: dict[str, Any], store_url: str) -> dict[str, dict[str, Any]]:
-    """``main`` serves the bucket ``shared``; ``fb`` (bucket ``outage``) writes to the killable primary
-    store and falls back to ``main``, which keeps the outage journal."""
-    return {
-        "main": main,
-        "fb": {
-            "type": "fallback",
-            "primary": "primary",
-            "secondary": "main",
-            "breaker": {"failure_threshold": 2, "reset_timeout": 0.5},
-            "journal": {"reconcile_interval": 0.2, "lease_ttl": 10},
-        },
-        "remote": s3_backend(store_url, connect_timeout=1, read_timeout=5),
-        "primary": {
-            "type": "retry",
-            "backend": "remote",
-            "attempts": 2,
-            "base_delay": 0.01,
-            "max_delay": 0.05,
-        },
-    }
+    """The outage test's fallback ``fb`` (the killable primary store through a retry, and a secondary
+    that keeps the outage journal) with ``main`` as that secondary; ``main`` also serves ``shared``."""
+    composed = fallback_backends(store_url, Path("replaced"))
+    composed["local"] = main
+    return composed
 
 
-ROUTES = [{"bucket": "shared", "backend": "main"}, {"bucket": "outage", "backend": "fb"}]
+ROUTES = [{"bucket": "shared", "backend": "local"}, {"bucket": "outage", "backend": "fb"}]
 
 
 @pytest.fixture(params=["fs-shared-root", "s3-moto"])
@@ -149,15 +127,9 @@ def test_three_replicas_behind_nginx(main_backend: dict[str, Any], tmp_path: Pat
         final = {**before, **during}
         fell_back = sum(metric(r, "s3bridge_backend_fallbacks_total", backend="fb") for r in replicas)
         assert fell_back > 0, "nothing fell back while the primary was down"
-        for n, (key, body) in enumerate(sorted(final.items())):  # acknowledged writes read back at once
+        for n, (key, body) in enumerate(sorted(during.items())):  # acknowledged writes read back at once
             got = make_client(replicas[n % 3].url).get_object(Bucket="outage", Key=key)["Body"].read()
             assert got == body, key
-        listed_keys = [
-            o["Key"]
-            for p in client.get_paginator("list_objects_v2").paginate(Bucket="outage")
-            for o in p["Contents"]
-        ]
-        assert listed_keys == sorted(final)
         store = primary_store(tmp_path / "primary", store_port)  # back, on the same port and root
         procs.append(store)
         direct = direct_client(store.url)
@@ -173,6 +145,14 @@ def test_three_replicas_behind_nginx(main_backend: dict[str, Any], tmp_path: Pat
                 break
             time.sleep(0.5)
         assert held == final, "the primary does not hold the acknowledged state"
+        listed_keys = [
+            o["Key"]
+            for p in client.get_paginator("list_objects_v2").paginate(Bucket="outage")
+            for o in p["Contents"]
+        ]
+        assert listed_keys == sorted(final)
+        for key, body in final.items():
+            assert client.get_object(Bucket="outage", Key=key)["Body"].read() == body, key
         replayed = sum(metric(r, "s3bridge_fallback_journal_replayed_total", backend="fb") for r in replicas)
         assert replayed > 0
 

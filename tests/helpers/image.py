@@ -103,6 +103,7 @@ def build(where: Path) -> str:
     base = standin_base()
     podman(
         "build",
+        "--format=docker",  # OCI image configs have no HEALTHCHECK: podman would drop it
         "--pull=never",
         "--network=host",
         "--build-arg",
