@@ -78,9 +78,10 @@ class Container:
     def logs(self) -> str:
         return image.podman("logs", self.name, check=False).stderr[-4000:]
 
-    def healthcheck(self) -> int:
-        """The image's HEALTHCHECK command, run inside the container as Docker would."""
-        return image.podman("healthcheck", "run", self.name, check=False).returncode
+    def healthcheck(self) -> tuple[int, str]:
+        """The image's HEALTHCHECK command, run inside the container as Docker would: exit status, why."""
+        result = image.podman("healthcheck", "run", self.name, check=False)
+        return result.returncode, result.stdout + result.stderr
 
     def remove(self) -> None:
         image.podman("rm", "-f", "-t", "0", self.name, check=False)
@@ -189,13 +190,13 @@ def test_image_with_compose_settings(built: str, moto: ServerProcess, tmp_path: 
     flags += [f"--stop-timeout={int(str(compose['stop_grace_period']).rstrip('s'))}"]
     container = Container(built, port, flags)
     try:
-        assert container.healthcheck() == 0
+        assert container.healthcheck()[0] == 0, container.healthcheck()
         stored = smoke(container.url, "compose-bucket")
         stored["during-sigterm.bin"] = sigterm_mid_upload(container, "compose-bucket")
         moto_s3 = boto3_client(moto.url, ("moto", "moto-secret"))
         for key, body in stored.items():  # every byte in the store behind the gateway
             assert moto_s3.get_object(Bucket="compose-bucket", Key=key)["Body"].read() == body, key
-        assert container.healthcheck() != 0  # stopped: the probe says so
+        assert container.healthcheck()[0] != 0  # stopped: the probe says so
     finally:
         container.remove()
 
@@ -227,7 +228,7 @@ def test_image_with_k8s_settings(built: str, tmp_path: Path) -> None:
         flags.append(f"--volume={sources[kind](mount['name'])}:{mount['mountPath']}{mode}")
     container = Container(built, port, flags)
     try:
-        assert container.healthcheck() == 0
+        assert container.healthcheck()[0] == 0, container.healthcheck()
         stored = smoke(container.url, "k8s-bucket")
         stored["during-sigterm.bin"] = sigterm_mid_upload(container, "k8s-bucket")
         data = tmp_path / "data" / "k8s-bucket"

@@ -67,7 +67,8 @@ def test_three_replicas_behind_nginx(main_backend: dict[str, Any], tmp_path: Pat
         procs.append(store)
         config = write_config(tmp_path / "gateway.yaml", backends(main_backend, store.url), ROUTES)
         replicas = [
-            gateway_server(config=config, log_path=tmp_path / f"replica{i}.log").start() for i in range(3)
+            gateway_server(config=config, log_path=tmp_path / f"replica{i}.log").start(timeout=90)
+            for i in range(3)
         ]
         procs.extend(replicas)
         lb = nginx.balancer(tmp_path / "nginx", replicas).start()
