@@ -23,7 +23,7 @@ from tests.e2e.test_fallback_outage import primary_store
 from tests.helpers import nginx
 from tests.helpers.clients import make_client
 from tests.helpers.multi import direct_client, metric, processes, retrying_client, s3_backend, write_config
-from tests.helpers.procs import free_port, gateway_server, moto_server
+from tests.helpers.procs import ServerProcess, free_port, gateway_server, moto_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -66,11 +66,10 @@ def test_three_replicas_behind_nginx(main_backend: dict[str, Any], tmp_path: Pat
         store = primary_store(tmp_path / "primary", store_port)
         procs.append(store)
         config = write_config(tmp_path / "gateway.yaml", backends(main_backend, store.url), ROUTES)
-        replicas = [
-            gateway_server(config=config, log_path=tmp_path / f"replica{i}.log").start(timeout=90)
-            for i in range(3)
-        ]
-        procs.extend(replicas)
+        replicas: list[ServerProcess] = []
+        for i in range(3):  # each one in procs as soon as it runs: stopped even if the next fails to start
+            replicas.append(gateway_server(config=config, log_path=tmp_path / f"replica{i}.log"))
+            procs.append(replicas[-1].start(timeout=90))
         lb = nginx.balancer(tmp_path / "nginx", replicas).start()
         procs.append(lb)
         addresses = {f"127.0.0.1:{r.port}" for r in replicas}
