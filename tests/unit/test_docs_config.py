@@ -102,7 +102,10 @@ def test_repo_gateway_yaml_mentions_every_server_setting() -> None:
 # -- Dockerfile ----------------------------------------------------------------------------------------
 def test_dockerfile() -> None:
     d = dockerfile()
-    assert d["FROM"].startswith("python:") and "slim" in d["FROM"]
+    assert d["FROM"] == "${BASE}"
+    base = d["ARG"].removeprefix("BASE=")
+    # pinned: an exact version tag and the digest (python:3.11-slim would move under the same Dockerfile)
+    assert re.fullmatch(r"python:3\.\d+\.\d+-slim-[a-z]+@sha256:[0-9a-f]{64}", base), base
     assert json.loads(d["ENTRYPOINT"]) == ENTRYPOINT
     user = d["USER"]
     assert user not in ("root", "0")
@@ -110,8 +113,11 @@ def test_dockerfile() -> None:
     assert set(volumes) == {CONFIG_DIR, "/data"}
     port = yaml.safe_load((DEPLOY / "gateway.yaml").read_text())["server"]["port"]
     assert d["EXPOSE"] == str(port)
-    health = d["HEALTHCHECK"]
-    assert f"http://127.0.0.1:{port}{LIVE_PATH}" in health
+    health = json.loads(d["HEALTHCHECK"].split("CMD", 1)[1])
+    # the probe reads the port from the configuration serve reads, never a fixed one
+    assert health == ["python3", "-m", "gateway.healthcheck", "--config", ENTRYPOINT[3]]
+    assert str(port) not in d["HEALTHCHECK"]
+    assert "S3BRIDGE_LOG_FORMAT=json" in d["ENV"]
     assert "COPY deploy/gateway.yaml /etc/s3bridge/gateway.yaml" in (DEPLOY / "Dockerfile").read_text()
     documented = env_refs((DEPLOY / "gateway.yaml").read_text()) | {n for n, _ in configdoc.ENVIRONMENT}
     header = (DEPLOY / "Dockerfile").read_text()
@@ -142,6 +148,10 @@ def test_compose(monkeypatch: pytest.MonkeyPatch) -> None:
     assert any(p.endswith(f":{config.server.port}") for p in gw["ports"])
     grace = int(str(gw["stop_grace_period"]).rstrip("s"))
     assert grace > config.server.shutdown_timeout
+    assert gw["read_only"] is True
+    assert any(t.split(":")[0] == "/tmp" for t in gw["tmpfs"]), "a read-only root needs a writable /tmp"
+    for service in compose["services"].values():
+        assert not service["image"].endswith(":latest") and ":" in service["image"], service["image"]
     app = compose["services"]["app"]
     assert app["depends_on"]["s3bridge"]["condition"] == "service_healthy"
     assert app["environment"]["AWS_ENDPOINT_URL"] == f"http://s3bridge:{config.server.port}"
@@ -158,7 +168,10 @@ def test_k8s_sidecar(monkeypatch: pytest.MonkeyPatch) -> None:
     config = config_from(config_text, monkeypatch)
     pod = docs["Pod"]["spec"]
     containers = {c["name"]: c for c in pod["containers"]}
-    gw = containers["s3bridge"]
+    # a native sidecar: an init container that keeps running, started before and stopped after the app
+    gw = {c["name"]: c for c in pod["initContainers"]}["s3bridge"]
+    assert gw["restartPolicy"] == "Always"
+    assert "s3bridge" not in containers
     ports = {p["name"]: p["containerPort"] for p in gw["ports"]}
     assert ports["s3"] == config.server.port
     assert gw["livenessProbe"]["httpGet"]["path"] == LIVE_PATH
@@ -176,6 +189,12 @@ def test_k8s_sidecar(monkeypatch: pytest.MonkeyPatch) -> None:
     assert volumes[mounts[CONFIG_DIR]]["configMap"]["name"] == docs["ConfigMap"]["metadata"]["name"]
     roots = {str(s.root) for s in config.backends.values() if s.type == "fs"}
     assert roots <= set(mounts)
+    for root in roots:  # the fs data on a claim, not on an emptyDir lost with the pod
+        claim = volumes[mounts[root]]["persistentVolumeClaim"]["claimName"]
+        assert docs["PersistentVolumeClaim"]["metadata"]["name"] == claim
+    assert "LOST" in (DEPLOY / "k8s-sidecar.yaml").read_text()
+    assert gw["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "emptyDir" in volumes[mounts["/tmp"]], "a read-only root needs a writable /tmp"
     assert pod["terminationGracePeriodSeconds"] > config.server.shutdown_timeout
     assert pod["securityContext"]["runAsNonRoot"] is True
     annotations = docs["Pod"]["metadata"]["annotations"]
@@ -186,8 +205,15 @@ def test_k8s_sidecar(monkeypatch: pytest.MonkeyPatch) -> None:
     assert app_env["AWS_SECRET_ACCESS_KEY"]["valueFrom"] == env["S3BRIDGE_SECRET_KEY"]["valueFrom"]
 
 
+def test_k8s_images_are_pinned() -> None:
+    spec = k8s()["Pod"]["spec"]
+    for container in spec["initContainers"] + spec["containers"]:
+        assert not container["image"].endswith(":latest") and ":" in container["image"], container["image"]
+        assert container["imagePullPolicy"] == "IfNotPresent"
+
+
 def test_k8s_uses_the_image_entrypoint() -> None:
-    gw = {c["name"]: c for c in k8s()["Pod"]["spec"]["containers"]}["s3bridge"]
+    gw = {c["name"]: c for c in k8s()["Pod"]["spec"]["initContainers"]}["s3bridge"]
     assert "command" not in gw and not gw.get("args")
     comment = next(
         line for line in (DEPLOY / "k8s-sidecar.yaml").read_text().splitlines() if "args: []" in line
