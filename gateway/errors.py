@@ -106,6 +106,23 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
         "The provided 'x-amz-content-sha256' header does not match what was computed.",
     ),
     "InvalidObjectState": (403, "The operation is not valid for the current state of the object."),
+    # access control (gateway.acl, gateway.bucketpolicy, gateway.ops.access)
+    "MalformedACLError": (
+        400,
+        "The XML you provided was not well-formed or did not validate against our published schema.",
+    ),
+    "UnresolvableGrantByEmailAddress": (
+        400,
+        "The email address you provided does not match any account on record.",
+    ),
+    "UnexpectedContent": (400, "This request does not support content."),
+    "MalformedPolicy": (400, "Policies must be valid JSON and the first byte must be '{'"),
+    "NoSuchPublicAccessBlockConfiguration": (404, "The public access block configuration was not found"),
+    "OwnershipControlsNotFoundError": (404, "The bucket ownership controls were not found"),
+    "InvalidBucketAclWithObjectOwnership": (
+        400,
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    ),
 }
 
 

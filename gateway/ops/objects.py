@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 from backends import errors as be
 from backends.base import MAX_KEY_BYTES, ByteStream, ObjectInfo
 from backends.wire.xml import child_text, children
-from gateway import conditions
+from gateway import conditions, objectacl
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error, from_backend
 from gateway.headers import (
@@ -22,6 +22,7 @@ from gateway.headers import (
     meta_from_headers,
     object_headers,
 )
+from gateway.ops.acls import write_acl
 from gateway.xmlio import Doc, add
 
 MAX_DELETE_KEYS = 1000
@@ -58,7 +59,7 @@ def put_headers(info: ObjectInfo, checksums: dict[str, str]) -> dict[str, str]:
 async def put_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
-    meta = meta_from_headers(ctx.headers)
+    meta = objectacl.attach(meta_from_headers(ctx.headers), await write_acl(ctx, bucket))
     cond = conditions.write_condition(ctx.headers)  # decided by the backend with the write, atomically
     with conditions.deciding(cond):
         info = await ctx.backend.put_object(bucket, key, ctx.body, meta, cond)
@@ -224,7 +225,7 @@ async def copy_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
     src_bucket, src_key = parse_copy_source(ctx.headers["x-amz-copy-source"])
-    ctx.policy.authorize(ctx.auth.access_key, src_bucket, "read")
+    await ctx.access.decide(ctx.auth.access_key, "GetObject", src_bucket, src_key, ctx.facts, right="read")
     directive = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.")
@@ -241,6 +242,10 @@ async def copy_object(ctx: Ctx) -> Response:
         )
     if meta is None and "x-amz-storage-class" in ctx.headers:
         meta = source.meta.copy(storage_class=meta_from_headers(ctx.headers).storage_class)
+    # The copy gets the ACL the request asks for, never the source's (as S3).
+    acl = await write_acl(ctx, bucket)
+    if acl is not None or objectacl.HIDDEN in source.meta.user:
+        meta = objectacl.attach(meta if meta is not None else source.meta.copy(), acl)
     cond = conditions.write_condition(ctx.headers)  # on the destination
     with conditions.deciding(cond):
         info = await ctx.backend.copy_object(src_bucket, src_key, bucket, key, meta, cond)
