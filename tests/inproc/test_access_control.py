@@ -75,6 +75,12 @@ async def test_owner_is_the_creator_and_a_taken_name_answers_as_s3(gw: InProcess
     assert v1.findtext(f"{NS}Contents/{NS}Owner/{NS}ID") == BOB_ID
 
 
+async def test_owner_recreate_outside_us_east_1_is_bucket_already_owned_by_you(tmp_path: Path) -> None:
+    async with InProcessGateway.over(tmp_path, server={"region": "eu-west-1"}) as gateway:
+        assert (await gateway.request("PUT", "/mine")).status_code == 200
+        assert_s3_error(await gateway.request("PUT", "/mine"), 409, "BucketAlreadyOwnedByYou")
+
+
 async def test_expected_bucket_owner_is_the_real_owner(gw: InProcessGateway) -> None:
     await gw.request("PUT", "/bobs", pair=BOB)
     ok = await gw.request("GET", "/bobs", headers={"x-amz-expected-bucket-owner": BOB_ID}, pair=BOB)
