@@ -153,6 +153,8 @@ class Access:
         public_config = caller is None and public_read and self.rights.is_public(bucket)
         if action is None:  # an operation the table does not know: configured rights as before
             return configured or public_config
+        if action.name == "s3:CreateBucket":  # a name, not a bucket yet: whose it is, the handler answers
+            return configured
         policy = await self.settings.policy(bucket)
         if policy is not None:
             verdict = await self._policy(policy, caller, action, bucket, key, facts)

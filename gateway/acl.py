@@ -187,12 +187,11 @@ def requested(
 ) -> Acl | None:
     """The ACL a write request asks for (canned or grant headers; both → InvalidRequest), None if none."""
     name = headers.get("x-amz-acl")
-    grants = from_grant_headers(headers, owner, known_ids)
-    if name is not None and grants is not None:
+    if name is not None and any(h in headers for h in GRANT_HEADERS):
         raise S3Error("InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed")
     if name is not None:
         return canned(name.strip(), owner, bucket_owner)
-    return grants
+    return from_grant_headers(headers, owner, known_ids)
 
 
 # -- the AccessControlPolicy document ----------------------------------------------------------------

@@ -118,7 +118,10 @@ def test_policy_document_round_trip() -> None:
         ("<Other/>", "MalformedACLError"),
         (POLICY.format(owner="", grants=""), "MalformedACLError"),
         (POLICY.format(owner=OWNER, grants=user_grant(OTHER, "EVERYTHING")), "MalformedACLError"),
-        (POLICY.format(owner=OWNER, grants="<Grant><Permission>READ</Permission></Grant>"), "MalformedACLError"),
+        (
+            POLICY.format(owner=OWNER, grants="<Grant><Permission>READ</Permission></Grant>"),
+            "MalformedACLError",
+        ),
         (POLICY.format(owner=OWNER, grants=user_grant("e" * 64, "READ")), "InvalidArgument"),
         (
             POLICY.format(
@@ -177,7 +180,12 @@ def identities() -> Identities:
             {
                 "credentials": [
                     {"access_key": "first", "secret_key": "s1"},
-                    {"access_key": "second", "secret_key": "s2", "canonical_id": OTHER, "display_name": "Bob"},
+                    {
+                        "access_key": "second",
+                        "secret_key": "s2",
+                        "canonical_id": OTHER,
+                        "display_name": "Bob",
+                    },
                     {"access_key": "rotated", "secret_key": "s3", "canonical_id": OTHER},
                 ],
                 "backends": {"local": {"type": "fs", "root": "/tmp/unused"}},
@@ -189,7 +197,10 @@ def identities() -> Identities:
 def test_identities() -> None:
     ids = identities()
     first = ids.by_key("first")
-    assert first is not None and first.canonical_id == derived_canonical_id("first") == ids.default_owner.canonical_id
+    assert (
+        first is not None
+        and first.canonical_id == derived_canonical_id("first") == ids.default_owner.canonical_id
+    )
     assert first.display_name == "first" and len(first.canonical_id) == 64
     assert derived_canonical_id("first") == derived_canonical_id("first") != derived_canonical_id("second")
     second = ids.by_key("second")

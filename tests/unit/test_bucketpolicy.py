@@ -95,7 +95,9 @@ ONE_USER_PREFIX = [
         (None, "s3:ListBucket", BKT, None),
     ],
 )
-def test_public_read_of_a_prefix(caller: Identity | None, action: str, resource: str, expected: str | None) -> None:
+def test_public_read_of_a_prefix(
+    caller: Identity | None, action: str, resource: str, expected: str | None
+) -> None:
     policy = parse(PUBLIC_PREFIX)
     assert policy.evaluate(caller, action, resource, ctx(caller)) == expected
     assert policy.is_public()
@@ -104,7 +106,11 @@ def test_public_read_of_a_prefix(caller: Identity | None, action: str, resource:
 @pytest.mark.parametrize(("secure", "expected"), [(False, "Deny"), (True, None)])
 def test_deny_without_tls(secure: bool, expected: str | None) -> None:
     policy = parse(TLS_ONLY)
-    for action, resource in (("s3:GetObject", OBJ + "k"), ("s3:ListBucket", BKT), ("s3:PutBucketPolicy", BKT)):
+    for action, resource in (
+        ("s3:GetObject", OBJ + "k"),
+        ("s3:ListBucket", BKT),
+        ("s3:PutBucketPolicy", BKT),
+    ):
         assert policy.evaluate(ALICE, action, resource, ctx(ALICE, secure=secure)) == expected
     assert not policy.is_public()
 
@@ -221,7 +227,15 @@ NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
     ],
 )  # fmt: skip
 def test_conditions(condition: dict[str, Any], facts: dict[str, Any], holds: bool) -> None:
-    policy = parse({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": [BKT, f"{OBJ}*"], "Condition": condition})
+    policy = parse(
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [BKT, f"{OBJ}*"],
+            "Condition": condition,
+        }
+    )
     expected = "Allow" if holds else None
     assert policy.evaluate(BOB, "s3:ListBucket", BKT, ctx(BOB, **facts)) == expected
 
