@@ -20,6 +20,7 @@ from gateway.accesssettings import OWNERSHIPS, PublicAccessBlock
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
 from gateway.identity import Identity
+from gateway.ops.storedsettings import deleted, stored
 from gateway.xmlio import Doc, add
 
 #: The ACL requests a bucket with ACLs disabled accepts: they describe the state it is in.
@@ -169,21 +170,14 @@ async def put_ownership_controls(ctx: Ctx) -> Response:
 
 
 async def get_ownership_controls(ctx: Ctx) -> Response:
-    bucket = ctx.need_bucket
-    await ctx.backend.head_bucket(bucket)
-    raw = await ctx.settings.get_if_supported(bucket, "ownership")
-    if not raw:
-        raise S3Error("OwnershipControlsNotFoundError", BucketName=bucket)
+    raw = await stored(ctx, "ownership", "OwnershipControlsNotFoundError")
     doc = Doc("OwnershipControls")
     add(add(doc.root, "Rule"), "ObjectOwnership", raw.decode())
     return xml_response(doc)
 
 
 async def delete_ownership_controls(ctx: Ctx) -> Response:
-    bucket = ctx.need_bucket
-    await ctx.backend.head_bucket(bucket)
-    await ctx.settings.delete(bucket, "ownership")
-    return empty(204)
+    return await deleted(ctx, "ownership")
 
 
 # -- public access block -----------------------------------------------------------------------------
@@ -204,12 +198,9 @@ async def put_public_access_block(ctx: Ctx) -> Response:
 
 
 async def get_public_access_block(ctx: Ctx) -> Response:
-    bucket = ctx.need_bucket
-    await ctx.backend.head_bucket(bucket)
-    raw = await ctx.settings.get_if_supported(bucket, "public-access-block")
-    if not raw:
-        raise S3Error("NoSuchPublicAccessBlockConfiguration", BucketName=bucket)
-    block = PublicAccessBlock.from_json(raw)
+    block = PublicAccessBlock.from_json(
+        await stored(ctx, "public-access-block", "NoSuchPublicAccessBlockConfiguration")
+    )
     doc = Doc("PublicAccessBlockConfiguration")
     for name in PublicAccessBlock.__dataclass_fields__:
         add(doc.root, name, getattr(block, name))
@@ -217,7 +208,4 @@ async def get_public_access_block(ctx: Ctx) -> Response:
 
 
 async def delete_public_access_block(ctx: Ctx) -> Response:
-    bucket = ctx.need_bucket
-    await ctx.backend.head_bucket(bucket)
-    await ctx.settings.delete(bucket, "public-access-block")
-    return empty(204)
+    return await deleted(ctx, "public-access-block")

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from gateway import bucketpolicy
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
+from gateway.ops.storedsettings import deleted, stored
 from gateway.xmlio import Doc, add
 
 
@@ -27,27 +28,19 @@ async def put_bucket_policy(ctx: Ctx) -> Response:
 
 
 async def get_bucket_policy(ctx: Ctx) -> Response:
-    bucket = ctx.need_bucket
-    await ctx.backend.head_bucket(bucket)
-    document = await ctx.settings.get_if_supported(bucket, "policy")
-    if not document:
-        raise S3Error("NoSuchBucketPolicy", BucketName=bucket)
+    document = await stored(ctx, "policy", "NoSuchBucketPolicy")
     return Response(document, status_code=200, media_type="application/json")
 
 
 async def delete_bucket_policy(ctx: Ctx) -> Response:
-    bucket = ctx.need_bucket
-    await ctx.backend.head_bucket(bucket)
-    await ctx.settings.delete(bucket, "policy")
-    return empty(204)
+    return await deleted(ctx, "policy")
 
 
 async def get_bucket_policy_status(ctx: Ctx) -> Response:
-    bucket = ctx.need_bucket
-    await ctx.backend.head_bucket(bucket)
-    policy = await ctx.access.settings.policy(bucket)
+    await stored(ctx, "policy", "NoSuchBucketPolicy")
+    policy = await ctx.access.settings.policy(ctx.need_bucket)
     if policy is None:
-        raise S3Error("NoSuchBucketPolicy", BucketName=bucket)
+        raise S3Error("NoSuchBucketPolicy", BucketName=ctx.need_bucket)
     doc = Doc("PolicyStatus")
     add(doc.root, "IsPublic", policy.is_public())
     return xml_response(doc)

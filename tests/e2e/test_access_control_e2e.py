@@ -262,3 +262,38 @@ def test_aws_cli_acls_and_policy(stack: Stack, tmp_path: Path) -> None:
     )
     assert aws(stack, "s3api", "delete-bucket-policy", "--bucket", name).returncode == 0
     assert aws(stack, "s3api", "list-objects-v2", "--bucket", name).returncode == 0
+
+
+def test_without_a_metadata_bucket_settings_answer_not_implemented(tmp_path: Path) -> None:
+    """The s3 backend with no ``meta_bucket``: buckets have the defaults (the first key pair owns them,
+    ACLs disabled) and a call that would store a setting says which setting enables it."""
+    with moto_server(log_path=tmp_path / "moto.log") as moto:
+        path = tmp_path / "gateway.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "credentials": [{"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}],
+                    "backends": {"store": s3_backend(moto.url)},
+                }
+            )
+        )
+        with gateway_server(config=path, log_path=tmp_path / "gateway.log") as gateway:
+            alice = boto3_client(gateway.url)
+            alice.create_bucket(Bucket="plain")
+            assert alice.get_bucket_acl(Bucket="plain")["Owner"]["ID"] == ALICE_ID
+            with pytest.raises(botocore.exceptions.ClientError) as err:
+                alice.put_bucket_policy(Bucket="plain", Policy=json.dumps({
+                    "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                                   "Resource": "arn:aws:s3:::plain/*"}]}))  # fmt: skip
+            assert code(err) == "NotImplemented" and "meta_bucket" in err.value.response["Error"]["Message"]
+            with pytest.raises(botocore.exceptions.ClientError) as err:
+                alice.create_bucket(Bucket="writer", ObjectOwnership="ObjectWriter")
+            assert code(err) == "NotImplemented"
+            assert "writer" not in [b["Name"] for b in alice.list_buckets()["Buckets"]]
+            with pytest.raises(botocore.exceptions.ClientError) as err:
+                alice.put_object(Bucket="plain", Key="k", Body=b"x", ACL="public-read")
+            assert code(err) == "AccessControlListNotSupported"
+            alice.put_object(Bucket="plain", Key="k", Body=b"x", ACL="bucket-owner-full-control")
+            with pytest.raises(botocore.exceptions.ClientError) as err:
+                alice.get_bucket_policy(Bucket="plain")
+            assert code(err) == "NoSuchBucketPolicy"

@@ -54,3 +54,11 @@ def test_refused(header: str, value: str, code: str) -> None:
 )
 def test_accepted(header: str, value: str) -> None:
     refuse_unsupported({header: value}, OWNER)
+
+
+def test_source_owner_is_checked_against_the_source_buckets_owner() -> None:
+    headers = {"x-amz-expected-bucket-owner": OWNER, "x-amz-source-expected-bucket-owner": "source-owner"}
+    refuse_unsupported(headers, OWNER, "source-owner")
+    with pytest.raises(S3Error) as info:
+        refuse_unsupported(headers, OWNER, "someone-else")
+    assert info.value.code == "AccessDenied"
