@@ -155,6 +155,8 @@ class Access:
             return configured or public_config
         if action.name == "s3:CreateBucket":  # a name, not a bucket yet: whose it is, the handler answers
             return configured
+        if operation == "DeleteObjects":  # no bucket-level permission: each key is decided on its own
+            return configured or caller is not None or public_config
         policy = await self.settings.policy(bucket)
         if policy is not None:
             verdict = await self._policy(policy, caller, action, bucket, key, facts)

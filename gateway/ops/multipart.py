@@ -87,7 +87,7 @@ async def upload_part_copy(ctx: Ctx) -> Response:
     number = _part_number(ctx)
     upload_id = _upload_id(ctx)
     src_bucket, src_key = parse_copy_source(ctx.headers["x-amz-copy-source"])
-    ctx.policy.authorize(ctx.auth.access_key, src_bucket, "read")
+    await ctx.access.decide(ctx.auth.access_key, "GetObject", src_bucket, src_key, ctx.facts, right="read")
     span = conditions.parse_copy_range(ctx.headers.get("x-amz-copy-source-range"))
     source = await ctx.backend.head_object(src_bucket, src_key)
     conditions.check(

@@ -180,6 +180,10 @@ async def delete_objects(ctx: Ctx) -> Response:
             try:
                 check_key(key)
                 check_version(version)
+                # Each key is its own s3:DeleteObject decision, as S3 makes it (a policy may deny a prefix).
+                await ctx.access.decide(
+                    ctx.auth.access_key, "DeleteObject", bucket, key, ctx.facts, right="write"
+                )
                 await ctx.backend.delete_object(bucket, key)
             except S3Error as err:
                 return err

@@ -359,3 +359,42 @@ async def test_malformed_policies_are_refused_naming_the_problem(
     refused = await gw.request("PUT", "/bad", params={"policy": ""}, body=document)
     assert_s3_error(refused, 400, "MalformedPolicy")
     assert problem.lower() in xml(refused).findtext("Message").lower()
+
+
+async def test_delete_objects_decides_each_key(gw: InProcessGateway) -> None:
+    await gw.request("PUT", "/bulk")
+    for key in ("keep/a", "tmp/b"):
+        await gw.request("PUT", f"/bulk/{key}", body=b"x")
+    deny = policy(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:DeleteObject",
+            "Resource": "arn:aws:s3:::bulk/keep/*",
+        }
+    )
+    assert (await gw.request("PUT", "/bulk", params={"policy": ""}, body=deny)).status_code == 204
+    body = b"<Delete><Object><Key>keep/a</Key></Object><Object><Key>tmp/b</Key></Object></Delete>"
+    answer = xml(await gw.request("POST", "/bulk", params={"delete": ""}, body=body))
+    assert answer.findtext(f"{NS}Error/{NS}Key") == "keep/a"
+    assert answer.findtext(f"{NS}Error/{NS}Code") == "AccessDenied"
+    assert answer.findtext(f"{NS}Deleted/{NS}Key") == "tmp/b"
+    assert (await gw.request("HEAD", "/bulk/keep/a")).status_code == 200
+    # Bob (isolated, no grant) deletes nothing, key by key.
+    answer = xml(await gw.request("POST", "/bulk", params={"delete": ""}, body=body, pair=BOB))
+    assert [e.text for e in answer.iter(f"{NS}Code")] == ["AccessDenied", "AccessDenied"]
+
+
+async def test_upload_part_copy_needs_read_on_the_source(gw: InProcessGateway) -> None:
+    await gw.request("PUT", "/srcb")
+    await gw.request("PUT", "/srcb/secret", body=b"s" * 10)
+    await gw.request("PUT", "/dstb", pair=BOB)
+    created = await gw.request("POST", "/dstb/k", params={"uploads": ""}, pair=BOB)
+    upload_id = xml(created).findtext(f"{NS}UploadId")
+    copied = await gw.request(
+        "PUT", "/dstb/k", params={"partNumber": "1", "uploadId": upload_id},
+        headers={"x-amz-copy-source": "/srcb/secret"}, pair=BOB,
+    )  # fmt: skip
+    assert_s3_error(copied, 403, "AccessDenied")
+    copy = await gw.request("PUT", "/dstb/c", headers={"x-amz-copy-source": "/srcb/secret"}, pair=BOB)
+    assert_s3_error(copy, 403, "AccessDenied")
