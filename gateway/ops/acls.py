@@ -57,8 +57,6 @@ async def write_acl(ctx: Ctx, bucket: str) -> acls.Acl | None:
     headers = ctx.headers
     asks = "x-amz-acl" in headers or any(h in headers for h in acls.GRANT_HEADERS)
     writer = caller(ctx)
-    if not asks and writer == ctx.access.identities.default_owner:
-        return None  # the common case, decided without reading a setting: see below for the rest
     ownership = await ctx.access.settings.ownership(bucket)
     if not asks and ownership == "BucketOwnerEnforced":
         return None

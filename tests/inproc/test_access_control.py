@@ -398,3 +398,14 @@ async def test_upload_part_copy_needs_read_on_the_source(gw: InProcessGateway) -
     assert_s3_error(copied, 403, "AccessDenied")
     copy = await gw.request("PUT", "/dstb/c", headers={"x-amz-copy-source": "/srcb/secret"}, pair=BOB)
     assert_s3_error(copy, 403, "AccessDenied")
+
+
+async def test_object_writer_owns_what_it_writes_in_another_identitys_bucket(gw: InProcessGateway) -> None:
+    assert (await gw.request("PUT", "/bobw", pair=BOB)).status_code == 200
+    await gw.request(
+        "PUT", "/bobw", params={"ownershipControls": ""}, body=OWNERSHIP_XML % b"ObjectWriter", pair=BOB
+    )
+    assert (await gw.request("PUT", "/bobw/by-alice", body=b"a")).status_code == 200  # Alice: not isolated
+    owned = xml(await gw.request("GET", "/bobw/by-alice", params={"acl": ""}))
+    assert owned.findtext(f"{NS}Owner/{NS}ID") == ALICE_ID
+    assert_s3_error(await gw.request("GET", "/bobw/by-alice", pair=BOB), 403, "AccessDenied")
