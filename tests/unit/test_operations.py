@@ -85,13 +85,15 @@ def test_request_resolves_to_its_operation(
 ACCESS_CONTROL = {"acl", "policy", "policyStatus", "ownershipControls", "publicAccessBlock"}
 
 
-@pytest.mark.parametrize("sub", sorted(set(UNSUPPORTED_BUCKET) - {"policy", "lifecycle", "cors", "tagging",
-                                                                   "encryption", "location", "versioning",
-                                                                   "acl", "versions"}))  # fmt: skip
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "POST"])
+@pytest.mark.parametrize(
+    ("sub", "method"),
+    [(sub, method) for sub in sorted(set(UNSUPPORTED_BUCKET) - {"policy", "lifecycle", "cors", "tagging",
+                                                                "encryption", "location", "versioning",
+                                                                "acl", "versions"})
+     for method in ("GET", "PUT", "DELETE", "POST")
+     if sub not in ACCESS_CONTROL or method == "POST"],  # access control: see the test below
+)  # fmt: skip
 def test_unsupported_bucket_subresources_answer_not_implemented(sub: str, method: str) -> None:
-    if sub in ACCESS_CONTROL and method != "POST":
-        pytest.skip("served: see test_access_control_subresources_are_served")
     route = match(method, "bucket", {sub: ""}, {})
     assert route is not None and route.operation == "NotImplemented"
 
