@@ -27,12 +27,15 @@ from backends import errors as be
 from backends.base import Backend
 from backends.served import served_by
 from gateway import addressing, operations
+from gateway.access import Access, Facts
+from gateway.accesssettings import AccessSettings
 from gateway.auth import AuthResult, RequestView, new_payload_decoder
 from gateway.auth import authenticate as verify_signature
 from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
-from gateway.context import OWNER_ID, Ctx
+from gateway.context import Ctx
 from gateway.errors import S3Error, from_backend
+from gateway.identity import Identities
 from gateway.ops.cors import actual_headers as cors_headers
 from gateway.policy import Policy
 from gateway.unsupported import refuse_unsupported
@@ -65,6 +68,10 @@ class S3App:
         self.backend = backend
         self.policy = Policy(config)
         self.bucket_settings = BucketSettings(backend)
+        self.identities = Identities(config)
+        self.access = Access(
+            self.policy, self.identities, AccessSettings(self.bucket_settings, self.identities), backend
+        )
         self._extra = extra
         self._started = False
 
@@ -120,8 +127,9 @@ class S3App:
         try:
             call = self.resolve(request, ex)
             auth = self.authenticate(call, ex)
-            self.authorise(call, auth)
-            response = await self.dispatch(call, auth, ex)
+            facts = self.facts(call, auth)
+            await self.authorise(call, auth, facts)
+            response = await self.dispatch(call, auth, ex, facts)
         except Exception as exc:
             response = self.refusal(exc, ex)
         await self.add_cors(response, ex)
@@ -175,21 +183,43 @@ class S3App:
         ex.facts["access_key"] = auth.access_key
         return auth
 
-    def authorise(self, call: _Call, auth: AuthResult) -> None:
-        """May this caller do this to this bucket; then, headers asking for what the gateway does not give
-        are refused (only now, so an unauthorised caller learns nothing from them)."""
-        route = call.route
+    def facts(self, call: _Call, auth: AuthResult) -> Facts:
+        """What policy conditions may ask of this request: its source address, TLS, headers, query."""
+        scope, headers = call.request.scope, call.request.headers
+        source = scope["client"][0] if scope.get("client") else None
+        secure = scope.get("scheme") == "https"
+        if self.config.server.trust_forwarded:
+            if "x-forwarded-for" in headers:
+                source = headers["x-forwarded-for"].split(",")[0].strip()
+            if "x-forwarded-proto" in headers:
+                secure = headers["x-forwarded-proto"].split(",")[0].strip().lower() == "https"
+        return Facts(source, secure, headers, call.query, auth.method)
+
+    async def authorise(self, call: _Call, auth: AuthResult, facts: Facts) -> None:
+        """May this caller do this (gateway.access: configured rights, bucket policy, ACLs); then, headers
+        asking for what the gateway does not give, or expecting another bucket owner, are refused (only
+        now, so an unauthorised caller learns nothing from them)."""
+        route, bucket, headers = call.route, call.target.bucket, call.request.headers
         if route.unsigned:
             return  # the handler authorises (see Route.unsigned)
-        self.policy.authorize(auth.access_key, call.target.bucket, route.right, public_read=route.public)
-        refuse_unsupported(call.request.headers, OWNER_ID)
+        await self.access.decide(
+            auth.access_key, route.operation, bucket, call.target.key, facts,
+            right=route.right, public_read=route.public,
+        )  # fmt: skip
+        owner = source_owner = self.identities.default_owner.canonical_id
+        if bucket is not None and "x-amz-expected-bucket-owner" in headers:
+            owner = (await self.access.settings.owner(bucket)).canonical_id
+        if "x-amz-source-expected-bucket-owner" in headers and "x-amz-copy-source" in headers:
+            source_bucket = headers["x-amz-copy-source"].lstrip("/").split("/", 1)[0]
+            source_owner = (await self.access.settings.owner(source_bucket)).canonical_id
+        refuse_unsupported(headers, owner, source_owner)
 
-    async def dispatch(self, call: _Call, auth: AuthResult, ex: _Exchange) -> Response:
+    async def dispatch(self, call: _Call, auth: AuthResult, ex: _Exchange, facts: Facts) -> Response:
         """The operation's handler, against the backend tree."""
         ex.ctx = Ctx(
             call.request, ex.rid, call.route.operation, call.target.bucket, call.target.key, call.query,
             call.request.headers, self.backend, self.config, auth, self.policy,
-            self.bucket_settings,
+            self.bucket_settings, access_control=self.access, facts=facts,
         )  # fmt: skip
         return await call.route.handler(ex.ctx)
 

@@ -144,6 +144,15 @@ class KeyPair(_Model):
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
     buckets: list[BucketRights] = Field(default_factory=lambda: [BucketRights()])
+    #: The identity's S3 canonical user id (64 hex digits), as ACLs and ``Owner`` elements show it;
+    #: derived from the access key when unset (stable across restarts: see gateway.identity).
+    canonical_id: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    #: The name ``Owner``/``Grantee`` elements show; the access key when unset.
+    display_name: str | None = Field(None, min_length=1, max_length=128)
+    #: An S3 account of its own: its bucket rights above only cap it, and on buckets it does not own it
+    #: needs an ACL grant or a bucket policy as another AWS account would. False (the default): its
+    #: bucket rights grant access by themselves, as before ACLs existed.
+    isolated: bool = False
 
     @model_validator(mode="after")
     def _secret(self) -> KeyPair:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -11,17 +10,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from backends.base import Backend
+from gateway.access import Access, Facts
 from gateway.auth import AuthResult
 from gateway.body import RequestBody
 from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
 from gateway.errors import S3Error
+from gateway.identity import Identity
 from gateway.policy import Policy
 from gateway.xmlio import MAX_XML_BYTES, Doc, parse
-
-#: The single owner every bucket and object reports (the gateway has no per-object ACLs).
-OWNER_ID = hashlib.sha256(b"s3bridge-owner").hexdigest()
-OWNER_NAME = "s3bridge"
 
 
 @dataclass
@@ -40,6 +37,20 @@ class Ctx:
     #: The bucket settings documents (ACLs, policy, CORS, ...), cached; see gateway.bucketsettings.
     settings: BucketSettings
     _body: RequestBody | None = field(default=None, repr=False)
+    #: Identities, owners and the authorisation decision (gateway.access); set by the app.
+    access_control: Access | None = field(default=None, repr=False)
+    #: What the request tells about itself for policy conditions (source address, TLS, ...).
+    facts: Facts = field(default_factory=Facts)
+
+    @property
+    def access(self) -> Access:
+        if self.access_control is None:
+            raise S3Error("NotImplemented", "Access control is not set up for this request.")
+        return self.access_control
+
+    async def bucket_owner(self) -> Identity:
+        """The owner of the request's bucket (gateway.identity)."""
+        return await self.access.settings.owner(self.need_bucket)
 
     @property
     def body(self) -> RequestBody:

@@ -131,6 +131,23 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
     "InvalidBucketState": (409, "The request is not valid with the current state of the bucket."),
     "ObjectLockConfigurationNotFoundError": (404, "Object Lock configuration does not exist for this bucket"),
     "NoSuchObjectLockConfiguration": (404, "The specified object does not have a ObjectLock configuration"),
+    # access control (gateway.acl, gateway.bucketpolicy, gateway.ops.access)
+    "MalformedACLError": (
+        400,
+        "The XML you provided was not well-formed or did not validate against our published schema.",
+    ),
+    "UnresolvableGrantByEmailAddress": (
+        400,
+        "The email address you provided does not match any account on record.",
+    ),
+    "UnexpectedContent": (400, "This request does not support content."),
+    "MalformedPolicy": (400, "Policies must be valid JSON and the first byte must be '{'"),
+    "NoSuchPublicAccessBlockConfiguration": (404, "The public access block configuration was not found"),
+    "OwnershipControlsNotFoundError": (404, "The bucket ownership controls were not found"),
+    "InvalidBucketAclWithObjectOwnership": (
+        400,
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    ),
 }
 
 

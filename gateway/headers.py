@@ -14,6 +14,8 @@ from backends.base import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectInfo, Obje
 from gateway.errors import S3Error
 
 META_PREFIX = "x-amz-meta-"
+#: User-metadata names the gateway keeps for itself (gateway.objectacl): never answered, never set.
+HIDDEN_META_PREFIX = "s3bridge-"
 #: S3 caps user metadata (names + values) at 2 KB.
 MAX_USER_META_BYTES = 2048
 STORAGE_CLASSES = {
@@ -62,6 +64,12 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
         lname = name.lower()
         if lname.startswith(META_PREFIX):
             short = lname[len(META_PREFIX) :]
+            if short.startswith(HIDDEN_META_PREFIX):
+                raise S3Error(
+                    "InvalidArgument",
+                    f"User metadata names starting with {HIDDEN_META_PREFIX} are reserved by the gateway.",
+                    ArgumentName=lname,
+                )
             meta.user[short] = value
             size += len(short.encode()) + len(value.encode())
     if size > MAX_USER_META_BYTES:
@@ -90,7 +98,8 @@ def object_headers(info: ObjectInfo, *, checksum_mode: bool = False) -> dict[str
     if meta.storage_class and meta.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = meta.storage_class
     for name, value in meta.user.items():
-        headers[META_PREFIX + name] = value
+        if not name.startswith(HIDDEN_META_PREFIX):  # the gateway's own records (gateway.objectacl)
+            headers[META_PREFIX + name] = value
     if checksum_mode:
         headers.update(checksum_headers(meta.checksums))
         if meta.checksum_type and meta.checksums:

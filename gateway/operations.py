@@ -19,11 +19,13 @@ from typing import Literal
 from starlette.responses import Response
 
 from gateway.context import Ctx
+from gateway.ops import acls as acl
 from gateway.ops import buckets as b
 from gateway.ops import cors as cr
 from gateway.ops import listing as ls
 from gateway.ops import multipart as mp
 from gateway.ops import objects as o
+from gateway.ops import policies as pol
 from gateway.ops import post as po
 from gateway.ops import versions as v
 
@@ -66,7 +68,7 @@ def _term(spec: str) -> tuple[str, str | None]:
 
 #: Bucket sub-resources S3 has and this gateway does not configure. GET on the first group answers S3's
 #: "not configured" error (what clients expect of a bucket without one); everything else NotImplemented.
-ABSENT_BUCKET_CONFIG = ("policy", "lifecycle", "tagging", "encryption")
+ABSENT_BUCKET_CONFIG = ("lifecycle", "tagging", "encryption")
 UNSUPPORTED_BUCKET = (
     "website", "logging", "notification", "replication", "object-lock", "versions", "requestPayment",
     "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls",
@@ -92,6 +94,21 @@ def _r(method: str, target: Target, operation: str, handler: Handler, *query: st
 ROUTES: list[Route] = [
     # service
     _r("GET", "service", "ListBuckets", b.list_buckets, right="none"),
+    # access control (gateway.access): ACLs, ownership controls, public-access block, bucket policy
+    _r("GET", "bucket", "GetBucketAcl", acl.get_bucket_acl, "acl", right="list"),
+    _r("PUT", "bucket", "PutBucketAcl", acl.put_bucket_acl, "acl", right="admin"),
+    _r("GET", "bucket", "GetBucketOwnershipControls", acl.get_ownership_controls, "ownershipControls", right="list"),
+    _r("PUT", "bucket", "PutBucketOwnershipControls", acl.put_ownership_controls, "ownershipControls", right="admin"),
+    _r("DELETE", "bucket", "DeleteBucketOwnershipControls", acl.delete_ownership_controls, "ownershipControls", right="admin"),
+    _r("GET", "bucket", "GetPublicAccessBlock", acl.get_public_access_block, "publicAccessBlock", right="list"),
+    _r("PUT", "bucket", "PutPublicAccessBlock", acl.put_public_access_block, "publicAccessBlock", right="admin"),
+    _r("DELETE", "bucket", "DeletePublicAccessBlock", acl.delete_public_access_block, "publicAccessBlock", right="admin"),
+    _r("GET", "bucket", "GetBucketPolicyStatus", pol.get_bucket_policy_status, "policyStatus", right="list"),
+    _r("GET", "bucket", "GetBucketPolicy", pol.get_bucket_policy, "policy", right="list"),
+    _r("PUT", "bucket", "PutBucketPolicy", pol.put_bucket_policy, "policy", right="admin"),
+    _r("DELETE", "bucket", "DeleteBucketPolicy", pol.delete_bucket_policy, "policy", right="admin"),
+    _r("GET", "object", "GetObjectAcl", acl.get_object_acl, "acl", right="read"),
+    _r("PUT", "object", "PutObjectAcl", acl.put_object_acl, "acl", right="write"),
     # CORS: the bucket's rules, and the browsers' preflight on any bucket or object path
     _r("PUT", "bucket", "PutBucketCors", cr.put_bucket_cors, "cors", right="admin"),
     _r("GET", "bucket", "GetBucketCors", cr.get_bucket_cors, "cors", right="list"),
@@ -102,7 +119,6 @@ ROUTES: list[Route] = [
     _r("GET", "bucket", "GetBucketLocation", b.get_location, "location", right="list"),
     _r("GET", "bucket", "GetBucketVersioning", v.get_bucket_versioning, "versioning", right="list"),
     _r("PUT", "bucket", "PutBucketVersioning", v.put_bucket_versioning, "versioning", right="admin"),
-    _r("GET", "bucket", "GetBucketAcl", b.get_bucket_acl, "acl", right="list"),
     *[_r("GET", "bucket", "GetBucketConfig", b.get_bucket_config_absent, sub, right="list") for sub in ABSENT_BUCKET_CONFIG],
     # multipart listing and batch delete
     _r("GET", "bucket", "ListMultipartUploads", mp.list_multipart_uploads, "uploads", right="list"),
@@ -126,7 +142,6 @@ ROUTES: list[Route] = [
     _r("GET", "object", "ListParts", mp.list_parts, "uploadId", right="write"),
     _r("DELETE", "object", "AbortMultipartUpload", mp.abort_multipart_upload, "uploadId", right="write"),
     # object sub-resources
-    _r("GET", "object", "GetObjectAcl", b.get_object_acl, "acl", right="read"),
     _r("GET", "object", "GetObjectTagging", b.get_object_tagging, "tagging", right="read"),
     *[_r(m, "object", "NotImplemented", b.not_implemented, sub, right="read" if m == "GET" else "write") for sub in UNSUPPORTED_OBJECT for m in ("GET", "PUT", "DELETE", "POST")],
     # objects

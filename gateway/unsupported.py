@@ -1,10 +1,12 @@
 """Request headers that ask for protection the gateway does not give: refused, never ignored (pure code).
 
 A client that sends SSE-C keys, asks for SSE-S3 or KMS encryption, an Object Lock retention or legal
-hold, a public ACL, object tags or a website redirect believes the stored object carries them. Answering
+hold, object tags or a website redirect believes the stored object carries them. Answering
 200 and storing plain, unlocked, untagged bytes tells it something false about its data, which is worse
 than any error: until each feature exists, such a request is refused on every operation and backend.
-``x-amz-expected-bucket-owner`` naming an owner other than the gateway's is AccessDenied, as S3 answers.
+``x-amz-expected-bucket-owner`` (``x-amz-source-expected-bucket-owner``) naming another canonical id
+than the bucket's (the copy source's) owner is AccessDenied, as S3 answers. ACL headers are no longer
+here: gateway.acl and the ownership controls decide them (gateway.ops.acls).
 
 The table is checked after authorisation (an anonymous or unauthorised caller still gets AccessDenied)
 and before any handler reads the body, so nothing reaches a backend.
@@ -44,7 +46,6 @@ class Rule:
 _SSE_C = "Server-side encryption with customer-provided keys (SSE-C) is not implemented."
 _SSE = "Server-side encryption (SSE-S3, SSE-KMS) is not implemented."
 _LOCK = "Object Lock is not implemented."
-_ACL = "The bucket does not allow ACLs: every object belongs to the bucket owner."
 
 RULES: tuple[Rule, ...] = (
     *(
@@ -60,19 +61,6 @@ RULES: tuple[Rule, ...] = (
     Rule("x-amz-object-lock-retain-until-date", _always, "NotImplemented", _LOCK),
     Rule("x-amz-object-lock-legal-hold", _not_in("OFF"), "NotImplemented", _LOCK),
     Rule("x-amz-bucket-object-lock-enabled", _not_in("false"), "NotImplemented", _LOCK),
-    # ACLs are disabled as on an S3 bucket with Object Ownership "bucket owner enforced" (the default of
-    # new S3 buckets): the owner-only canned ACLs are what the gateway does, anything else is refused.
-    Rule("x-amz-acl", _not_in("private", "bucket-owner-full-control"), "AccessControlListNotSupported", _ACL),
-    *(
-        Rule(f"x-amz-grant-{grant}", _always, "AccessControlListNotSupported", _ACL)
-        for grant in ("read", "write", "read-acp", "write-acp", "full-control")
-    ),
-    Rule(
-        "x-amz-object-ownership",
-        _not_in("BucketOwnerEnforced"),
-        "NotImplemented",
-        "Object Ownership other than BucketOwnerEnforced is not implemented.",
-    ),
     Rule("x-amz-tagging", _non_empty, "NotImplemented", "Object tagging is not implemented."),
     Rule(
         "x-amz-website-redirect-location",
@@ -86,8 +74,9 @@ RULES: tuple[Rule, ...] = (
 _OWNER_HEADERS = ("x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner")
 
 
-def refuse_unsupported(headers: Mapping[str, str], owner_id: str) -> None:
-    """Raise the S3 error for the first header that asks for what the gateway does not do."""
+def refuse_unsupported(headers: Mapping[str, str], owner_id: str, source_owner_id: str | None = None) -> None:
+    """Raise the S3 error for the first header that asks for what the gateway does not do, or that
+    expects another owner than the bucket's (``source_owner_id``: the copy source bucket's)."""
     for rule in RULES:
         value = headers.get(rule.header)
         if value is not None and rule.refuse(value):
@@ -95,7 +84,7 @@ def refuse_unsupported(headers: Mapping[str, str], owner_id: str) -> None:
             if rule.code == "NotImplemented":
                 error.extra["Header"] = rule.header
             raise error
-    for header in _OWNER_HEADERS:
+    for header, expected in zip(_OWNER_HEADERS, (owner_id, source_owner_id or owner_id), strict=True):
         value = headers.get(header)
-        if value is not None and value.strip() != owner_id:
+        if value is not None and value.strip() != expected:
             raise S3Error("AccessDenied")

@@ -1,15 +1,21 @@
 """Service and bucket operations: ListBuckets, Create/Delete/HeadBucket and the read-only bucket
-configuration answers clients ask for (location, versioning, ACL, and the "not configured" errors)."""
+configuration answers clients ask for (location, versioning, and the "not configured" errors). ACLs,
+ownership controls and policies are gateway.ops.acls and gateway.ops.policies."""
 
 from __future__ import annotations
 
 from lxml import etree
 from starlette.responses import Response
 
+from backends import errors as be
 from backends.wire.xml import child_text
+from gateway import acl as acls
+from gateway.accesssettings import ALL_BLOCKED, OWNERSHIPS
 from gateway.addressing import valid_bucket_name
-from gateway.context import OWNER_ID, OWNER_NAME, Ctx, empty, xml_response
+from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
+from gateway.identity import Identity
+from gateway.ops import acls as acl_ops
 from gateway.xmlio import Doc, add
 
 EMPTY_BUCKET_CONFIG_ERRORS = {
@@ -21,19 +27,24 @@ EMPTY_BUCKET_CONFIG_ERRORS = {
 }
 
 
-def owner(parent: etree._Element, tag: str = "Owner") -> None:
+def owner(parent: etree._Element, who: Identity, tag: str = "Owner") -> None:
     el = add(parent, tag)
-    add(el, "ID", OWNER_ID)
-    add(el, "DisplayName", OWNER_NAME)
+    add(el, "ID", who.canonical_id)
+    add(el, "DisplayName", who.display_name)
 
 
 async def list_buckets(ctx: Ctx) -> Response:
+    """The caller's buckets: those its configured rights reach, and for an ``isolated`` key pair only
+    those it owns, as S3 lists an account's own buckets."""
+    caller = ctx.access.identities.by_key(ctx.auth.access_key) or ctx.access.identities.default_owner
     buckets = await ctx.backend.list_buckets()
     doc = Doc("ListAllMyBucketsResult")
-    owner(doc.root)
+    owner(doc.root, caller)
     container = add(doc.root, "Buckets")
     for info in sorted(buckets, key=lambda b: b.name):
         if not ctx.policy.may_see_bucket(ctx.auth.access_key, info.name):
+            continue
+        if caller.isolated and (await _owner_or_none(ctx, info.name)) != caller.canonical_id:
             continue
         el = add(container, "Bucket")
         add(el, "Name", info.name)
@@ -41,22 +52,88 @@ async def list_buckets(ctx: Ctx) -> Response:
     return xml_response(doc)
 
 
+async def _owner_or_none(ctx: Ctx, bucket: str) -> str | None:
+    try:
+        return (await ctx.access.settings.owner(bucket)).canonical_id
+    except be.NoSuchBucket:  # deleted between the listing and now
+        return None
+
+
 async def create_bucket(ctx: Ctx) -> Response:
     bucket = ctx.need_bucket
     if not valid_bucket_name(bucket):
         raise S3Error("InvalidBucketName", BucketName=bucket)
+    creator = acl_ops.caller(ctx)
+    ownership = ctx.headers.get("x-amz-object-ownership", "BucketOwnerEnforced").strip()
+    if ownership not in OWNERSHIPS:
+        raise S3Error(
+            "InvalidArgument", "Invalid x-amz-object-ownership header", ArgumentName="x-amz-object-ownership"
+        )
+    acl = acls.requested(ctx.headers, creator.canonical_id, ctx.access.identities.known_ids())
+    named = ctx.headers.get("x-amz-acl", "").strip()
+    if acl is not None and ownership == "BucketOwnerEnforced" and named not in acl_ops.OWNER_ONLY:
+        raise S3Error("InvalidBucketAclWithObjectOwnership")
     region = None
     body = await ctx.body.read_small(64 * 1024)
     if body.strip():
         from gateway.xmlio import parse
 
         region = child_text(parse(body), "LocationConstraint") or None
-    await ctx.backend.create_bucket(bucket, region)
+    record = None if acl is None or acl == acls.private(creator.canonical_id) else acl.to_json()
+    try:
+        await ctx.backend.create_bucket(bucket, region)
+    except (be.BucketAlreadyOwnedByYou, be.BucketAlreadyExists) as exc:
+        return await _recreate(ctx, bucket, creator.canonical_id, record, exc)
+    ctx.settings.forget(bucket)
+    await _first_settings(ctx, bucket, creator.canonical_id, ownership, record)
     return empty(200, {"Location": f"/{bucket}"})
+
+
+async def _recreate(
+    ctx: Ctx, bucket: str, creator: str, record: bytes | None, exc: be.BackendError
+) -> Response:
+    """CreateBucket of an existing name: another identity's → BucketAlreadyExists; the caller's →
+    BucketAlreadyOwnedByYou, except in us-east-1 where S3 answers 200 and resets the bucket's ACL."""
+    ctx.settings.forget(bucket)
+    try:
+        current = (await ctx.access.settings.owner(bucket)).canonical_id
+    except be.BackendError:
+        raise exc from None  # taken on the store by someone the gateway does not know
+    if current != creator:
+        raise S3Error("BucketAlreadyExists", BucketName=bucket)
+    if ctx.config.server.region != "us-east-1":
+        raise S3Error("BucketAlreadyOwnedByYou", BucketName=bucket)
+    try:
+        if record is None:
+            await ctx.settings.delete(bucket, "acl")
+        else:
+            await ctx.settings.put(bucket, "acl", record)
+    except be.NotImplementedByBackend:
+        if record is not None:
+            raise
+    return empty(200, {"Location": f"/{bucket}"})
+
+
+async def _first_settings(ctx: Ctx, bucket: str, creator: str, ownership: str, acl: bytes | None) -> None:
+    """A new bucket's owner, ownership controls, public-access block (all four flags, as AWS since 2023)
+    and ACL. A backend that keeps no settings can only have the defaults: asking it for more removes the
+    bucket again and answers NotImplemented."""
+    try:
+        await ctx.settings.put(bucket, "owner", creator.encode())
+        await ctx.settings.put(bucket, "ownership", ownership.encode())
+        await ctx.settings.put(bucket, "public-access-block", ALL_BLOCKED.to_json())
+        if acl is not None:
+            await ctx.settings.put(bucket, "acl", acl)
+    except be.NotImplementedByBackend:
+        if ownership == "BucketOwnerEnforced" and acl is None:
+            return  # the defaults are what a bucket without records has
+        await ctx.backend.delete_bucket(bucket)
+        raise
 
 
 async def delete_bucket(ctx: Ctx) -> Response:
     await ctx.backend.delete_bucket(ctx.need_bucket)
+    ctx.settings.forget(ctx.need_bucket)
     return empty(204)
 
 
@@ -72,29 +149,6 @@ async def get_location(ctx: Ctx) -> Response:
     if region != "us-east-1":
         doc.root.text = region
     return xml_response(doc)
-
-
-def acl_document() -> Doc:
-    doc = Doc("AccessControlPolicy")
-    owner(doc.root)
-    grants = add(doc.root, "AccessControlList")
-    grant = add(grants, "Grant")
-    grantee = add(grant, "Grantee")
-    grantee.set("{http://www.w3.org/2001/XMLSchema-instance}type", "CanonicalUser")
-    add(grantee, "ID", OWNER_ID)
-    add(grantee, "DisplayName", OWNER_NAME)
-    add(grant, "Permission", "FULL_CONTROL")
-    return doc
-
-
-async def get_bucket_acl(ctx: Ctx) -> Response:
-    await ctx.backend.head_bucket(ctx.need_bucket)
-    return xml_response(acl_document())
-
-
-async def get_object_acl(ctx: Ctx) -> Response:
-    await ctx.backend.head_object(ctx.need_bucket, ctx.need_key)
-    return xml_response(acl_document())
 
 
 async def get_bucket_config_absent(ctx: Ctx) -> Response:

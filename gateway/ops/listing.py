@@ -17,6 +17,7 @@ from starlette.responses import Response
 from backends.base import ListPage
 from gateway.context import Ctx, xml_response
 from gateway.errors import S3Error
+from gateway.identity import Identity
 from gateway.ops.buckets import owner
 from gateway.xmlio import Doc, add, add_all
 
@@ -54,7 +55,9 @@ async def _page(ctx: Ctx, start_after: str) -> tuple[ListPage, int, str, str]:
     return page, max_keys, prefix, delimiter
 
 
-def _contents(doc: Doc, page: ListPage, enc: Callable[[str], str], with_owner: bool) -> None:
+def _contents(doc: Doc, page: ListPage, enc: Callable[[str], str], owned_by: Identity | None) -> None:
+    """The listed objects; ``owned_by`` the owner to show (the bucket's: objects carry no owner in a
+    listing), None when the request did not ask for it."""
     for obj in page.objects:
         el = add(doc.root, "Contents")
         add(el, "Key", enc(obj.key))
@@ -64,8 +67,8 @@ def _contents(doc: Doc, page: ListPage, enc: Callable[[str], str], with_owner: b
             for alg in obj.meta.checksums:
                 add(el, "ChecksumAlgorithm", alg.upper())
         add(el, "Size", obj.size)
-        if with_owner:
-            owner(el)
+        if owned_by is not None:
+            owner(el, owned_by)
         add(el, "StorageClass", obj.meta.storage_class or "STANDARD")
     _common_prefixes(doc, page, enc)
 
@@ -102,7 +105,7 @@ async def list_objects(ctx: Ctx) -> Response:
     if page.is_truncated and delimiter and page.next_marker is not None:
         add(doc.root, "NextMarker", enc(page.next_marker))
     _page_facts(ctx, doc, page, max_keys, delimiter, enc)
-    _contents(doc, page, enc, with_owner=True)
+    _contents(doc, page, enc, await ctx.bucket_owner())
     return xml_response(doc)
 
 
@@ -135,5 +138,6 @@ async def list_objects_v2(ctx: Ctx) -> Response:
             ("EncodingType", "url" if "encoding-type" in ctx.query else None),
         ],
     )
-    _contents(doc, page, enc, with_owner=ctx.query.get("fetch-owner", "").lower() == "true")
+    fetch_owner = ctx.query.get("fetch-owner", "").lower() == "true"
+    _contents(doc, page, enc, await ctx.bucket_owner() if fetch_owner else None)
     return xml_response(doc)

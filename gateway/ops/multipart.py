@@ -14,10 +14,11 @@ from backends.base import MAX_PART_NUMBER, CompletedPart, PartInfo
 from backends.wire.checksums import ALGORITHMS, combine_composite, combine_full_object
 from backends.wire.etag import normal_etag
 from backends.wire.xml import child_text, children
-from gateway import conditions
+from gateway import conditions, objectacl
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
 from gateway.headers import checksum_headers, meta_from_headers
+from gateway.ops.acls import write_acl
 from gateway.ops.buckets import owner
 from gateway.ops.listing import key_encoder
 from gateway.ops.objects import check_key, parse_copy_source
@@ -48,7 +49,7 @@ def _upload_id(ctx: Ctx) -> str:
 async def create_multipart_upload(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
-    meta = meta_from_headers(ctx.headers)
+    meta = objectacl.attach(meta_from_headers(ctx.headers), await write_acl(ctx, bucket))
     algorithm = ctx.headers.get("x-amz-checksum-algorithm")
     headers: dict[str, str] = {}
     if algorithm:
@@ -86,7 +87,7 @@ async def upload_part_copy(ctx: Ctx) -> Response:
     number = _part_number(ctx)
     upload_id = _upload_id(ctx)
     src_bucket, src_key = parse_copy_source(ctx.headers["x-amz-copy-source"])
-    ctx.policy.authorize(ctx.auth.access_key, src_bucket, "read")
+    await ctx.access.decide(ctx.auth.access_key, "GetObject", src_bucket, src_key, ctx.facts, right="read")
     span = conditions.parse_copy_range(ctx.headers.get("x-amz-copy-source-range"))
     source = await ctx.backend.head_object(src_bucket, src_key)
     conditions.check(
@@ -229,8 +230,9 @@ async def list_parts(ctx: Ctx) -> Response:
     page = await ctx.backend.list_parts(bucket, key, upload_id, marker, max_parts)
     doc = Doc("ListPartsResult")
     add_all(doc.root, [("Bucket", bucket), ("Key", key), ("UploadId", upload_id)])
-    owner(doc.root, "Initiator")
-    owner(doc.root)
+    bucket_owner = await ctx.bucket_owner()  # uploads record no initiator: the bucket's owner stands in
+    owner(doc.root, bucket_owner, "Initiator")
+    owner(doc.root, bucket_owner)
     add(doc.root, "StorageClass", "STANDARD")
     add(doc.root, "PartNumberMarker", marker)
     if page.next_part_number_marker is not None:
@@ -275,12 +277,13 @@ async def list_multipart_uploads(ctx: Ctx) -> Response:
     )
     add(doc.root, "MaxUploads", max_uploads)
     add(doc.root, "IsTruncated", page.is_truncated)
+    bucket_owner = await ctx.bucket_owner()  # uploads record no initiator: the bucket's owner stands in
     for upload in page.uploads:
         el = add(doc.root, "Upload")
         add(el, "Key", enc(upload.key))
         add(el, "UploadId", upload.upload_id)
-        owner(el, "Initiator")
-        owner(el)
+        owner(el, bucket_owner, "Initiator")
+        owner(el, bucket_owner)
         add(el, "StorageClass", "STANDARD")
         add(el, "Initiated", upload.initiated)
     for cp in page.common_prefixes:

@@ -13,7 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from backends import errors as be
 from backends.base import MAX_KEY_BYTES, ByteStream, DeleteResult, ObjectInfo
 from backends.wire.xml import child_text, children
-from gateway import conditions
+from gateway import conditions, objectacl
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error, from_backend
 from gateway.headers import (
@@ -23,6 +23,7 @@ from gateway.headers import (
     meta_from_headers,
     object_headers,
 )
+from gateway.ops.acls import write_acl
 from gateway.ops.versions import delete_headers, version_headers, version_param
 from gateway.xmlio import Doc, add
 
@@ -49,7 +50,7 @@ def put_headers(info: ObjectInfo, checksums: dict[str, str]) -> dict[str, str]:
 async def put_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
-    meta = meta_from_headers(ctx.headers)
+    meta = objectacl.attach(meta_from_headers(ctx.headers), await write_acl(ctx, bucket))
     cond = conditions.write_condition(ctx.headers)  # decided by the backend with the write, atomically
     with conditions.deciding(cond):
         info = await ctx.backend.put_object(bucket, key, ctx.body, meta, cond)
@@ -173,6 +174,10 @@ async def delete_objects(ctx: Ctx) -> Response:
                 check_key(key)
                 if version == "":
                     raise S3Error("InvalidArgument", "Version id cannot be the empty string")
+                # Each key is its own s3:DeleteObject decision, as S3 makes it (a policy may deny a prefix).
+                await ctx.access.decide(
+                    ctx.auth.access_key, "DeleteObject", bucket, key, ctx.facts, right="write"
+                )
                 return await ctx.backend.delete_object(bucket, key, version) or DeleteResult()
             except S3Error as err:
                 return err
@@ -239,7 +244,7 @@ async def copy_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
     src_bucket, src_key, src_version = parse_copy_source_version(ctx.headers["x-amz-copy-source"])
-    ctx.policy.authorize(ctx.auth.access_key, src_bucket, "read")
+    await ctx.access.decide(ctx.auth.access_key, "GetObject", src_bucket, src_key, ctx.facts, right="read")
     directive = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.")
@@ -267,6 +272,10 @@ async def copy_object(ctx: Ctx) -> Response:
         )
     if meta is None and "x-amz-storage-class" in ctx.headers:
         meta = source.meta.copy(storage_class=meta_from_headers(ctx.headers).storage_class)
+    # The copy gets the ACL the request asks for, never the source's (as S3).
+    acl = await write_acl(ctx, bucket)
+    if acl is not None or objectacl.HIDDEN in source.meta.user:
+        meta = objectacl.attach(meta if meta is not None else source.meta.copy(), acl)
     cond = conditions.write_condition(ctx.headers)  # on the destination
     with conditions.deciding(cond):
         info = await ctx.backend.copy_object(src_bucket, src_key, bucket, key, meta, cond, src_version)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from gateway import postpolicy
 from gateway.auth import new_payload_decoder
-from gateway.context import OWNER_ID, Ctx, empty, xml_response
+from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
 from gateway.headers import META_PREFIX, checksum_headers, meta_from_headers
 from gateway.ops.objects import check_key
@@ -78,12 +78,13 @@ class FormFileBody:
         self._decoder.finish()
 
 
-def _authorise(ctx: Ctx, bucket: str, access_key: str | None) -> None:
-    if access_key is None:
-        if not ctx.policy.is_public_write(bucket):
-            raise S3Error("AccessDenied")
+async def _authorise(ctx: Ctx, bucket: str, key: str, access_key: str | None) -> None:
+    """The signer (or an anonymous form) needs s3:PutObject on the key, as a PUT would: configured
+    rights, the bucket policy and ACLs (gateway.access); a bucket configured read-write for everyone
+    takes unsigned forms."""
+    if access_key is None and ctx.policy.is_public_write(bucket):
         return
-    ctx.policy.authorize(access_key, bucket, "write")
+    await ctx.access.decide(access_key, "PutObject", bucket, key, ctx.facts, right="write")
 
 
 def _decoder(fields: Mapping[str, str]) -> PayloadDecoder:
@@ -124,17 +125,18 @@ async def post_object(ctx: Ctx) -> Response:
     if "key" not in fields:
         raise postpolicy.missing_field("key")
     access_key = postpolicy.authenticate(fields, ctx.policy.secret_for)
-    _authorise(ctx, bucket, access_key)
     low = high = None
     if "policy" in fields:
         policy = postpolicy.parse_policy(fields["policy"])
         postpolicy.check_policy(policy, fields, bucket, dt.datetime.now(dt.timezone.utc))
         low, high = policy.length_range
-    refuse_unsupported({AS_HEADERS.get(n, n): v for n, v in fields.items()}, OWNER_ID)
     key = fields["key"].replace("${filename}", reader.file.filename or "")
     if not key:
         raise S3Error("InvalidArgument", "User key must have a length greater than 0.", ArgumentName="key")
     check_key(key)
+    await _authorise(ctx, bucket, key, access_key)
+    owner = (await ctx.bucket_owner()).canonical_id
+    refuse_unsupported({AS_HEADERS.get(n, n): v for n, v in fields.items()}, owner)
     meta = meta_from_headers(_meta_fields(fields))
     body = FormFileBody(reader, _decoder(fields), low, high)
     info = await ctx.backend.put_object(bucket, key, body, meta)

@@ -16,6 +16,7 @@ from backends.base import DeleteResult, ObjectInfo, VersionsPage
 from backends.wire.xml import child_text, local
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
+from gateway.identity import Identity
 from gateway.ops.buckets import owner
 from gateway.ops.listing import MAX_KEYS, key_encoder
 from gateway.xmlio import Doc, add
@@ -130,11 +131,11 @@ async def list_object_versions(ctx: Ctx) -> Response:
     add(doc.root, "IsTruncated", page.is_truncated)
     if "encoding-type" in ctx.query:
         add(doc.root, "EncodingType", "url")
-    _entries(doc, page, enc)
+    _entries(doc, page, enc, await ctx.bucket_owner())
     return xml_response(doc)
 
 
-def _entries(doc: Doc, page: VersionsPage, enc: Callable[[str], str]) -> None:
+def _entries(doc: Doc, page: VersionsPage, enc: Callable[[str], str], bucket_owner: Identity) -> None:
     for entry in page.versions:
         info = entry.info
         el = add(doc.root, "DeleteMarker" if info.delete_marker else "Version")
@@ -145,7 +146,7 @@ def _entries(doc: Doc, page: VersionsPage, enc: Callable[[str], str]) -> None:
         if not info.delete_marker:
             add(el, "ETag", f'"{info.etag}"')
             add(el, "Size", info.size)
-        owner(el)
+        owner(el, bucket_owner)
         if not info.delete_marker:
             add(el, "StorageClass", info.meta.storage_class or "STANDARD")
     for prefix in page.common_prefixes:

@@ -23,10 +23,6 @@ OWNER = "owner-id"
         ("x-amz-object-lock-retain-until-date", "2099-01-01T00:00:00Z", "NotImplemented"),
         ("x-amz-object-lock-legal-hold", "ON", "NotImplemented"),
         ("x-amz-bucket-object-lock-enabled", "true", "NotImplemented"),
-        ("x-amz-acl", "public-read", "AccessControlListNotSupported"),
-        ("x-amz-acl", "authenticated-read", "AccessControlListNotSupported"),
-        ("x-amz-grant-full-control", "id=someone", "AccessControlListNotSupported"),
-        ("x-amz-object-ownership", "ObjectWriter", "NotImplemented"),
         ("x-amz-tagging", "a=b", "NotImplemented"),
         ("x-amz-website-redirect-location", "/x", "NotImplemented"),
         ("x-amz-write-offset-bytes", "10", "NotImplemented"),
@@ -58,3 +54,11 @@ def test_refused(header: str, value: str, code: str) -> None:
 )
 def test_accepted(header: str, value: str) -> None:
     refuse_unsupported({header: value}, OWNER)
+
+
+def test_source_owner_is_checked_against_the_source_buckets_owner() -> None:
+    headers = {"x-amz-expected-bucket-owner": OWNER, "x-amz-source-expected-bucket-owner": "source-owner"}
+    refuse_unsupported(headers, OWNER, "source-owner")
+    with pytest.raises(S3Error) as info:
+        refuse_unsupported(headers, OWNER, "someone-else")
+    assert info.value.code == "AccessDenied"
