@@ -12,6 +12,8 @@ ACL is AccessDenied. The settings need a backend that keeps bucket settings (fs,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.responses import Response
 
 from gateway import acl as acls
@@ -51,10 +53,11 @@ async def _check_allowed(ctx: Ctx, bucket: str, acl: acls.Acl | None, named: str
         raise S3Error("AccessDenied")
 
 
-async def write_acl(ctx: Ctx, bucket: str) -> acls.Acl | None:
+async def write_acl(ctx: Ctx, bucket: str, headers: Mapping[str, str] | None = None) -> acls.Acl | None:
     """The ACL an object write asks for, to store with the object (None: no record, private to the bucket
-    owner). Refused as S3 refuses it: see the module docstring."""
-    headers = ctx.headers
+    owner). Refused as S3 refuses it: see the module docstring. ``headers``: where the ACL is asked
+    (a POST form's fields as their header twins), the request's headers by default."""
+    headers = ctx.headers if headers is None else headers
     asks = "x-amz-acl" in headers or any(h in headers for h in acls.GRANT_HEADERS)
     writer = caller(ctx)
     ownership = await ctx.access.settings.ownership(bucket)

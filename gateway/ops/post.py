@@ -15,11 +15,13 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.responses import Response
 
-from gateway import postpolicy
+from gateway import objectacl, postpolicy
+from gateway.acl import GRANT_HEADERS
 from gateway.auth import new_payload_decoder
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
 from gateway.headers import META_PREFIX, checksum_headers, meta_from_headers
+from gateway.ops.acls import write_acl
 from gateway.ops.objects import check_key
 from gateway.payload import PayloadDecoder
 from gateway.postform import FormParser, FormReader
@@ -35,6 +37,7 @@ CONTENT_FIELDS = (
 INTEGRITY_FIELDS = ("content-md5",)
 #: Form fields whose header twin the unsupported-protection table judges (``acl`` is ``x-amz-acl``).
 AS_HEADERS = {"acl": "x-amz-acl", "tagging": "x-amz-tagging"}
+ACL_HEADERS = ("x-amz-acl", *GRANT_HEADERS)
 
 
 class FormFileBody:
@@ -136,8 +139,10 @@ async def post_object(ctx: Ctx) -> Response:
     check_key(key)
     await _authorise(ctx, bucket, key, access_key)
     owner = (await ctx.bucket_owner()).canonical_id
-    refuse_unsupported({AS_HEADERS.get(n, n): v for n, v in fields.items()}, owner)
-    meta = meta_from_headers(_meta_fields(fields))
+    as_headers = {AS_HEADERS.get(n, n): v for n, v in fields.items()}
+    refuse_unsupported(as_headers, owner)
+    acl = await write_acl(ctx, bucket, {n: v for n, v in as_headers.items() if n in ACL_HEADERS})
+    meta = objectacl.attach(meta_from_headers(_meta_fields(fields)), acl)
     body = FormFileBody(reader, _decoder(fields), low, high)
     info = await ctx.backend.put_object(bucket, key, body, meta)
     await reader.drain()
