@@ -12,6 +12,7 @@ from email.utils import format_datetime
 
 from backends.base import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectInfo, ObjectMeta
 from gateway.errors import S3Error
+from gateway.tagging import tags_from_headers
 
 META_PREFIX = "x-amz-meta-"
 #: S3 caps user metadata (names + values) at 2 KB.
@@ -51,7 +52,7 @@ def strip_aws_chunked(value: str | None) -> str | None:
 
 
 def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
-    """The metadata a PUT, CreateMultipartUpload or CopyObject (REPLACE) sets."""
+    """The metadata a PUT, CreateMultipartUpload or CopyObject (REPLACE) sets, tags included."""
     meta = ObjectMeta()
     for header, attr in _CONTENT_HEADERS.items():
         if header in headers:
@@ -71,6 +72,7 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
         if storage not in STORAGE_CLASSES:
             raise S3Error("InvalidStorageClass")
         meta.storage_class = storage
+    meta.tags = tags_from_headers(headers) or {}
     return meta
 
 
@@ -91,6 +93,8 @@ def object_headers(info: ObjectInfo, *, checksum_mode: bool = False) -> dict[str
         headers["x-amz-storage-class"] = meta.storage_class
     for name, value in meta.user.items():
         headers[META_PREFIX + name] = value
+    if meta.tagging_count:
+        headers["x-amz-tagging-count"] = str(meta.tagging_count)
     if checksum_mode:
         headers.update(checksum_headers(meta.checksums))
         if meta.checksum_type and meta.checksums:

@@ -23,6 +23,7 @@ from gateway.ops import buckets as b
 from gateway.ops import listing as ls
 from gateway.ops import multipart as mp
 from gateway.ops import objects as o
+from gateway.ops import tagging as tg
 
 Target = Literal["service", "bucket", "object"]
 Right = Literal["read", "write", "list", "admin", "none"]
@@ -90,6 +91,10 @@ ROUTES: list[Route] = [
     _r("GET", "bucket", "GetBucketLocation", b.get_location, "location", right="list"),
     _r("GET", "bucket", "GetBucketVersioning", b.get_versioning, "versioning", right="list"),
     _r("GET", "bucket", "GetBucketAcl", b.get_bucket_acl, "acl", right="list"),
+    # bucket tagging (before the "not configured" and NotImplemented lines below)
+    _r("GET", "bucket", "GetBucketTagging", tg.get_bucket_tagging, "tagging", right="list"),
+    _r("PUT", "bucket", "PutBucketTagging", tg.put_bucket_tagging, "tagging", right="admin"),
+    _r("DELETE", "bucket", "DeleteBucketTagging", tg.delete_bucket_tagging, "tagging", right="admin"),
     *[_r("GET", "bucket", "GetBucketConfig", b.get_bucket_config_absent, sub, right="list") for sub in ABSENT_BUCKET_CONFIG],
     # multipart listing and batch delete
     _r("GET", "bucket", "ListMultipartUploads", mp.list_multipart_uploads, "uploads", right="list"),
@@ -112,7 +117,9 @@ ROUTES: list[Route] = [
     _r("DELETE", "object", "AbortMultipartUpload", mp.abort_multipart_upload, "uploadId", right="write"),
     # object sub-resources
     _r("GET", "object", "GetObjectAcl", b.get_object_acl, "acl", right="read"),
-    _r("GET", "object", "GetObjectTagging", b.get_object_tagging, "tagging", right="read"),
+    _r("GET", "object", "GetObjectTagging", tg.get_object_tagging, "tagging", right="read"),
+    _r("PUT", "object", "PutObjectTagging", tg.put_object_tagging, "tagging", right="write"),
+    _r("DELETE", "object", "DeleteObjectTagging", tg.delete_object_tagging, "tagging", right="write"),
     *[_r(m, "object", "NotImplemented", b.not_implemented, sub, right="read" if m == "GET" else "write") for sub in UNSUPPORTED_OBJECT for m in ("GET", "PUT", "DELETE", "POST")],
     # objects
     _r("PUT", "object", "CopyObject", o.copy_object, header="x-amz-copy-source", right="write"),

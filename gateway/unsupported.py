@@ -1,7 +1,7 @@
 """Request headers that ask for protection the gateway does not give: refused, never ignored (pure code).
 
 A client that sends SSE-C keys, asks for SSE-S3 or KMS encryption, an Object Lock retention or legal
-hold, a public ACL, object tags or a website redirect believes the stored object carries them. Answering
+hold, a public ACL or a website redirect believes the stored object carries them. Answering
 200 and storing plain, unlocked, untagged bytes tells it something false about its data, which is worse
 than any error: until each feature exists, such a request is refused on every operation and backend.
 ``x-amz-expected-bucket-owner`` naming an owner other than the gateway's is AccessDenied, as S3 answers.
@@ -27,10 +27,6 @@ def _always(_: str) -> bool:
 def _not_in(*allowed: str) -> Refuse:
     lowered = {a.lower() for a in allowed}
     return lambda value: value.strip().lower() not in lowered
-
-
-def _non_empty(value: str) -> bool:
-    return value.strip() != ""
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,6 @@ RULES: tuple[Rule, ...] = (
         "NotImplemented",
         "Object Ownership other than BucketOwnerEnforced is not implemented.",
     ),
-    Rule("x-amz-tagging", _non_empty, "NotImplemented", "Object tagging is not implemented."),
     Rule(
         "x-amz-website-redirect-location",
         _always,

@@ -111,12 +111,5 @@ async def get_bucket_config_absent(ctx: Ctx) -> Response:
     raise S3Error("NotImplemented")
 
 
-async def get_object_tagging(ctx: Ctx) -> Response:
-    await ctx.backend.head_object(ctx.need_bucket, ctx.need_key)
-    doc = Doc("Tagging")
-    add(doc.root, "TagSet")
-    return xml_response(doc)
-
-
 async def not_implemented(ctx: Ctx) -> Response:
     raise S3Error("NotImplemented")

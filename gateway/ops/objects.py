@@ -10,7 +10,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from backends import errors as be
-from backends.base import MAX_KEY_BYTES, ByteStream, ObjectInfo
+from backends.base import MAX_KEY_BYTES, ByteStream, ObjectInfo, ObjectMeta
 from backends.wire.xml import child_text, children
 from gateway import conditions
 from gateway.context import Ctx, empty, xml_response
@@ -22,6 +22,7 @@ from gateway.headers import (
     meta_from_headers,
     object_headers,
 )
+from gateway.tagging import tagging_directive, tags_from_headers
 from gateway.xmlio import Doc, add
 
 MAX_DELETE_KEYS = 1000
@@ -200,6 +201,23 @@ async def delete_objects(ctx: Ctx) -> Response:
     return xml_response(doc)
 
 
+async def _copy_tags(
+    ctx: Ctx, src_bucket: str, src_key: str, source: ObjectInfo, meta: ObjectMeta | None
+) -> ObjectMeta | None:
+    """The destination's tags per ``x-amz-tagging-directive``: REPLACE takes ``x-amz-tagging`` (none
+    when absent), COPY the source's. ``meta`` None (everything copied) stays None for COPY."""
+    if tagging_directive(ctx.headers) == "REPLACE":
+        fresh = meta if meta is not None else source.meta.copy()
+        return fresh.copy(tags=tags_from_headers(ctx.headers) or {}, tag_count=None)
+    if meta is None:
+        return None
+    try:
+        tags = await ctx.backend.get_object_tagging(src_bucket, src_key)
+    except be.NotImplementedByBackend:
+        tags = {}  # a backend without tags: the source has none
+    return meta.copy(tags=tags, tag_count=None)
+
+
 def parse_copy_source(value: str) -> tuple[str, str]:
     """``/bucket/key`` or ``bucket/key``, URL-encoded, optionally ``?versionId=``."""
     raw, _, query = value.partition("?")
@@ -241,6 +259,7 @@ async def copy_object(ctx: Ctx) -> Response:
         )
     if meta is None and "x-amz-storage-class" in ctx.headers:
         meta = source.meta.copy(storage_class=meta_from_headers(ctx.headers).storage_class)
+    meta = await _copy_tags(ctx, src_bucket, src_key, source, meta)
     cond = conditions.write_condition(ctx.headers)  # on the destination
     with conditions.deciding(cond):
         info = await ctx.backend.copy_object(src_bucket, src_key, bucket, key, meta, cond)

@@ -29,6 +29,7 @@ from tests.contract.suite_conditional import ConditionalContract
 from tests.contract.suite_listing import ListingContract
 from tests.contract.suite_multipart import MultipartContract
 from tests.contract.suite_settings import SettingsContract
+from tests.contract.suite_tagging import TaggingContract
 from tests.helpers.bodies import (
     BodyFailed,
     ChunkedBody,
@@ -100,7 +101,9 @@ NASTY_KEYS = [
 
 
 @pytest.mark.anyio
-class BackendContract(ListingContract, MultipartContract, ConditionalContract, SettingsContract):
+class BackendContract(
+    ListingContract, MultipartContract, ConditionalContract, SettingsContract, TaggingContract
+):
     """The contract tests; subclasses provide the ``backend`` fixture."""
 
     @pytest.fixture
