@@ -330,6 +330,30 @@ class Fallback(Journalled, Backend):
             return await self.secondary.head_object(bucket, key)
         return await self._read("HeadObject", lambda b: b.head_object(bucket, key))
 
+    # -- object tagging: where the object is (the secondary while its key is pending replay, else the
+    # primary); a tagging write never falls back, as the secondary may not hold the object at all.
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> dict[str, str]:
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            mark(self.secondary.name)
+            return await self.secondary.get_object_tagging(bucket, key, version_id=version_id)
+        return await self._read(
+            "GetObjectTagging", lambda b: b.get_object_tagging(bucket, key, version_id=version_id)
+        )
+
+    async def put_object_tagging(
+        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
+    ) -> None:
+        self._guard(bucket)
+        holder = self.secondary if await self._pending(bucket, key) else self.primary
+        await holder.put_object_tagging(bucket, key, tags, version_id=version_id)
+        mark(holder.name)
+
+    async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        await self.put_object_tagging(bucket, key, {}, version_id=version_id)
+
     async def delete_object(self, bucket: str, key: str) -> None:
         self._guard(bucket)
         if await self._pending(bucket, key):

@@ -116,6 +116,19 @@ class Forwarding(Backend):
     async def delete_object(self, bucket: str, key: str) -> None:
         await self._call(self.inner.delete_object, bucket, key)
 
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> dict[str, str]:
+        return await self._call(lambda: self.inner.get_object_tagging(bucket, key, version_id=version_id))
+
+    async def put_object_tagging(
+        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
+    ) -> None:
+        await self._call(lambda: self.inner.put_object_tagging(bucket, key, tags, version_id=version_id))
+
+    async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        await self._call(lambda: self.inner.delete_object_tagging(bucket, key, version_id=version_id))
+
     async def copy_object(
         self,
         src_bucket: str,

@@ -142,6 +142,11 @@ class ObsOperations(MetaBucketSettings):
         return BucketInfo(bucket, wire.EPOCH)
 
     # -- objects -----------------------------------------------------------------------------------
+    def _refuse_tags(self, meta: ObjectMeta | None) -> None:
+        """OBS keeps no object tags: a tagged write is refused, never stored untagged."""
+        if meta is not None and meta.tags:
+            raise be.NotImplementedByBackend("OBS has no object tags.", backend=self.name)
+
     def _put_headers(self, meta: ObjectMeta, size: int) -> PutObjectHeader:
         return PutObjectHeader(contentType=wire.content_type(meta), contentLength=size)
 
@@ -149,6 +154,7 @@ class ObsOperations(MetaBucketSettings):
         self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
     ) -> ObjectInfo:
         cond.refuse("PutObject", self.name, "atomically by OBS (its writes take no precondition)")
+        self._refuse_tags(meta)
         if body.size is None or body.size > MAX_SINGLE_PUT:
             return await self._put_multipart(bucket, key, body, meta)
         size = body.size
@@ -269,6 +275,7 @@ class ObsOperations(MetaBucketSettings):
         cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         cond.refuse("CopyObject", self.name, "atomically by OBS (its writes take no precondition)")
+        self._refuse_tags(meta)
         headers = CopyObjectHeader()
         metadata = None
         if meta is not None:
@@ -328,6 +335,7 @@ class ObsOperations(MetaBucketSettings):
 
     # -- multipart ---------------------------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        self._refuse_tags(meta)
         result = await self._ok(
             "initiateMultipartUpload",
             bucket,

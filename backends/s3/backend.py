@@ -47,6 +47,7 @@ from backends.metabucket import MetaBucketSettings
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import map_error
 from backends.s3.settings import Settings
+from backends.s3.tagging import S3Tagging
 from backends.s3.upload import (
     complete_body,
     complete_headers,
@@ -71,7 +72,7 @@ from backends.s3.wire import (
 T = TypeVar("T")
 
 
-class S3Backend(MetaBucketSettings, Backend):
+class S3Backend(MetaBucketSettings, S3Tagging, Backend):
     capabilities = Capabilities(server_side_copy=True, stores_checksums=False)
 
     def __init__(self, settings: Settings, *, name: str = "s3"):
@@ -257,8 +258,10 @@ class S3Backend(MetaBucketSettings, Backend):
         headers = {"x-amz-copy-source": _copy_source(src_bucket, src_key)}
         if meta is None:
             headers["x-amz-metadata-directive"] = "COPY"
+            headers["x-amz-tagging-directive"] = "COPY"
         else:
             headers["x-amz-metadata-directive"] = "REPLACE"
+            headers["x-amz-tagging-directive"] = "REPLACE"
             headers.update(meta_headers(meta))
         headers.update(condition_headers(cond))
         resp = await self._request("PUT", dst_bucket, dst_key, headers=headers)

@@ -21,6 +21,7 @@ from lxml import etree
 from backends.base import CONTENT_HEADERS as BASE_CONTENT_HEADERS
 from backends.base import ByteRange, ListPage, ObjectInfo, ObjectMeta, UploadInfo, UploadsPage
 from backends.wire.etag import strip_etag
+from backends.wire.tagging import tagging_header
 from backends.wire.xml import S3_NS, child_text, children, local, parse_safe
 
 META_PREFIX = "x-amz-meta-"
@@ -90,6 +91,8 @@ def meta_headers(meta: ObjectMeta) -> dict[str, str]:
             headers[header] = value
     for key, value in meta.user.items():
         headers[META_PREFIX + key.lower()] = encode_meta_value(value)
+    if meta.tags:
+        headers["x-amz-tagging"] = tagging_header(meta.tags.items())
     return headers
 
 
@@ -114,6 +117,8 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
     meta.user = {
         k[len(META_PREFIX) :]: decode_meta_value(v) for k, v in lowered.items() if k.startswith(META_PREFIX)
     }
+    count = lowered.get("x-amz-tagging-count", "0").strip()
+    meta.tag_count = int(count) if count.isdigit() else 0
     return meta
 
 
