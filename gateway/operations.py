@@ -61,15 +61,14 @@ def _term(spec: str) -> tuple[str, str | None]:
 
 #: Bucket sub-resources S3 has and this gateway does not configure. GET on the first group answers S3's
 #: "not configured" error (what clients expect of a bucket without one); everything else NotImplemented.
-ABSENT_BUCKET_CONFIG = ("policy", "lifecycle", "cors", "tagging", "encryption")
+ABSENT_BUCKET_CONFIG = ("policy", "lifecycle", "cors", "encryption")
 UNSUPPORTED_BUCKET = (
     "website", "logging", "notification", "replication", "object-lock", "versions", "requestPayment",
     "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls",
-    "publicAccessBlock", "policyStatus", "acl", "versioning", "lifecycle", "cors", "tagging", "encryption",
+    "publicAccessBlock", "policyStatus", "acl", "versioning", "lifecycle", "cors", "encryption",
     "policy", "location",
 )  # fmt: skip
 UNSUPPORTED_OBJECT = (
-    "tagging",
     "retention",
     "legal-hold",
     "torrent",
@@ -91,7 +90,7 @@ ROUTES: list[Route] = [
     _r("GET", "bucket", "GetBucketLocation", b.get_location, "location", right="list"),
     _r("GET", "bucket", "GetBucketVersioning", b.get_versioning, "versioning", right="list"),
     _r("GET", "bucket", "GetBucketAcl", b.get_bucket_acl, "acl", right="list"),
-    # bucket tagging (before the "not configured" and NotImplemented lines below)
+    # bucket tagging
     _r("GET", "bucket", "GetBucketTagging", tg.get_bucket_tagging, "tagging", right="list"),
     _r("PUT", "bucket", "PutBucketTagging", tg.put_bucket_tagging, "tagging", right="admin"),
     _r("DELETE", "bucket", "DeleteBucketTagging", tg.delete_bucket_tagging, "tagging", right="admin"),

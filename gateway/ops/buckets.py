@@ -16,7 +16,6 @@ EMPTY_BUCKET_CONFIG_ERRORS = {
     "policy": "NoSuchBucketPolicy",
     "lifecycle": "NoSuchLifecycleConfiguration",
     "cors": "NoSuchCORSConfiguration",
-    "tagging": "NoSuchTagSet",
     "encryption": "ServerSideEncryptionConfigurationNotFoundError",
 }
 
@@ -103,7 +102,7 @@ async def get_object_acl(ctx: Ctx) -> Response:
 
 
 async def get_bucket_config_absent(ctx: Ctx) -> Response:
-    """Bucket policy, lifecycle, CORS, tagging, encryption: never configured through this gateway."""
+    """Bucket policy, lifecycle, CORS, encryption: never configured through this gateway."""
     await ctx.backend.head_bucket(ctx.need_bucket)
     for sub, code in EMPTY_BUCKET_CONFIG_ERRORS.items():
         if sub in ctx.query:
