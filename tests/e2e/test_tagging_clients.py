@@ -1,0 +1,65 @@
+"""Object and bucket tagging driven by the aws-cli (``s3api`` tagging commands) and minio-py
+(``set_object_tags`` and friends), unmodified, against the real gateway process (fs backend)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.helpers.clients import ACCESS_KEY, SECRET_KEY
+from tests.helpers.procs import ServerProcess
+
+
+def test_aws_cli_tagging(aws, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    aws("s3api", "put-object", "--bucket", bucket, "--key", "doc", "--tagging", "team=data&tier=gold")
+    got = json.loads(aws("s3api", "get-object-tagging", "--bucket", bucket, "--key", "doc").stdout)
+    assert got["TagSet"] == [{"Key": "team", "Value": "data"}, {"Key": "tier", "Value": "gold"}]
+    tagging = json.dumps({"TagSet": [{"Key": "owner", "Value": "ops team"}]})
+    aws("s3api", "put-object-tagging", "--bucket", bucket, "--key", "doc", "--tagging", tagging)
+    got = json.loads(aws("s3api", "get-object-tagging", "--bucket", bucket, "--key", "doc").stdout)
+    assert got["TagSet"] == [{"Key": "owner", "Value": "ops team"}]
+    too_many = json.dumps({"TagSet": [{"Key": f"k{n}", "Value": "v"} for n in range(11)]})
+    refused = aws(
+        "s3api", "put-object-tagging", "--bucket", bucket, "--key", "doc", "--tagging", too_many, check=False
+    )
+    assert refused.returncode != 0 and "BadRequest" in refused.stderr
+    aws("s3api", "delete-object-tagging", "--bucket", bucket, "--key", "doc")
+    got = json.loads(aws("s3api", "get-object-tagging", "--bucket", bucket, "--key", "doc").stdout)
+    assert got["TagSet"] == []
+    missing = aws("s3api", "get-bucket-tagging", "--bucket", bucket, check=False)
+    assert missing.returncode != 0 and "NoSuchTagSet" in missing.stderr
+    aws("s3api", "put-bucket-tagging", "--bucket", bucket, "--tagging", tagging)
+    got = json.loads(aws("s3api", "get-bucket-tagging", "--bucket", bucket).stdout)
+    assert got["TagSet"] == [{"Key": "owner", "Value": "ops team"}]
+    aws("s3api", "delete-bucket-tagging", "--bucket", bucket)
+
+
+def test_minio_py_tagging(gateway: ServerProcess, bucket: str) -> None:
+    import io
+
+    from minio import Minio
+    from minio.commonconfig import Tags
+
+    client = Minio(
+        f"127.0.0.1:{gateway.port}",
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        secure=False,
+        region="us-east-1",
+    )
+    tags = Tags.new_object_tags()
+    tags["project"] = "bridge"
+    tags["env"] = "test"
+    client.put_object(bucket, "m", io.BytesIO(b"minio"), 5, tags=tags)
+    assert dict(client.get_object_tags(bucket, "m") or {}) == {"project": "bridge", "env": "test"}
+    fresh = Tags.new_object_tags()
+    fresh["state"] = "reviewed"
+    client.set_object_tags(bucket, "m", fresh)
+    assert dict(client.get_object_tags(bucket, "m") or {}) == {"state": "reviewed"}
+    client.delete_object_tags(bucket, "m")
+    assert not client.get_object_tags(bucket, "m")
+    bucket_tags = Tags.new_bucket_tags()
+    bucket_tags["cost-centre"] = "42"
+    client.set_bucket_tags(bucket, bucket_tags)
+    assert dict(client.get_bucket_tags(bucket) or {}) == {"cost-centre": "42"}
+    client.delete_bucket_tags(bucket)
+    assert client.get_bucket_tags(bucket) is None
