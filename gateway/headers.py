@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from email.utils import format_datetime
 
 from backends.base import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectInfo, ObjectMeta
+from backends.wire.metadata import answer_meta_value, header_text
 from gateway.errors import S3Error
 from gateway.tagging import tags_from_headers
 
@@ -63,6 +64,7 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
         lname = name.lower()
         if lname.startswith(META_PREFIX):
             short = lname[len(META_PREFIX) :]
+            value = header_text(value)  # non-ASCII: stored as the UTF-8 text the client sent
             meta.user[short] = value
             size += len(short.encode()) + len(value.encode())
     if size > MAX_USER_META_BYTES:
@@ -92,7 +94,7 @@ def object_headers(info: ObjectInfo, *, checksum_mode: bool = False) -> dict[str
     if meta.storage_class and meta.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = meta.storage_class
     for name, value in meta.user.items():
-        headers[META_PREFIX + name] = value
+        headers[META_PREFIX + name] = answer_meta_value(value)  # RFC 2047 when not ASCII, as S3
     if meta.tagging_count:
         headers["x-amz-tagging-count"] = str(meta.tagging_count)
     if checksum_mode:
