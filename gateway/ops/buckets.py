@@ -3,6 +3,8 @@ configuration answers clients ask for (location, versioning, ACL, and the "not c
 
 from __future__ import annotations
 
+import base64
+
 from lxml import etree
 from starlette.responses import Response
 
@@ -26,17 +28,68 @@ def owner(parent: etree._Element, tag: str = "Owner") -> None:
     add(el, "DisplayName", OWNER_NAME)
 
 
+MAX_BUCKETS = 10000
+
+
+def _bucket_token(name: str) -> str:
+    """ListBuckets' opaque continuation token: the last name served, base64url."""
+    return base64.urlsafe_b64encode(name.encode()).decode("ascii")
+
+
+def _after_token(token: str) -> str:
+    try:
+        name = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
+        if not name:
+            raise ValueError("empty token")
+        return name
+    except (ValueError, UnicodeError):
+        raise S3Error(
+            "InvalidArgument",
+            "The continuation token provided is incorrect",
+            ArgumentName="continuation-token",
+            ArgumentValue=token,
+        ) from None
+
+
 async def list_buckets(ctx: Ctx) -> Response:
-    buckets = await ctx.backend.list_buckets()
+    """ListBuckets with S3's optional paging (``max-buckets``, ``continuation-token``), ``prefix`` and
+    ``bucket-region`` (every bucket is in the gateway's one region)."""
+    if "max-buckets" in ctx.query:
+        raw = ctx.query["max-buckets"]
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_BUCKETS:
+            raise S3Error(
+                "InvalidArgument",
+                f"Argument max-buckets must be an integer between 1 and {MAX_BUCKETS}",
+                ArgumentName="max-buckets",
+                ArgumentValue=raw,
+            )
+    limit = int(ctx.query.get("max-buckets") or MAX_BUCKETS)
+    prefix = ctx.query.get("prefix", "")
+    token = ctx.query.get("continuation-token")
+    after = _after_token(token) if token else None
+    region = ctx.config.server.region
+    wanted = ctx.query.get("bucket-region")
+    visible = [
+        info
+        for info in sorted(await ctx.backend.list_buckets(), key=lambda b: b.name.encode())
+        if info.name.startswith(prefix)
+        and (after is None or info.name.encode() > after.encode())
+        and (wanted is None or wanted == region)
+        and ctx.policy.may_see_bucket(ctx.auth.access_key, info.name)
+    ]
+    page = visible[:limit]
     doc = Doc("ListAllMyBucketsResult")
     owner(doc.root)
     container = add(doc.root, "Buckets")
-    for info in sorted(buckets, key=lambda b: b.name):
-        if not ctx.policy.may_see_bucket(ctx.auth.access_key, info.name):
-            continue
+    for info in page:
         el = add(container, "Bucket")
         add(el, "Name", info.name)
         add(el, "CreationDate", info.created)
+        add(el, "BucketRegion", region)
+    if len(visible) > limit:
+        add(doc.root, "ContinuationToken", _bucket_token(page[-1].name))
+    if "prefix" in ctx.query:
+        add(doc.root, "Prefix", prefix)
     return xml_response(doc)
 
 
