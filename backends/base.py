@@ -168,6 +168,16 @@ class PartInfo:
 
 
 @dataclass
+class ObjectPart:
+    """One part of a completed multipart object: its place, its size and the checksums it was uploaded
+    with (for GetObjectAttributes' ObjectParts and GetObject / HeadObject with ``partNumber``)."""
+
+    part_number: int
+    size: int
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class CompletedPart:
     """A part as the client names it in CompleteMultipartUpload."""
 
@@ -414,6 +424,15 @@ class Backend:
     async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
         """Remove every tag of the object; NoSuchKey when there is no object."""
         raise self._unsupported("DeleteObjectTagging")
+
+    # -- object parts ----------------------------------------------------------------------------
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        """(the object's ETag, the parts it was completed from, in order), or None when the object was
+        not uploaded in parts; NotImplementedByBackend where the store cannot tell its part boundaries.
+        The ETag lets the caller check that a later read met the same object."""
+        raise self._unsupported("Object part boundaries")
 
     # -- bucket settings -------------------------------------------------------------------------
     # Documents the gateway evaluates itself (ACLs, policy, CORS, ownership, public-access block,

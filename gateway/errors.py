@@ -47,6 +47,7 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
         400,
         "The list of parts was not in ascending order. Parts must be ordered by part number.",
     ),
+    "InvalidPartNumber": (416, "The requested partnumber is not satisfiable"),
     "InvalidRange": (416, "The requested range is not satisfiable"),
     "InvalidRequest": (400, "Invalid Request"),
     "InvalidStorageClass": (400, "The storage class you specified is not valid"),

@@ -19,6 +19,7 @@ from typing import Literal
 from starlette.responses import Response
 
 from gateway.context import Ctx
+from gateway.ops import attributes as at
 from gateway.ops import buckets as b
 from gateway.ops import listing as ls
 from gateway.ops import multipart as mp
@@ -74,7 +75,6 @@ UNSUPPORTED_OBJECT = (
     "torrent",
     "restore",
     "select",
-    "attributes",
     "acl",
 )
 
@@ -116,6 +116,7 @@ ROUTES: list[Route] = [
     _r("DELETE", "object", "AbortMultipartUpload", mp.abort_multipart_upload, "uploadId", right="write"),
     # object sub-resources
     _r("GET", "object", "GetObjectAcl", b.get_object_acl, "acl", right="read"),
+    _r("GET", "object", "GetObjectAttributes", at.get_object_attributes, "attributes", right="read"),
     _r("GET", "object", "GetObjectTagging", tg.get_object_tagging, "tagging", right="read"),
     _r("PUT", "object", "PutObjectTagging", tg.put_object_tagging, "tagging", right="write"),
     _r("DELETE", "object", "DeleteObjectTagging", tg.delete_object_tagging, "tagging", right="write"),

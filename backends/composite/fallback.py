@@ -80,6 +80,7 @@ from backends.base import (
     ListPage,
     ObjectInfo,
     ObjectMeta,
+    ObjectPart,
     PartInfo,
     PartsPage,
     PutBody,
@@ -342,6 +343,15 @@ class Fallback(Journalled, Backend):
         return await self._read(
             "GetObjectTagging", lambda b: b.get_object_tagging(bucket, key, version_id=version_id)
         )
+
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            mark(self.secondary.name)
+            return await self.secondary.object_parts(bucket, key, version_id=version_id)
+        return await self._read("ObjectParts", lambda b: b.object_parts(bucket, key, version_id=version_id))
 
     async def put_object_tagging(
         self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None

@@ -25,6 +25,7 @@ from backends.base import (
     ListPage,
     ObjectInfo,
     ObjectMeta,
+    ObjectPart,
     PartInfo,
     PartsPage,
     PutBody,
@@ -128,6 +129,11 @@ class Forwarding(Backend):
 
     async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
         await self._call(lambda: self.inner.delete_object_tagging(bucket, key, version_id=version_id))
+
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        return await self._call(lambda: self.inner.object_parts(bucket, key, version_id=version_id))
 
     async def copy_object(
         self,

@@ -50,6 +50,7 @@ from backends.base import (
     ListPage,
     ObjectInfo,
     ObjectMeta,
+    ObjectPart,
     PartInfo,
     PartsPage,
     PutBody,
@@ -273,6 +274,11 @@ class Mirror(Backend):
             await self._all(lambda i, m: m.delete_object(bucket, key)),
             missing=be.NoSuchBucket,
         )
+
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        return await self._read(lambda m: m.object_parts(bucket, key, version_id=version_id))
 
     # -- object tagging: read like HEAD, written on every member like a delete ------------------------
     async def get_object_tagging(

@@ -43,6 +43,7 @@ from backends.base import (
     ListPage,
     ObjectInfo,
     ObjectMeta,
+    ObjectPart,
     PartInfo,
     PartsPage,
     PutBody,
@@ -276,6 +277,12 @@ class Router(Backend):
     async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
         t = self.resolve(bucket)
         await t.backend.delete_object_tagging(t.bucket, t.key(key), version_id=version_id)
+
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        t = self.resolve(bucket)
+        return await t.backend.object_parts(t.bucket, t.key(key), version_id=version_id)
 
     async def copy_object(
         self,

@@ -46,6 +46,7 @@ from backends.base import (
     ListPage,
     ObjectInfo,
     ObjectMeta,
+    ObjectPart,
     PartInfo,
     PartsPage,
     PutBody,
@@ -68,6 +69,7 @@ from backends.fs.multipart import (
     part_name,
     uploads_page,
 )
+from backends.fs.parts import PARTS_FIELD, part_layout, parts_of
 from backends.fs.retag import retag
 from backends.fs.settings import Settings
 from backends.fs.tempdirs import ProcessTempDir
@@ -422,6 +424,14 @@ class FsBackend(Backend):
     async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
         await self.put_object_tagging(bucket, key, {}, version_id=version_id)
 
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        self._current_version(version_id)
+        fd, record = await self._open_async(bucket, key)
+        os.close(fd)
+        return parts_of(record)
+
     async def copy_object(
         self,
         src_bucket: str,
@@ -555,7 +565,8 @@ class FsBackend(Backend):
             finally:
                 os.close(fd)
         meta = upload.object_meta().copy(checksums=sums, checksum_type=kind)
-        record = Record(multipart_etag(records), time.time_ns(), meta_to_dict(meta), size=temp.size)
+        stored = {**meta_to_dict(meta), PARTS_FIELD: part_layout(chosen)}
+        record = Record(multipart_etag(records), time.time_ns(), stored, size=temp.size)
         await self._commit(temp, record, base, components, (bucket, key, cond))
         with contextlib.suppress(be.NoSuchUpload):
             await self.io.run(self.uploads.remove, upload)

@@ -10,9 +10,9 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from backends import errors as be
-from backends.base import MAX_KEY_BYTES, ByteStream, ObjectInfo, ObjectMeta
+from backends.base import MAX_KEY_BYTES, ByteRange, ByteStream, GetResult, ObjectInfo, ObjectMeta
 from backends.wire.xml import child_text, children
-from gateway import conditions
+from gateway import conditions, parts
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error, from_backend
 from gateway.headers import (
@@ -73,11 +73,14 @@ def _checksum_mode(ctx: Ctx) -> bool:
 async def get_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_version(ctx.query.get("versionId"))
-    if "partNumber" in ctx.query:
-        raise S3Error("NotImplemented", "GetObject with partNumber is not implemented.")
+    number = parts.part_number(ctx.query, ctx.headers)
     check_overrides(ctx.query)
-    byte_range = conditions.parse_range(ctx.headers.get("range"))
-    result = await ctx.backend.get_object(bucket, key, byte_range)
+    count = None
+    if number is None:
+        byte_range = conditions.parse_range(ctx.headers.get("range"))
+        result = await ctx.backend.get_object(bucket, key, byte_range)
+    else:
+        result, count = await _open_part(ctx, bucket, key, number)
     try:
         conditions.check(ctx.headers, result.info.etag, result.info.last_modified)
     except S3Error as err:
@@ -89,8 +92,13 @@ async def get_object(ctx: Ctx) -> Response:
     headers = object_headers(result.info, checksum_mode=_checksum_mode(ctx) and result.span is None)
     apply_overrides(headers, ctx.query)
     status = 200
-    if result.span is not None:
-        start, end = result.span
+    span = result.span
+    if span is None and number is not None and result.info.size:
+        span = (0, result.info.size - 1)  # part 1 of an object not uploaded in parts: all of it
+    if count is not None:
+        headers["x-amz-mp-parts-count"] = str(count)
+    if span is not None:
+        start, end = span
         headers["Content-Range"] = f"bytes {start}-{end}/{result.info.size}"
         headers["Content-Length"] = str(end - start + 1)
         status = 206
@@ -102,6 +110,19 @@ async def get_object(ctx: Ctx) -> Response:
         headers=headers,
         background=BackgroundTask(_close, result.body),
     )
+
+
+async def _open_part(ctx: Ctx, bucket: str, key: str, number: int) -> tuple[GetResult, int | None]:
+    """Open part ``number``; the boundaries and the bytes must belong to one object, so a read that met
+    an object replaced after its boundaries were read is done again."""
+    for _ in range(3):
+        info = await ctx.backend.head_object(bucket, key)
+        read = await parts.locate(ctx.backend, bucket, key, number, info.etag)
+        result = await ctx.backend.get_object(bucket, key, read.range)
+        if result.info.etag == read.etag:
+            return result, read.count
+        await _close(result.body)
+    raise S3Error("ServiceUnavailable", "The object kept changing while its part was read.")
 
 
 async def _guarded(body: ByteStream) -> AsyncIterator[bytes]:
@@ -131,8 +152,7 @@ def _not_modified(info: ObjectInfo) -> Response:
 async def head_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_version(ctx.query.get("versionId"))
-    if "partNumber" in ctx.query:
-        raise S3Error("NotImplemented", "HeadObject with partNumber is not implemented.")
+    number = parts.part_number(ctx.query, ctx.headers)
     check_overrides(ctx.query)
     info = await ctx.backend.head_object(bucket, key)
     try:
@@ -144,6 +164,11 @@ async def head_object(ctx: Ctx) -> Response:
     headers = object_headers(info, checksum_mode=_checksum_mode(ctx))
     apply_overrides(headers, ctx.query)
     byte_range = conditions.parse_range(ctx.headers.get("range"))
+    if number is not None:
+        read = await parts.locate(ctx.backend, bucket, key, number, info.etag)
+        byte_range = read.range or (ByteRange(0, None) if info.size else None)
+        if read.count is not None:
+            headers["x-amz-mp-parts-count"] = str(read.count)
     status = 200
     length = info.size
     if byte_range is not None:
