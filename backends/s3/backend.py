@@ -44,6 +44,7 @@ from backends.base import (
 )
 from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.metabucket import MetaBucketSettings
+from backends.s3.attributes import S3Attributes
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import map_error
 from backends.s3.settings import Settings
@@ -72,7 +73,7 @@ from backends.s3.wire import (
 T = TypeVar("T")
 
 
-class S3Backend(MetaBucketSettings, S3Tagging, Backend):
+class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
     capabilities = Capabilities(server_side_copy=True, stores_checksums=False)
 
     def __init__(self, settings: Settings, *, name: str = "s3"):

@@ -25,6 +25,7 @@ import pytest
 
 from backends import errors as be
 from backends.base import Backend, ByteRange, ObjectMeta
+from tests.contract.suite_attributes import AttributesContract
 from tests.contract.suite_conditional import ConditionalContract
 from tests.contract.suite_listing import ListingContract
 from tests.contract.suite_multipart import MultipartContract
@@ -102,7 +103,12 @@ NASTY_KEYS = [
 
 @pytest.mark.anyio
 class BackendContract(
-    ListingContract, MultipartContract, ConditionalContract, SettingsContract, TaggingContract
+    ListingContract,
+    MultipartContract,
+    ConditionalContract,
+    SettingsContract,
+    TaggingContract,
+    AttributesContract,
 ):
     """The contract tests; subclasses provide the ``backend`` fixture."""
 

@@ -171,6 +171,7 @@ class TestContractObsRgw(RgwContract):
     """The OBS backend's SigV4 mode (UNSIGNED-PAYLOAD, signed ``x-amz-date``) against RGW."""
 
     object_tags = False  # OBS has no object tags: tagged writes are NotImplemented
+    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
 
