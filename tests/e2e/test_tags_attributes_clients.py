@@ -1,5 +1,6 @@
-"""Object and bucket tagging driven by the aws-cli (``s3api`` tagging commands) and minio-py
-(``set_object_tags`` and friends), unmodified, against the real gateway process (fs backend)."""
+"""Object and bucket tagging, object attributes and part reads driven by the aws-cli (``s3api`` tagging
+commands, ``get-object-attributes``), boto3 (``PartNumber``) and minio-py (``set_object_tags`` and
+friends), unmodified, against the real gateway process (fs backend)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,25 @@ def test_minio_py_tagging(gateway: ServerProcess, bucket: str) -> None:
     assert dict(client.get_bucket_tags(bucket) or {}) == {"cost-centre": "42"}
     client.delete_bucket_tags(bucket)
     assert client.get_bucket_tags(bucket) is None
+
+
+def test_aws_cli_object_attributes_and_part_reads(aws, s3, bucket: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``s3api get-object-attributes`` and boto3's ``PartNumber`` on an object the cli uploaded in parts."""
+    from tests.helpers.clients import write_random
+
+    source = write_random(tmp_path / "big.bin", 20 * 1024 * 1024, seed=3)  # 8 MiB parts: 8 + 8 + 4
+    aws("s3", "cp", str(source), f"s3://{bucket}/big.bin")
+    out = aws(
+        "s3api", "get-object-attributes", "--bucket", bucket, "--key", "big.bin",
+        "--object-attributes", "ETag", "ObjectParts", "ObjectSize", "StorageClass",
+    ).stdout  # fmt: skip
+    got = json.loads(out)
+    assert got["ObjectSize"] == 20 * 1024 * 1024 and got["StorageClass"] == "STANDARD"
+    assert got["ObjectParts"]["TotalPartsCount"] == 3
+    assert got["ETag"].endswith("-3")
+    part = s3.get_object(Bucket=bucket, Key="big.bin", PartNumber=3)
+    assert part["PartsCount"] == 3 and part["ContentLength"] == 4 * 1024 * 1024
+    assert part["ContentRange"] == f"bytes {16 * 1024 * 1024}-{20 * 1024 * 1024 - 1}/{20 * 1024 * 1024}"
+    assert part["Body"].read() == source.read_bytes()[16 * 1024 * 1024 :]
+    head = s3.head_object(Bucket=bucket, Key="big.bin", PartNumber=1)
+    assert head["ContentLength"] == 8 * 1024 * 1024 and head["PartsCount"] == 3
