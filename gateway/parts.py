@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from backends.base import MAX_PART_NUMBER, Backend, ByteRange, ObjectPart
+from gateway.context import bounded_int_argument
 from gateway.errors import S3Error
 
 
@@ -20,16 +21,11 @@ def part_number(query: Mapping[str, str], headers: Mapping[str, str]) -> int | N
     raw = query.get("partNumber")
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
-        raise S3Error(
-            "InvalidArgument",
-            f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive",
-            ArgumentName="partNumber",
-            ArgumentValue=raw,
-        )
+    message = f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+    number = bounded_int_argument(raw, "partNumber", 1, MAX_PART_NUMBER, message)
     if "range" in headers:
         raise S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
-    return int(raw)
+    return number
 
 
 def parts_count(etag: str) -> int | None:

@@ -8,10 +8,10 @@ ETag) cannot tell the boundaries, which the contract reports as NotImplementedBy
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from backends import errors as be
 from backends.base import CHECKSUM_ALGORITHMS, ObjectPart
+from backends.s3.requests import StoreRequests
 from backends.wire.etag import strip_etag
 from backends.wire.xml import child_text, children, parse_safe
 
@@ -46,15 +46,8 @@ def parse_attributes(data: bytes) -> PartsPage:
     return PartsPage(etag, parts, int(next_marker) if truncated and next_marker else None)
 
 
-class S3Attributes:
+class S3Attributes(StoreRequests):
     """A mixin for S3Backend: ``object_parts`` over its ``_request``."""
-
-    name: str
-
-    async def _request(
-        self, method: str, bucket: str | None = None, key: str | None = None, **kw: Any
-    ) -> Any:  # pragma: no cover - provided by S3Backend
-        raise NotImplementedError
 
     async def object_parts(
         self, bucket: str, key: str, *, version_id: str | None = None

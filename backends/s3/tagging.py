@@ -6,23 +6,15 @@ and replace them afterwards. PutObjectTagging requires Content-MD5 on S3, so it 
 
 from __future__ import annotations
 
-from typing import Any
-
 from minio.helpers import md5sum_hash
 
 from backends import errors as be
+from backends.s3.requests import StoreRequests
 from backends.wire.tagging import parse_tagging, tagging_document
 
 
-class S3Tagging:
+class S3Tagging(StoreRequests):
     """A mixin for S3Backend: the tagging calls over its ``_request``."""
-
-    name: str
-
-    async def _request(
-        self, method: str, bucket: str | None = None, key: str | None = None, **kw: Any
-    ) -> Any:  # pragma: no cover - provided by S3Backend
-        raise NotImplementedError
 
     @staticmethod
     def _tagging_query(version_id: str | None) -> dict[str, str]:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from backends.wire.xml import child_text
 from gateway.addressing import valid_bucket_name
-from gateway.context import OWNER_ID, OWNER_NAME, Ctx, empty, xml_response
+from gateway.context import OWNER_ID, OWNER_NAME, Ctx, bounded_int_argument, empty, xml_response
 from gateway.errors import S3Error
 from gateway.xmlio import Doc, add
 
@@ -54,16 +54,10 @@ def _after_token(token: str) -> str:
 async def list_buckets(ctx: Ctx) -> Response:
     """ListBuckets with S3's optional paging (``max-buckets``, ``continuation-token``), ``prefix`` and
     ``bucket-region`` (every bucket is in the gateway's one region)."""
+    limit = MAX_BUCKETS
     if "max-buckets" in ctx.query:
-        raw = ctx.query["max-buckets"]
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_BUCKETS:
-            raise S3Error(
-                "InvalidArgument",
-                f"Argument max-buckets must be an integer between 1 and {MAX_BUCKETS}",
-                ArgumentName="max-buckets",
-                ArgumentValue=raw,
-            )
-    limit = int(ctx.query.get("max-buckets") or MAX_BUCKETS)
+        message = f"Argument max-buckets must be an integer between 1 and {MAX_BUCKETS}"
+        limit = bounded_int_argument(ctx.query["max-buckets"], "max-buckets", 1, MAX_BUCKETS, message)
     prefix = ctx.query.get("prefix", "")
     token = ctx.query.get("continuation-token")
     after = _after_token(token) if token else None

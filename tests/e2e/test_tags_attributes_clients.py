@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.helpers.clients import ACCESS_KEY, SECRET_KEY
+from tests.helpers.clients import minio_client
 from tests.helpers.procs import ServerProcess
 
 
@@ -37,16 +37,9 @@ def test_aws_cli_tagging(aws, bucket: str) -> None:  # type: ignore[no-untyped-d
 def test_minio_py_tagging(gateway: ServerProcess, bucket: str) -> None:
     import io
 
-    from minio import Minio
     from minio.commonconfig import Tags
 
-    client = Minio(
-        f"127.0.0.1:{gateway.port}",
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        secure=False,
-        region="us-east-1",
-    )
+    client = minio_client(gateway.port)
     tags = Tags.new_object_tags()
     tags["project"] = "bridge"
     tags["env"] = "test"
