@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lxml import etree
+
 from backends import errors as be
 from backends.base import CHECKSUM_ALGORITHMS, ObjectPart
 from backends.s3.requests import StoreRequests
 from backends.wire.etag import strip_etag
-from backends.wire.xml import child_text, children, parse_safe
+from backends.wire.xml import child_text, children, local, parse_safe
 
 PAGE = 1000
+#: The answer's root as AWS documents it, and as some stores spell it.
+ROOTS = ("GetObjectAttributesOutput", "GetObjectAttributesResponse")
+#: A page of 1000 parts with every checksum is well under this.
+MAX_ANSWER = 1024 * 1024
 
 
 @dataclass
@@ -28,6 +34,8 @@ class PartsPage:
 def parse_attributes(data: bytes) -> PartsPage:
     """A GetObjectAttributes answer asked for ETag and ObjectParts (pure)."""
     root = parse_safe(data)
+    if local(root.tag) not in ROOTS:
+        raise ValueError(f"a {local(root.tag)} document, not GetObjectAttributesOutput")
     etag = strip_etag(child_text(root, "ETag"))
     holders = children(root, "ObjectParts")
     if not holders:
@@ -49,6 +57,35 @@ def parse_attributes(data: bytes) -> PartsPage:
 class S3Attributes(StoreRequests):
     """A mixin for S3Backend: ``object_parts`` over its ``_request``."""
 
+    async def _attributes_page(
+        self, bucket: str, key: str, headers: dict[str, str], query: dict[str, str]
+    ) -> PartsPage:
+        """One GetObjectAttributes answer. A store without the operation may ignore ``?attributes`` and
+        answer a plain GET (Ceph RGW 16 does): anything but an XML document is closed unread."""
+        resp = await self._request(
+            "GET", bucket, key, headers=headers, query_params=query, preload_content=False
+        )
+        try:
+            kind = (resp.headers.get("content-type") or "").lower()
+            if "xml" not in kind or resp.headers.get("content-range") or resp.status != 200:
+                raise be.NotImplementedByBackend(
+                    "The store does not answer GetObjectAttributes.", backend=self.name
+                )
+            data = resp.read(MAX_ANSWER + 1)
+            if len(data) > MAX_ANSWER:
+                raise be.NotImplementedByBackend(
+                    "The store's GetObjectAttributes answer is too large.", backend=self.name
+                )
+            try:
+                return parse_attributes(data)
+            except (ValueError, etree.XMLSyntaxError) as exc:
+                raise be.NotImplementedByBackend(
+                    f"The store's GetObjectAttributes answer is unreadable: {exc}", backend=self.name
+                ) from None
+        finally:
+            resp.close()
+            resp.release_conn()
+
     async def object_parts(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> tuple[str, list[ObjectPart]] | None:
@@ -61,8 +98,7 @@ class S3Attributes(StoreRequests):
             headers = {"x-amz-object-attributes": "ETag,ObjectParts", "x-amz-max-parts": str(PAGE)}
             if marker:
                 headers["x-amz-part-number-marker"] = str(marker)
-            resp = await self._request("GET", bucket, key, headers=headers, query_params=query)
-            page = parse_attributes(resp.data)
+            page = await self._attributes_page(bucket, key, headers, query)
             if page.parts is None or (not page.parts and not found):
                 if "-" not in page.etag:
                     return None

@@ -27,6 +27,8 @@ class S3Tagging(StoreRequests):
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> dict[str, str]:
         resp = await self._request("GET", bucket, key, query_params=self._tagging_query(version_id))
+        if not resp.data.strip():  # Ceph RGW answers an object without tags with an empty body
+            return {}
         try:
             return dict(parse_tagging(resp.data))
         except ValueError as exc:

@@ -1,7 +1,8 @@
 """GetObjectAttributes: an object's ETag, checksum, parts, storage class and size in one answer.
 
 The caller names what it wants in ``x-amz-object-attributes``; ObjectParts pages with ``x-amz-max-parts``
-and ``x-amz-part-number-marker`` and is present only for an object uploaded in parts. Its part list comes
+and ``x-amz-part-number-marker`` and is present only for an object uploaded in parts; as on S3, it lists
+the parts only when the upload had additional checksums (else only PartsCount). Its part list comes
 from the backend (``Backend.object_parts``); where the store cannot tell the boundaries the answer still
 carries the parts count, which the ETag names.
 """
@@ -76,7 +77,7 @@ async def get_object_attributes(ctx: Ctx) -> Response:
     max_parts = min(_int_header(ctx, "x-amz-max-parts", DEFAULT_MAX_PARTS), DEFAULT_MAX_PARTS)
     marker = _int_header(ctx, "x-amz-part-number-marker", 0)
     info = await ctx.backend.head_object(ctx.need_bucket, ctx.need_key)
-    doc = Doc("GetObjectAttributesResponse")
+    doc = Doc("GetObjectAttributesOutput")
     if "ETag" in wanted:
         add(doc.root, "ETag", info.etag)
     sums = {a: v for a, v in info.meta.checksums.items() if a in CHECKSUM_ALGORITHMS and v}
@@ -101,8 +102,8 @@ async def _object_parts(
     el = add(doc.root, "ObjectParts")
     add(el, "PartsCount", count)
     listed = await _parts(ctx, info)
-    if listed is None:
-        return
+    if listed is None or not any(p.checksums for p in listed):
+        return  # as S3: the parts are listed only for an upload with additional checksums
     after = [p for p in listed if p.part_number > marker]
     page = after[:max_parts]
     truncated = len(after) > len(page)

@@ -54,6 +54,8 @@ def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:
 
 
 class TestContractS3Moto(MotoContract):
+    part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
+
     @pytest.fixture
     async def backend(self, moto: ServerProcess) -> AsyncIterator[Backend]:
         backend = S3Backend(s3_settings(moto.url, "moto-access", "moto-secret"), name="s3-moto")
@@ -74,6 +76,8 @@ class TestContractS3Moto(MotoContract):
 
 class TestContractS3Gateway(BackendContract):
     """The store is s3bridge itself (fs backend), checking every signature the backend sends."""
+
+    part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
 
     @pytest.fixture
     async def backend(self, gateway_store: ServerProcess) -> AsyncIterator[Backend]:

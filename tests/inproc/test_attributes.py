@@ -100,7 +100,7 @@ async def test_part_number_refusals(
 
 def attrs(body: bytes) -> etree._Element:
     root = etree.fromstring(body)
-    assert etree.QName(root).localname == "GetObjectAttributesResponse"
+    assert etree.QName(root).localname == "GetObjectAttributesOutput"
     return root
 
 
