@@ -267,7 +267,12 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         headers.update(condition_headers(cond))
         resp = await self._request("PUT", dst_bucket, dst_key, headers=headers)
         self._copy_result(resp.data)
-        return await self.head_object(dst_bucket, dst_key)
+        info = await self.head_object(dst_bucket, dst_key)
+        if meta is not None and info.meta.tagging_count != len(meta.tags):
+            # A store that kept the source's tags despite the REPLACE directive (Ceph RGW 16).
+            await self.put_object_tagging(dst_bucket, dst_key, meta.tags)
+            info.meta.tag_count = len(meta.tags)
+        return info
 
     def _copy_result(self, data: bytes) -> tuple[str, dt.datetime]:
         """A copy can fail after its 200 header was sent: the body is then an <Error> document."""

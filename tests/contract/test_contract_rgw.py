@@ -82,10 +82,6 @@ class S3RgwContract(RgwContract):
     async def test_multipart_tags(self, backend: Backend, bucket: str) -> None:
         await super().test_multipart_tags(backend, bucket)
 
-    @rgw_deviation("CopyObject with x-amz-tagging-directive REPLACE keeps the source's tags", AssertionError)
-    async def test_copy_tags(self, backend: Backend, bucket: str) -> None:
-        await super().test_copy_tags(backend, bucket)
-
     @pytest.mark.parametrize(
         "key",
         [
