@@ -60,10 +60,25 @@ class ObjectMeta:
     checksums: dict[str, str] = field(default_factory=dict)
     checksum_type: str | None = None
     storage_class: str | None = None
+    #: The object's tags (key → value). A write sets them with the object, in the same step; a read fills
+    #: them where the store returns them with the object (fs), else it reports only ``tag_count``.
+    tags: dict[str, str] = field(default_factory=dict)
+    #: How many tags the object carries, when a read learned the count but not the tags (s3, oss).
+    tag_count: int | None = None
 
     def copy(self, **changes: object) -> ObjectMeta:
-        fresh: dict[str, object] = {"user": dict(self.user), "checksums": dict(self.checksums), **changes}
+        fresh: dict[str, object] = {
+            "user": dict(self.user),
+            "checksums": dict(self.checksums),
+            "tags": dict(self.tags),
+            **changes,
+        }
         return replace(self, **fresh)  # type: ignore[arg-type]
+
+    @property
+    def tagging_count(self) -> int:
+        """The number of tags a GET or HEAD reports (``x-amz-tagging-count``)."""
+        return self.tag_count if self.tag_count is not None else len(self.tags)
 
 
 #: ObjectMeta's standard content fields → the HTTP header that carries each, for every provider and
@@ -190,6 +205,16 @@ class PartInfo:
     etag: str
     size: int
     last_modified: dt.datetime
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ObjectPart:
+    """One part of a completed multipart object: its place, its size and the checksums it was uploaded
+    with (for GetObjectAttributes' ObjectParts and GetObject / HeadObject with ``partNumber``)."""
+
+    part_number: int
+    size: int
     checksums: dict[str, str] = field(default_factory=dict)
 
 
@@ -471,6 +496,35 @@ class Backend:
         max_uploads: int = 1000,
     ) -> UploadsPage:
         raise self._unsupported("ListMultipartUploads")
+
+    # -- object tagging --------------------------------------------------------------------------
+    # Tags set with the object travel in ``ObjectMeta.tags``; these read and replace them afterwards,
+    # leaving data, ETag and metadata as they are. ``version_id`` None (or "null") is the current object.
+
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> dict[str, str]:
+        """The object's tags (empty when it has none); NoSuchKey when there is no object."""
+        raise self._unsupported("GetObjectTagging")
+
+    async def put_object_tagging(
+        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
+    ) -> None:
+        """Replace the object's whole tag set, atomically (a reader sees the old or the new set)."""
+        raise self._unsupported("PutObjectTagging")
+
+    async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        """Remove every tag of the object; NoSuchKey when there is no object."""
+        raise self._unsupported("DeleteObjectTagging")
+
+    # -- object parts ----------------------------------------------------------------------------
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        """(the object's ETag, the parts it was completed from, in order), or None when the object was
+        not uploaded in parts; NotImplementedByBackend where the store cannot tell its part boundaries.
+        The ETag lets the caller check that a later read met the same object."""
+        raise self._unsupported("Object part boundaries")
 
     # -- bucket settings -------------------------------------------------------------------------
     # Documents the gateway evaluates itself (ACLs, policy, CORS, ownership, public-access block,

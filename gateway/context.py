@@ -96,6 +96,13 @@ class Ctx:
         return value if high is None else min(value, high)
 
 
+def bounded_int_argument(raw: str, name: str, low: int, high: int, message: str) -> int:
+    """``raw`` as an integer in [low, high], or S3's InvalidArgument naming the argument."""
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise S3Error("InvalidArgument", message, ArgumentName=name, ArgumentValue=raw)
+    return int(raw)
+
+
 def xml_response(doc: Doc, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(doc.to_bytes(), status_code=status, headers=headers, media_type="application/xml")
 

@@ -63,9 +63,14 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
         400,
         "The list of parts was not in ascending order. Parts must be ordered by part number.",
     ),
+    "InvalidPartNumber": (416, "The requested partnumber is not satisfiable"),
     "InvalidRange": (416, "The requested range is not satisfiable"),
     "InvalidRequest": (400, "Invalid Request"),
     "InvalidStorageClass": (400, "The storage class you specified is not valid"),
+    "InvalidTag": (
+        400,
+        "The tag provided was not a valid tag. This error can occur if the tag did not pass input validation.",
+    ),
     "KeyTooLongError": (400, "Your key is too long"),
     "MalformedTrailerError": (
         400,

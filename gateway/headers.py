@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from email.utils import format_datetime
 
 from backends.base import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectInfo, ObjectMeta
+from backends.wire.metadata import answer_meta_value, header_text
 from gateway.errors import S3Error
+from gateway.tagging import tags_from_headers
 
 META_PREFIX = "x-amz-meta-"
 #: User-metadata names the gateway keeps for itself (gateway.objectacl): never answered, never set.
@@ -53,7 +55,7 @@ def strip_aws_chunked(value: str | None) -> str | None:
 
 
 def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
-    """The metadata a PUT, CreateMultipartUpload or CopyObject (REPLACE) sets."""
+    """The metadata a PUT, CreateMultipartUpload or CopyObject (REPLACE) sets, tags included."""
     meta = ObjectMeta()
     for header, attr in _CONTENT_HEADERS.items():
         if header in headers:
@@ -70,6 +72,7 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
                     f"User metadata names starting with {HIDDEN_META_PREFIX} are reserved by the gateway.",
                     ArgumentName=lname,
                 )
+            value = header_text(value)  # non-ASCII: stored as the UTF-8 text the client sent
             meta.user[short] = value
             size += len(short.encode()) + len(value.encode())
     if size > MAX_USER_META_BYTES:
@@ -79,6 +82,7 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
         if storage not in STORAGE_CLASSES:
             raise S3Error("InvalidStorageClass")
         meta.storage_class = storage
+    meta.tags = tags_from_headers(headers) or {}
     return meta
 
 
@@ -99,7 +103,9 @@ def object_headers(info: ObjectInfo, *, checksum_mode: bool = False) -> dict[str
         headers["x-amz-storage-class"] = meta.storage_class
     for name, value in meta.user.items():
         if not name.startswith(HIDDEN_META_PREFIX):  # the gateway's own records (gateway.objectacl)
-            headers[META_PREFIX + name] = value
+            headers[META_PREFIX + name] = answer_meta_value(value)  # RFC 2047 when not ASCII, as S3
+    if meta.tagging_count:
+        headers["x-amz-tagging-count"] = str(meta.tagging_count)
     if checksum_mode:
         headers.update(checksum_headers(meta.checksums))
         if meta.checksum_type and meta.checksums:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from gateway.context import Ctx
 from gateway.ops import acls as acl
+from gateway.ops import attributes as at
 from gateway.ops import buckets as b
 from gateway.ops import cors as cr
 from gateway.ops import listing as ls
@@ -27,6 +28,7 @@ from gateway.ops import multipart as mp
 from gateway.ops import objects as o
 from gateway.ops import policies as pol
 from gateway.ops import post as po
+from gateway.ops import tagging as tg
 from gateway.ops import versions as v
 
 Target = Literal["service", "bucket", "object"]
@@ -68,21 +70,19 @@ def _term(spec: str) -> tuple[str, str | None]:
 
 #: Bucket sub-resources S3 has and this gateway does not configure. GET on the first group answers S3's
 #: "not configured" error (what clients expect of a bucket without one); everything else NotImplemented.
-ABSENT_BUCKET_CONFIG = ("lifecycle", "tagging", "encryption")
+ABSENT_BUCKET_CONFIG = ("lifecycle", "encryption")
 UNSUPPORTED_BUCKET = (
     "website", "logging", "notification", "replication", "object-lock", "versions", "requestPayment",
     "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls",
-    "publicAccessBlock", "policyStatus", "acl", "versioning", "lifecycle", "cors", "tagging", "encryption",
+    "publicAccessBlock", "policyStatus", "acl", "versioning", "lifecycle", "cors", "encryption",
     "policy", "location",
 )  # fmt: skip
 UNSUPPORTED_OBJECT = (
-    "tagging",
     "retention",
     "legal-hold",
     "torrent",
     "restore",
     "select",
-    "attributes",
     "acl",
 )
 
@@ -119,6 +119,10 @@ ROUTES: list[Route] = [
     _r("GET", "bucket", "GetBucketLocation", b.get_location, "location", right="list"),
     _r("GET", "bucket", "GetBucketVersioning", v.get_bucket_versioning, "versioning", right="list"),
     _r("PUT", "bucket", "PutBucketVersioning", v.put_bucket_versioning, "versioning", right="admin"),
+    # bucket tagging
+    _r("GET", "bucket", "GetBucketTagging", tg.get_bucket_tagging, "tagging", right="list"),
+    _r("PUT", "bucket", "PutBucketTagging", tg.put_bucket_tagging, "tagging", right="admin"),
+    _r("DELETE", "bucket", "DeleteBucketTagging", tg.delete_bucket_tagging, "tagging", right="admin"),
     *[_r("GET", "bucket", "GetBucketConfig", b.get_bucket_config_absent, sub, right="list") for sub in ABSENT_BUCKET_CONFIG],
     # multipart listing and batch delete
     _r("GET", "bucket", "ListMultipartUploads", mp.list_multipart_uploads, "uploads", right="list"),
@@ -142,7 +146,10 @@ ROUTES: list[Route] = [
     _r("GET", "object", "ListParts", mp.list_parts, "uploadId", right="write"),
     _r("DELETE", "object", "AbortMultipartUpload", mp.abort_multipart_upload, "uploadId", right="write"),
     # object sub-resources
-    _r("GET", "object", "GetObjectTagging", b.get_object_tagging, "tagging", right="read"),
+    _r("GET", "object", "GetObjectAttributes", at.get_object_attributes, "attributes", right="read"),
+    _r("GET", "object", "GetObjectTagging", tg.get_object_tagging, "tagging", right="read"),
+    _r("PUT", "object", "PutObjectTagging", tg.put_object_tagging, "tagging", right="write"),
+    _r("DELETE", "object", "DeleteObjectTagging", tg.delete_object_tagging, "tagging", right="write"),
     *[_r(m, "object", "NotImplemented", b.not_implemented, sub, right="read" if m == "GET" else "write") for sub in UNSUPPORTED_OBJECT for m in ("GET", "PUT", "DELETE", "POST")],
     # objects
     _r("PUT", "object", "CopyObject", o.copy_object, header="x-amz-copy-source", right="write"),

@@ -1,7 +1,7 @@
 """Request headers that ask for protection the gateway does not give: refused, never ignored (pure code).
 
 A client that sends SSE-C keys, asks for SSE-S3 or KMS encryption, an Object Lock retention or legal
-hold, object tags or a website redirect believes the stored object carries them. Answering
+hold or a website redirect believes the stored object carries them. Answering
 200 and storing plain, unlocked, untagged bytes tells it something false about its data, which is worse
 than any error: until each feature exists, such a request is refused on every operation and backend.
 ``x-amz-expected-bucket-owner`` (``x-amz-source-expected-bucket-owner``) naming another canonical id
@@ -31,10 +31,6 @@ def _not_in(*allowed: str) -> Refuse:
     return lambda value: value.strip().lower() not in lowered
 
 
-def _non_empty(value: str) -> bool:
-    return value.strip() != ""
-
-
 @dataclass(frozen=True)
 class Rule:
     header: str
@@ -61,7 +57,6 @@ RULES: tuple[Rule, ...] = (
     Rule("x-amz-object-lock-retain-until-date", _always, "NotImplemented", _LOCK),
     Rule("x-amz-object-lock-legal-hold", _not_in("OFF"), "NotImplemented", _LOCK),
     Rule("x-amz-bucket-object-lock-enabled", _not_in("false"), "NotImplemented", _LOCK),
-    Rule("x-amz-tagging", _non_empty, "NotImplemented", "Object tagging is not implemented."),
     Rule(
         "x-amz-website-redirect-location",
         _always,

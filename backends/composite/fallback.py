@@ -80,6 +80,7 @@ from backends.base import (
     ListPage,
     ObjectInfo,
     ObjectMeta,
+    ObjectPart,
     PartInfo,
     PartsPage,
     PutBody,
@@ -333,6 +334,42 @@ class Fallback(Journalled, Backend):
             mark(self.secondary.name)
             return await self.secondary.head_object(bucket, key)
         return await self._read("HeadObject", lambda b: b.head_object(bucket, key))
+
+    # -- object tagging: where the object is (the secondary while its key is pending replay, else the
+    # primary); a tagging write never falls back, as the secondary may not hold the object at all.
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> dict[str, str]:
+        current_only(version_id, self.name)
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            mark(self.secondary.name)
+            return await self.secondary.get_object_tagging(bucket, key, version_id=version_id)
+        return await self._read(
+            "GetObjectTagging", lambda b: b.get_object_tagging(bucket, key, version_id=version_id)
+        )
+
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        current_only(version_id, self.name)
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            mark(self.secondary.name)
+            return await self.secondary.object_parts(bucket, key, version_id=version_id)
+        return await self._read("ObjectParts", lambda b: b.object_parts(bucket, key, version_id=version_id))
+
+    async def put_object_tagging(
+        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
+    ) -> None:
+        current_only(version_id, self.name)
+        self._guard(bucket)
+        holder = self.secondary if await self._pending(bucket, key) else self.primary
+        await holder.put_object_tagging(bucket, key, tags, version_id=version_id)
+        mark(holder.name)
+
+    async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        await self.put_object_tagging(bucket, key, {}, version_id=version_id)
 
     async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> None:
         current_only(version_id, self.name)

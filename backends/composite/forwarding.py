@@ -26,6 +26,7 @@ from backends.base import (
     ListPage,
     ObjectInfo,
     ObjectMeta,
+    ObjectPart,
     PartInfo,
     PartsPage,
     PutBody,
@@ -132,6 +133,24 @@ class Forwarding(Backend):
         self, bucket: str, key: str, version_id: str | None = None
     ) -> DeleteResult | None:
         return await self._call(self.inner.delete_object, bucket, key, version_id)
+
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> dict[str, str]:
+        return await self._call(lambda: self.inner.get_object_tagging(bucket, key, version_id=version_id))
+
+    async def put_object_tagging(
+        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
+    ) -> None:
+        await self._call(lambda: self.inner.put_object_tagging(bucket, key, tags, version_id=version_id))
+
+    async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        await self._call(lambda: self.inner.delete_object_tagging(bucket, key, version_id=version_id))
+
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        return await self._call(lambda: self.inner.object_parts(bucket, key, version_id=version_id))
 
     async def copy_object(
         self,

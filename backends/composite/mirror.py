@@ -50,6 +50,7 @@ from backends.base import (
     ListPage,
     ObjectInfo,
     ObjectMeta,
+    ObjectPart,
     PartInfo,
     PartsPage,
     PutBody,
@@ -278,6 +279,29 @@ class Mirror(Backend):
             await self._all(lambda i, m: m.delete_object(bucket, key)),
             missing=be.NoSuchBucket,
         )
+
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        return await self._read(lambda m: m.object_parts(bucket, key, version_id=version_id))
+
+    # -- object tagging: read like HEAD, written on every member like a delete ------------------------
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> dict[str, str]:
+        return await self._read(lambda m: m.get_object_tagging(bucket, key, version_id=version_id))
+
+    async def put_object_tagging(
+        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
+    ) -> None:
+        outcomes = await self._all(
+            lambda i, m: m.put_object_tagging(bucket, key, tags, version_id=version_id)
+        )
+        self._quorum("PutObjectTagging", outcomes)
+
+    async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        outcomes = await self._all(lambda i, m: m.delete_object_tagging(bucket, key, version_id=version_id))
+        self._quorum("DeleteObjectTagging", outcomes)
 
     async def copy_object(
         self,

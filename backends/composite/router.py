@@ -44,6 +44,7 @@ from backends.base import (
     ListPage,
     ObjectInfo,
     ObjectMeta,
+    ObjectPart,
     PartInfo,
     PartsPage,
     PutBody,
@@ -266,6 +267,28 @@ class Router(Backend):
     ) -> DeleteResult | None:
         t = self.resolve(bucket)
         return await t.backend.delete_object(t.bucket, t.key(key), version_id)
+
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> dict[str, str]:
+        t = self.resolve(bucket)
+        return await t.backend.get_object_tagging(t.bucket, t.key(key), version_id=version_id)
+
+    async def put_object_tagging(
+        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
+    ) -> None:
+        t = self.resolve(bucket)
+        await t.backend.put_object_tagging(t.bucket, t.key(key), tags, version_id=version_id)
+
+    async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        t = self.resolve(bucket)
+        await t.backend.delete_object_tagging(t.bucket, t.key(key), version_id=version_id)
+
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        t = self.resolve(bucket)
+        return await t.backend.object_parts(t.bucket, t.key(key), version_id=version_id)
 
     async def copy_object(
         self,

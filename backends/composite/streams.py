@@ -206,7 +206,12 @@ async def copy_across(
     got = await src.get_object(src_bucket, src_key)
     body = StreamBody(got.body, got.info.size)
     try:
-        return await dst.put_object(dst_bucket, dst_key, body, copy_meta(got.info, meta), cond)
+        written = copy_meta(got.info, meta)
+        if meta is None and written.tagging_count and not written.tags:
+            # The source's read reported how many tags, not which: ask, so the copy carries them.
+            tags = await src.get_object_tagging(src_bucket, src_key)
+            written = written.copy(tags=tags, tag_count=None)
+        return await dst.put_object(dst_bucket, dst_key, body, written, cond)
     finally:
         await _close(got.body)
 

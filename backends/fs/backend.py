@@ -49,6 +49,7 @@ from backends.base import (
     ListPage,
     ObjectInfo,
     ObjectMeta,
+    ObjectPart,
     PartInfo,
     PartsPage,
     PutBody,
@@ -73,6 +74,8 @@ from backends.fs.multipart import (
     part_name,
     uploads_page,
 )
+from backends.fs.parts import PARTS_FIELD, part_layout, parts_of
+from backends.fs.retag import retag
 from backends.fs.settings import Settings
 from backends.fs.tempdirs import ProcessTempDir
 from backends.fs.versionlisting import bucket_is_empty, versions_page
@@ -470,6 +473,52 @@ class FsBackend(Backend):
         self._prune(base, components)
         return result
 
+    # -- object tagging (tags live in the object's record; see fs retag) ------------------------------
+    def _current_version(self, version_id: str | None) -> None:
+        if version_id not in (None, "null"):
+            raise be.NotImplementedByBackend(
+                "Object versions are not kept by this backend.", backend=self.name
+            )
+
+    async def get_object_tagging(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> dict[str, str]:
+        self._current_version(version_id)
+        fd, record = await self._open_async(bucket, key)
+        os.close(fd)
+        return record.object_meta().tags
+
+    async def put_object_tagging(
+        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
+    ) -> None:
+        self._current_version(version_id)
+
+        def rewrite() -> None:
+            base, components = self._object_path(bucket, key)
+            with self.key_locks.hold(bucket, key):
+                retag(
+                    os.path.join(base, *components),
+                    self.tmp,
+                    tags,
+                    fsync=self.fsync,
+                    publish=lambda temp_path: self._publish(temp_path, base, components),
+                    key=key,
+                    backend=self.name,
+                )
+
+        await self.io.checked("rewriting an object record", rewrite)
+
+    async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        await self.put_object_tagging(bucket, key, {}, version_id=version_id)
+
+    async def object_parts(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> tuple[str, list[ObjectPart]] | None:
+        self._current_version(version_id)
+        fd, record = await self._open_async(bucket, key)
+        os.close(fd)
+        return parts_of(record)
+
     async def copy_object(
         self,
         src_bucket: str,
@@ -633,7 +682,8 @@ class FsBackend(Backend):
             finally:
                 os.close(fd)
         meta = upload.object_meta().copy(checksums=sums, checksum_type=kind)
-        record = Record(multipart_etag(records), time.time_ns(), meta_to_dict(meta), size=temp.size)
+        stored = {**meta_to_dict(meta), PARTS_FIELD: part_layout(chosen)}
+        record = Record(multipart_etag(records), time.time_ns(), stored, size=temp.size)
         await self._commit(temp, record, base, components, (bucket, key, cond))
         with contextlib.suppress(be.NoSuchUpload):
             await self.io.run(self.uploads.remove, upload)

@@ -70,7 +70,10 @@ class Record:
 
 
 def meta_to_dict(meta: ObjectMeta) -> dict[str, Any]:
-    return dataclasses.asdict(meta)
+    """The record's ``meta``: ObjectMeta's fields, tags included (``tag_count`` is a read-side field)."""
+    stored = dataclasses.asdict(meta)
+    stored.pop("tag_count", None)
+    return stored
 
 
 def footer_bytes(record: Record) -> bytes:
@@ -131,6 +134,9 @@ class TempFile:
         if self._md5 is not None:
             self._md5.update(data)
         self.size += len(data)
+
+    def fileno(self) -> int:
+        return self._f.fileno()
 
     def copy_from(self, fd: int, start: int, end: int, chunk: int) -> None:
         """Append bytes [start, end) of an open file."""

@@ -143,6 +143,11 @@ class ObsOperations(MetaBucketSettings):
         return BucketInfo(bucket, wire.EPOCH)
 
     # -- objects -----------------------------------------------------------------------------------
+    def _refuse_tags(self, meta: ObjectMeta | None) -> None:
+        """OBS keeps no object tags: a tagged write is refused, never stored untagged."""
+        if meta is not None and meta.tags:
+            raise be.NotImplementedByBackend("OBS has no object tags.", backend=self.name)
+
     def _put_headers(self, meta: ObjectMeta, size: int) -> PutObjectHeader:
         return PutObjectHeader(contentType=wire.content_type(meta), contentLength=size)
 
@@ -150,6 +155,7 @@ class ObsOperations(MetaBucketSettings):
         self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
     ) -> ObjectInfo:
         cond.refuse("PutObject", self.name, "atomically by OBS (its writes take no precondition)")
+        self._refuse_tags(meta)
         if body.size is None or body.size > MAX_SINGLE_PUT:
             return await self._put_multipart(bucket, key, body, meta)
         size = body.size
@@ -277,6 +283,7 @@ class ObsOperations(MetaBucketSettings):
     ) -> ObjectInfo:
         only_null_version(src_version_id)
         cond.refuse("CopyObject", self.name, "atomically by OBS (its writes take no precondition)")
+        self._refuse_tags(meta)
         headers = CopyObjectHeader()
         metadata = None
         if meta is not None:
@@ -336,6 +343,7 @@ class ObsOperations(MetaBucketSettings):
 
     # -- multipart ---------------------------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
+        self._refuse_tags(meta)
         result = await self._ok(
             "initiateMultipartUpload",
             bucket,

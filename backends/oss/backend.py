@@ -69,6 +69,7 @@ from backends.oss.support import (
     translate,
     unsized_chunks,
 )
+from backends.oss.tagging import OssTagging
 
 T = TypeVar("T")
 #: OSS's CopyObject limit; larger sources are copied part by part.
@@ -82,7 +83,7 @@ if logging.getLogger("oss2").level == logging.NOTSET:
 MAX_CACHED_BUCKETS = 256
 
 
-class OssBackend(MetaBucketSettings, Backend):
+class OssBackend(MetaBucketSettings, OssTagging, Backend):
     capabilities = Capabilities(server_side_copy=True, stores_checksums=False, leading_slash_keys=False)
 
     def __init__(self, settings: Settings, name: str):
@@ -297,10 +298,18 @@ class OssBackend(MetaBucketSettings, Backend):
         source = await self.head_object(src_bucket, src_key)
         new_meta = source.meta if meta is None else meta
         if source.size > MAX_COPY_OBJECT:
+            if meta is None:  # copied part by part: the tags too must be carried over explicitly
+                tags = await self.get_object_tagging(src_bucket, src_key)
+                new_meta = source.meta.copy(tags=tags, tag_count=None)
             return await self._copy_by_parts(src_bucket, source, dst_bucket, dst_key, new_meta, cond)
-        headers = {"x-oss-metadata-directive": "COPY", **forbid}
+        headers = {"x-oss-metadata-directive": "COPY", "x-oss-tagging-directive": "Copy", **forbid}
         if meta is not None:
-            headers = {**meta_to_headers(meta), "x-oss-metadata-directive": "REPLACE", **forbid}
+            headers = {
+                **meta_to_headers(meta),
+                "x-oss-metadata-directive": "REPLACE",
+                "x-oss-tagging-directive": "Replace",
+                **forbid,
+            }
         result = await self._run(
             self._bucket(dst_bucket).copy_object, src_bucket, src_key, dst_key, headers=headers
         )

@@ -21,6 +21,7 @@ from backends.base import CONTENT_HEADERS, ObjectMeta
 from backends.bridge import BodyReadError, SyncReader, read_up_to
 from backends.wire.etag import normal_etag
 from backends.wire.status import ACCESS_CODES, BY_CODE, classify
+from backends.wire.tagging import tagging_header
 
 _CONTENT_HEADERS = CONTENT_HEADERS
 META_PREFIX = "x-oss-meta-"
@@ -98,6 +99,8 @@ def meta_to_headers(meta: ObjectMeta) -> dict[str, str]:
         if oss_class is None:
             raise be.InvalidArgument(f"The storage class {meta.storage_class} is not available on OSS.")
         headers["x-oss-storage-class"] = oss_class
+    if meta.tags:
+        headers["x-oss-tagging"] = tagging_header(meta.tags.items())
     return headers
 
 
@@ -109,6 +112,8 @@ def headers_to_meta(headers: Mapping[str, str]) -> ObjectMeta:
     meta.user = {k[len(META_PREFIX) :]: v for k, v in lowered.items() if k.startswith(META_PREFIX)}
     oss_class = lowered.get("x-oss-storage-class")
     meta.storage_class = STORAGE_FROM_OSS.get(oss_class, oss_class) if oss_class else None
+    count = lowered.get("x-oss-tagging-count", "0").strip()
+    meta.tag_count = int(count) if count.isdigit() else 0
     return meta
 
 

@@ -45,9 +45,11 @@ from backends.base import (
 )
 from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.metabucket import MetaBucketSettings
+from backends.s3.attributes import S3Attributes
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import map_error
 from backends.s3.settings import Settings
+from backends.s3.tagging import S3Tagging
 from backends.s3.upload import (
     complete_body,
     complete_headers,
@@ -72,7 +74,7 @@ from backends.s3.wire import (
 T = TypeVar("T")
 
 
-class S3Backend(MetaBucketSettings, Backend):
+class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
     capabilities = Capabilities(server_side_copy=True, stores_checksums=False)
 
     def __init__(self, settings: Settings, *, name: str = "s3"):
@@ -272,13 +274,20 @@ class S3Backend(MetaBucketSettings, Backend):
         headers = {"x-amz-copy-source": source}
         if meta is None:
             headers["x-amz-metadata-directive"] = "COPY"
+            headers["x-amz-tagging-directive"] = "COPY"
         else:
             headers["x-amz-metadata-directive"] = "REPLACE"
+            headers["x-amz-tagging-directive"] = "REPLACE"
             headers.update(meta_headers(meta))
         headers.update(condition_headers(cond))
         resp = await self._request("PUT", dst_bucket, dst_key, headers=headers)
         self._copy_result(resp.data)
-        return await self.head_object(dst_bucket, dst_key, resp.headers.get("x-amz-version-id"))
+        info = await self.head_object(dst_bucket, dst_key, resp.headers.get("x-amz-version-id"))
+        if meta is not None and info.meta.tagging_count != len(meta.tags):
+            # A store that kept the source's tags despite the REPLACE directive (Ceph RGW 16).
+            await self.put_object_tagging(dst_bucket, dst_key, meta.tags)
+            info.meta.tag_count = len(meta.tags)
+        return info
 
     def _copy_result(self, data: bytes) -> tuple[str, dt.datetime]:
         """A copy can fail after its 200 header was sent: the body is then an <Error> document."""

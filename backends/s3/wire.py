@@ -9,8 +9,6 @@ common prefixes of ListMultipartUploads; the parser is lxml with entities, DTDs 
 from __future__ import annotations
 
 import datetime as dt
-import email.charset
-import email.header
 import email.utils
 import re
 from collections.abc import Mapping
@@ -21,6 +19,8 @@ from lxml import etree
 from backends.base import CONTENT_HEADERS as BASE_CONTENT_HEADERS
 from backends.base import ByteRange, ListPage, ObjectInfo, ObjectMeta, UploadInfo, UploadsPage
 from backends.wire.etag import strip_etag
+from backends.wire.metadata import decode_meta_value, encode_meta_value
+from backends.wire.tagging import tagging_header
 from backends.wire.xml import S3_NS, child_text, children, local, parse_safe
 
 META_PREFIX = "x-amz-meta-"
@@ -28,7 +28,6 @@ META_PREFIX = "x-amz-meta-"
 #: ObjectMeta field → the HTTP header that carries it, both ways.
 CONTENT_HEADERS = {**BASE_CONTENT_HEADERS, "storage_class": "x-amz-storage-class"}
 
-_UTF8 = email.charset.Charset("utf-8")
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.IGNORECASE)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -65,22 +64,6 @@ def parse_content_range(value: str | None) -> tuple[tuple[int, int] | None, int 
 
 
 # -- metadata ----------------------------------------------------------------------------------------
-def encode_meta_value(value: str) -> str:
-    """User metadata as S3 carries it: ASCII as is, anything else RFC 2047 encoded (as AWS returns it)."""
-    if value.isascii():
-        return value
-    return _UTF8.header_encode(value)
-
-
-def decode_meta_value(value: str) -> str:
-    if "=?" not in value:
-        return value
-    try:
-        return str(email.header.make_header(email.header.decode_header(value)))
-    except (ValueError, LookupError, UnicodeDecodeError):
-        return value
-
-
 def meta_headers(meta: ObjectMeta) -> dict[str, str]:
     """Request headers that store ``meta`` on PUT, CreateMultipartUpload or CopyObject (REPLACE)."""
     headers: dict[str, str] = {}
@@ -90,6 +73,8 @@ def meta_headers(meta: ObjectMeta) -> dict[str, str]:
             headers[header] = value
     for key, value in meta.user.items():
         headers[META_PREFIX + key.lower()] = encode_meta_value(value)
+    if meta.tags:
+        headers["x-amz-tagging"] = tagging_header(meta.tags.items())
     return headers
 
 
@@ -114,6 +99,8 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
     meta.user = {
         k[len(META_PREFIX) :]: decode_meta_value(v) for k, v in lowered.items() if k.startswith(META_PREFIX)
     }
+    count = lowered.get("x-amz-tagging-count", "0").strip()
+    meta.tag_count = int(count) if count.isdigit() else 0
     return meta
 
 

@@ -120,3 +120,20 @@ def check_skew(when: datetime.datetime, now: datetime.datetime, max_skew: dateti
 
 def missing_date() -> S3Error:
     return S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
+
+
+def signed_bytes(text: str) -> list[bytes]:
+    """The byte spellings a client may have signed ``text`` as (a canonical request or string to sign).
+
+    Header values reach us as the raw bytes sent, decoded as ISO-8859-1. A client that sends a non-ASCII
+    value as UTF-8 bytes (Go, JS, curl) signed those bytes: re-encoding the decoded text as ISO-8859-1
+    gives them back. A Python client (http.client) sends ISO-8859-1 bytes but signed the UTF-8 encoding
+    of its string: encoding the decoded text as UTF-8 gives that. Both are tried; for ASCII they agree.
+    """
+    spellings = [text.encode("utf-8")]
+    if not text.isascii():
+        try:
+            spellings.append(text.encode("latin-1"))
+        except UnicodeEncodeError:
+            pass
+    return spellings

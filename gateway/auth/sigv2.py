@@ -23,6 +23,7 @@ from gateway.auth.request import (
     missing_date,
     parse_any_date,
     query_first,
+    signed_bytes,
 )
 from gateway.errors import S3Error
 
@@ -75,9 +76,12 @@ def string_to_sign(view: RequestView, pairs: list[QueryPair], headers: Mapping[s
     )
 
 
-def _signature(secret: str, sts: str) -> str:
-    digest = hmac.new(secret.encode("utf-8"), sts.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
+def _signatures(secret: str, sts: str) -> list[str]:
+    """The signature of each byte spelling of ``sts`` (non-ASCII header values: see signed_bytes)."""
+    return [
+        base64.b64encode(hmac.new(secret.encode("utf-8"), spelling, hashlib.sha1).digest()).decode("ascii")
+        for spelling in signed_bytes(sts)
+    ]
 
 
 def _secret(secret_for: SecretLookup, access_key: str) -> str:
@@ -90,8 +94,9 @@ def _secret(secret_for: SecretLookup, access_key: str) -> str:
 def _compare(view: RequestView, candidates: list[str], secret: str, provided: str, access_key: str) -> None:
     acceptable = not has_lowercase_escape(view.query_string)
     for sts in candidates:
-        if hmac.compare_digest(_signature(secret, sts).encode(), provided.strip().encode()) and acceptable:
-            return
+        for signature in _signatures(secret, sts):
+            if hmac.compare_digest(signature.encode(), provided.strip().encode()) and acceptable:
+                return
     raise S3Error(
         "SignatureDoesNotMatch",
         AWSAccessKeyId=access_key,

@@ -25,6 +25,7 @@ from gateway.auth.request import (
     parse_http_date,
     parse_query,
     query_first,
+    signed_bytes,
     uri_encode,
 )
 from gateway.errors import S3Error
@@ -201,11 +202,12 @@ def _verify(
     for path in paths:
         for query in queries:
             creq = f"{view.method}\n{path}\n{query}\n{header_block}\n{signed_line}\n{payload_hash}"
-            sts = f"{ALGORITHM}\n{timestamp}\n{cred.scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
-            # Exactly as AWS: a signature is lower-case hex, and one spelled otherwise does not match.
-            if signatures_equal(sign(key, sts), provided) and acceptable:
-                return ChunkSigner(key, timestamp, cred.scope, provided)
-            tried.append((creq, sts))
+            for spelling in signed_bytes(creq):  # non-ASCII header values: see signed_bytes
+                sts = f"{ALGORITHM}\n{timestamp}\n{cred.scope}\n{hashlib.sha256(spelling).hexdigest()}"
+                # Exactly as AWS: a signature is lower-case hex, and one spelled otherwise does not match.
+                if signatures_equal(sign(key, sts), provided) and acceptable:
+                    return ChunkSigner(key, timestamp, cred.scope, provided)
+                tried.append((creq, sts))
     creq, sts = tried[0]
     raise S3Error(
         "SignatureDoesNotMatch",

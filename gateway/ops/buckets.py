@@ -4,6 +4,8 @@ ownership controls and policies are gateway.ops.acls and gateway.ops.policies.""
 
 from __future__ import annotations
 
+import base64
+
 from lxml import etree
 from starlette.responses import Response
 
@@ -12,7 +14,7 @@ from backends.wire.xml import child_text
 from gateway import acl as acls
 from gateway.accesssettings import ALL_BLOCKED, OWNERSHIPS
 from gateway.addressing import valid_bucket_name
-from gateway.context import Ctx, empty, xml_response
+from gateway.context import Ctx, bounded_int_argument, empty, xml_response
 from gateway.errors import S3Error
 from gateway.identity import Identity
 from gateway.ops import acls as acl_ops
@@ -22,7 +24,6 @@ EMPTY_BUCKET_CONFIG_ERRORS = {
     "policy": "NoSuchBucketPolicy",
     "lifecycle": "NoSuchLifecycleConfiguration",
     "cors": "NoSuchCORSConfiguration",
-    "tagging": "NoSuchTagSet",
     "encryption": "ServerSideEncryptionConfigurationNotFoundError",
 }
 
@@ -33,22 +34,67 @@ def owner(parent: etree._Element, who: Identity, tag: str = "Owner") -> None:
     add(el, "DisplayName", who.display_name)
 
 
+MAX_BUCKETS = 10000
+
+
+def _bucket_token(name: str) -> str:
+    """ListBuckets' opaque continuation token: the last name served, base64url."""
+    return base64.urlsafe_b64encode(name.encode()).decode("ascii")
+
+
+def _after_token(token: str) -> str:
+    try:
+        name = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
+        if not name:
+            raise ValueError("empty token")
+        return name
+    except (ValueError, UnicodeError):
+        raise S3Error(
+            "InvalidArgument",
+            "The continuation token provided is incorrect",
+            ArgumentName="continuation-token",
+            ArgumentValue=token,
+        ) from None
+
+
 async def list_buckets(ctx: Ctx) -> Response:
-    """The caller's buckets: those its configured rights reach, and for an ``isolated`` key pair only
-    those it owns, as S3 lists an account's own buckets."""
+    """The caller's buckets (those its configured rights reach, and for an ``isolated`` key pair only
+    those it owns, as S3 lists an account's own buckets), with S3's optional paging (``max-buckets``,
+    ``continuation-token``), ``prefix`` and ``bucket-region`` (every bucket is in the gateway's one
+    region)."""
     caller = ctx.access.identities.by_key(ctx.auth.access_key) or ctx.access.identities.default_owner
-    buckets = await ctx.backend.list_buckets()
+    limit = MAX_BUCKETS
+    if "max-buckets" in ctx.query:
+        message = f"Argument max-buckets must be an integer between 1 and {MAX_BUCKETS}"
+        limit = bounded_int_argument(ctx.query["max-buckets"], "max-buckets", 1, MAX_BUCKETS, message)
+    prefix = ctx.query.get("prefix", "")
+    token = ctx.query.get("continuation-token")
+    after = _after_token(token) if token else None
+    region = ctx.config.server.region
+    wanted = ctx.query.get("bucket-region")
+    visible = [
+        info
+        for info in sorted(await ctx.backend.list_buckets(), key=lambda b: b.name.encode())
+        if info.name.startswith(prefix)
+        and (after is None or info.name.encode() > after.encode())
+        and (wanted is None or wanted == region)
+        and ctx.policy.may_see_bucket(ctx.auth.access_key, info.name)
+    ]
+    if caller.isolated:
+        visible = [info for info in visible if await _owner_or_none(ctx, info.name) == caller.canonical_id]
+    page = visible[:limit]
     doc = Doc("ListAllMyBucketsResult")
     owner(doc.root, caller)
     container = add(doc.root, "Buckets")
-    for info in sorted(buckets, key=lambda b: b.name):
-        if not ctx.policy.may_see_bucket(ctx.auth.access_key, info.name):
-            continue
-        if caller.isolated and (await _owner_or_none(ctx, info.name)) != caller.canonical_id:
-            continue
+    for info in page:
         el = add(container, "Bucket")
         add(el, "Name", info.name)
         add(el, "CreationDate", info.created)
+        add(el, "BucketRegion", region)
+    if len(visible) > limit:
+        add(doc.root, "ContinuationToken", _bucket_token(page[-1].name))
+    if "prefix" in ctx.query:
+        add(doc.root, "Prefix", prefix)
     return xml_response(doc)
 
 
@@ -152,19 +198,12 @@ async def get_location(ctx: Ctx) -> Response:
 
 
 async def get_bucket_config_absent(ctx: Ctx) -> Response:
-    """Bucket policy, lifecycle, CORS, tagging, encryption: never configured through this gateway."""
+    """Bucket policy, lifecycle, CORS, encryption: never configured through this gateway."""
     await ctx.backend.head_bucket(ctx.need_bucket)
     for sub, code in EMPTY_BUCKET_CONFIG_ERRORS.items():
         if sub in ctx.query:
             raise S3Error(code, BucketName=ctx.need_bucket)
     raise S3Error("NotImplemented")
-
-
-async def get_object_tagging(ctx: Ctx) -> Response:
-    await ctx.backend.head_object(ctx.need_bucket, ctx.need_key)
-    doc = Doc("Tagging")
-    add(doc.root, "TagSet")
-    return xml_response(doc)
 
 
 async def not_implemented(ctx: Ctx) -> Response:

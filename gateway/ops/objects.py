@@ -11,9 +11,17 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from backends import errors as be
-from backends.base import MAX_KEY_BYTES, ByteStream, DeleteResult, ObjectInfo
+from backends.base import (
+    MAX_KEY_BYTES,
+    ByteRange,
+    ByteStream,
+    DeleteResult,
+    GetResult,
+    ObjectInfo,
+    ObjectMeta,
+)
 from backends.wire.xml import child_text, children
-from gateway import conditions, objectacl
+from gateway import conditions, objectacl, parts
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error, from_backend
 from gateway.headers import (
@@ -25,6 +33,7 @@ from gateway.headers import (
 )
 from gateway.ops.acls import write_acl
 from gateway.ops.versions import delete_headers, version_headers, version_param
+from gateway.tagging import tagging_directive, tags_from_headers
 from gateway.xmlio import Doc, add
 
 MAX_DELETE_KEYS = 1000
@@ -64,11 +73,14 @@ def _checksum_mode(ctx: Ctx) -> bool:
 async def get_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     version = version_param(ctx.query)
-    if "partNumber" in ctx.query:
-        raise S3Error("NotImplemented", "GetObject with partNumber is not implemented.")
+    number = parts.part_number(ctx.query, ctx.headers)
     check_overrides(ctx.query)
-    byte_range = conditions.parse_range(ctx.headers.get("range"))
-    result = await ctx.backend.get_object(bucket, key, byte_range, version)
+    count = None
+    if number is None:
+        byte_range = conditions.parse_range(ctx.headers.get("range"))
+        result = await ctx.backend.get_object(bucket, key, byte_range, version)
+    else:
+        result, count = await _open_part(ctx, bucket, key, number, version)
     try:
         conditions.check(ctx.headers, result.info.etag, result.info.last_modified)
     except S3Error as err:
@@ -81,8 +93,13 @@ async def get_object(ctx: Ctx) -> Response:
     headers.update(version_headers(result.info))
     apply_overrides(headers, ctx.query)
     status = 200
-    if result.span is not None:
-        start, end = result.span
+    span = result.span
+    if span is None and number is not None and result.info.size:
+        span = (0, result.info.size - 1)  # part 1 of an object not uploaded in parts: all of it
+    if count is not None:
+        headers["x-amz-mp-parts-count"] = str(count)
+    if span is not None:
+        start, end = span
         headers["Content-Range"] = f"bytes {start}-{end}/{result.info.size}"
         headers["Content-Length"] = str(end - start + 1)
         status = 206
@@ -94,6 +111,21 @@ async def get_object(ctx: Ctx) -> Response:
         headers=headers,
         background=BackgroundTask(_close, result.body),
     )
+
+
+async def _open_part(
+    ctx: Ctx, bucket: str, key: str, number: int, version: str | None
+) -> tuple[GetResult, int | None]:
+    """Open part ``number``; the boundaries and the bytes must belong to one object, so a read that met
+    an object replaced after its boundaries were read is done again."""
+    for _ in range(3):
+        info = await ctx.backend.head_object(bucket, key, version)
+        read = await parts.locate(ctx.backend, bucket, key, number, info.etag, version)
+        result = await ctx.backend.get_object(bucket, key, read.range, version)
+        if result.info.etag == read.etag:
+            return result, read.count
+        await _close(result.body)
+    raise S3Error("ServiceUnavailable", "The object kept changing while its part was read.")
 
 
 async def _guarded(body: ByteStream) -> AsyncIterator[bytes]:
@@ -123,8 +155,7 @@ def _not_modified(info: ObjectInfo) -> Response:
 async def head_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     version = version_param(ctx.query)
-    if "partNumber" in ctx.query:
-        raise S3Error("NotImplemented", "HeadObject with partNumber is not implemented.")
+    number = parts.part_number(ctx.query, ctx.headers)
     check_overrides(ctx.query)
     info = await ctx.backend.head_object(bucket, key, version)
     try:
@@ -137,6 +168,11 @@ async def head_object(ctx: Ctx) -> Response:
     headers.update(version_headers(info))
     apply_overrides(headers, ctx.query)
     byte_range = conditions.parse_range(ctx.headers.get("range"))
+    if number is not None:
+        read = await parts.locate(ctx.backend, bucket, key, number, info.etag, version)
+        byte_range = read.range or (ByteRange(0, None) if info.size else None)
+        if read.count is not None:
+            headers["x-amz-mp-parts-count"] = str(read.count)
     status = 200
     length = info.size
     if byte_range is not None:
@@ -211,6 +247,28 @@ def deleted(el: etree._Element, key: str, version: str | None, result: DeleteRes
             add(el, "DeleteMarkerVersionId", result.version_id)
 
 
+async def _copy_tags(
+    ctx: Ctx,
+    src_bucket: str,
+    src_key: str,
+    src_version: str | None,
+    source: ObjectInfo,
+    meta: ObjectMeta | None,
+) -> ObjectMeta | None:
+    """The destination's tags per ``x-amz-tagging-directive``: REPLACE takes ``x-amz-tagging`` (none
+    when absent), COPY the source's. ``meta`` None (everything copied) stays None for COPY."""
+    if tagging_directive(ctx.headers) == "REPLACE":
+        fresh = meta if meta is not None else source.meta.copy()
+        return fresh.copy(tags=tags_from_headers(ctx.headers) or {}, tag_count=None)
+    if meta is None:
+        return None
+    try:
+        tags = await ctx.backend.get_object_tagging(src_bucket, src_key, version_id=src_version)
+    except be.NotImplementedByBackend:
+        tags = {}  # a backend without tags: the source has none
+    return meta.copy(tags=tags, tag_count=None)
+
+
 def parse_copy_source(value: str) -> tuple[str, str]:
     """``/bucket/key`` or ``bucket/key``, URL-encoded, optionally ``?versionId=null`` (UploadPartCopy)."""
     bucket, key, version = parse_copy_source_version(value)
@@ -272,6 +330,7 @@ async def copy_object(ctx: Ctx) -> Response:
         )
     if meta is None and "x-amz-storage-class" in ctx.headers:
         meta = source.meta.copy(storage_class=meta_from_headers(ctx.headers).storage_class)
+    meta = await _copy_tags(ctx, src_bucket, src_key, src_version, source, meta)
     # The copy gets the ACL the request asks for, never the source's (as S3).
     acl = await write_acl(ctx, bucket)
     if acl is not None or objectacl.HIDDEN in source.meta.user:

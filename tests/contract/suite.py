@@ -25,10 +25,12 @@ import pytest
 
 from backends import errors as be
 from backends.base import Backend, ByteRange, ObjectMeta
+from tests.contract.suite_attributes import AttributesContract
 from tests.contract.suite_conditional import ConditionalContract
 from tests.contract.suite_listing import ListingContract
 from tests.contract.suite_multipart import MultipartContract
 from tests.contract.suite_settings import SettingsContract
+from tests.contract.suite_tagging import TaggingContract
 from tests.contract.suite_versioning import VersioningContract
 from tests.helpers.bodies import (
     BodyFailed,
@@ -110,7 +112,13 @@ NASTY_KEYS = [
 
 @pytest.mark.anyio
 class BackendContract(
-    ListingContract, MultipartContract, ConditionalContract, SettingsContract, VersioningContract
+    ListingContract,
+    MultipartContract,
+    ConditionalContract,
+    SettingsContract,
+    VersioningContract,
+    TaggingContract,
+    AttributesContract,
 ):
     """The contract tests; subclasses provide the ``backend`` fixture."""
 

@@ -33,6 +33,8 @@ class TestContractOss(BackendContract):
 
     """OSS V4 signatures (the default)."""
 
+    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
+
     conditional_writes: ClassVar[frozenset[str]] = frozenset(
         {"if_none_match"}
     )  # x-oss-forbid-overwrite; no atomic If-Match
@@ -47,6 +49,8 @@ class TestContractOssV1(BackendContract):
     versioning: ClassVar[bool] = False  # versioning is not passed through to OSS yet (README gap table)
 
     """OSS V1 signatures (``OSS ak:sig``)."""
+
+    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset(
         {"if_none_match"}

@@ -66,6 +66,8 @@ class TestContractS3Moto(MotoContract):
     async def test_never_versioned_bucket(self, backend: Backend, bucket: str) -> None:
         await super().test_never_versioned_bucket(backend, bucket)
 
+    part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
+
     @pytest.fixture
     async def backend(self, moto: ServerProcess) -> AsyncIterator[Backend]:
         backend = S3Backend(s3_settings(moto.url, "moto-access", "moto-secret"), name="s3-moto")
@@ -90,6 +92,8 @@ class TestContractS3Gateway(BackendContract):
     )
 
     """The store is s3bridge itself (fs backend), checking every signature the backend sends."""
+
+    part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
 
     @pytest.fixture
     async def backend(self, gateway_store: ServerProcess) -> AsyncIterator[Backend]:

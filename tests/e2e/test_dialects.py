@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.clients import ACCESS_KEY, SECRET_KEY, make_client, sha256_file, write_random
+from tests.helpers.clients import ACCESS_KEY, SECRET_KEY, make_client, minio_client, sha256_file, write_random
 from tests.helpers.procs import ServerProcess
 
 MiB = 1024 * 1024
@@ -140,15 +140,7 @@ def test_sigv2_header_auth(gateway, bucket: str) -> None:
 
 
 def test_minio_py(gateway, bucket: str) -> None:
-    from minio import Minio
-
-    client = Minio(
-        f"127.0.0.1:{gateway.port}",
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        secure=False,
-        region="us-east-1",
-    )
+    client = minio_client(gateway.port)
     data = hashlib.sha256(b"minio").digest() * (11 * MiB // 32)
     client.put_object(
         bucket, "m/obj", io.BytesIO(data), len(data), part_size=5 * MiB, metadata={"x-amz-meta-k": "v"}

@@ -111,6 +111,9 @@ class OssEmulator:
         ops = self.ops
         copy = req.headers.get("x-oss-copy-source") is not None
         table: list[tuple[str, str | None, Callable[[Request, str, str], Response]]] = [
+            ("PUT", "tagging", ops.tagging.put),
+            ("GET", "tagging", ops.tagging.get),
+            ("DELETE", "tagging", ops.tagging.delete),
             ("PUT", "uploadId", ops.upload_part_copy if copy else ops.upload_part),
             ("PUT", None, ops.copy_object if copy else ops.put_object),
             ("GET", "uploadId", ops.list_parts),

@@ -9,6 +9,7 @@ from urllib.parse import quote, unquote
 
 import crcmod
 
+from tests.emulators import oss_tagging
 from tests.emulators.core import (
     EmulatorError,
     RangeNotSatisfiable,
@@ -107,6 +108,7 @@ class Operations:
         self.store = store
         self.region = region
         self.domain = domain
+        self.tagging = oss_tagging.TaggingOps(store)
 
     def refuse_unknown(self, req: Request, allowed: set[str]) -> None:
         for name, _ in req.query:
@@ -327,10 +329,17 @@ class Operations:
         forbid = _forbid_overwrite(req)
         if forbid and self._exists(bucket, key):  # early, before the body; decided again with the write
             raise EmulatorError(409, "FileAlreadyExists", "The object you specified already exists.")
+        tags = oss_tagging.from_header(req)
         blob = self._receive(req)
         try:
             rec = self.store.put_object(
-                bucket, key, blob, _stored_headers(req), {"crc64": self._crc(blob)}, create_only=forbid
+                bucket,
+                key,
+                blob,
+                _stored_headers(req),
+                {"crc64": self._crc(blob)},
+                create_only=forbid,
+                tags=tags,
             )
         except BaseException:
             blob.discard()
@@ -372,8 +381,11 @@ class Operations:
         if directive not in ("COPY", "REPLACE"):
             raise EmulatorError(400, "InvalidArgument", "x-oss-metadata-directive must be COPY or REPLACE.")
         headers = _stored_headers(req) if directive == "REPLACE" else None
+        tags = None  # Copy: the source's
+        if oss_tagging.copy_directive(req) == "replace":
+            tags = oss_tagging.from_header(req) or {}
         rec = self.store.copy_object(
-            _bucket_of(req), src.key, bucket, key, headers, create_only=_forbid_overwrite(req)
+            _bucket_of(req), src.key, bucket, key, headers, create_only=_forbid_overwrite(req), tags=tags
         )
         root = element(
             "CopyObjectResult",
@@ -395,7 +407,7 @@ class Operations:
             headers.append(("x-oss-hash-crc64ecma", rec.extra["crc64"]))
         for name, value in rec.headers.items():
             headers.append((name, value))
-        return headers
+        return headers + oss_tagging.count_header(rec.tags)
 
     def _read(self, req: Request, bucket: str, key: str, head: bool) -> Response:
         rec = self.store.get_object(bucket, key)
@@ -444,7 +456,7 @@ class Operations:
     def initiate_upload(self, req: Request, bucket: str, key: str) -> Response:
         _key_check(key)
         list(req.body())
-        up = self.store.create_upload(bucket, key, _stored_headers(req))
+        up = self.store.create_upload(bucket, key, _stored_headers(req), oss_tagging.from_header(req))
         root = element(
             "InitiateMultipartUploadResult",
             None,

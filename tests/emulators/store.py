@@ -50,6 +50,7 @@ class ObjectRecord:
     path: Path
     headers: dict[str, str] = field(default_factory=dict)  # stored content headers and user metadata
     extra: dict[str, Any] = field(default_factory=dict)  # dialect data (object type, crc, ...)
+    tags: dict[str, str] = field(default_factory=dict)  # object tags (dialects that have them)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class UploadRecord:
     initiated: float
     headers: dict[str, str]
     parts: dict[int, PartRecord] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # given to the object at completion
 
 
 @dataclass
@@ -176,6 +178,7 @@ class Store:
         headers: dict[str, str],
         extra: dict[str, Any] | None = None,
         create_only: bool = False,
+        tags: dict[str, str] | None = None,
     ) -> ObjectRecord:
         """``create_only`` (OSS's ``x-oss-forbid-overwrite``) is decided under the lock with the write."""
         with self._lock:
@@ -185,6 +188,7 @@ class Store:
                 key, blob.size, blob.md5_hex, time.time(), self._adopt(blob.path), dict(headers)
             )
             record.extra.update(extra or {})
+            record.tags = dict(tags or {})
             self._replace(b, record)
             return record
 
@@ -209,6 +213,14 @@ class Store:
             raise EmulatorError(404, "NoSuchKey", "The specified key does not exist.", Key=key)
         return rec
 
+    def set_tags(self, bucket: str, key: str, tags: dict[str, str]) -> None:
+        """Replace an object's tags; the record's other fields stay."""
+        with self._lock:
+            rec = self.require_bucket(bucket).objects.get(key)
+            if rec is None:
+                raise EmulatorError(404, "NoSuchKey", "The specified key does not exist.", Key=key)
+            rec.tags = dict(tags)
+
     def delete_object(self, bucket: str, key: str) -> bool:
         with self._lock:
             b = self.require_bucket(bucket)
@@ -226,8 +238,9 @@ class Store:
         headers: dict[str, str] | None,
         extra: dict[str, Any] | None = None,
         create_only: bool = False,
+        tags: dict[str, str] | None = None,
     ) -> ObjectRecord:
-        """Copy the body on disk; ``headers`` None keeps the source's."""
+        """Copy the body on disk; ``headers`` (``tags``) None keeps the source's."""
         src = self.get_object(src_bucket, src_key)
         self.require_bucket(dst_bucket)
         tmp = self._tmp / uuid.uuid4().hex
@@ -243,6 +256,7 @@ class Store:
                 self._adopt(tmp),
                 dict(src.headers if headers is None else headers),
                 dict(src.extra if extra is None else extra),
+                dict(src.tags if tags is None else tags),
             )
             self._replace(b, record)
             return record
@@ -259,10 +273,13 @@ class Store:
         return _page(keys, prefix, delimiter, start_after, max_keys)
 
     # multipart
-    def create_upload(self, bucket: str, key: str, headers: dict[str, str]) -> UploadRecord:
+    def create_upload(
+        self, bucket: str, key: str, headers: dict[str, str], tags: dict[str, str] | None = None
+    ) -> UploadRecord:
         with self._lock:
             b = self.require_bucket(bucket)
             rec = UploadRecord(bucket, key, uuid.uuid4().hex.upper(), time.time(), dict(headers))
+            rec.tags = dict(tags or {})
             b.uploads[rec.upload_id] = rec
             return rec
 
@@ -375,6 +392,7 @@ class Store:
             record = ObjectRecord(
                 key, size, etag, time.time(), self._adopt(tmp), dict(up.headers), dict(extra or {})
             )
+            record.tags = dict(up.tags)
             self._replace(b, record)
         for part in up.parts.values():
             part.path.unlink(missing_ok=True)

@@ -151,7 +151,7 @@ def test_unimplemented_operation_refused(bucket: oss2.Bucket) -> None:
     assert (caught.value.status, caught.value.code) == (501, "NotImplemented")
     bucket.put_object("k", b"x")
     with pytest.raises(oss2.exceptions.ServerError) as caught:
-        bucket.put_object_tagging("k", oss2.models.Tagging())
+        bucket.put_symlink("k", "link")
     assert caught.value.status == 501
 
 
@@ -232,3 +232,44 @@ def test_data_dir_is_used(tmp_path: Path) -> None:
         b.create_bucket()
         b.put_object("k", b"stored on disk")
     assert any(p.read_bytes() == b"stored on disk" for p in (tmp_path / "data" / "data").iterdir())
+
+
+def _tagging(*pairs: tuple[str, str]) -> oss2.models.Tagging:
+    rule = oss2.models.TaggingRule()
+    rule.tagging_rule.update(pairs)  # not rule.add, which checks lengths before the server does
+    return oss2.models.Tagging(rule)
+
+
+def test_object_tagging(bucket: oss2.Bucket) -> None:
+    bucket.put_object("tagged", b"x", headers={"x-oss-tagging": "a=1&b=two%20words"})
+    assert bucket.get_object_tagging("tagged").tag_set.tagging_rule == {"a": "1", "b": "two words"}
+    assert bucket.head_object("tagged").headers["x-oss-tagging-count"] == "2"
+    bucket.put_object_tagging("tagged", _tagging(("c", "3")))
+    assert bucket.get_object_tagging("tagged").tag_set.tagging_rule == {"c": "3"}
+    bucket.copy_object(bucket.bucket_name, "tagged", "copy")
+    assert bucket.get_object_tagging("copy").tag_set.tagging_rule == {"c": "3"}
+    headers = {"x-oss-tagging-directive": "Replace", "x-oss-tagging": "d=4"}
+    bucket.copy_object(bucket.bucket_name, "tagged", "replaced", headers=headers)
+    assert bucket.get_object_tagging("replaced").tag_set.tagging_rule == {"d": "4"}
+    bucket.delete_object_tagging("tagged")
+    assert bucket.get_object_tagging("tagged").tag_set.tagging_rule == {}
+    assert "x-oss-tagging-count" not in bucket.head_object("tagged").headers
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [(f"k{n}", "v") for n in range(11)],
+        [("k" * 129, "v")],
+        [("k", "v" * 257)],
+        [("mail", "me@example.com")],
+    ],
+    ids=["eleven-tags", "long-key", "long-value", "at-sign"],
+)
+def test_object_tagging_rules(bucket: oss2.Bucket, pairs: list[tuple[str, str]]) -> None:
+    bucket.put_object("rules", b"x")
+    with pytest.raises(oss2.exceptions.ServerError) as caught:
+        bucket.put_object_tagging("rules", _tagging(*pairs))
+    assert (caught.value.status, caught.value.code) == (400, "InvalidTag")
+    with pytest.raises(oss2.exceptions.NoSuchKey):
+        bucket.get_object_tagging("absent")

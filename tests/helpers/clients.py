@@ -86,3 +86,12 @@ def write_random(path: Path, size: int, seed: int = 0) -> Path:
             f.write(rng.randbytes(n))
             left -= n
     return path
+
+
+def minio_client(port: int) -> Any:
+    """minio-py pointed at a gateway on loopback ``port`` with the e2e key pair (no region lookup)."""
+    from minio import Minio
+
+    return Minio(
+        f"127.0.0.1:{port}", access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False, region="us-east-1"
+    )
