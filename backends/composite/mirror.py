@@ -218,21 +218,18 @@ class Mirror(Backend):
             "DeleteBucket", await self._all(lambda i, m: m.delete_bucket(bucket)), missing=be.NoSuchBucket
         )
 
-    # -- bucket settings: on every member, or refused (a member missing a policy change would enforce
-    # the old policy when it answers reads) ------------------------------------------------------------
+    # -- bucket settings: written like objects, by quorum (a member that missed a change is as stale
+    # as one that missed an object write, and the same write_quorum bounds it) -----------------------
     async def get_bucket_setting(self, bucket: str, name: str) -> bytes | None:
         return await self._read(lambda m: m.get_bucket_setting(bucket, name))
 
-    async def _on_every_member(self, call: Callable[[int, Backend], Awaitable[None]]) -> None:
-        for outcome in (await self._all(call)).values():
-            if isinstance(outcome, BaseException):
-                raise outcome
-
     async def put_bucket_setting(self, bucket: str, name: str, document: bytes) -> None:
-        await self._on_every_member(lambda i, m: m.put_bucket_setting(bucket, name, document))
+        outcomes = await self._all(lambda i, m: m.put_bucket_setting(bucket, name, document))
+        self._quorum("PutBucketSetting", outcomes)
 
     async def delete_bucket_setting(self, bucket: str, name: str) -> None:
-        await self._on_every_member(lambda i, m: m.delete_bucket_setting(bucket, name))
+        outcomes = await self._all(lambda i, m: m.delete_bucket_setting(bucket, name))
+        self._quorum("DeleteBucketSetting", outcomes)
 
     # -- objects -----------------------------------------------------------------------------------
     async def _teed(

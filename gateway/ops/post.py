@@ -25,6 +25,7 @@ from gateway.ops.acls import write_acl
 from gateway.ops.objects import check_key
 from gateway.payload import PayloadDecoder
 from gateway.postform import FormParser, FormReader
+from gateway.tagging import tags_from_document
 from gateway.unsupported import refuse_unsupported
 from gateway.xmlio import Doc, add
 
@@ -36,7 +37,7 @@ CONTENT_FIELDS = (
 #: Form fields that describe the file's bytes, as a PutObject's headers do.
 INTEGRITY_FIELDS = ("content-md5",)
 #: Form fields whose header twin the unsupported-protection table judges (``acl`` is ``x-amz-acl``).
-AS_HEADERS = {"acl": "x-amz-acl", "tagging": "x-amz-tagging"}
+AS_HEADERS = {"acl": "x-amz-acl"}
 ACL_HEADERS = ("x-amz-acl", *GRANT_HEADERS)
 
 
@@ -143,6 +144,8 @@ async def post_object(ctx: Ctx) -> Response:
     refuse_unsupported(as_headers, owner)
     acl = await write_acl(ctx, bucket, {n: v for n, v in as_headers.items() if n in ACL_HEADERS})
     meta = objectacl.attach(meta_from_headers(_meta_fields(fields)), acl)
+    if "tagging" in fields:  # S3's form field: a Tagging document, as PutObjectTagging's body
+        meta.tags = tags_from_document(fields["tagging"].encode())
     body = FormFileBody(reader, _decoder(fields), low, high)
     info = await ctx.backend.put_object(bucket, key, body, meta)
     await reader.drain()

@@ -39,13 +39,28 @@ async def test_anonymous_form_on_a_read_only_public_bucket_is_refused(gw: InProc
     assert_s3_error(await gw.request("HEAD", "/show/anon.txt"), 404, "NoSuchKey")
 
 
+def _tagging(*pairs: tuple[str, str]) -> str:
+    tags = "".join(f"<Tag><Key>{k}</Key><Value>{v}</Value></Tag>" for k, v in pairs)
+    return f"<Tagging><TagSet>{tags}</TagSet></Tagging>"
+
+
+async def test_tagging_field_tags_the_object(gw: InProcessGateway) -> None:
+    form = {"key": "tagged", "tagging": _tagging(("team", "blue"), ("tier", "gold"))}
+    answer = await gw.client.post("/drop", data=form, files={"file": ("a", b"x")})
+    assert answer.status_code == 204, answer.text
+    assert (await gw.request("HEAD", "/drop/tagged")).headers["x-amz-tagging-count"] == "2"
+    got = await gw.request("GET", "/drop/tagged?tagging")
+    assert b"<Key>team</Key><Value>blue</Value>" in got.content
+
+
 @pytest.mark.parametrize(
     ("fields", "status", "code"),
     [
         ({"acl": "public-read"}, 400, "AccessControlListNotSupported"),
         ({"acl": "private"}, 204, None),
         ({"acl": "bucket-owner-full-control"}, 204, None),
-        ({"tagging": "<Tagging/>"}, 501, "NotImplemented"),
+        ({"tagging": "<Tagging><TagSet><Tag><Key>k</Key></TagSet>"}, 400, "MalformedXML"),
+        ({"tagging": _tagging(("aws:k", "v"))}, 400, "InvalidTag"),
         ({"x-amz-server-side-encryption": "AES256"}, 501, "NotImplemented"),
         ({"x-amz-storage-class": "NOPE"}, 400, "InvalidStorageClass"),
         ({"x-amz-meta-big": "x" * 3000}, 400, "MetadataTooLarge"),
