@@ -59,6 +59,7 @@ from backends.base import (
 from backends.bridge import DEFAULT_THREADS
 from backends.fs import versions as fs_versions
 from backends.fs.bucketsettings import BucketSettingsFiles
+from backends.fs.completions import Completions
 from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
 from backends.fs.io import READ_CHUNK, FileBody, FileIO, os_error
 from backends.fs.keylocks import KeyLocks, check_condition
@@ -105,6 +106,7 @@ class FsBackend(Backend):
         self.state = os.path.join(self.root, STATE_DIR)
         self.temps = ProcessTempDir(os.path.join(self.state, "tmp"))
         self.uploads = UploadStore(os.path.join(self.state, "uploads"), self.temps)
+        self.completions = Completions(self.uploads.uploads_dir)
         self.key_locks = KeyLocks(os.path.join(self.state, "locks"))
         self.settings_files = BucketSettingsFiles(lambda: self.tmp, fsync)
 
@@ -602,7 +604,13 @@ class FsBackend(Backend):
         cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         base, components = await self.io.run(self._object_path, bucket, key)
-        upload = await self.io.run(self._upload, bucket, key, upload_id)
+        try:
+            upload = await self.io.run(self._upload, bucket, key, upload_id)
+        except be.NoSuchUpload:
+            done = await self.io.run(self.completions.find, bucket, key, upload_id)
+            if done is None:
+                raise
+            return done  # a retry of a completion that succeeded: the same answer
         chosen = await self.io.run(check_completion, upload, parts)
         records = [record for _, record in chosen]
         sums, kind = object_checksums(records, upload.object_meta(), parts)
@@ -622,6 +630,9 @@ class FsBackend(Backend):
         meta = upload.object_meta().copy(checksums=sums, checksum_type=kind)
         record = Record(multipart_etag(records), time.time_ns(), meta_to_dict(meta), size=temp.size)
         await self._commit(temp, record, base, components, (bucket, key, cond))
+        await self.io.checked(
+            "recording a completion", self.completions.remember, bucket, upload_id, key, record, self.tmp
+        )
         with contextlib.suppress(be.NoSuchUpload):
             await self.io.run(self.uploads.remove, upload)
         return record.object_info(key)
