@@ -53,6 +53,20 @@ def _short(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+def _delete_marker(exc: S3Error, status: int | None, backend: str, detail: str) -> be.BackendError | None:
+    """A read that met a delete marker: the store says so in its headers (404 for the current version,
+    405 for a marker named by id), with the marker's version id."""
+    headers = exc.response.headers if exc.response is not None else {}
+    if (headers.get("x-amz-delete-marker") or "").lower() != "true":
+        return None
+    version = headers.get("x-amz-version-id")
+    if status == 404:
+        return be.DeleteMarkerCurrent(version, detail=detail, backend=backend)
+    if status == 405:
+        return be.DeleteMarkerVersion(version, detail=detail, backend=backend)
+    return None
+
+
 def map_error(exc: BaseException, backend: str) -> BaseException:
     """The contract error for an SDK/transport failure; contract errors and others pass through."""
     if isinstance(exc, be.BackendError):
@@ -61,6 +75,9 @@ def map_error(exc: BaseException, backend: str) -> BaseException:
         status = _status(exc)
         kind = classify(exc.code, status)
         detail = _short(f"{exc.code} (HTTP {status}): {exc.message or ''}".strip())
+        marker = _delete_marker(exc, status, backend, detail)
+        if marker is not None:
+            return marker
         if kind is be.InvalidRange:
             _, size = parse_content_range(exc.response.headers.get("Content-Range") if exc.response else None)
             return be.InvalidRange(detail=detail, backend=backend, size=size)

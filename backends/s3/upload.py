@@ -34,10 +34,22 @@ def send(
     query: dict[str, str] | None = None,
 ) -> str:
     """PUT a streamed body (object or part) and return its ETag; an empty final body is checked first."""
+    return send_versioned(client, bucket, key, stream, headers, query)[0]
+
+
+def send_versioned(
+    client: StreamingMinio,
+    bucket: str,
+    key: str,
+    stream: SizedStream,
+    headers: dict[str, str],
+    query: dict[str, str] | None = None,
+) -> tuple[str, str | None]:
+    """``send``, with the version id the store gave the object (None in a bucket never versioned)."""
     if stream.length == 0 and stream.final:
         stream.check_end()
     resp: Any = client._execute("PUT", bucket, key, body=stream, headers=headers, query_params=query)  # type: ignore[arg-type]
-    return strip_etag(resp.headers.get("etag"))
+    return strip_etag(resp.headers.get("etag")), resp.headers.get("x-amz-version-id")
 
 
 def condition_headers(cond: WriteCondition) -> dict[str, str]:
@@ -96,9 +108,10 @@ def put_multipart(
     headers: dict[str, str],
     part_size: int,
     cond: dict[str, str] | None = None,
-) -> tuple[str, int]:
+) -> tuple[str, int, str | None]:
     """The store's multipart for a body over the threshold (streamed parts) or of unknown size (buffered);
-    ``cond`` (condition_headers) goes on the request that makes the object visible."""
+    ``cond`` (condition_headers) goes on the request that makes the object visible. Returns the ETag,
+    the size and the version id the store gave the object."""
     cond = cond or {}
     if size is not None:
         part_size = max(part_size, math.ceil(size / MAX_PART_NUMBER))
@@ -107,7 +120,7 @@ def put_multipart(
         first = read_up_to(reader, part_size)
         if reader.drain_to_eof():  # it all fits one request: a plain PutObject
             resp = client._put_object(bucket, key, first, {**headers, **cond})  # type: ignore[arg-type]
-            return strip_etag(resp.etag), len(first)
+            return strip_etag(resp.etag), len(first), resp.version_id
     upload_id = create_upload(client, bucket, key, headers)
     try:
         parts: list[Part] = []
@@ -141,7 +154,7 @@ def put_multipart(
         etag = strip_etag(text_of(done.data, "ETag"))
         if not etag:
             raise be.BackendUnavailable(detail="CompleteMultipartUpload answered without an ETag")
-        return etag, total
+        return etag, total, done.headers.get("x-amz-version-id")
     except BaseException:
         abort_quietly(client, bucket, key, upload_id)
         raise

@@ -44,7 +44,7 @@ LIST_PARTS_NO_SUCH_KEY = rgw_deviation(
 
 
 class RgwContract(BackendContract):
-    versioning: ClassVar[bool] = False  # versioning is not passed through to s3/obs yet (README gap table)
+    versioning: ClassVar[bool] = False  # versioning is not passed through to obs yet (README gap table)
 
     """The contract suite against RGW, with the deviations from AWS every backend meets marked."""
 
@@ -163,6 +163,7 @@ async def s3_backend(cluster: RgwCluster) -> AsyncIterator[Backend]:
 
 
 class TestContractS3Rgw(S3RgwContract):
+    versioning: ClassVar[bool] = True  # the store's own versioning, passed through
     @pytest.fixture
     async def backend(self, rgw_cluster: RgwCluster) -> AsyncIterator[Backend]:
         async for backend in s3_backend(rgw_cluster):
