@@ -163,7 +163,7 @@ class S3App:
         are refused (only now, so an unauthorised caller learns nothing from them)."""
         route = call.route
         self.policy.authorize(auth.access_key, call.target.bucket, route.right, public_read=route.public)
-        refuse_unsupported(call.request.headers, OWNER_ID)
+        refuse_unsupported(call.request.headers, OWNER_ID, route.operation)
 
     async def dispatch(self, call: _Call, auth: AuthResult, ex: _Exchange) -> Response:
         """The operation's handler, against the backend tree."""

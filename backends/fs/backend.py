@@ -57,6 +57,7 @@ from backends.base import (
     WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS
+from backends.fs import objectlock
 from backends.fs import versions as fs_versions
 from backends.fs.bucketsettings import BucketSettingsFiles
 from backends.fs.completions import Completions
@@ -415,11 +416,21 @@ class FsBackend(Backend):
     async def delete_object(
         self, bucket: str, key: str, version_id: str | None = None
     ) -> DeleteResult | None:
+        return await self._delete(bucket, key, version_id, bypass=False)
+
+    async def delete_object_bypassing_governance(
+        self, bucket: str, key: str, version_id: str
+    ) -> DeleteResult:
+        return await self._delete(bucket, key, version_id, bypass=True) or DeleteResult()
+
+    async def _delete(
+        self, bucket: str, key: str, version_id: str | None, bypass: bool
+    ) -> DeleteResult | None:
         def delete() -> DeleteResult | None:
             base, components = self._object_path(bucket, key)
             status = self._versioning(base)
             if status is not None or version_id not in (None, "null"):
-                return self._delete_versioned(bucket, key, base, components, status, version_id)
+                return self._delete_versioned(bucket, key, base, components, status, version_id, bypass)
             try:
                 os.unlink(os.path.join(base, *components))
             except (FileNotFoundError, NotADirectoryError):
@@ -440,8 +451,10 @@ class FsBackend(Backend):
         components: list[str],
         status: str | None,
         version_id: str | None,
+        bypass: bool = False,
     ) -> DeleteResult:
-        """A delete in a versioned bucket, or of a named version (blocking, under the key lock)."""
+        """A delete in a versioned bucket, or of a named version (blocking, under the key lock); a
+        locked version is refused (fs_objectlock)."""
         if status is None:  # never versioned: only ``null`` names a version, and was handled before
             fs_versions.check_id(version_id or "", self.name)
             return DeleteResult()
@@ -452,6 +465,7 @@ class FsBackend(Backend):
                     result = fs_versions.mark_deleted(files, status, self.tmp, self.fsync)
                 else:
                     fs_versions.check_id(version_id, self.name)
+                    objectlock.guard_delete(files, version_id, bypass, self.name)
                     result = fs_versions.delete_version(files, version_id)
         except OSError as exc:
             raise os_error(exc, "delete") from None
@@ -540,6 +554,58 @@ class FsBackend(Backend):
             )
 
         return await self.io.checked("list versions", page)
+
+    # -- object lock (see fs_objectlock) ---------------------------------------------------------
+    async def enable_object_lock(self, bucket: str) -> None:
+        await self.put_bucket_versioning(bucket, "Enabled")
+
+    async def put_object_retention(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        mode: str | None,
+        retain_until: str | None,
+        bypass_governance: bool = False,
+    ) -> ObjectInfo:
+        def check(meta: dict[str, object]) -> None:
+            objectlock.check_retention_change(meta, mode, retain_until, bypass_governance, self.name)
+
+        changes: dict[str, object] = {"lock_mode": mode, "lock_retain_until": retain_until if mode else None}
+        return await self._relock(bucket, key, version_id, changes, check)
+
+    async def put_object_legal_hold(
+        self, bucket: str, key: str, version_id: str | None, on: bool
+    ) -> ObjectInfo:
+        return await self._relock(bucket, key, version_id, {"legal_hold": on}, None)
+
+    async def _relock(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        changes: dict[str, object],
+        check: Callable[[dict[str, object]], None] | None,
+    ) -> ObjectInfo:
+        def relock() -> ObjectInfo:
+            base, components = self._object_path(bucket, key)
+            status = self._versioning(base)
+            if version_id is not None:
+                fs_versions.check_id(version_id, self.name)
+            with self.key_locks.hold(bucket, key):
+                record = objectlock.rewrite_lock(
+                    KeyFiles.of(base, components),
+                    version_id,
+                    status,
+                    changes,
+                    self.tmp,
+                    self.fsync,
+                    self.name,
+                    check,
+                )
+            return record.object_info(key)
+
+        return await self.io.checked("changing an object lock", relock)
 
     # -- multipart -------------------------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:

@@ -52,6 +52,11 @@ async def create_bucket(ctx: Ctx) -> Response:
 
         region = child_text(parse(body), "LocationConstraint") or None
     await ctx.backend.create_bucket(bucket, region)
+    ctx.settings.forget(bucket)  # a bucket of the same name deleted just before had its own settings
+    if ctx.headers.get("x-amz-bucket-object-lock-enabled", "").strip().lower() == "true":
+        from gateway.ops.objectlock import enable_on_new_bucket  # it imports this module (owner)
+
+        await enable_on_new_bucket(ctx, bucket)
     return empty(200, {"Location": f"/{bucket}"})
 
 

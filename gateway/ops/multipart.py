@@ -19,6 +19,7 @@ from gateway import conditions
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
 from gateway.headers import checksum_headers, meta_from_headers
+from gateway.ops import objectlock
 from gateway.ops.buckets import owner
 from gateway.ops.listing import key_encoder
 from gateway.ops.objects import check_key, parse_copy_source
@@ -51,6 +52,7 @@ async def create_multipart_upload(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
     meta = meta_from_headers(ctx.headers)
+    meta = meta.copy(**await objectlock.new_version_lock(ctx, bucket))
     algorithm = ctx.headers.get("x-amz-checksum-algorithm")
     headers: dict[str, str] = {}
     if algorithm:
