@@ -28,6 +28,7 @@ from backends.base import Backend, ByteRange, ObjectMeta
 from tests.contract.suite_conditional import ConditionalContract
 from tests.contract.suite_listing import ListingContract
 from tests.contract.suite_multipart import MultipartContract
+from tests.contract.suite_objectlock import ObjectLockContract
 from tests.contract.suite_settings import SettingsContract
 from tests.contract.suite_versioning import VersioningContract
 from tests.helpers.bodies import (
@@ -110,7 +111,12 @@ NASTY_KEYS = [
 
 @pytest.mark.anyio
 class BackendContract(
-    ListingContract, MultipartContract, ConditionalContract, SettingsContract, VersioningContract
+    ListingContract,
+    MultipartContract,
+    ConditionalContract,
+    SettingsContract,
+    VersioningContract,
+    ObjectLockContract,
 ):
     """The contract tests; subclasses provide the ``backend`` fixture."""
 

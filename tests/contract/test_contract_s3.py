@@ -54,7 +54,6 @@ def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:
 
 
 class TestContractS3Moto(MotoContract):
-
     @pytest.mark.xfail(
         strict=True,
         reason="moto deviates from AWS: versionId=null on a bucket never versioned is 400 Bad request",
