@@ -51,7 +51,14 @@ CASES: list[tuple[str, operations.Target, dict[str, str], dict[str, str], str | 
     ("GET", "object", {"acl": ""}, {}, "GetObjectAcl"),
     ("GET", "object", {"tagging": ""}, {}, "GetObjectTagging"),
     ("PUT", "object", {"tagging": ""}, {}, "NotImplemented"),
-    ("GET", "object", {"retention": ""}, {}, "NotImplemented"),
+    ("GET", "object", {"retention": ""}, {}, "GetObjectRetention"),
+    ("PUT", "object", {"retention": ""}, {}, "PutObjectRetention"),
+    ("DELETE", "object", {"retention": ""}, {}, "NotImplemented"),
+    ("GET", "object", {"legal-hold": ""}, {}, "GetObjectLegalHold"),
+    ("PUT", "object", {"legal-hold": ""}, {}, "PutObjectLegalHold"),
+    ("PUT", "bucket", {"object-lock": ""}, {}, "PutObjectLockConfiguration"),
+    ("GET", "bucket", {"object-lock": ""}, {}, "GetObjectLockConfiguration"),
+    ("DELETE", "bucket", {"object-lock": ""}, {}, "NotImplemented"),
     ("PUT", "object", {}, COPY, "CopyObject"),
     ("PUT", "object", {}, {}, "PutObject"),
     ("GET", "object", {}, {}, "GetObject"),
@@ -60,6 +67,10 @@ CASES: list[tuple[str, operations.Target, dict[str, str], dict[str, str], str | 
     ("DELETE", "object", {}, {}, "DeleteObject"),
     ("POST", "object", {}, {}, None),
 ]
+
+
+#: (method, sub-resource) pairs of the NotImplemented lists that a line before them serves.
+SERVED = {("GET", "object-lock"), ("PUT", "object-lock"), ("PUT", "retention"), ("PUT", "legal-hold")}
 
 
 @pytest.mark.parametrize(("method", "target", "query", "headers", "expected"), CASES)
@@ -79,6 +90,8 @@ def test_request_resolves_to_its_operation(
                                                                    "acl", "versions"}))  # fmt: skip
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "POST"])
 def test_unsupported_bucket_subresources_answer_not_implemented(sub: str, method: str) -> None:
+    if (method, sub) in SERVED:
+        pytest.skip(f"{method} ?{sub} is served (see CASES)")
     route = match(method, "bucket", {sub: ""}, {})
     assert route is not None and route.operation == "NotImplemented"
 
@@ -86,6 +99,8 @@ def test_unsupported_bucket_subresources_answer_not_implemented(sub: str, method
 @pytest.mark.parametrize("sub", UNSUPPORTED_OBJECT)
 def test_unsupported_object_subresources_answer_not_implemented(sub: str) -> None:
     for method in ("PUT", "DELETE", "POST"):
+        if (method, sub) in SERVED:
+            continue
         route = match(method, "object", {sub: ""}, {})
         assert route is not None and route.operation == "NotImplemented", (method, sub)
 

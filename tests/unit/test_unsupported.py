@@ -58,3 +58,13 @@ def test_refused(header: str, value: str, code: str) -> None:
 )
 def test_accepted(header: str, value: str) -> None:
     refuse_unsupported({header: value}, OWNER)
+
+
+@pytest.mark.parametrize("operation", ["PutObject", "CopyObject", "CreateMultipartUpload"])
+def test_lock_headers_are_left_to_the_writes_that_serve_them(operation: str) -> None:
+    headers = {"x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-legal-hold": "ON"}
+    refuse_unsupported(headers, "owner", operation)  # the handler refuses what the bucket cannot lock
+    with pytest.raises(S3Error) as err:
+        refuse_unsupported(headers, "owner", "UploadPart")
+    assert err.value.code == "NotImplemented"
+    refuse_unsupported({"x-amz-bucket-object-lock-enabled": "true"}, "owner", "CreateBucket")
