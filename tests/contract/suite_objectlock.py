@@ -46,7 +46,9 @@ class ObjectLockContract:
     async def test_compliance_is_never_removed_early(self, backend: Backend, bucket: str) -> None:
         await self._locked_bucket(backend, bucket)
         until = _iso(DAY)
-        version = await self._put_locked(backend, bucket, "c", lock_mode="COMPLIANCE", lock_retain_until=until)
+        version = await self._put_locked(
+            backend, bucket, "c", lock_mode="COMPLIANCE", lock_retain_until=until
+        )
         head = await backend.head_object(bucket, "c", version)
         assert (head.meta.lock_mode, head.meta.lock_retain_until) == ("COMPLIANCE", until)
         with pytest.raises(be.ObjectLocked):
@@ -65,13 +67,17 @@ class ObjectLockContract:
 
     async def test_governance_yields_to_bypass_only(self, backend: Backend, bucket: str) -> None:
         await self._locked_bucket(backend, bucket)
-        version = await self._put_locked(backend, bucket, "g", lock_mode="GOVERNANCE", lock_retain_until=_iso(DAY))
+        version = await self._put_locked(
+            backend, bucket, "g", lock_mode="GOVERNANCE", lock_retain_until=_iso(DAY)
+        )
         with pytest.raises(be.ObjectLocked):
             await backend.delete_object(bucket, "g", version)
         with pytest.raises(be.ObjectLocked):
             await backend.put_object_retention(bucket, "g", version, None, None)
         await backend.put_object_retention(bucket, "g", version, "COMPLIANCE", _iso(DAY))  # stricter: allowed
-        other = await self._put_locked(backend, bucket, "g2", lock_mode="GOVERNANCE", lock_retain_until=_iso(DAY))
+        other = await self._put_locked(
+            backend, bucket, "g2", lock_mode="GOVERNANCE", lock_retain_until=_iso(DAY)
+        )
         await backend.delete_object_bypassing_governance(bucket, "g2", other)
         with pytest.raises(be.NoSuchVersion):
             await backend.head_object(bucket, "g2", other)

@@ -86,10 +86,6 @@ class TestContractS3Moto(MotoContract):
     async def test_delete_marker_and_restore(self, backend: Backend, bucket: str) -> None:
         await super().test_delete_marker_and_restore(backend, bucket)
 
-    @moto_deviation("CompleteMultipartUpload repeated after it succeeded answers 500", be.BackendUnavailable)
-    async def test_complete_repeated(self, backend: Backend, bucket: str) -> None:
-        await super().test_complete_repeated(backend, bucket)
-
     @moto_deviation("CompleteMultipartUpload ignores If-Match", pytest.fail.Exception)
     async def test_conditional_complete(self, backend: Backend, bucket: str) -> None:
         await super().test_conditional_complete(backend, bucket)
