@@ -66,6 +66,11 @@ def _from_oss_error(exc: oe.OssError, backend: str, missing: type[be.BackendErro
     detail = f"OSS {status} {code}: {exc.message} (request id {exc.request_id or '-'})"
     if status < 0:
         return be.BackendUnavailable(detail=detail, backend=backend)
+    from backends.oss.versions import delete_marker_error  # it imports this module's helpers
+
+    marker = delete_marker_error(status, exc.headers or {}, detail, backend)
+    if marker is not None:
+        return marker
     cls = classify(code, status, missing=missing)
     if code not in BY_CODE:  # OSS's reading of a status without a code we know
         if status >= 500:

@@ -30,7 +30,6 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess
 
 class TestContractOss(BackendContract):
     repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
-    versioning: ClassVar[bool] = False  # versioning is not passed through to OSS yet (README gap table)
 
     """OSS V4 signatures (the default)."""
 
@@ -46,7 +45,6 @@ class TestContractOss(BackendContract):
 
 class TestContractOssV1(BackendContract):
     repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
-    versioning: ClassVar[bool] = False  # versioning is not passed through to OSS yet (README gap table)
 
     """OSS V1 signatures (``OSS ak:sig``)."""
 
