@@ -20,6 +20,7 @@ from backends import errors as be
 from backends.base import CONTENT_HEADERS, ObjectMeta
 from backends.bridge import BodyReadError, SyncReader, read_up_to
 from backends.wire.etag import normal_etag
+from backends.wire.markers import delete_marker_error
 from backends.wire.status import ACCESS_CODES, BY_CODE, classify
 
 _CONTENT_HEADERS = CONTENT_HEADERS
@@ -66,9 +67,7 @@ def _from_oss_error(exc: oe.OssError, backend: str, missing: type[be.BackendErro
     detail = f"OSS {status} {code}: {exc.message} (request id {exc.request_id or '-'})"
     if status < 0:
         return be.BackendUnavailable(detail=detail, backend=backend)
-    from backends.oss.versions import delete_marker_error  # it imports this module's helpers
-
-    marker = delete_marker_error(status, exc.headers or {}, detail, backend)
+    marker = delete_marker_error(status, exc.headers or {}, "x-oss-", detail, backend)
     if marker is not None:
         return marker
     cls = classify(code, status, missing=missing)

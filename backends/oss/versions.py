@@ -1,5 +1,5 @@
 """OSS's versioning in the contract's terms (pure): oss2's version listing → VersionsPage, version ids
-as request parameters, and the delete-marker facts OSS sends in error headers.
+as request parameters (OSS's delete-marker headers are read by backends.wire.markers).
 
 oss2 parses a ListObjectVersions answer into two lists (versions, delete markers), losing the order
 of the document; each key's entries are put back latest first, then newest first (a stable sort keeps
@@ -8,10 +8,8 @@ oss2's document order among equals, so versions of one second stay in OSS's orde
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from backends import errors as be
 from backends.base import ObjectInfo, ObjectMeta, VersionEntry, VersionsPage
 from backends.oss.support import etag, from_unix
 
@@ -39,18 +37,3 @@ def versions_page(result: Any) -> VersionsPage:
         (result.next_key_marker or None) if truncated else None,
         (result.next_versionid_marker or None) if truncated else None,
     )
-
-
-def delete_marker_error(
-    status: int, headers: Mapping[str, str], detail: str, backend: str
-) -> be.BackendError | None:
-    """A read that met a delete marker: OSS says so in ``x-oss-delete-marker`` (404 for the latest
-    version, 405 for a marker named by id), with the marker's id."""
-    if (headers.get("x-oss-delete-marker") or "").lower() != "true":
-        return None
-    version = headers.get("x-oss-version-id")
-    if status == 404:
-        return be.DeleteMarkerCurrent(version, detail=detail, backend=backend)
-    if status == 405:
-        return be.DeleteMarkerVersion(version, detail=detail, backend=backend)
-    return None

@@ -60,10 +60,10 @@ from backends.s3.upload import (
     raise_error_body,
     send,
     send_unsized_part,
-    send_versioned,
 )
 from backends.s3.wire import (
     info_from_headers,
+    listing_query,
     location_body,
     meta_headers,
     parse_content_range,
@@ -203,7 +203,7 @@ class S3Backend(MetaBucketSettings, Backend):
         def upload(reader: SyncReader) -> tuple[str, int, str | None]:
             if size is not None and size <= self.settings.multipart_threshold:
                 stream = SizedStream(reader, size, final=True)
-                sent = send_versioned(self._client, bucket, key, stream, {**headers, **cond_headers})
+                sent = send(self._client, bucket, key, stream, {**headers, **cond_headers})
                 return sent[0], size, sent[1]
             return put_multipart(
                 self._client, bucket, key, reader, size, headers, self.settings.part_size, cond_headers
@@ -343,17 +343,8 @@ class S3Backend(MetaBucketSettings, Backend):
         version_id_marker: str = "",
         max_keys: int = 1000,
     ) -> VersionsPage:
-        query = {
-            "versions": "",
-            "prefix": prefix,
-            "delimiter": delimiter,
-            "max-keys": str(max_keys),
-            "encoding-type": "url",
-        }
-        if key_marker:
-            query["key-marker"] = key_marker
-        if version_id_marker:
-            query["version-id-marker"] = version_id_marker
+        markers = {"key-marker": key_marker, "version-id-marker": version_id_marker}
+        query = listing_query("versions", prefix, delimiter, ("max-keys", max_keys), markers)
         resp = await self._request("GET", bucket, query_params=query)
         return parse_list_versions(resp.data)
 
@@ -371,7 +362,8 @@ class S3Backend(MetaBucketSettings, Backend):
         def upload(reader: SyncReader) -> tuple[str, int]:
             if size is None:
                 return send_unsized_part(self._client, bucket, key, reader, query, self.settings.part_size)
-            return send(self._client, bucket, key, SizedStream(reader, size, final=True), {}, query), size
+            stream = SizedStream(reader, size, final=True)
+            return send(self._client, bucket, key, stream, {}, query)[0], size
 
         etag, length = await self._upload(body, upload)
         return PartInfo(part_number, etag, length, dt.datetime.now(dt.timezone.utc))
@@ -448,17 +440,8 @@ class S3Backend(MetaBucketSettings, Backend):
     ) -> UploadsPage:
         """``_execute`` rather than minio's ``_list_multipart_uploads``, which drops CommonPrefixes and
         NextUploadIdMarker."""
-        query = {
-            "uploads": "",
-            "prefix": prefix,
-            "delimiter": delimiter,
-            "max-uploads": str(max_uploads),
-            "encoding-type": "url",
-        }
-        if key_marker:
-            query["key-marker"] = key_marker
-        if upload_id_marker:
-            query["upload-id-marker"] = upload_id_marker
+        markers = {"key-marker": key_marker, "upload-id-marker": upload_id_marker}
+        query = listing_query("uploads", prefix, delimiter, ("max-uploads", max_uploads), markers)
         resp = await self._request("GET", bucket, query_params=query)
         return parse_list_uploads(resp.data)
 

@@ -16,6 +16,7 @@ from urllib3.exceptions import HTTPError
 from backends import errors as be
 from backends.s3.wire import parse_content_range
 from backends.wire import status as wire_status
+from backends.wire.markers import delete_marker_error
 
 
 def classify(code: str | None, status: int | None) -> type[be.BackendError]:
@@ -53,20 +54,6 @@ def _short(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def _delete_marker(exc: S3Error, status: int | None, backend: str, detail: str) -> be.BackendError | None:
-    """A read that met a delete marker: the store says so in its headers (404 for the current version,
-    405 for a marker named by id), with the marker's version id."""
-    headers = exc.response.headers if exc.response is not None else {}
-    if (headers.get("x-amz-delete-marker") or "").lower() != "true":
-        return None
-    version = headers.get("x-amz-version-id")
-    if status == 404:
-        return be.DeleteMarkerCurrent(version, detail=detail, backend=backend)
-    if status == 405:
-        return be.DeleteMarkerVersion(version, detail=detail, backend=backend)
-    return None
-
-
 def map_error(exc: BaseException, backend: str) -> BaseException:
     """The contract error for an SDK/transport failure; contract errors and others pass through."""
     if isinstance(exc, be.BackendError):
@@ -75,7 +62,8 @@ def map_error(exc: BaseException, backend: str) -> BaseException:
         status = _status(exc)
         kind = classify(exc.code, status)
         detail = _short(f"{exc.code} (HTTP {status}): {exc.message or ''}".strip())
-        marker = _delete_marker(exc, status, backend, detail)
+        headers = exc.response.headers if exc.response is not None else {}
+        marker = delete_marker_error(status, headers, "x-amz-", detail, backend)
         if marker is not None:
             return marker
         if kind is be.InvalidRange:

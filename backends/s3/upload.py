@@ -32,20 +32,9 @@ def send(
     stream: SizedStream,
     headers: dict[str, str],
     query: dict[str, str] | None = None,
-) -> str:
-    """PUT a streamed body (object or part) and return its ETag; an empty final body is checked first."""
-    return send_versioned(client, bucket, key, stream, headers, query)[0]
-
-
-def send_versioned(
-    client: StreamingMinio,
-    bucket: str,
-    key: str,
-    stream: SizedStream,
-    headers: dict[str, str],
-    query: dict[str, str] | None = None,
 ) -> tuple[str, str | None]:
-    """``send``, with the version id the store gave the object (None in a bucket never versioned)."""
+    """PUT a streamed body (object or part): its ETag and the version id the store gave an object (None
+    for a part, or in a bucket never versioned); an empty final body is checked first."""
     if stream.length == 0 and stream.final:
         stream.check_end()
     resp: Any = client._execute("PUT", bucket, key, body=stream, headers=headers, query_params=query)  # type: ignore[arg-type]
@@ -131,7 +120,7 @@ def put_multipart(
                 length = min(part_size, size - total)
                 final = total + length == size
                 query = {"partNumber": str(number), "uploadId": upload_id}
-                etag = send(client, bucket, key, SizedStream(reader, length, final=final), {}, query)
+                etag = send(client, bucket, key, SizedStream(reader, length, final=final), {}, query)[0]
             else:
                 data, first = (first, b"") if first else (read_up_to(reader, part_size), b"")
                 length = len(data)
@@ -170,4 +159,4 @@ def send_unsized_part(
         length = spool.tell()
         spool.seek(0)
         stream = SizedStream(SpooledSource(spool), length, final=True)
-        return send(client, bucket, key, stream, {}, query), length
+        return send(client, bucket, key, stream, {}, query)[0], length

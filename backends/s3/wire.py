@@ -208,6 +208,22 @@ def parse_list_uploads(data: bytes) -> UploadsPage:
     )
 
 
+def listing_query(
+    sub: str, prefix: str, delimiter: str, limit: tuple[str, int], markers: dict[str, str]
+) -> dict[str, str]:
+    """The query of a sub-resource listing (``versions``, ``uploads``): names URL-encoded in the answer,
+    the markers that are set."""
+    query = {
+        sub: "",
+        "prefix": prefix,
+        "delimiter": delimiter,
+        limit[0]: str(limit[1]),
+        "encoding-type": "url",
+    }
+    query.update((name, value) for name, value in markers.items() if value)
+    return query
+
+
 def parse_list_versions(data: bytes) -> VersionsPage:
     """One ListObjectVersions page: Version and DeleteMarker entries in document order (per key newest
     first, as the store lists them), ids passed through unchanged."""
