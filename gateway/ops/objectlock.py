@@ -179,10 +179,10 @@ async def enable_on_new_bucket(ctx: Ctx, bucket: str) -> None:
     no bucket behind."""
     try:
         await ctx.backend.enable_object_lock(bucket)
+        await ctx.settings.put(bucket, SETTING, configuration_document(None, None, None))
     except BaseException:
         await ctx.backend.delete_bucket(bucket)
         raise
-    await ctx.settings.put(bucket, SETTING, configuration_document(None, None, None))
 
 
 async def put_object_lock_configuration(ctx: Ctx) -> Response:
