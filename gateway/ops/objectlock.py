@@ -144,7 +144,7 @@ async def new_version_lock(ctx: Ctx, bucket: str, *, put: bool = False) -> dict[
     asked = lock_from_headers(ctx.headers, now)
     document = await configuration(ctx, bucket)
     if document is None:
-        if asked:
+        if asked and asked != {"legal_hold": False}:  # a hold OFF asks for nothing: accepted
             raise S3Error("InvalidRequest", MISSING_CONFIG)
         return {}
     fields = {**default_retention(document, now), **asked}
