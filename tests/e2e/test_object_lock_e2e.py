@@ -199,3 +199,43 @@ def test_aws_cli_lock_configuration_and_retention(aws, s3_default, lock_bucket: 
         ).stdout
     )
     assert retention["Retention"]["Mode"] == "COMPLIANCE"
+
+
+def test_multipart_and_copy_lock_their_new_version(s3_default, lock_bucket: str) -> None:
+    """CreateMultipartUpload's lock headers lock the completed object; a copy gets the request's lock,
+    never the source's."""
+    s3 = s3_default
+    until = _later()
+    upload = s3.create_multipart_upload(
+        Bucket=lock_bucket, Key="mp", ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until
+    )["UploadId"]
+    etag = s3.upload_part(Bucket=lock_bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"part")["ETag"]
+    done = s3.complete_multipart_upload(
+        Bucket=lock_bucket,
+        Key="mp",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    head = s3.head_object(Bucket=lock_bucket, Key="mp", VersionId=done["VersionId"])
+    assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"]) == ("GOVERNANCE", until)
+    assert _refused(s3.delete_object, Bucket=lock_bucket, Key="mp", VersionId=done["VersionId"]) == (
+        "AccessDenied",
+        403,
+    )
+    plain = s3.copy_object(Bucket=lock_bucket, Key="copy", CopySource={"Bucket": lock_bucket, "Key": "mp"})
+    assert "ObjectLockMode" not in s3.head_object(
+        Bucket=lock_bucket, Key="copy", VersionId=plain["VersionId"]
+    )
+    s3.delete_object(Bucket=lock_bucket, Key="copy", VersionId=plain["VersionId"])
+    held = s3.copy_object(
+        Bucket=lock_bucket,
+        Key="copy",
+        CopySource={"Bucket": lock_bucket, "Key": "mp"},
+        ObjectLockLegalHoldStatus="ON",
+    )
+    assert (
+        s3.head_object(Bucket=lock_bucket, Key="copy", VersionId=held["VersionId"])[
+            "ObjectLockLegalHoldStatus"
+        ]
+        == "ON"
+    )
