@@ -65,6 +65,12 @@ class ObjectMeta:
     tags: dict[str, str] = field(default_factory=dict)
     #: How many tags the object carries, when a read learned the count but not the tags (s3, oss).
     tag_count: int | None = None
+    #: Object Lock retention of this version: mode (one of LOCK_MODES) and the ISO 8601 UTC date it
+    #: lasts until, both or neither; ``legal_hold`` True while a legal hold is on. Only a backend whose
+    #: ``enable_object_lock`` succeeded for the bucket is given these (and must enforce them).
+    lock_mode: str | None = None
+    lock_retain_until: str | None = None
+    legal_hold: bool | None = None
 
     def copy(self, **changes: object) -> ObjectMeta:
         fresh: dict[str, object] = {
@@ -160,6 +166,10 @@ class VersionsPage:
     next_key_marker: str | None = None
     next_version_id_marker: str | None = None
 
+
+#: Object Lock retention modes: GOVERNANCE yields to ``x-amz-bypass-governance-retention``, COMPLIANCE
+#: to nothing before its date.
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
 #: Bucket versioning states as S3 reports them; None is a bucket that was never versioned.
 VERSIONING_STATES = ("Enabled", "Suspended")
@@ -444,6 +454,44 @@ class Backend:
             page.next_marker if page.is_truncated else None,
             next_version,
         )
+
+    # -- object lock -------------------------------------------------------------------------------
+    # A backend that serves Object Lock enforces it itself: a version under retention or legal hold is
+    # never removed or changed against the rules, whatever the caller. The bucket's configuration
+    # (default retention) is a bucket setting the gateway evaluates; only ``enable_object_lock``
+    # succeeding lets the gateway give ObjectMeta lock fields to this backend.
+
+    async def enable_object_lock(self, bucket: str) -> None:
+        """Turn Object Lock on for good: versioning becomes Enabled and can never be suspended."""
+        raise self._unsupported("Object Lock")
+
+    async def put_object_retention(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        mode: str | None,
+        retain_until: str | None,
+        bypass_governance: bool = False,
+    ) -> ObjectInfo:
+        """Set a version's retention (``mode`` None removes it). Shortening or removing a GOVERNANCE
+        retention needs ``bypass_governance``; a COMPLIANCE one is never shortened, removed or weakened
+        before its date (ObjectLocked)."""
+        raise self._unsupported("Object Lock")
+
+    async def put_object_legal_hold(
+        self, bucket: str, key: str, version_id: str | None, on: bool
+    ) -> ObjectInfo:
+        """Place or release a version's legal hold."""
+        raise self._unsupported("Object Lock")
+
+    async def delete_object_bypassing_governance(
+        self, bucket: str, key: str, version_id: str
+    ) -> DeleteResult:
+        """DeleteObject of a version with ``x-amz-bypass-governance-retention: true``: as
+        ``delete_object``, except that a GOVERNANCE retention does not stop it (COMPLIANCE and legal
+        holds still do)."""
+        raise self._unsupported("Object Lock")
 
     # -- multipart ---------------------------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:

@@ -212,7 +212,7 @@ class S3App:
         if "x-amz-source-expected-bucket-owner" in headers and "x-amz-copy-source" in headers:
             source_bucket = headers["x-amz-copy-source"].lstrip("/").split("/", 1)[0]
             source_owner = (await self.access.settings.owner(source_bucket)).canonical_id
-        refuse_unsupported(headers, owner, source_owner)
+        refuse_unsupported(headers, owner, source_owner, route.operation)
 
     async def dispatch(self, call: _Call, auth: AuthResult, ex: _Exchange, facts: Facts) -> Response:
         """The operation's handler, against the backend tree."""

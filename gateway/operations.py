@@ -25,6 +25,7 @@ from gateway.ops import buckets as b
 from gateway.ops import cors as cr
 from gateway.ops import listing as ls
 from gateway.ops import multipart as mp
+from gateway.ops import objectlock as lk
 from gateway.ops import objects as o
 from gateway.ops import policies as pol
 from gateway.ops import post as po
@@ -127,6 +128,8 @@ ROUTES: list[Route] = [
     # multipart listing and batch delete
     _r("GET", "bucket", "ListMultipartUploads", mp.list_multipart_uploads, "uploads", right="list"),
     _r("GET", "bucket", "ListObjectVersions", v.list_object_versions, "versions", right="list"),
+    _r("PUT", "bucket", "PutObjectLockConfiguration", lk.put_object_lock_configuration, "object-lock", right="admin"),
+    _r("GET", "bucket", "GetObjectLockConfiguration", lk.get_object_lock_configuration, "object-lock", right="list"),
     _r("POST", "bucket", "DeleteObjects", o.delete_objects, "delete", right="write"),
     # anything else with a bucket sub-resource is not implemented
     *[_r(m, "bucket", "NotImplemented", b.not_implemented, sub, right="list" if m == "GET" else "write") for sub in UNSUPPORTED_BUCKET for m in ("GET", "PUT", "DELETE", "POST")],
@@ -150,6 +153,10 @@ ROUTES: list[Route] = [
     _r("GET", "object", "GetObjectTagging", tg.get_object_tagging, "tagging", right="read"),
     _r("PUT", "object", "PutObjectTagging", tg.put_object_tagging, "tagging", right="write"),
     _r("DELETE", "object", "DeleteObjectTagging", tg.delete_object_tagging, "tagging", right="write"),
+    _r("PUT", "object", "PutObjectRetention", lk.put_object_retention, "retention", right="write"),
+    _r("GET", "object", "GetObjectRetention", lk.get_object_retention, "retention", right="read"),
+    _r("PUT", "object", "PutObjectLegalHold", lk.put_object_legal_hold, "legal-hold", right="write"),
+    _r("GET", "object", "GetObjectLegalHold", lk.get_object_legal_hold, "legal-hold", right="read"),
     *[_r(m, "object", "NotImplemented", b.not_implemented, sub, right="read" if m == "GET" else "write") for sub in UNSUPPORTED_OBJECT for m in ("GET", "PUT", "DELETE", "POST")],
     # objects
     _r("PUT", "object", "CopyObject", o.copy_object, header="x-amz-copy-source", right="write"),

@@ -68,11 +68,26 @@ RULES: tuple[Rule, ...] = (
 
 _OWNER_HEADERS = ("x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner")
 
+#: Headers of the table some operations serve themselves (on a backend that cannot, the operation
+#: refuses before anything is stored): header → those operations.
+_LOCK_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+SERVED_BY: dict[str, frozenset[str]] = {
+    "x-amz-object-lock-mode": _LOCK_WRITES,
+    "x-amz-object-lock-retain-until-date": _LOCK_WRITES,
+    "x-amz-object-lock-legal-hold": _LOCK_WRITES,
+    "x-amz-bucket-object-lock-enabled": frozenset({"CreateBucket"}),
+}
 
-def refuse_unsupported(headers: Mapping[str, str], owner_id: str, source_owner_id: str | None = None) -> None:
-    """Raise the S3 error for the first header that asks for what the gateway does not do, or that
-    expects another owner than the bucket's (``source_owner_id``: the copy source bucket's)."""
+
+def refuse_unsupported(
+    headers: Mapping[str, str], owner_id: str, source_owner_id: str | None = None, operation: str = ""
+) -> None:
+    """Raise the S3 error for the first header that asks for what the gateway does not do (in
+    ``operation``: see SERVED_BY), or that expects another owner than the bucket's (``source_owner_id``:
+    the copy source bucket's)."""
     for rule in RULES:
+        if operation in SERVED_BY.get(rule.header, ()):
+            continue
         value = headers.get(rule.header)
         if value is not None and rule.refuse(value):
             error = S3Error(rule.code, rule.message)

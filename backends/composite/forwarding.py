@@ -166,6 +166,32 @@ class Forwarding(Backend):
             self.inner.copy_object, src_bucket, src_key, dst_bucket, dst_key, meta, cond, src_version_id
         )
 
+    async def enable_object_lock(self, bucket: str) -> None:
+        await self._call(self.inner.enable_object_lock, bucket)
+
+    async def put_object_retention(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        mode: str | None,
+        retain_until: str | None,
+        bypass_governance: bool = False,
+    ) -> ObjectInfo:
+        return await self._call(
+            self.inner.put_object_retention, bucket, key, version_id, mode, retain_until, bypass_governance
+        )
+
+    async def put_object_legal_hold(
+        self, bucket: str, key: str, version_id: str | None, on: bool
+    ) -> ObjectInfo:
+        return await self._call(self.inner.put_object_legal_hold, bucket, key, version_id, on)
+
+    async def delete_object_bypassing_governance(
+        self, bucket: str, key: str, version_id: str
+    ) -> DeleteResult:
+        return await self._call(self.inner.delete_object_bypassing_governance, bucket, key, version_id)
+
     async def get_bucket_versioning(self, bucket: str) -> str | None:
         return await self._call(self.inner.get_bucket_versioning, bucket)
 

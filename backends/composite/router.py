@@ -315,6 +315,39 @@ class Router(Backend):
             )
         return d.info(info)
 
+    # -- object lock: the member's own ------------------------------------------------------------
+    async def enable_object_lock(self, bucket: str) -> None:
+        t = self._settings_target(bucket)  # its configuration is a setting of the whole remote bucket
+        await t.backend.enable_object_lock(t.bucket)
+
+    async def put_object_retention(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        mode: str | None,
+        retain_until: str | None,
+        bypass_governance: bool = False,
+    ) -> ObjectInfo:
+        t = self.resolve(bucket)
+        return t.info(
+            await t.backend.put_object_retention(
+                t.bucket, t.key(key), version_id, mode, retain_until, bypass_governance
+            )
+        )
+
+    async def put_object_legal_hold(
+        self, bucket: str, key: str, version_id: str | None, on: bool
+    ) -> ObjectInfo:
+        t = self.resolve(bucket)
+        return t.info(await t.backend.put_object_legal_hold(t.bucket, t.key(key), version_id, on))
+
+    async def delete_object_bypassing_governance(
+        self, bucket: str, key: str, version_id: str
+    ) -> DeleteResult:
+        t = self.resolve(bucket)
+        return await t.backend.delete_object_bypassing_governance(t.bucket, t.key(key), version_id)
+
     # -- versioning --------------------------------------------------------------------------------
     async def get_bucket_versioning(self, bucket: str) -> str | None:
         t = self.resolve(bucket)

@@ -58,8 +58,10 @@ from backends.base import (
     WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS
+from backends.fs import objectlock
 from backends.fs import versions as fs_versions
 from backends.fs.bucketsettings import BucketSettingsFiles
+from backends.fs.completions import Completions
 from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
 from backends.fs.io import READ_CHUNK, FileBody, FileIO, os_error
 from backends.fs.keylocks import KeyLocks, check_condition
@@ -117,6 +119,7 @@ class FsBackend(Backend):
         self.state = os.path.join(self.root, STATE_DIR)
         self.temps = ProcessTempDir(os.path.join(self.state, "tmp"))
         self.uploads = UploadStore(os.path.join(self.state, "uploads"), self.temps)
+        self.completions = Completions(self.uploads.uploads_dir)
         self.key_locks = KeyLocks(os.path.join(self.state, "locks"))
         self.settings_files = BucketSettingsFiles(lambda: self.tmp, fsync)
 
@@ -429,11 +432,21 @@ class FsBackend(Backend):
     async def delete_object(
         self, bucket: str, key: str, version_id: str | None = None
     ) -> DeleteResult | None:
+        return await self._delete(bucket, key, version_id, bypass=False)
+
+    async def delete_object_bypassing_governance(
+        self, bucket: str, key: str, version_id: str
+    ) -> DeleteResult:
+        return await self._delete(bucket, key, version_id, bypass=True) or DeleteResult()
+
+    async def _delete(
+        self, bucket: str, key: str, version_id: str | None, bypass: bool
+    ) -> DeleteResult | None:
         def delete() -> DeleteResult | None:
             base, components = self._object_path(bucket, key)
             status = self._versioning(base)
             if status is not None or version_id not in (None, "null"):
-                return self._delete_versioned(bucket, key, base, components, status, version_id)
+                return self._delete_versioned(bucket, key, base, components, status, version_id, bypass)
             try:
                 os.unlink(os.path.join(base, *components))
             except (FileNotFoundError, NotADirectoryError):
@@ -454,8 +467,10 @@ class FsBackend(Backend):
         components: list[str],
         status: str | None,
         version_id: str | None,
+        bypass: bool = False,
     ) -> DeleteResult:
-        """A delete in a versioned bucket, or of a named version (blocking, under the key lock)."""
+        """A delete in a versioned bucket, or of a named version (blocking, under the key lock); a
+        locked version is refused (fs_objectlock)."""
         if status is None:  # never versioned: only ``null`` names a version, and was handled before
             fs_versions.check_id(version_id or "", self.name)
             return DeleteResult()
@@ -466,6 +481,7 @@ class FsBackend(Backend):
                     result = fs_versions.mark_deleted(files, status, self.tmp, self.fsync)
                 else:
                     fs_versions.check_id(version_id, self.name)
+                    objectlock.guard_delete(files, version_id, bypass, self.name)
                     result = fs_versions.delete_version(files, version_id)
         except OSError as exc:
             raise os_error(exc, "delete") from None
@@ -601,6 +617,58 @@ class FsBackend(Backend):
 
         return await self.io.checked("list versions", page)
 
+    # -- object lock (see fs_objectlock) ---------------------------------------------------------
+    async def enable_object_lock(self, bucket: str) -> None:
+        await self.put_bucket_versioning(bucket, "Enabled")
+
+    async def put_object_retention(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        mode: str | None,
+        retain_until: str | None,
+        bypass_governance: bool = False,
+    ) -> ObjectInfo:
+        def check(meta: dict[str, object]) -> None:
+            objectlock.check_retention_change(meta, mode, retain_until, bypass_governance, self.name)
+
+        changes: dict[str, object] = {"lock_mode": mode, "lock_retain_until": retain_until if mode else None}
+        return await self._relock(bucket, key, version_id, changes, check)
+
+    async def put_object_legal_hold(
+        self, bucket: str, key: str, version_id: str | None, on: bool
+    ) -> ObjectInfo:
+        return await self._relock(bucket, key, version_id, {"legal_hold": on}, None)
+
+    async def _relock(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        changes: dict[str, object],
+        check: Callable[[dict[str, object]], None] | None,
+    ) -> ObjectInfo:
+        def relock() -> ObjectInfo:
+            base, components = self._object_path(bucket, key)
+            status = self._versioning(base)
+            if version_id is not None:
+                fs_versions.check_id(version_id, self.name)
+            with self.key_locks.hold(bucket, key):
+                record = objectlock.rewrite_lock(
+                    KeyFiles.of(base, components),
+                    version_id,
+                    status,
+                    changes,
+                    self.tmp,
+                    self.fsync,
+                    self.name,
+                    check,
+                )
+            return record.object_info(key)
+
+        return await self.io.checked("changing an object lock", relock)
+
     # -- multipart -------------------------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
         def create() -> str:
@@ -664,7 +732,13 @@ class FsBackend(Backend):
         cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
         base, components = await self.io.run(self._object_path, bucket, key)
-        upload = await self.io.run(self._upload, bucket, key, upload_id)
+        try:
+            upload = await self.io.run(self._upload, bucket, key, upload_id)
+        except be.NoSuchUpload:
+            done = await self.io.run(self.completions.find, bucket, key, upload_id)
+            if done is None:
+                raise
+            return done  # a retry of a completion that succeeded: the same answer
         chosen = await self.io.run(check_completion, upload, parts)
         records = [record for _, record in chosen]
         sums, kind = object_checksums(records, upload.object_meta(), parts)
@@ -685,6 +759,9 @@ class FsBackend(Backend):
         stored = {**meta_to_dict(meta), PARTS_FIELD: part_layout(chosen)}
         record = Record(multipart_etag(records), time.time_ns(), stored, size=temp.size)
         await self._commit(temp, record, base, components, (bucket, key, cond))
+        await self.io.checked(
+            "recording a completion", self.completions.remember, bucket, upload_id, key, record, self.tmp
+        )
         with contextlib.suppress(be.NoSuchUpload):
             await self.io.run(self.uploads.remove, upload)
         return record.object_info(key)

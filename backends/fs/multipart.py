@@ -34,6 +34,11 @@ _PART_FILE = re.compile(r"part-(\d{5})")
 UPLOAD_DOC = "upload.json"
 
 
+def well_formed(upload_id: str) -> bool:
+    """Whether ``upload_id`` has the form this store makes (and so is safe as a path component)."""
+    return _UPLOAD_ID.fullmatch(upload_id or "") is not None
+
+
 def new_upload_id() -> str:
     return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
@@ -103,7 +108,7 @@ class UploadStore:
 
     def get(self, bucket: str, key: str, upload_id: str) -> Upload:
         """The upload, if this id is well formed, exists and belongs to this key."""
-        upload = self._read(bucket, upload_id) if _UPLOAD_ID.fullmatch(upload_id or "") else None
+        upload = self._read(bucket, upload_id) if well_formed(upload_id) else None
         if upload is None or upload.key != key:
             raise NoSuchUpload(detail=f"upload {upload_id!r} of key {key!r}")
         return upload

@@ -37,11 +37,13 @@ from backends import errors as be
 from backends.base import (
     ALWAYS,
     MIN_PART_SIZE,
+    VERSIONING_STATES,
     Backend,
     BucketInfo,
     ByteRange,
     Capabilities,
     CompletedPart,
+    DeleteResult,
     GetResult,
     ListPage,
     ObjectInfo,
@@ -51,8 +53,8 @@ from backends.base import (
     PutBody,
     UploadInfo,
     UploadsPage,
+    VersionsPage,
     WriteCondition,
-    only_null_version,
 )
 from backends.bridge import DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.metabucket import MetaBucketSettings
@@ -70,6 +72,7 @@ from backends.oss.support import (
     unsized_chunks,
 )
 from backends.oss.tagging import OssTagging
+from backends.oss.versions import version_params, versions_page
 
 T = TypeVar("T")
 #: OSS's CopyObject limit; larger sources are copied part by part.
@@ -229,37 +232,51 @@ class OssBackend(MetaBucketSettings, OssTagging, Backend):
             raise translate(exc, self.name) from exc
         size = body.size if body.size is not None else reader.bytes_read
         when = from_http_date(result.headers.get("date"))
-        return ObjectInfo(key, size, etag(result.etag), when, meta.copy())
+        return ObjectInfo(key, size, etag(result.etag), when, meta.copy(), result.versionid)
 
     def _info(self, key: str, result: Any, size: int | None = None) -> ObjectInfo:
         headers = result.headers
         if size is None:
             size = int(headers.get("content-length") or 0)
         return ObjectInfo(
-            key, size, etag(result.etag), from_unix(result.last_modified), headers_to_meta(headers)
+            key,
+            size,
+            etag(result.etag),
+            from_unix(result.last_modified),
+            headers_to_meta(headers),
+            headers.get("x-oss-version-id"),
         )
 
     async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
-        only_null_version(version_id)  # versioning is not passed through to this store yet
-        result = await self._run(self._bucket(bucket).head_object, key)
+        params = version_params(version_id)
+        try:
+            result = await self._run(self._bucket(bucket).head_object, key, params=params)
+        except be.NoSuchKey as exc:  # a HEAD 404 names no code
+            if version_id is None or isinstance(exc, be.DeleteMarkerCurrent):
+                raise
+            await self.head_bucket(bucket)
+            raise be.NoSuchVersion(detail=exc.detail, backend=self.name) from None
         return self._info(key, result)
 
     async def get_object(
         self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
     ) -> GetResult:
-        only_null_version(version_id)
         headers = {"x-oss-range-behavior": "standard"}
         byte_range = None if range is None else (range.first, range.last)
         if range is not None and range.first is None and not range.last:
-            info = await self.head_object(bucket, key)
+            info = await self.head_object(bucket, key, version_id)
             raise be.InvalidRange(size=info.size, backend=self.name)
         try:
             result = await self._run(
-                self._bucket(bucket).get_object, key, byte_range=byte_range, headers=headers
+                self._bucket(bucket).get_object,
+                key,
+                byte_range=byte_range,
+                headers=headers,
+                params=version_params(version_id),
             )
         except be.InvalidRange as exc:
             if exc.size is None:
-                exc.size = (await self.head_object(bucket, key)).size
+                exc.size = (await self.head_object(bucket, key, version_id)).size
             raise
         span, size = _content_range(result.headers.get("content-range"))
         if span is None:
@@ -279,9 +296,16 @@ class OssBackend(MetaBucketSettings, OssTagging, Backend):
             if result.client_crc != result.server_crc:
                 raise be.BackendUnavailable(detail="OSS download failed its CRC64 check", backend=self.name)
 
-    async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> None:
-        only_null_version(version_id)
-        await self._run(self._bucket(bucket).delete_object, key, missing=be.NoSuchBucket)
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteResult | None:
+        result = await self._run(
+            self._bucket(bucket).delete_object,
+            key,
+            params=version_params(version_id),
+            missing=be.NoSuchBucket,
+        )
+        return DeleteResult(result.versionid, bool(result.delete_marker))
 
     async def copy_object(
         self,
@@ -293,9 +317,12 @@ class OssBackend(MetaBucketSettings, OssTagging, Backend):
         cond: WriteCondition = ALWAYS,
         src_version_id: str | None = None,
     ) -> ObjectInfo:
-        only_null_version(src_version_id)
         forbid = self._condition(cond)
-        source = await self.head_object(src_bucket, src_key)
+        source = await self.head_object(src_bucket, src_key, src_version_id)
+        if src_version_id is not None and source.size > MAX_COPY_OBJECT:
+            raise be.NotImplementedByBackend(
+                "Copying a version over 1 GiB is not implemented on OSS.", backend=self.name
+            )
         new_meta = source.meta if meta is None else meta
         if source.size > MAX_COPY_OBJECT:
             if meta is None:  # copied part by part: the tags too must be carried over explicitly
@@ -311,10 +338,15 @@ class OssBackend(MetaBucketSettings, OssTagging, Backend):
                 **forbid,
             }
         result = await self._run(
-            self._bucket(dst_bucket).copy_object, src_bucket, src_key, dst_key, headers=headers
+            self._bucket(dst_bucket).copy_object,
+            src_bucket,
+            src_key,
+            dst_key,
+            headers=headers,
+            params=version_params(src_version_id),
         )
         when = from_http_date(result.headers.get("date"))
-        return ObjectInfo(dst_key, source.size, etag(result.etag), when, new_meta.copy())
+        return ObjectInfo(dst_key, source.size, etag(result.etag), when, new_meta.copy(), result.versionid)
 
     async def _copy_by_parts(
         self,
@@ -442,7 +474,7 @@ class OssBackend(MetaBucketSettings, OssTagging, Backend):
             if size < MIN_PART_SIZE:
                 raise be.EntityTooSmall(detail=f"part {part.part_number} is {size} bytes", backend=self.name)
         oss_parts = [OssPart(p.part_number, etag(p.etag).upper()) for p in parts]
-        await self._run(
+        done = await self._run(
             self._bucket(bucket).complete_multipart_upload,
             key,
             upload_id,
@@ -450,7 +482,38 @@ class OssBackend(MetaBucketSettings, OssTagging, Backend):
             headers=forbid,
             missing=be.NoSuchUpload,
         )
-        return await self.head_object(bucket, key)
+        return await self.head_object(bucket, key, done.versionid)
+
+    # -- versioning: OSS's own, ids passed through unchanged -------------------------------------
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        result = await self._run(self._bucket(bucket).get_bucket_versioning, missing=be.NoSuchBucket)
+        return result.status or None
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        if status not in VERSIONING_STATES:
+            raise be.InvalidArgument(f"Unknown versioning status {status!r}.", backend=self.name)
+        config = oss2.models.BucketVersioningConfig(status)
+        await self._run(self._bucket(bucket).put_bucket_versioning, config, missing=be.NoSuchBucket)
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = 1000,
+    ) -> VersionsPage:
+        result = await self._run(
+            self._bucket(bucket).list_object_versions,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            max_keys=max_keys,
+            versionid_marker=version_id_marker,
+            missing=be.NoSuchBucket,
+        )
+        return versions_page(result)
 
     async def _all_parts(self, bucket: str, key: str, upload_id: str) -> dict[int, PartInfo]:
         found: dict[int, PartInfo] = {}

@@ -20,6 +20,7 @@ from backends import errors as be
 from backends.base import CONTENT_HEADERS, ObjectMeta
 from backends.bridge import BodyReadError, SyncReader, read_up_to
 from backends.wire.etag import normal_etag
+from backends.wire.markers import delete_marker_error
 from backends.wire.status import ACCESS_CODES, BY_CODE, classify
 from backends.wire.tagging import tagging_header
 
@@ -67,6 +68,9 @@ def _from_oss_error(exc: oe.OssError, backend: str, missing: type[be.BackendErro
     detail = f"OSS {status} {code}: {exc.message} (request id {exc.request_id or '-'})"
     if status < 0:
         return be.BackendUnavailable(detail=detail, backend=backend)
+    marker = delete_marker_error(status, exc.headers or {}, "x-oss-", detail, backend)
+    if marker is not None:
+        return marker
     cls = classify(code, status, missing=missing)
     if code not in BY_CODE:  # OSS's reading of a status without a code we know
         if status >= 500:

@@ -24,6 +24,8 @@ from itertools import pairwise
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from minio.helpers import md5sum_hash
+
 from backends import errors as be
 from backends.base import (
     ALWAYS,
@@ -41,6 +43,7 @@ from backends.base import (
     PartsPage,
     PutBody,
     UploadsPage,
+    VersionsPage,
     WriteCondition,
 )
 from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
@@ -62,13 +65,17 @@ from backends.s3.upload import (
 )
 from backends.s3.wire import (
     info_from_headers,
+    listing_query,
     location_body,
     meta_headers,
     parse_content_range,
     parse_copy_result,
     parse_list_objects,
     parse_list_uploads,
+    parse_list_versions,
     range_header,
+    text_of,
+    versioning_body,
 )
 
 T = TypeVar("T")
@@ -195,16 +202,18 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
 
         cond_headers = condition_headers(cond)
 
-        def upload(reader: SyncReader) -> tuple[str, int]:
+        def upload(reader: SyncReader) -> tuple[str, int, str | None]:
             if size is not None and size <= self.settings.multipart_threshold:
                 stream = SizedStream(reader, size, final=True)
-                return send(self._client, bucket, key, stream, {**headers, **cond_headers}), size
+                sent = send(self._client, bucket, key, stream, {**headers, **cond_headers})
+                return sent[0], size, sent[1]
             return put_multipart(
                 self._client, bucket, key, reader, size, headers, self.settings.part_size, cond_headers
             )
 
-        etag, stored = await self._upload(body, upload)
-        return ObjectInfo(key, stored, etag, dt.datetime.now(dt.timezone.utc), meta.copy())
+        etag, stored, version = await self._upload(body, upload)
+        now = dt.datetime.now(dt.timezone.utc)
+        return ObjectInfo(key, stored, etag, now, meta.copy(), version_id=version)
 
     async def get_object(
         self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
@@ -244,10 +253,21 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         return GetResult(info=info, body=body, span=span)
 
     async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        """A HEAD error has no body, so no code: a 404 naming a version is NoSuchVersion (unless the
+        store's headers say delete marker, or the bucket is gone) and a 400 a malformed version id."""
         try:
             resp = await self._request("HEAD", bucket, key, query_params=_version_query(version_id))
+        except be.DeleteMarkerCurrent:
+            raise
         except be.NoSuchKey as exc:
-            raise await self._run(self._not_found_key, bucket, exc) from None
+            found = await self._run(self._not_found_key, bucket, exc)
+            if version_id is not None and found is exc:
+                raise be.NoSuchVersion(detail=exc.detail, backend=self.name) from None
+            raise found from None
+        except be.InternalBackendError as exc:
+            if version_id is not None and _http_status(exc.__cause__) == 400:
+                raise be.InvalidArgument("Invalid version id specified", backend=self.name) from None
+            raise
         return _with_version(info_from_headers(key, resp.headers), resp.headers)
 
     async def delete_object(
@@ -282,7 +302,7 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         headers.update(condition_headers(cond))
         resp = await self._request("PUT", dst_bucket, dst_key, headers=headers)
         self._copy_result(resp.data)
-        info = await self.head_object(dst_bucket, dst_key, resp.headers.get("x-amz-version-id"))
+        info = await self.head_object(dst_bucket, dst_key, _named_version(resp.headers))
         if meta is not None and info.meta.tagging_count != len(meta.tags):
             # A store that kept the source's tags despite the REPLACE directive (Ceph RGW 16).
             await self.put_object_tagging(dst_bucket, dst_key, meta.tags)
@@ -313,6 +333,30 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         resp = await self._request("GET", bucket, query_params=query)
         return parse_list_objects(resp.data)
 
+    # -- versioning: the store's own, ids passed through unchanged ------------------------------
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        resp = await self._request("GET", bucket, query_params={"versioning": ""})
+        return text_of(resp.data, "Status") or None
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        body = versioning_body(status)
+        headers = {"Content-Type": "application/xml", "Content-MD5": md5sum_hash(body) or ""}
+        await self._request("PUT", bucket, body=body, headers=headers, query_params={"versioning": ""})
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = 1000,
+    ) -> VersionsPage:
+        markers = {"key-marker": key_marker, "version-id-marker": version_id_marker}
+        query = listing_query("versions", prefix, delimiter, ("max-keys", max_keys), markers)
+        resp = await self._request("GET", bucket, query_params=query)
+        return parse_list_versions(resp.data)
+
     # -- multipart -------------------------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
         return await self._run(create_upload, self._client, bucket, key, meta_headers(meta))
@@ -327,7 +371,8 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         def upload(reader: SyncReader) -> tuple[str, int]:
             if size is None:
                 return send_unsized_part(self._client, bucket, key, reader, query, self.settings.part_size)
-            return send(self._client, bucket, key, SizedStream(reader, size, final=True), {}, query), size
+            stream = SizedStream(reader, size, final=True)
+            return send(self._client, bucket, key, stream, {}, query)[0], size
 
         etag, length = await self._upload(body, upload)
         return PartInfo(part_number, etag, length, dt.datetime.now(dt.timezone.utc))
@@ -374,7 +419,7 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         # S3 may fail after its 200 header went out: the body is then an <Error> document. The answer's
         # ETag is not relied on (Ceph RGW 16.2 sends it empty); the HEAD below reads the stored one.
         self._raise_error_body(resp.data)
-        return await self.head_object(bucket, key)
+        return await self.head_object(bucket, key, _named_version(resp.headers))
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         self._require_upload(upload_id)
@@ -404,17 +449,8 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
     ) -> UploadsPage:
         """``_execute`` rather than minio's ``_list_multipart_uploads``, which drops CommonPrefixes and
         NextUploadIdMarker."""
-        query = {
-            "uploads": "",
-            "prefix": prefix,
-            "delimiter": delimiter,
-            "max-uploads": str(max_uploads),
-            "encoding-type": "url",
-        }
-        if key_marker:
-            query["key-marker"] = key_marker
-        if upload_id_marker:
-            query["upload-id-marker"] = upload_id_marker
+        markers = {"key-marker": key_marker, "upload-id-marker": upload_id_marker}
+        query = listing_query("uploads", prefix, delimiter, ("max-uploads", max_uploads), markers)
         resp = await self._request("GET", bucket, query_params=query)
         return parse_list_uploads(resp.data)
 
@@ -437,3 +473,16 @@ def _with_version(info: ObjectInfo, headers: Any) -> ObjectInfo:
     """The store's version id, passed through unchanged (absent in a bucket never versioned)."""
     info.version_id = headers.get("x-amz-version-id")
     return info
+
+
+def _named_version(headers: Any) -> str | None:
+    """The version a write made, to read it back by id: not ``null`` (the current object is the null
+    version then, and some stores refuse ``versionId=null`` in a bucket never versioned)."""
+    version = headers.get("x-amz-version-id")
+    return None if version in (None, "", "null") else version
+
+
+def _http_status(exc: BaseException | None) -> int | None:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status", None)
+    return int(status) if isinstance(status, int) else None

@@ -16,6 +16,7 @@ from urllib3.exceptions import HTTPError
 from backends import errors as be
 from backends.s3.wire import parse_content_range
 from backends.wire import status as wire_status
+from backends.wire.markers import delete_marker_error
 
 
 def classify(code: str | None, status: int | None) -> type[be.BackendError]:
@@ -61,6 +62,10 @@ def map_error(exc: BaseException, backend: str) -> BaseException:
         status = _status(exc)
         kind = classify(exc.code, status)
         detail = _short(f"{exc.code} (HTTP {status}): {exc.message or ''}".strip())
+        headers = exc.response.headers if exc.response is not None else {}
+        marker = delete_marker_error(status, headers, "x-amz-", detail, backend)
+        if marker is not None:
+            return marker
         if kind is be.InvalidRange:
             _, size = parse_content_range(exc.response.headers.get("Content-Range") if exc.response else None)
             return be.InvalidRange(detail=detail, backend=backend, size=size)

@@ -32,12 +32,13 @@ def send(
     stream: SizedStream,
     headers: dict[str, str],
     query: dict[str, str] | None = None,
-) -> str:
-    """PUT a streamed body (object or part) and return its ETag; an empty final body is checked first."""
+) -> tuple[str, str | None]:
+    """PUT a streamed body (object or part): its ETag and the version id the store gave an object (None
+    for a part, or in a bucket never versioned); an empty final body is checked first."""
     if stream.length == 0 and stream.final:
         stream.check_end()
     resp: Any = client._execute("PUT", bucket, key, body=stream, headers=headers, query_params=query)  # type: ignore[arg-type]
-    return strip_etag(resp.headers.get("etag"))
+    return strip_etag(resp.headers.get("etag")), resp.headers.get("x-amz-version-id")
 
 
 def condition_headers(cond: WriteCondition) -> dict[str, str]:
@@ -96,9 +97,10 @@ def put_multipart(
     headers: dict[str, str],
     part_size: int,
     cond: dict[str, str] | None = None,
-) -> tuple[str, int]:
+) -> tuple[str, int, str | None]:
     """The store's multipart for a body over the threshold (streamed parts) or of unknown size (buffered);
-    ``cond`` (condition_headers) goes on the request that makes the object visible."""
+    ``cond`` (condition_headers) goes on the request that makes the object visible. Returns the ETag,
+    the size and the version id the store gave the object."""
     cond = cond or {}
     if size is not None:
         part_size = max(part_size, math.ceil(size / MAX_PART_NUMBER))
@@ -107,7 +109,7 @@ def put_multipart(
         first = read_up_to(reader, part_size)
         if reader.drain_to_eof():  # it all fits one request: a plain PutObject
             resp = client._put_object(bucket, key, first, {**headers, **cond})  # type: ignore[arg-type]
-            return strip_etag(resp.etag), len(first)
+            return strip_etag(resp.etag), len(first), resp.version_id
     upload_id = create_upload(client, bucket, key, headers)
     try:
         parts: list[Part] = []
@@ -118,7 +120,7 @@ def put_multipart(
                 length = min(part_size, size - total)
                 final = total + length == size
                 query = {"partNumber": str(number), "uploadId": upload_id}
-                etag = send(client, bucket, key, SizedStream(reader, length, final=final), {}, query)
+                etag = send(client, bucket, key, SizedStream(reader, length, final=final), {}, query)[0]
             else:
                 data, first = (first, b"") if first else (read_up_to(reader, part_size), b"")
                 length = len(data)
@@ -141,7 +143,7 @@ def put_multipart(
         etag = strip_etag(text_of(done.data, "ETag"))
         if not etag:
             raise be.BackendUnavailable(detail="CompleteMultipartUpload answered without an ETag")
-        return etag, total
+        return etag, total, done.headers.get("x-amz-version-id")
     except BaseException:
         abort_quietly(client, bucket, key, upload_id)
         raise
@@ -157,4 +159,4 @@ def send_unsized_part(
         length = spool.tell()
         spool.seek(0)
         stream = SizedStream(SpooledSource(spool), length, final=True)
-        return send(client, bucket, key, stream, {}, query), length
+        return send(client, bucket, key, stream, {}, query)[0], length

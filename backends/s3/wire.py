@@ -17,7 +17,16 @@ from urllib.parse import unquote_plus
 from lxml import etree
 
 from backends.base import CONTENT_HEADERS as BASE_CONTENT_HEADERS
-from backends.base import ByteRange, ListPage, ObjectInfo, ObjectMeta, UploadInfo, UploadsPage
+from backends.base import (
+    ByteRange,
+    ListPage,
+    ObjectInfo,
+    ObjectMeta,
+    UploadInfo,
+    UploadsPage,
+    VersionEntry,
+    VersionsPage,
+)
 from backends.wire.etag import strip_etag
 from backends.wire.metadata import decode_meta_value, encode_meta_value
 from backends.wire.tagging import tagging_header
@@ -184,6 +193,65 @@ def parse_list_uploads(data: bytes) -> UploadsPage:
         next_key_marker=decode(next_key) if truncated and next_key else None,
         next_upload_id_marker=next_id if truncated else None,
     )
+
+
+def listing_query(
+    sub: str, prefix: str, delimiter: str, limit: tuple[str, int], markers: dict[str, str]
+) -> dict[str, str]:
+    """The query of a sub-resource listing (``versions``, ``uploads``): names URL-encoded in the answer,
+    the markers that are set."""
+    query = {
+        sub: "",
+        "prefix": prefix,
+        "delimiter": delimiter,
+        limit[0]: str(limit[1]),
+        "encoding-type": "url",
+    }
+    query.update((name, value) for name, value in markers.items() if value)
+    return query
+
+
+def parse_list_versions(data: bytes) -> VersionsPage:
+    """One ListObjectVersions page: Version and DeleteMarker entries in document order (per key newest
+    first, as the store lists them), ids passed through unchanged."""
+    root = parse_safe(data)
+    decode = _decoder(root)
+    entries: list[VersionEntry] = []
+    for el in root:
+        kind = local(el.tag)
+        if kind not in ("Version", "DeleteMarker"):
+            continue
+        marker = kind == "DeleteMarker"
+        info = ObjectInfo(
+            key=decode(child_text(el, "Key") or ""),
+            size=0 if marker else int(child_text(el, "Size") or 0),
+            etag="" if marker else strip_etag(child_text(el, "ETag")),
+            last_modified=_iso(child_text(el, "LastModified")),
+            meta=ObjectMeta(storage_class=None if marker else child_text(el, "StorageClass")),
+            version_id=child_text(el, "VersionId") or "null",
+            delete_marker=marker,
+        )
+        entries.append(VersionEntry(info, _true(child_text(el, "IsLatest"))))
+    # Some stores (moto) list all Versions before all DeleteMarkers: put each key's entries back in
+    # order, latest first, then newest first (a stable sort keeps the store's order among equals).
+    entries.sort(key=lambda e: (e.info.key.encode(), not e.is_latest, -e.info.last_modified.timestamp()))
+    prefixes = [decode(child_text(p, "Prefix") or "") for p in children(root, "CommonPrefixes")]
+    truncated = _true(child_text(root, "IsTruncated"))
+    next_key = child_text(root, "NextKeyMarker")
+    return VersionsPage(
+        versions=entries,
+        common_prefixes=prefixes,
+        is_truncated=truncated,
+        next_key_marker=decode(next_key) if truncated and next_key else None,
+        next_version_id_marker=(child_text(root, "NextVersionIdMarker") or None) if truncated else None,
+    )
+
+
+def versioning_body(status: str) -> bytes:
+    """The VersioningConfiguration document of PutBucketVersioning."""
+    root = etree.Element(f"{{{S3_NS}}}VersioningConfiguration", nsmap={None: S3_NS})  # type: ignore[dict-item]
+    etree.SubElement(root, f"{{{S3_NS}}}Status").text = status
+    return etree.tostring(root, xml_declaration=False, encoding="utf-8")
 
 
 def parse_copy_result(data: bytes) -> tuple[str, dt.datetime]:

@@ -132,6 +132,10 @@ async def create_bucket(ctx: Ctx) -> Response:
         return await _recreate(ctx, bucket, creator.canonical_id, record, exc)
     ctx.settings.forget(bucket)
     await _first_settings(ctx, bucket, creator.canonical_id, ownership, record)
+    if ctx.headers.get("x-amz-bucket-object-lock-enabled", "").strip().lower() == "true":
+        from gateway.ops.objectlock import enable_on_new_bucket  # it imports this module (owner)
+
+        await enable_on_new_bucket(ctx, bucket)
     return empty(200, {"Location": f"/{bucket}"})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from lxml import etree
 from starlette.responses import Response
 
+from backends import errors as be
 from backends.base import MAX_PART_NUMBER, CompletedPart, PartInfo
 from backends.wire.checksums import ALGORITHMS, combine_composite, combine_full_object
 from backends.wire.etag import normal_etag
@@ -18,10 +19,12 @@ from gateway import conditions, objectacl
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
 from gateway.headers import checksum_headers, meta_from_headers
+from gateway.ops import objectlock
 from gateway.ops.acls import write_acl
 from gateway.ops.buckets import owner
 from gateway.ops.listing import key_encoder
 from gateway.ops.objects import check_key, parse_copy_source
+from gateway.ops.versions import version_headers
 from gateway.xmlio import Doc, add, add_all
 
 FULL_OBJECT_ALGORITHMS = ("crc32", "crc32c", "crc64nvme")
@@ -50,6 +53,7 @@ async def create_multipart_upload(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
     meta = objectacl.attach(meta_from_headers(ctx.headers), await write_acl(ctx, bucket))
+    meta = meta.copy(**await objectlock.new_version_lock(ctx, bucket))
     algorithm = ctx.headers.get("x-amz-checksum-algorithm")
     headers: dict[str, str] = {}
     if algorithm:
@@ -149,14 +153,19 @@ async def complete_multipart_upload(ctx: Ctx) -> Response:
             add(doc.root, "Checksum" + alg.upper(), value)
     if info.meta.checksum_type and any(info.meta.checksums.values()):
         add(doc.root, "ChecksumType", info.meta.checksum_type)
-    return xml_response(doc)
+    return xml_response(doc, headers=version_headers(info))
 
 
-async def _stored_parts(ctx: Ctx, upload_id: str) -> dict[int, PartInfo]:
+async def _stored_parts(ctx: Ctx, upload_id: str) -> dict[int, PartInfo] | None:
+    """The upload's parts; None when the store no longer has the upload (unknown, or completed: a
+    repeated completion is answered by the backend, which knows which it is)."""
     parts: dict[int, PartInfo] = {}
     marker = 0
     while True:
-        page = await ctx.backend.list_parts(ctx.need_bucket, ctx.need_key, upload_id, marker, 1000)
+        try:
+            page = await ctx.backend.list_parts(ctx.need_bucket, ctx.need_key, upload_id, marker, 1000)
+        except be.NoSuchUpload:
+            return None
         parts.update((p.part_number, p) for p in page.parts)
         if not page.is_truncated or page.next_part_number_marker is None:
             return parts
@@ -177,6 +186,8 @@ async def _verify_object_size(ctx: Ctx, upload_id: str, parts: list[CompletedPar
             ArgumentValue=raw,
         )
     stored = await _stored_parts(ctx, upload_id)
+    if stored is None:
+        return
     chosen = [stored.get(p.part_number) for p in parts]
     if all(c is not None for c in chosen) and sum(c.size for c in chosen if c) != int(raw):
         raise S3Error(
@@ -196,6 +207,8 @@ async def _verify_object_checksum(ctx: Ctx, upload_id: str, parts: list[Complete
     if not expected:
         return
     stored = await _stored_parts(ctx, upload_id)
+    if stored is None:
+        return
     chosen = [stored.get(p.part_number) for p in parts]
     if any(c is None for c in chosen):
         raise S3Error("InvalidPart")

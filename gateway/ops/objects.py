@@ -31,6 +31,7 @@ from gateway.headers import (
     meta_from_headers,
     object_headers,
 )
+from gateway.ops import objectlock
 from gateway.ops.acls import write_acl
 from gateway.ops.versions import delete_headers, version_headers, version_param
 from gateway.tagging import tagging_directive, tags_from_headers
@@ -60,6 +61,7 @@ async def put_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
     meta = objectacl.attach(meta_from_headers(ctx.headers), await write_acl(ctx, bucket))
+    meta = meta.copy(**await objectlock.new_version_lock(ctx, bucket, put=True))
     cond = conditions.write_condition(ctx.headers)  # decided by the backend with the write, atomically
     with conditions.deciding(cond):
         info = await ctx.backend.put_object(bucket, key, ctx.body, meta, cond)
@@ -91,6 +93,7 @@ async def get_object(ctx: Ctx) -> Response:
     # A ranged read's checksum would be of the part served, which S3 does not send.
     headers = object_headers(result.info, checksum_mode=_checksum_mode(ctx) and result.span is None)
     headers.update(version_headers(result.info))
+    headers.update(objectlock.lock_headers(result.info.meta))
     apply_overrides(headers, ctx.query)
     status = 200
     span = result.span
@@ -166,6 +169,7 @@ async def head_object(ctx: Ctx) -> Response:
         raise
     headers = object_headers(info, checksum_mode=_checksum_mode(ctx))
     headers.update(version_headers(info))
+    headers.update(objectlock.lock_headers(info.meta))
     apply_overrides(headers, ctx.query)
     byte_range = conditions.parse_range(ctx.headers.get("range"))
     if number is not None:
@@ -187,8 +191,13 @@ async def head_object(ctx: Ctx) -> Response:
 
 
 async def delete_object(ctx: Ctx) -> Response:
+    bucket, key = ctx.need_bucket, ctx.need_key
     version = version_param(ctx.query)
-    result = await ctx.backend.delete_object(ctx.need_bucket, ctx.need_key, version)
+    result: DeleteResult | None
+    if version is not None and await objectlock.bypass_governance(ctx, bucket):
+        result = await ctx.backend.delete_object_bypassing_governance(bucket, key, version)
+    else:
+        result = await ctx.backend.delete_object(bucket, key, version)
     return empty(204, delete_headers(result))
 
 
@@ -202,6 +211,7 @@ async def delete_objects(ctx: Ctx) -> Response:
     if not keys or len(keys) > MAX_DELETE_KEYS or any(k is None for k in keys):
         raise S3Error("MalformedXML")
     await ctx.backend.head_bucket(bucket)
+    bypass = await objectlock.bypass_governance(ctx, bucket)
     limit = asyncio.Semaphore(DELETE_CONCURRENCY)
 
     async def one(key: str, version: str | None) -> DeleteResult | S3Error:
@@ -214,6 +224,8 @@ async def delete_objects(ctx: Ctx) -> Response:
                 await ctx.access.decide(
                     ctx.auth.access_key, "DeleteObject", bucket, key, ctx.facts, right="write"
                 )
+                if bypass and version is not None:
+                    return await ctx.backend.delete_object_bypassing_governance(bucket, key, version)
                 return await ctx.backend.delete_object(bucket, key, version) or DeleteResult()
             except S3Error as err:
                 return err
@@ -335,6 +347,12 @@ async def copy_object(ctx: Ctx) -> Response:
     acl = await write_acl(ctx, bucket)
     if acl is not None or objectacl.HIDDEN in source.meta.user:
         meta = objectacl.attach(meta if meta is not None else source.meta.copy(), acl)
+    # A copy's lock is the request's or the destination's default, never the source's (as on S3).
+    lock = await objectlock.new_version_lock(ctx, bucket)
+    source_locked = any(getattr(source.meta, name) is not None for name in objectlock.LOCK_FIELDS)
+    if lock or source_locked:
+        empty_lock = dict.fromkeys(objectlock.LOCK_FIELDS)
+        meta = (meta or source.meta).copy(**{**empty_lock, **lock})
     cond = conditions.write_condition(ctx.headers)  # on the destination
     with conditions.deciding(cond):
         info = await ctx.backend.copy_object(src_bucket, src_key, bucket, key, meta, cond, src_version)

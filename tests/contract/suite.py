@@ -29,6 +29,7 @@ from tests.contract.suite_attributes import AttributesContract
 from tests.contract.suite_conditional import ConditionalContract
 from tests.contract.suite_listing import ListingContract
 from tests.contract.suite_multipart import MultipartContract
+from tests.contract.suite_objectlock import ObjectLockContract
 from tests.contract.suite_settings import SettingsContract
 from tests.contract.suite_tagging import TaggingContract
 from tests.contract.suite_versioning import VersioningContract
@@ -119,6 +120,7 @@ class BackendContract(
     VersioningContract,
     TaggingContract,
     AttributesContract,
+    ObjectLockContract,
 ):
     """The contract tests; subclasses provide the ``backend`` fixture."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from base64 import b64encode
+from typing import ClassVar
 
 import pytest
 
@@ -31,6 +32,10 @@ def _done(*parts: tuple[int, bytes]) -> list[CompletedPart]:
 
 
 class MultipartContract:
+    #: A CompleteMultipartUpload repeated after it succeeded answers the same (S3 does); a backend whose
+    #: store forgets a completed upload at once declares False and must then answer NoSuchUpload.
+    repeat_complete: ClassVar[bool] = True
+
     async def test_complete(self, backend: Backend, bucket: str) -> None:
         meta = ObjectMeta(content_type="video/mp4", user={"origin": "multipart"})
         upload = await backend.create_multipart_upload(bucket, "mp/obj", meta)
@@ -59,6 +64,22 @@ class MultipartContract:
         assert (await backend.list_multipart_uploads(bucket)).uploads == []
         with pytest.raises(be.NoSuchUpload):
             await backend.list_parts(bucket, "mp/obj", upload)
+
+    async def test_complete_repeated(self, backend: Backend, bucket: str) -> None:
+        upload = await backend.create_multipart_upload(bucket, "again", ObjectMeta())
+        await backend.upload_part(bucket, "again", upload, 1, ChunkedBody(b"first answer lost"))
+        done = _done((1, b"first answer lost"))
+        info = await backend.complete_multipart_upload(bucket, "again", upload, done)
+        if not self.repeat_complete:
+            with pytest.raises(be.NoSuchUpload):
+                await backend.complete_multipart_upload(bucket, "again", upload, done)
+            pytest.skip("the store forgets a completed upload at once, as the backend declares")
+        again = await backend.complete_multipart_upload(bucket, "again", upload, done)
+        assert (again.etag, again.size, again.version_id) == (info.etag, info.size, info.version_id)
+        assert (await backend.list_multipart_uploads(bucket)).uploads == []
+        assert await get_bytes(backend, bucket, "again") == b"first answer lost"
+        with pytest.raises(be.NoSuchUpload):  # the id belongs to its key only
+            await backend.complete_multipart_upload(bucket, "other", upload, done)
 
     async def test_single_small_part(self, backend: Backend, bucket: str) -> None:
         upload = await backend.create_multipart_upload(bucket, "small", ObjectMeta())

@@ -29,6 +29,8 @@ def fs(root: Path, name: str) -> FsBackend:
 
 
 class TestContractRouter(BackendContract):
+    object_lock: ClassVar[bool] = True  # its fs members lock
+
     @pytest.fixture
     async def backend(self, tmp_path: Path) -> AsyncIterator[Backend]:
         one, two = fs(tmp_path, "fs-one"), fs(tmp_path, "fs-two")
@@ -38,6 +40,8 @@ class TestContractRouter(BackendContract):
 
 
 class TestContractRetry(BackendContract):
+    object_lock: ClassVar[bool] = True  # its fs members lock
+
     @pytest.fixture
     async def backend(self, tmp_path: Path) -> AsyncIterator[Backend]:
         async for b in started(Retry(fs(tmp_path, "fs-retried"), attempts=3, base_delay=0.01)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -12,6 +13,8 @@ from tests.contract.suite import BackendContract
 
 
 class TestContractFs(BackendContract):
+    object_lock: ClassVar[bool] = True
+
     @pytest.fixture
     async def backend(self, tmp_path: Path) -> AsyncIterator[FsBackend]:
         backend = FsBackend(tmp_path / "root", name="fs-test", fsync=False)

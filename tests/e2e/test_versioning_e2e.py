@@ -119,3 +119,18 @@ def _purge(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
     listing = s3.list_object_versions(Bucket=bucket)
     for entry in listing.get("Versions", []) + listing.get("DeleteMarkers", []):
         s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+
+
+def test_boto3_complete_repeated_answers_the_same(s3, bucket: str) -> None:
+    """A client retrying CompleteMultipartUpload after a lost answer gets the first answer again."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"part")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    first = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload=parts)
+    assert first["VersionId"] and first["VersionId"] != "null"
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload=parts)
+    assert (again["ETag"], again["VersionId"]) == (first["ETag"], first["VersionId"])
+    assert [v["VersionId"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]] == [
+        first["VersionId"]
+    ]

@@ -99,10 +99,13 @@ class OssEmulator:
     def _bucket_handler(self, req: Request) -> Callable[[Request, str, str], Response]:
         ops = self.ops
         table: list[tuple[str, str | None, Callable[[Request, str, str], Response]]] = [
+            ("PUT", "versioning", ops.put_versioning),
             ("PUT", None, ops.put_bucket),
             ("DELETE", None, ops.delete_bucket),
             ("GET", "bucketInfo", ops.get_bucket_info),
             ("GET", "uploads", ops.list_uploads),
+            ("GET", "versioning", ops.get_versioning),
+            ("GET", "versions", ops.list_versions),
             ("GET", None, ops.list_objects),
         ]
         return self._pick(req, table)
@@ -134,6 +137,8 @@ class OssEmulator:
                 subs = {sub} if sub else set()
                 if sub == "uploadId" and req.method == "PUT":
                     subs.add("partNumber")
+                if sub is None and req.method in ("GET", "HEAD", "DELETE"):
+                    subs.add("versionId")
                 self.ops.refuse_unknown(req, subs)
                 return handler
         raise EmulatorError(501, "NotImplemented", "The operation is not implemented by this emulator.")

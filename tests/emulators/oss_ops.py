@@ -9,7 +9,7 @@ from urllib.parse import quote, unquote
 
 import crcmod
 
-from tests.emulators import oss_tagging
+from tests.emulators import oss_tagging, oss_versions
 from tests.emulators.core import (
     EmulatorError,
     RangeNotSatisfiable,
@@ -344,7 +344,8 @@ class Operations:
         except BaseException:
             blob.discard()
             raise
-        return Response(200, self._write_headers(rec.etag, rec.extra["crc64"], blob.digests["md5"]))
+        headers = self._write_headers(rec.etag, rec.extra["crc64"], blob.digests["md5"])
+        return Response(200, headers + oss_versions.version_headers(self.store, bucket, rec))
 
     def _exists(self, bucket: str, key: str) -> bool:
         b = self.store.require_bucket(bucket)
@@ -352,11 +353,13 @@ class Operations:
 
     def _copy_source(self, req: Request) -> ObjectRecord:
         raw = req.headers.get("x-oss-copy-source") or ""
-        path = unquote(raw.split("?", 1)[0])
+        raw_path, _, query = raw.partition("?")
+        path = unquote(raw_path)
         src_bucket, sep, src_key = path.lstrip("/").partition("/")
-        if not sep or not src_key:
+        if not sep or not src_key or (query and not query.startswith("versionId=")):
             raise EmulatorError(400, "InvalidArgument", "The x-oss-copy-source header is not valid.")
-        src = self.store.get_object(src_bucket, src_key)
+        version = unquote(query[len("versionId=") :]) if query else None
+        src = self.store.get_version(src_bucket, src_key, version, oss_versions.PREFIX)
         headers = req.headers
         conditions = {
             "If-Match": headers.get("x-oss-copy-source-if-match"),
@@ -384,8 +387,17 @@ class Operations:
         tags = None  # Copy: the source's
         if oss_tagging.copy_directive(req) == "replace":
             tags = oss_tagging.from_header(req) or {}
+        source_version = src.extra.get("version_id")
         rec = self.store.copy_object(
-            _bucket_of(req), src.key, bucket, key, headers, create_only=_forbid_overwrite(req), tags=tags
+            _bucket_of(req),
+            src.key,
+            bucket,
+            key,
+            headers,
+            create_only=_forbid_overwrite(req),
+            tags=tags,
+            src_version=source_version,
+            header_prefix=oss_versions.PREFIX,
         )
         root = element(
             "CopyObjectResult",
@@ -393,7 +405,12 @@ class Operations:
             element("ETag", _etag(rec.etag)),
             element("LastModified", iso8601(rec.last_modified)),
         )
-        return _xml(root).header("ETag", _etag(rec.etag))
+        response = _xml(root).header("ETag", _etag(rec.etag))
+        for name, value in oss_versions.version_headers(self.store, bucket, rec):
+            response = response.header(name, value)
+        if source_version is not None:
+            response = response.header("x-oss-copy-source-version-id", source_version)
+        return response
 
     def _object_headers(self, rec: ObjectRecord) -> list[tuple[str, str]]:
         headers = [
@@ -410,10 +427,10 @@ class Operations:
         return headers + oss_tagging.count_header(rec.tags)
 
     def _read(self, req: Request, bucket: str, key: str, head: bool) -> Response:
-        rec = self.store.get_object(bucket, key)
+        rec = self.store.get_version(bucket, key, oss_versions.version_param(req), oss_versions.PREFIX)
         if check_conditions(req.headers, rec.etag, rec.last_modified):
             return Response(304, [("ETag", _etag(rec.etag)), ("Last-Modified", http_date(rec.last_modified))])
-        headers = self._object_headers(rec)
+        headers = self._object_headers(rec) + oss_versions.version_headers(self.store, bucket, rec)
         for param, header in RESPONSE_OVERRIDES.items():
             value = req.param(param)
             if value is not None:
@@ -449,8 +466,21 @@ class Operations:
         return self._read(req, bucket, key, head=True)
 
     def delete_object(self, req: Request, bucket: str, key: str) -> Response:
-        self.store.delete_object(bucket, key)
-        return Response(204)
+        version, marker = self.store.delete_version(bucket, key, oss_versions.version_param(req))
+        headers = [("x-oss-delete-marker", "true")] if marker else []
+        if version is not None:
+            headers.append(("x-oss-version-id", version))
+        return Response(204, headers)
+
+    def put_versioning(self, req: Request, bucket: str, key: str) -> Response:
+        return oss_versions.put_versioning(self.store, req, bucket)
+
+    def get_versioning(self, req: Request, bucket: str, key: str) -> Response:
+        return oss_versions.get_versioning(self.store, req, bucket)
+
+    def list_versions(self, req: Request, bucket: str, key: str) -> Response:
+        max_keys = _int_param(req, "max-keys", 100, 1, 1000)
+        return oss_versions.list_versions(self.store, req, bucket, max_keys)
 
     # -- multipart -------------------------------------------------------------------------------------
     def initiate_upload(self, req: Request, bucket: str, key: str) -> Response:
@@ -536,7 +566,10 @@ class Operations:
             element("Key", shown),
             element("ETag", _etag(rec.etag)),
         )
-        return _xml(result).header("ETag", _etag(rec.etag))
+        response = _xml(result).header("ETag", _etag(rec.etag))
+        for name, value in oss_versions.version_headers(self.store, bucket, rec):
+            response = response.header(name, value)
+        return response
 
     def abort_upload(self, req: Request, bucket: str, key: str) -> Response:
         self.store.abort_upload(bucket, key, req.param("uploadId") or "")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from tests.emulators import versioning as vers
 from tests.emulators.core import CHUNK, EmulatorError
 
 
@@ -163,7 +164,7 @@ class Store:
     def delete_bucket(self, name: str, *, refuse_with_uploads: bool = True) -> None:
         with self._lock:
             rec = self.require_bucket(name)
-            if rec.objects or (refuse_with_uploads and rec.uploads):
+            if rec.objects or vers.has_versions(rec.extra) or (refuse_with_uploads and rec.uploads):
                 raise EmulatorError(
                     409, "BucketNotEmpty", "The bucket you tried to delete is not empty.", BucketName=name
                 )
@@ -200,6 +201,11 @@ class Store:
             raise EmulatorError(409, "FileAlreadyExists", "The object you specified already exists.")
 
     def _replace(self, b: BucketRecord, record: ObjectRecord) -> None:
+        vers.stamp(b, record)
+        if vers.status(b.extra) is not None:  # the old current version is kept (see versioning)
+            vers.retire_current(b, record.key)
+            b.objects[record.key] = record
+            return
         old = b.objects.get(record.key)
         b.objects[record.key] = record
         if old is not None and old.path != record.path:
@@ -221,6 +227,52 @@ class Store:
                 raise EmulatorError(404, "NoSuchKey", "The specified key does not exist.", Key=key)
             rec.tags = dict(tags)
 
+    def get_version(self, bucket: str, key: str, version_id: str | None, header_prefix: str) -> ObjectRecord:
+        """The current object or a version; a delete marker answers as the S3 family does (404 for the
+        latest, 405 by id, with ``<prefix>delete-marker`` and ``<prefix>version-id`` headers)."""
+        with self._lock:
+            b = self.require_bucket(bucket)
+            if version_id is None:
+                marker = vers.latest_marker(b, key)
+                rec = b.objects.get(key)
+            else:
+                marker, rec = None, vers.find(b, key, version_id)
+        marks = {f"{header_prefix}delete-marker": "true"}
+        if marker is not None:
+            marks[f"{header_prefix}version-id"] = vers.version_of(marker)
+            raise EmulatorError(404, "NoSuchKey", "The specified key does not exist.", marks, Key=key)
+        if rec is None and version_id is not None:
+            raise EmulatorError(404, "NoSuchVersion", "The specified version does not exist.", Key=key)
+        if rec is None:
+            raise EmulatorError(404, "NoSuchKey", "The specified key does not exist.", Key=key)
+        if vers.is_marker(rec):
+            marks[f"{header_prefix}version-id"] = vers.version_of(rec)
+            raise EmulatorError(405, "MethodNotAllowed", "The specified method is not allowed.", marks)
+        return rec
+
+    def delete_version(self, bucket: str, key: str, version_id: str | None) -> tuple[str | None, bool]:
+        """DeleteObject in a bucket with versioning, or of a version: (version id, delete marker)."""
+        with self._lock:
+            b = self.require_bucket(bucket)
+            if version_id is None:
+                if vers.status(b.extra) is None:
+                    self.delete_object(bucket, key)
+                    return None, False
+                marker = vers.add_marker(b, key, ObjectRecord)
+                return vers.version_of(marker), True
+            removed = vers.remove(b, key, version_id)
+            return version_id, removed is not None and vers.is_marker(removed)
+
+    def set_versioning(self, bucket: str, value: str) -> None:
+        with self._lock:
+            self.require_bucket(bucket).extra["versioning"] = vers.check_status(value)
+
+    def versions(self, bucket: str) -> list[tuple[str, ObjectRecord, bool]]:
+        """(key, record, is latest) of every version and marker, in key order then newest first."""
+        with self._lock:
+            found = vers.every_version(self.require_bucket(bucket))
+        return sorted(found, key=lambda e: _utf8(e[0]))  # stable: each key's chain keeps its order
+
     def delete_object(self, bucket: str, key: str) -> bool:
         with self._lock:
             b = self.require_bucket(bucket)
@@ -239,9 +291,12 @@ class Store:
         extra: dict[str, Any] | None = None,
         create_only: bool = False,
         tags: dict[str, str] | None = None,
+        src_version: str | None = None,
+        header_prefix: str = "x-amz-",
     ) -> ObjectRecord:
-        """Copy the body on disk; ``headers`` (``tags``) None keeps the source's."""
-        src = self.get_object(src_bucket, src_key)
+        """Copy the body on disk (of ``src_version`` when given); ``headers`` (``tags``) None keeps the
+        source's."""
+        src = self.get_version(src_bucket, src_key, src_version, header_prefix)
         self.require_bucket(dst_bucket)
         tmp = self._tmp / uuid.uuid4().hex
         shutil.copyfile(src.path, tmp)

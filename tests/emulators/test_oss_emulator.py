@@ -273,3 +273,28 @@ def test_object_tagging_rules(bucket: oss2.Bucket, pairs: list[tuple[str, str]])
     assert (caught.value.status, caught.value.code) == (400, "InvalidTag")
     with pytest.raises(oss2.exceptions.NoSuchKey):
         bucket.get_object_tagging("absent")
+
+
+def test_versioning_wire(bucket: oss2.Bucket) -> None:
+    """OSS's versioning as its API reference writes it: no Status before versioning, x-oss-version-id on
+    writes and reads, a delete marker on an unversioned DELETE (x-oss-delete-marker), 404 with the marker
+    headers for the key, and the version listing with Version and DeleteMarker entries."""
+    assert bucket.get_bucket_versioning().status is None
+    bucket.put_bucket_versioning(oss2.models.BucketVersioningConfig("Enabled"))
+    assert bucket.get_bucket_versioning().status == "Enabled"
+    first = bucket.put_object("k", b"one").versionid
+    second = bucket.put_object("k", b"two").versionid
+    assert first and second and first != second
+    assert bucket.get_object("k", params={"versionId": first}).read() == b"one"
+    assert bucket.head_object("k").headers["x-oss-version-id"] == second
+    gone = bucket.delete_object("k")
+    assert gone.delete_marker and gone.versionid
+    with pytest.raises(oss2.exceptions.NoSuchKey) as err:
+        bucket.get_object("k")
+    assert err.value.headers["x-oss-delete-marker"] == "true"
+    listing = bucket.list_object_versions()
+    assert [(v.versionid, v.is_latest) for v in listing.versions] == [(second, False), (first, False)]
+    assert [(m.versionid, m.is_latest) for m in listing.delete_marker] == [(gone.versionid, True)]
+    with pytest.raises(oss2.exceptions.OssError) as bad:
+        bucket.get_object("k", params={"versionId": "not-an-id"})
+    assert (bad.value.status, bad.value.code) == (400, "InvalidArgument")

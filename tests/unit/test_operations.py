@@ -66,7 +66,14 @@ CASES: list[tuple[str, operations.Target, dict[str, str], dict[str, str], str | 
     ("GET", "object", {"tagging": ""}, {}, "GetObjectTagging"),
     ("PUT", "object", {"tagging": ""}, {}, "PutObjectTagging"),
     ("DELETE", "object", {"tagging": ""}, {}, "DeleteObjectTagging"),
-    ("GET", "object", {"retention": ""}, {}, "NotImplemented"),
+    ("GET", "object", {"retention": ""}, {}, "GetObjectRetention"),
+    ("PUT", "object", {"retention": ""}, {}, "PutObjectRetention"),
+    ("DELETE", "object", {"retention": ""}, {}, "NotImplemented"),
+    ("GET", "object", {"legal-hold": ""}, {}, "GetObjectLegalHold"),
+    ("PUT", "object", {"legal-hold": ""}, {}, "PutObjectLegalHold"),
+    ("PUT", "bucket", {"object-lock": ""}, {}, "PutObjectLockConfiguration"),
+    ("GET", "bucket", {"object-lock": ""}, {}, "GetObjectLockConfiguration"),
+    ("DELETE", "bucket", {"object-lock": ""}, {}, "NotImplemented"),
     ("PUT", "object", {}, COPY, "CopyObject"),
     ("PUT", "object", {}, {}, "PutObject"),
     ("GET", "object", {}, {}, "GetObject"),
@@ -75,6 +82,10 @@ CASES: list[tuple[str, operations.Target, dict[str, str], dict[str, str], str | 
     ("DELETE", "object", {}, {}, "DeleteObject"),
     ("POST", "object", {}, {}, None),
 ]
+
+
+#: (method, sub-resource) pairs of the NotImplemented lists that a line before them serves.
+SERVED = {("GET", "object-lock"), ("PUT", "object-lock"), ("PUT", "retention"), ("PUT", "legal-hold")}
 
 
 @pytest.mark.parametrize(("method", "target", "query", "headers", "expected"), CASES)
@@ -102,6 +113,8 @@ ACCESS_CONTROL = {"acl", "policy", "policyStatus", "ownershipControls", "publicA
      if sub not in ACCESS_CONTROL or method == "POST"],  # access control: see the test below
 )  # fmt: skip
 def test_unsupported_bucket_subresources_answer_not_implemented(sub: str, method: str) -> None:
+    if (method, sub) in SERVED:
+        pytest.skip(f"{method} ?{sub} is served (see CASES)")
     route = match(method, "bucket", {sub: ""}, {})
     assert route is not None and route.operation == "NotImplemented"
 
@@ -119,6 +132,8 @@ def test_access_control_subresources_are_served(method: str, sub: str) -> None:
 @pytest.mark.parametrize("sub", UNSUPPORTED_OBJECT)
 def test_unsupported_object_subresources_answer_not_implemented(sub: str) -> None:
     for method in ("DELETE", "POST") if sub == "acl" else ("PUT", "DELETE", "POST"):
+        if (method, sub) in SERVED:
+            continue
         route = match(method, "object", {sub: ""}, {})
         assert route is not None and route.operation == "NotImplemented", (method, sub)
 

@@ -183,3 +183,42 @@ def test_encode_dot_segments(path: str, encoded: str) -> None:
     from backends.s3.wire import encode_dot_segments
 
     assert encode_dot_segments(path) == encoded
+
+
+def test_version_listing_back_in_order() -> None:
+    """moto lists every Version before every DeleteMarker; the page puts each key's entries back in
+    order (latest first, then newest first) and passes ids through."""
+    from backends.s3.wire import listing_query, parse_list_versions
+
+    doc = b"""<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+      <IsTruncated>true</IsTruncated><NextKeyMarker>b%2F1</NextKeyMarker><NextVersionIdMarker>v9</NextVersionIdMarker>
+      <EncodingType>url</EncodingType>
+      <Version><Key>a</Key><VersionId>v2</VersionId><IsLatest>false</IsLatest>
+        <LastModified>2026-01-01T00:00:02.000Z</LastModified><ETag>"e2"</ETag><Size>2</Size></Version>
+      <Version><Key>a</Key><VersionId>v1</VersionId><IsLatest>false</IsLatest>
+        <LastModified>2026-01-01T00:00:01.000Z</LastModified><ETag>"e1"</ETag><Size>1</Size></Version>
+      <Version><Key>b%2F1</Key><VersionId>null</VersionId><IsLatest>true</IsLatest>
+        <LastModified>2026-01-01T00:00:01.000Z</LastModified><ETag>"e3"</ETag><Size>3</Size></Version>
+      <DeleteMarker><Key>a</Key><VersionId>m1</VersionId><IsLatest>true</IsLatest>
+        <LastModified>2026-01-01T00:00:03.000Z</LastModified></DeleteMarker>
+      <CommonPrefixes><Prefix>c%2F</Prefix></CommonPrefixes>
+    </ListVersionsResult>"""
+    page = parse_list_versions(doc)
+    assert [(v.info.key, v.info.version_id, v.info.delete_marker, v.is_latest) for v in page.versions] == [
+        ("a", "m1", True, True),
+        ("a", "v2", False, False),
+        ("a", "v1", False, False),
+        ("b/1", "null", False, True),
+    ]
+    assert (page.versions[1].info.etag, page.versions[1].info.size) == ("e2", 2)
+    assert page.common_prefixes == ["c/"]
+    assert (page.is_truncated, page.next_key_marker, page.next_version_id_marker) == (True, "b/1", "v9")
+    query = listing_query("versions", "p", "/", ("max-keys", 5), {"key-marker": "k", "version-id-marker": ""})
+    assert query == {
+        "versions": "",
+        "prefix": "p",
+        "delimiter": "/",
+        "max-keys": "5",
+        "encoding-type": "url",
+        "key-marker": "k",
+    }

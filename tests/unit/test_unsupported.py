@@ -62,3 +62,15 @@ def test_source_owner_is_checked_against_the_source_buckets_owner() -> None:
     with pytest.raises(S3Error) as info:
         refuse_unsupported(headers, OWNER, "someone-else")
     assert info.value.code == "AccessDenied"
+
+
+@pytest.mark.parametrize("operation", ["PutObject", "CopyObject", "CreateMultipartUpload"])
+def test_lock_headers_are_left_to_the_writes_that_serve_them(operation: str) -> None:
+    headers = {"x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-legal-hold": "ON"}
+    refuse_unsupported(
+        headers, "owner", operation=operation
+    )  # the handler refuses what the bucket cannot lock
+    with pytest.raises(S3Error) as err:
+        refuse_unsupported(headers, "owner", operation="UploadPart")
+    assert err.value.code == "NotImplemented"
+    refuse_unsupported({"x-amz-bucket-object-lock-enabled": "true"}, "owner", operation="CreateBucket")
