@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
 from backends.errors import NoSuchKey, NotImplementedByBackend, PreconditionFailed
+from backends.sse import Encryption
 
 #: Chunks of an object body, in order.
 ByteStream = AsyncIterator[bytes]
@@ -60,6 +61,9 @@ class ObjectMeta:
     checksums: dict[str, str] = field(default_factory=dict)
     checksum_type: str | None = None
     storage_class: str | None = None
+    #: Set on what a backend returns for an object it encrypted (the ``encrypt`` composite); None: stored
+    #: as the provider stores it. Ignored on the way in: requests travel in ``backends.sse.requested``.
+    encryption: Encryption | None = None
 
     def copy(self, **changes: object) -> ObjectMeta:
         fresh: dict[str, object] = {"user": dict(self.user), "checksums": dict(self.checksums), **changes}
@@ -239,6 +243,8 @@ class Capabilities:
     stores_checksums: bool = False
     #: Keys may start with ``/`` (OSS refuses them: such a put raises InvalidKey).
     leading_slash_keys: bool = True
+    #: Objects are encrypted by the gateway (the ``encrypt`` composite): SSE-S3 and SSE-C are served.
+    encryption: bool = False
 
     @classmethod
     def shared(cls, members: Iterable[Backend]) -> Capabilities:
@@ -262,6 +268,10 @@ class Backend:
 
     name: str = "backend"
     capabilities: Capabilities = Capabilities()
+
+    def capabilities_for(self, bucket: str) -> Capabilities:
+        """The capabilities serving ``bucket`` (a router answers for the backend the bucket routes to)."""
+        return self.capabilities
 
     def _unsupported(self, what: str) -> NotImplementedByBackend:
         return NotImplementedByBackend(

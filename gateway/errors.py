@@ -158,6 +158,8 @@ _BACKEND_TO_S3: dict[type[be.BackendError], str] = {
     be.SlowDown: "SlowDown",
     be.BackendUnavailable: "ServiceUnavailable",
     be.InternalBackendError: "InternalError",
+    be.InvalidRequest: "InvalidRequest",
+    be.IntegrityError: "InternalError",
 }
 
 

@@ -146,6 +146,12 @@ class Router(Backend):
     def route_for(self, bucket: str) -> Route | None:
         return next((r for r in self.routes if r.matches(bucket)), None)
 
+    def capabilities_for(self, bucket: str) -> Capabilities:
+        route = self.route_for(bucket)
+        if route is None:
+            return self.capabilities
+        return route.backend.capabilities_for(route.remote_bucket or bucket)
+
     def resolve(self, bucket: str) -> Target:
         route = self.route_for(bucket)
         if route is None:
