@@ -33,6 +33,7 @@ from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
 from gateway.context import OWNER_ID, Ctx
 from gateway.errors import S3Error, from_backend
+from gateway.ops.encryption import in_sse_scope
 from gateway.policy import Policy
 from gateway.unsupported import refuse_unsupported
 from gateway.xmlio import error_document
@@ -163,7 +164,12 @@ class S3App:
         are refused (only now, so an unauthorised caller learns nothing from them)."""
         route = call.route
         self.policy.authorize(auth.access_key, call.target.bucket, route.right, public_read=route.public)
-        refuse_unsupported(call.request.headers, OWNER_ID)
+        refuse_unsupported(call.request.headers, OWNER_ID, encrypting=self._encrypting(call))
+
+    def _encrypting(self, call: _Call) -> bool:
+        """The bucket's backend encrypts (the ``encrypt`` composite): SSE headers are served there."""
+        bucket = call.target.bucket
+        return bucket is not None and self.backend.capabilities_for(bucket).encryption
 
     async def dispatch(self, call: _Call, auth: AuthResult, ex: _Exchange) -> Response:
         """The operation's handler, against the backend tree."""
@@ -172,6 +178,8 @@ class S3App:
             call.request.headers, self.backend, self.config, auth, self.policy,
             self.bucket_settings,
         )  # fmt: skip
+        if self._encrypting(call):
+            return await in_sse_scope(call.route.handler, ex.ctx)
         return await call.route.handler(ex.ctx)
 
     def refusal(self, exc: Exception, ex: _Exchange) -> Response:

@@ -12,6 +12,7 @@ from email.utils import format_datetime
 
 from backends.base import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectInfo, ObjectMeta
 from gateway.errors import S3Error
+from gateway.sse import answer_headers
 
 META_PREFIX = "x-amz-meta-"
 #: S3 caps user metadata (names + values) at 2 KB.
@@ -91,6 +92,7 @@ def object_headers(info: ObjectInfo, *, checksum_mode: bool = False) -> dict[str
         headers["x-amz-storage-class"] = meta.storage_class
     for name, value in meta.user.items():
         headers[META_PREFIX + name] = value
+    headers.update(answer_headers(meta.encryption))
     if checksum_mode:
         headers.update(checksum_headers(meta.checksums))
         if meta.checksum_type and meta.checksums:

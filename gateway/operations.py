@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from gateway.context import Ctx
 from gateway.ops import buckets as b
+from gateway.ops import encryption as enc
 from gateway.ops import listing as ls
 from gateway.ops import multipart as mp
 from gateway.ops import objects as o
@@ -60,7 +61,7 @@ def _term(spec: str) -> tuple[str, str | None]:
 
 #: Bucket sub-resources S3 has and this gateway does not configure. GET on the first group answers S3's
 #: "not configured" error (what clients expect of a bucket without one); everything else NotImplemented.
-ABSENT_BUCKET_CONFIG = ("policy", "lifecycle", "cors", "tagging", "encryption")
+ABSENT_BUCKET_CONFIG = ("policy", "lifecycle", "cors", "tagging")
 UNSUPPORTED_BUCKET = (
     "website", "logging", "notification", "replication", "object-lock", "versions", "requestPayment",
     "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls",
@@ -86,6 +87,10 @@ def _r(method: str, target: Target, operation: str, handler: Handler, *query: st
 ROUTES: list[Route] = [
     # service
     _r("GET", "service", "ListBuckets", b.list_buckets, right="none"),
+    # bucket default encryption (before the "absent"/unsupported sub-resource lines)
+    _r("GET", "bucket", "GetBucketEncryption", enc.get_bucket_encryption, "encryption", right="list"),
+    _r("PUT", "bucket", "PutBucketEncryption", enc.put_bucket_encryption, "encryption", right="admin"),
+    _r("DELETE", "bucket", "DeleteBucketEncryption", enc.delete_bucket_encryption, "encryption", right="admin"),
     # bucket configuration reads
     _r("GET", "bucket", "GetBucketLocation", b.get_location, "location", right="list"),
     _r("GET", "bucket", "GetBucketVersioning", b.get_versioning, "versioning", right="list"),

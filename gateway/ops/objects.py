@@ -22,6 +22,7 @@ from gateway.headers import (
     meta_from_headers,
     object_headers,
 )
+from gateway.sse import changes_encryption
 from gateway.xmlio import Doc, add
 
 MAX_DELETE_KEYS = 1000
@@ -233,7 +234,12 @@ async def copy_object(ctx: Ctx) -> Response:
         ctx.headers, source.etag, source.last_modified, prefix="x-amz-copy-source-if-", read=False
     )
     meta = meta_from_headers(ctx.headers) if directive == "REPLACE" else None
-    if (src_bucket, src_key) == (bucket, key) and meta is None and "x-amz-storage-class" not in ctx.headers:
+    if (
+        (src_bucket, src_key) == (bucket, key)
+        and meta is None
+        and "x-amz-storage-class" not in ctx.headers
+        and not changes_encryption(ctx.headers)
+    ):
         raise S3Error(
             "InvalidRequest",
             "This copy request is illegal because it is trying to copy an object to itself without changing "

@@ -54,6 +54,11 @@ class TestContractEncryptS3Moto(EncryptChecks, MotoContract):
         ):
             yield b
 
+    @pytest.mark.parametrize("upload_id", ["does-not-exist", "../../etc", "0" * 32, "a/b", ""], ids=repr)
+    async def test_unknown_upload(self, backend: Backend, bucket: str, upload_id: str) -> None:
+        """Unmarked: the encrypt layer refuses an id it did not hand out before moto sees it."""
+        await BackendContract.test_unknown_upload(self, backend, bucket, upload_id)
+
     @moto_deviation("CopyObject ignores If-None-Match and If-Match on the destination", pytest.fail.Exception)
     async def test_conditional_copy(self, backend: Backend, bucket: str) -> None:
         await super().test_conditional_copy(backend, bucket)
