@@ -119,7 +119,7 @@ async def _opened(
             await aclose()
 
 
-def _segments(info: ObjectInfo) -> int:
+def segments_of(info: ObjectInfo) -> int:
     """Segments of a stored object: from this layer's metadata, else the ``-N`` of a multipart ETag."""
     recorded = info.meta.user.get(keys.META_SEGMENTS)
     if recorded and recorded.isdigit():
@@ -203,7 +203,7 @@ class Encrypt(Forwarding):
         size = info.size
         if mode is not None:
             try:
-                size = sealed.plaintext_size(info.size, _segments(info))
+                size = sealed.plaintext_size(info.size, segments_of(info))
             except sealed.SealError as exc:
                 raise be.IntegrityError(detail=str(exc), backend=self.name) from exc
         return replace(info, size=size, meta=_visible(info.meta, self._encryption(mode, customer)))
@@ -240,13 +240,13 @@ class Encrypt(Forwarding):
         try:
             info = self._present(got.info, customer)
             head, rest = await self._first_header(got.body)
-            if _segments(got.info) == 1 and head.length != info.size:
+            if segments_of(got.info) == 1 and head.length != info.size:
                 raise be.IntegrityError(detail="the stored size disagrees with the header", backend=self.name)
         except BaseException:
             await _close(got.body)
             raise
         body = _opened(
-            _chain(head.pack(), rest, got.body), sealed.Opener(data_key), segments=_segments(got.info)
+            _chain(head.pack(), rest, got.body), sealed.Opener(data_key), segments=segments_of(got.info)
         )
         return GetResult(info, body)
 
@@ -325,7 +325,7 @@ class Encrypt(Forwarding):
         req = self._request()
         if req.write_key is None and req.read_key is None:
             source = await self.inner.head_object(src_bucket, src_key)
-            if source.meta.user.get(keys.META_MODE) == keys.MODE_S3 and _segments(source) == 1:
+            if source.meta.user.get(keys.META_MODE) == keys.MODE_S3 and segments_of(source) == 1:
                 hidden = {k: v for k, v in source.meta.user.items() if k.startswith(keys.META_PREFIX)}
                 base = source.meta if meta is None else meta
                 stored_meta = base.copy(user={**_visible(base, None).user, **hidden}, encryption=None)
@@ -344,7 +344,7 @@ class Encrypt(Forwarding):
     def _listed(self, info: ObjectInfo) -> ObjectInfo:
         """A listed object's plaintext size (a listing carries no metadata: the stored size says it)."""
         try:
-            size = sealed.plaintext_size(info.size, _segments(info))
+            size = sealed.plaintext_size(info.size, segments_of(info))
         except sealed.SealError:
             size = info.size  # not sealed: stored before this layer
         return replace(info, size=size, meta=_visible(info.meta, info.meta.encryption))

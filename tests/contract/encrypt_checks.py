@@ -18,6 +18,8 @@ from backends import errors as be
 from backends.base import Backend, ByteRange, CompletedPart, ObjectMeta, WriteCondition
 from backends.composite import sealed
 from backends.composite.encrypt import Encrypt
+from backends.composite.keys import Keyring
+from backends.composite.rotate import rotate
 from backends.sse import CustomerKey, SseRequest, using
 from tests.helpers.bodies import ChunkedBody, MiB, get_bytes, pattern, put_bytes, read_all
 
@@ -34,7 +36,38 @@ def _replaced(name: str) -> Callable[..., object]:
     return test
 
 
-class EncryptChecks:
+class RotationChecks:
+    async def test_rotate_key_rewraps_without_losing_anything(self, backend: Backend, bucket: str) -> None:
+        assert isinstance(backend, Encrypt)
+        single = pattern(100_000, 11)
+        first = await put_bytes(backend, bucket, "single", single)
+        upload = await backend.create_multipart_upload(bucket, "multi", ObjectMeta())
+        parts = [
+            await backend.upload_part(bucket, "multi", upload, n, ChunkedBody(pattern(PART, n)))
+            for n in (1, 2)
+        ]
+        await backend.complete_multipart_upload(
+            bucket, "multi", upload, [CompletedPart(p.part_number, p.etag) for p in parts]
+        )
+        with using(SseRequest(write_key=CustomerKey.of(bytes(32)))):
+            await put_bytes(backend, bucket, "customer", b"theirs")
+        new = Keyring("test-2", {**backend.keyring.keys, "test-2": os.urandom(32)})
+        rotated = Encrypt(backend.inner, new, name="rotated")
+        report = await rotate(rotated, [bucket])
+        assert (report.rewrapped, report.resealed, report.customer, report.failed) == (1, 1, 1, []), (
+            report.failed
+        )
+        only_new = Encrypt(backend.inner, Keyring("test-2", {"test-2": new.keys["test-2"]}), name="only-new")
+        assert await get_bytes(only_new, bucket, "single") == single
+        assert (await only_new.head_object(bucket, "single")).etag == first.etag  # the bytes did not move
+        assert await get_bytes(only_new, bucket, "multi") == pattern(PART, 1) + pattern(PART, 2)
+        listed = {o.key: o.size for o in (await only_new.list_objects(bucket)).objects}
+        assert listed == {"customer": 6, "multi": 2 * PART, "single": len(single)}
+        again = await rotate(rotated, [bucket])
+        assert (again.rewrapped, again.resealed, again.current) == (0, 0, 2)
+
+
+class EncryptChecks(RotationChecks):
     for _name in (
         "test_if_match",
         "test_conditional_complete",
