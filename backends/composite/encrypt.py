@@ -95,15 +95,16 @@ async def _opened(
     left = length
     try:
         async for chunk in stored:
-            for plain in opener.feed(chunk):
-                if skip:
-                    cut = min(skip, len(plain))
-                    plain, skip = plain[cut:], skip - cut
-                if left is not None:
-                    plain = plain[:left]
-                    left -= len(plain)
-                if plain:
-                    yield plain
+            opened = opener.feed(chunk)
+            plain = opened[0] if len(opened) == 1 else b"".join(opened)
+            if skip:
+                cut = min(skip, len(plain))
+                plain, skip = plain[cut:], skip - cut
+            if left is not None:
+                plain = plain[:left]
+                left -= len(plain)
+            if plain:
+                yield plain
             if left == 0:
                 break
         opener.finish(partial=length is not None)

@@ -201,7 +201,7 @@ class Opener:
         self._header, self._raw, self._index = header, raw, 0
         self._last_part = header.part
 
-    def _open(self, h: Header, chunk: bytes) -> bytes:
+    def _open(self, h: Header, chunk: bytes | memoryview) -> bytes:
         try:
             plain = self._aead.decrypt(h.nonce(self._index), chunk, h.aad(self._raw, self._index))
         except InvalidTag:
