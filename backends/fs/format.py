@@ -63,7 +63,11 @@ class Record:
 
 
 def meta_to_dict(meta: ObjectMeta) -> dict[str, Any]:
-    return dataclasses.asdict(meta)
+    stored = dataclasses.asdict(meta)
+    # How an object is encrypted is an answer of the encrypt layer above, never stored with the object
+    # (a copy streamed from an encrypted bucket carries it in the source's metadata).
+    stored.pop("encryption", None)
+    return stored
 
 
 def footer_bytes(record: Record) -> bytes:

@@ -241,3 +241,16 @@ async def test_bucket_encryption(gw: InProcessGateway) -> None:
     assert_s3_error(
         await gw.request("PUT", "/plain", params={"encryption": ""}, body=doc), 501, "NotImplemented"
     )
+
+
+async def test_copy_out_of_an_encrypting_bucket_stores_plaintext_there(gw: InProcessGateway) -> None:
+    await gw.request("PUT", "/sec/obj", body=b"leaving the sealed bucket")
+    copied = await gw.request("PUT", "/plain/obj", headers={"x-amz-copy-source": "/sec/obj"})
+    assert copied.status_code == 200, copied.text
+    assert "x-amz-server-side-encryption" not in copied.headers
+    got = await gw.request("GET", "/plain/obj")
+    assert got.content == b"leaving the sealed bucket"
+    assert "x-amz-server-side-encryption" not in got.headers
+    back = await gw.request("PUT", "/sec/back", headers={"x-amz-copy-source": "/plain/obj"})
+    assert back.headers["x-amz-server-side-encryption"] == "AES256"
+    assert (await gw.request("GET", "/sec/back")).content == b"leaving the sealed bucket"

@@ -38,7 +38,7 @@ def test_round_trip_and_sizes(size: int) -> None:
     _, stored = seal(data)
     assert len(stored) == sealed.stored_size(size) == HEADER + size + TAG * sealed.packages(size)
     assert sealed.plaintext_size(len(stored)) == size
-    assert data[:64] not in stored[HEADER:] or size == 0
+    assert size < 64 or data[:64] not in stored  # never the plaintext (a byte or two may recur by chance)
     assert open_all(stored) == data
 
 
