@@ -79,10 +79,10 @@ class SealedBody:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._body:
-                for out in self._sealer.feed(chunk):
-                    yield out
-            for out in self._sealer.finish():
-                yield out
+                sealed_now = self._sealer.feed(chunk)
+                if sealed_now:  # one write per client chunk, not one per 64 KiB package
+                    yield b"".join(sealed_now)
+            yield b"".join(self._sealer.finish())
         except sealed.SealError as exc:
             raise be.InvalidRequest("The body's length differs from the declared length.") from exc
 

@@ -174,24 +174,25 @@ class Opener:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Plaintext of every package completed by ``data``; raises SealError on any tampering."""
-        self._buf += data
+        if self._buf:
+            data = bytes(self._buf) + data
+        view = memoryview(data)  # packages are opened from slices of it, not copies
         out: list[bytes] = []
         pos = 0
         while True:
             if self._header is None:
-                if len(self._buf) - pos < HEADER:
+                if len(view) - pos < HEADER:
                     break
-                self._open_header(bytes(self._buf[pos : pos + HEADER]))
+                self._open_header(bytes(view[pos : pos + HEADER]))
                 pos += HEADER
                 continue
             h = self._header
             need = h.package_length(self._index) + TAG
-            if len(self._buf) - pos < need:
+            if len(view) - pos < need:
                 break
-            chunk = bytes(self._buf[pos : pos + need])
+            out.append(self._open(h, view[pos : pos + need]))
             pos += need
-            out.append(self._open(h, chunk))
-        del self._buf[:pos]
+        self._buf = bytearray(view[pos:])
         return out
 
     def _open_header(self, raw: bytes) -> None:
