@@ -129,14 +129,14 @@ class Sealer:
             raise SealError("more plaintext than the segment's declared length")
         out = [] if self._started else [self._raw]
         self._started = True
-        self._buf += data
-        full = len(self._buf) // PACKAGE
-        if full and len(self._buf) == full * PACKAGE and self._seen == self.header.length:
+        if self._buf:
+            data = bytes(self._buf) + data
+        view = memoryview(data)  # packages are sealed from slices of it, not copies
+        full = len(view) // PACKAGE
+        if full and len(view) == full * PACKAGE and self._seen == self.header.length:
             full -= 1  # the final package waits for finish()
-        view = memoryview(self._buf)
         out += [self._seal(view[i * PACKAGE : (i + 1) * PACKAGE]) for i in range(full)]
-        view.release()
-        del self._buf[: full * PACKAGE]
+        self._buf = bytearray(view[full * PACKAGE :])
         return out
 
     def finish(self) -> list[bytes]:
