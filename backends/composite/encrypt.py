@@ -18,11 +18,7 @@ multiple of 64 KiB (any MiB-sized part is), so an object's plaintext size follow
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
-import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -50,7 +46,9 @@ from backends.base import (
 from backends.bridge import DEFAULT_THREADS
 from backends.composite import keys, sealed
 from backends.composite.forwarding import Forwarding
+from backends.composite.sealedstreams import SealedBody, chain, close, opened
 from backends.composite.streams import copy_across, part_copy_across
+from backends.composite.uploadtoken import UploadToken
 from backends.sse import CustomerKey, Encryption, SseRequest, requested
 
 _INSECURE = "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection."
@@ -60,64 +58,6 @@ _NEEDS_KEY = (
 )
 _NOT_APPLICABLE = "The encryption parameters are not applicable to this object."
 _PART_SIZE = "Through an encrypting backend every part but the last must be a multiple of 64 KiB."
-
-
-class SealedBody:
-    """A PutBody whose bytes are ``body`` sealed as one segment; checksums stay the plaintext's."""
-
-    def __init__(self, body: PutBody, data_key: bytes, part: int):
-        if body.size is None:
-            raise be.InvalidRequest("An encrypted upload needs its length declared (Content-Length).")
-        self._body = body
-        self._sealer = sealed.Sealer(data_key, sealed.Header(part, body.size, os.urandom(12)))
-        self.size: int | None = sealed.stored_size(body.size)
-
-    @property
-    def checksums(self) -> dict[str, str]:
-        return self._body.checksums
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._body:
-                sealed_now = self._sealer.feed(chunk)
-                if sealed_now:  # one write per client chunk, not one per 64 KiB package
-                    yield b"".join(sealed_now)
-            yield b"".join(self._sealer.finish())
-        except sealed.SealError as exc:
-            raise be.InvalidRequest("The body's length differs from the declared length.") from exc
-
-
-async def _opened(
-    stored: ByteStream, opener: sealed.Opener, *, skip: int = 0, length: int | None = None, segments: int = 0
-) -> AsyncIterator[bytes]:
-    """Plaintext of ``stored``: ``skip`` bytes dropped, at most ``length`` served (None: all, checking the
-    stream ended on the last of ``segments`` segments)."""
-    left = length
-    try:
-        async for chunk in stored:
-            opened = opener.feed(chunk)
-            plain = opened[0] if len(opened) == 1 else b"".join(opened)
-            if skip:
-                cut = min(skip, len(plain))
-                plain, skip = plain[cut:], skip - cut
-            if left is not None:
-                plain = plain[:left]
-                left -= len(plain)
-            if plain:
-                yield plain
-            if left == 0:
-                break
-        opener.finish(partial=length is not None)
-        if length is None and opener.segments != segments:
-            raise sealed.SealError(f"{opener.segments} segments where {segments} were stored")
-        if left:
-            raise sealed.SealError("the stored bytes end before the range")
-    except sealed.SealError as exc:
-        raise be.IntegrityError(detail=str(exc)) from exc
-    finally:
-        aclose = getattr(stored, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def segments_of(info: ObjectInfo) -> int:
@@ -234,7 +174,7 @@ class Encrypt(Forwarding):
         try:
             data_key = self._object_key(got.info, customer)
         except BaseException:
-            await _close(got.body)
+            await close(got.body)
             raise
         if data_key is None:
             return got
@@ -244,10 +184,10 @@ class Encrypt(Forwarding):
             if segments_of(got.info) == 1 and head.length != info.size:
                 raise be.IntegrityError(detail="the stored size disagrees with the header", backend=self.name)
         except BaseException:
-            await _close(got.body)
+            await close(got.body)
             raise
-        body = _opened(
-            _chain(head.pack(), rest, got.body), sealed.Opener(data_key), segments=segments_of(got.info)
+        body = opened(
+            chain(head.pack(), rest, got.body), sealed.Opener(data_key), segments=segments_of(got.info)
         )
         return GetResult(info, body)
 
@@ -287,11 +227,11 @@ class Encrypt(Forwarding):
         )
         got = await self.inner.get_object(bucket, key, ByteRange(stored_first, stored_last - 1))
         if got.info.etag != stored.etag:
-            await _close(got.body)
+            await close(got.body)
             raise be.PreconditionFailed(detail="the object changed during a ranged read", backend=self.name)
         opener = sealed.Opener(data_key, start=(header, index))
         skip = first - plain_at - index * sealed.PACKAGE
-        body = _opened(got.body, opener, skip=skip, length=last - first + 1)
+        body = opened(got.body, opener, skip=skip, length=last - first + 1)
         return GetResult(info, body, span)
 
     async def _layout(self, bucket: str, key: str, until: int) -> list[tuple[int, int, sealed.Header]]:
@@ -432,58 +372,6 @@ class Encrypt(Forwarding):
         inner_id = UploadToken.inner_id(upload_id)
         page = await self.inner.list_parts(bucket, key, inner_id, part_number_marker, max_parts)
         return replace(page, parts=[replace(p, size=self._part_size(p.size)) for p in page.parts])
-
-
-async def _chain(first: bytes, second: bytes, rest: ByteStream) -> AsyncIterator[bytes]:
-    try:
-        yield first
-        if second:
-            yield second
-        async for chunk in rest:
-            yield chunk
-    finally:
-        await _close(rest)
-
-
-async def _close(body: ByteStream) -> None:
-    aclose = getattr(body, "aclose", None)
-    if aclose is not None:
-        await aclose()
-
-
-_TOKEN_PART = re.compile(r"^[A-Za-z0-9_.-]*$")
-
-
-class UploadToken:
-    """The upload id this layer hands out: the store's id and the upload's wrapped data key."""
-
-    SEP = "~"
-
-    def __init__(self, upload_id: str, mode: str, key_id: str, wrapped: str):
-        self.upload_id, self.mode, self.key_id, self.wrapped = upload_id, mode, key_id, wrapped
-
-    def encode(self) -> str:
-        raw = base64.b64decode(self.wrapped)
-        packed = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-        return self.SEP.join((self.upload_id, self.mode, self.key_id, packed))
-
-    @classmethod
-    def decode(cls, value: str) -> UploadToken:
-        fields = value.rsplit(cls.SEP, 3)
-        if len(fields) != 4 or not all(_TOKEN_PART.match(f) for f in fields[1:]):
-            raise be.NoSuchUpload(detail="not an upload id of the encrypt layer")
-        upload_id, mode, key_id, packed = fields
-        try:
-            raw = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
-        except (binascii.Error, ValueError):
-            raise be.NoSuchUpload(detail="not an upload id of the encrypt layer") from None
-        return cls(upload_id, mode, key_id, base64.b64encode(raw).decode("ascii"))
-
-    @classmethod
-    def inner_id(cls, value: str) -> str:
-        """The store's id, from a full token or a bare id (as ListMultipartUploads shows it)."""
-        fields = value.rsplit(cls.SEP, 3)
-        return fields[0] if len(fields) == 4 else value
 
 
 # -- configuration -------------------------------------------------------------------------------
