@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
 from backends.errors import InvalidArgument, NoSuchKey, NotImplementedByBackend, PreconditionFailed
+from backends.sse import Encryption
 
 #: Chunks of an object body, in order.
 ByteStream = AsyncIterator[bytes]
@@ -71,6 +72,9 @@ class ObjectMeta:
     lock_mode: str | None = None
     lock_retain_until: str | None = None
     legal_hold: bool | None = None
+    #: Set on what a backend returns for an object it encrypted (the ``encrypt`` composite); None: stored
+    #: as the provider stores it. Ignored on the way in: requests travel in ``backends.sse.requested``.
+    encryption: Encryption | None = None
 
     def copy(self, **changes: object) -> ObjectMeta:
         fresh: dict[str, object] = {
@@ -315,6 +319,8 @@ class Capabilities:
     stores_checksums: bool = False
     #: Keys may start with ``/`` (OSS refuses them: such a put raises InvalidKey).
     leading_slash_keys: bool = True
+    #: Objects are encrypted by the gateway (the ``encrypt`` composite): SSE-S3 and SSE-C are served.
+    encryption: bool = False
 
     @classmethod
     def shared(cls, members: Iterable[Backend]) -> Capabilities:
@@ -338,6 +344,10 @@ class Backend:
 
     name: str = "backend"
     capabilities: Capabilities = Capabilities()
+
+    def capabilities_for(self, bucket: str) -> Capabilities:
+        """The capabilities serving ``bucket`` (a router answers for the backend the bucket routes to)."""
+        return self.capabilities
 
     def _unsupported(self, what: str) -> NotImplementedByBackend:
         return NotImplementedByBackend(

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from backends.composite import breaker, fallback, mirror, retry
+from backends.composite import breaker, encrypt, fallback, mirror, retry
 from backends.fs import settings as fs
 from backends.obs import settings as obs
 from backends.oss import settings as oss
@@ -30,7 +30,8 @@ BackendSettings = Annotated[
     | retry.Settings
     | fallback.Settings
     | mirror.Settings
-    | breaker.Settings,
+    | breaker.Settings
+    | encrypt.Settings,
     Field(discriminator="type"),
 ]
 
@@ -44,6 +45,7 @@ MODULES = {
     "fallback": "backends.composite.fallback",
     "mirror": "backends.composite.mirror",
     "breaker": "backends.composite.breaker",
+    "encrypt": "backends.composite.encrypt",
 }
 
 #: backend type → its settings model, in the union's order.

@@ -121,6 +121,18 @@ class InvalidArgument(BackendError):
     default_message = "Invalid Argument"
 
 
+class InvalidRequest(BackendError):
+    """The request contradicts how the object is stored (e.g. SSE-C parameters missing or not applicable)."""
+
+    default_message = "Invalid Request"
+
+
+class IntegrityError(BackendError):
+    """Stored bytes failed authentication (an encrypted object tampered with or truncated): never served."""
+
+    default_message = "The stored object failed its integrity check."
+
+
 class AccessDenied(BackendError):
     """The store refused our credentials or the operation: a configuration problem, not the client's."""
 

@@ -37,6 +37,7 @@ from gateway.context import Ctx
 from gateway.errors import S3Error, from_backend
 from gateway.identity import Identities
 from gateway.ops.cors import actual_headers as cors_headers
+from gateway.ops.encryption import in_sse_scope
 from gateway.policy import Policy
 from gateway.unsupported import refuse_unsupported
 from gateway.xmlio import error_document
@@ -195,6 +196,11 @@ class S3App:
                 secure = headers["x-forwarded-proto"].split(",")[0].strip().lower() == "https"
         return Facts(source, secure, headers, call.query, auth.method)
 
+    def _encrypting(self, call: _Call) -> bool:
+        """The bucket's backend encrypts (the ``encrypt`` composite): SSE headers are served there."""
+        bucket = call.target.bucket
+        return bucket is not None and self.backend.capabilities_for(bucket).encryption
+
     async def authorise(self, call: _Call, auth: AuthResult, facts: Facts) -> None:
         """May this caller do this (gateway.access: configured rights, bucket policy, ACLs); then, headers
         asking for what the gateway does not give, or expecting another bucket owner, are refused (only
@@ -212,7 +218,7 @@ class S3App:
         if "x-amz-source-expected-bucket-owner" in headers and "x-amz-copy-source" in headers:
             source_bucket = headers["x-amz-copy-source"].lstrip("/").split("/", 1)[0]
             source_owner = (await self.access.settings.owner(source_bucket)).canonical_id
-        refuse_unsupported(headers, owner, source_owner, route.operation)
+        refuse_unsupported(headers, owner, source_owner, route.operation, encrypting=self._encrypting(call))
 
     async def dispatch(self, call: _Call, auth: AuthResult, ex: _Exchange, facts: Facts) -> Response:
         """The operation's handler, against the backend tree."""
@@ -221,6 +227,8 @@ class S3App:
             call.request.headers, self.backend, self.config, auth, self.policy,
             self.bucket_settings, access_control=self.access, facts=facts,
         )  # fmt: skip
+        if self._encrypting(call):
+            return await in_sse_scope(call.route.handler, ex.ctx)
         return await call.route.handler(ex.ctx)
 
     def refusal(self, exc: Exception, ex: _Exchange) -> Response:

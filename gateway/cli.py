@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     reconcile = sub.add_parser("reconcile", help="replay fallback journals to their primaries now")
     reconcile.add_argument("--config", type=Path)
     reconcile.add_argument("--data-dir", type=Path)
+    rotate = sub.add_parser("rotate-key", help="rewrap every SSE-S3 data key under the current master key")
+    rotate.add_argument("--config", type=Path)
+    rotate.add_argument("--data-dir", type=Path)
+    rotate.add_argument("--backend", help="only this encrypt backend (default: every one)")
+    rotate.add_argument("--bucket", action="append", help="only this bucket of the store (repeatable)")
     return parser
 
 
@@ -229,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
             from gateway.reconcile import run as reconcile
 
             return reconcile(args.config, args.data_dir)
+        if args.command == "rotate-key":
+            from gateway.rotatekey import run as rotate_key
+
+            return rotate_key(args.config, args.data_dir, args.backend, args.bucket)
         from gateway.checkconfig import run as check_config
 
         return check_config(args)

@@ -100,6 +100,10 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
         404,
         "The server side encryption configuration was not found",
     ),
+    "InvalidEncryptionAlgorithmError": (
+        400,
+        "The encryption request you specified is not valid. The valid value is AES256.",
+    ),
     "NotImplemented": (501, "A header you provided implies functionality that is not implemented."),
     "NotModified": (304, "Not Modified"),
     "PreconditionFailed": (412, "At least one of the pre-conditions you specified did not hold"),
@@ -207,6 +211,8 @@ _BACKEND_TO_S3: dict[type[be.BackendError], str] = {
     be.InternalBackendError: "InternalError",
     be.NoSuchVersion: "NoSuchVersion",
     be.InvalidBucketState: "InvalidBucketState",
+    be.InvalidRequest: "InvalidRequest",
+    be.IntegrityError: "InternalError",
 }
 
 

@@ -13,6 +13,7 @@ from email.utils import format_datetime
 from backends.base import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectInfo, ObjectMeta
 from backends.wire.metadata import answer_meta_value, header_text
 from gateway.errors import S3Error
+from gateway.sse import answer_headers
 from gateway.tagging import tags_from_headers
 
 META_PREFIX = "x-amz-meta-"
@@ -106,6 +107,7 @@ def object_headers(info: ObjectInfo, *, checksum_mode: bool = False) -> dict[str
             headers[META_PREFIX + name] = answer_meta_value(value)  # RFC 2047 when not ASCII, as S3
     if meta.tagging_count:
         headers["x-amz-tagging-count"] = str(meta.tagging_count)
+    headers.update(answer_headers(meta.encryption))
     if checksum_mode:
         headers.update(checksum_headers(meta.checksums))
         if meta.checksum_type and meta.checksums:

@@ -23,6 +23,7 @@ from gateway.ops import acls as acl
 from gateway.ops import attributes as at
 from gateway.ops import buckets as b
 from gateway.ops import cors as cr
+from gateway.ops import encryption as enc
 from gateway.ops import listing as ls
 from gateway.ops import multipart as mp
 from gateway.ops import objectlock as lk
@@ -71,7 +72,7 @@ def _term(spec: str) -> tuple[str, str | None]:
 
 #: Bucket sub-resources S3 has and this gateway does not configure. GET on the first group answers S3's
 #: "not configured" error (what clients expect of a bucket without one); everything else NotImplemented.
-ABSENT_BUCKET_CONFIG = ("lifecycle", "encryption")
+ABSENT_BUCKET_CONFIG = ("lifecycle",)
 UNSUPPORTED_BUCKET = (
     "website", "logging", "notification", "replication", "object-lock", "versions", "requestPayment",
     "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering", "ownershipControls",
@@ -116,6 +117,10 @@ ROUTES: list[Route] = [
     _r("DELETE", "bucket", "DeleteBucketCors", cr.delete_bucket_cors, "cors", right="admin"),
     _r("OPTIONS", "bucket", "PreflightRequest", cr.preflight, right="none", unsigned=True),
     _r("OPTIONS", "object", "PreflightRequest", cr.preflight, right="none", unsigned=True),
+    # bucket default encryption (before the "absent"/unsupported sub-resource lines)
+    _r("GET", "bucket", "GetBucketEncryption", enc.get_bucket_encryption, "encryption", right="list"),
+    _r("PUT", "bucket", "PutBucketEncryption", enc.put_bucket_encryption, "encryption", right="admin"),
+    _r("DELETE", "bucket", "DeleteBucketEncryption", enc.delete_bucket_encryption, "encryption", right="admin"),
     # bucket configuration reads
     _r("GET", "bucket", "GetBucketLocation", b.get_location, "location", right="list"),
     _r("GET", "bucket", "GetBucketVersioning", v.get_bucket_versioning, "versioning", right="list"),

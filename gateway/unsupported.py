@@ -31,25 +31,38 @@ def _not_in(*allowed: str) -> Refuse:
     return lambda value: value.strip().lower() not in lowered
 
 
+def _never(_: str) -> bool:
+    return False
+
+
+def _kms(value: str) -> bool:
+    return value.strip().lower().startswith("aws:kms")
+
+
 @dataclass(frozen=True)
 class Rule:
     header: str
     refuse: Refuse
     code: str
     message: str
+    #: What is still refused on a bucket whose backend encrypts (the ``encrypt`` composite serves SSE-S3
+    #: and SSE-C there); None: the rule holds there too.
+    refuse_when_encrypting: Refuse | None = None
 
 
 _SSE_C = "Server-side encryption with customer-provided keys (SSE-C) is not implemented."
-_SSE = "Server-side encryption (SSE-S3, SSE-KMS) is not implemented."
+_SSE = "Server-side encryption (SSE-S3, SSE-KMS) is not implemented."  # SSE-S3: only with an encrypt backend
 _LOCK = "Object Lock is not implemented."
 
 RULES: tuple[Rule, ...] = (
     *(
-        Rule(f"x-amz-{source}server-side-encryption-customer-{part}", _always, "NotImplemented", _SSE_C)
+        Rule(
+            f"x-amz-{source}server-side-encryption-customer-{part}", _always, "NotImplemented", _SSE_C, _never
+        )
         for source in ("", "copy-source-")
         for part in ("algorithm", "key", "key-md5")
     ),
-    Rule("x-amz-server-side-encryption", _always, "NotImplemented", _SSE),
+    Rule("x-amz-server-side-encryption", _always, "NotImplemented", _SSE, _kms),
     Rule("x-amz-server-side-encryption-aws-kms-key-id", _always, "NotImplemented", _SSE),
     Rule("x-amz-server-side-encryption-context", _always, "NotImplemented", _SSE),
     Rule("x-amz-server-side-encryption-bucket-key-enabled", _not_in("false"), "NotImplemented", _SSE),
@@ -80,16 +93,25 @@ SERVED_BY: dict[str, frozenset[str]] = {
 
 
 def refuse_unsupported(
-    headers: Mapping[str, str], owner_id: str, source_owner_id: str | None = None, operation: str = ""
+    headers: Mapping[str, str],
+    owner_id: str,
+    source_owner_id: str | None = None,
+    operation: str = "",
+    *,
+    encrypting: bool = False,
 ) -> None:
     """Raise the S3 error for the first header that asks for what the gateway does not do (in
     ``operation``: see SERVED_BY), or that expects another owner than the bucket's (``source_owner_id``:
-    the copy source bucket's)."""
+    the copy source bucket's); ``encrypting``: the bucket's backend encrypts, so SSE-S3 and SSE-C are
+    done (see gateway.sse)."""
     for rule in RULES:
         if operation in SERVED_BY.get(rule.header, ()):
             continue
         value = headers.get(rule.header)
-        if value is not None and rule.refuse(value):
+        refuse = rule.refuse
+        if encrypting and rule.refuse_when_encrypting is not None:
+            refuse = rule.refuse_when_encrypting
+        if value is not None and refuse(value):
             error = S3Error(rule.code, rule.message)
             if rule.code == "NotImplemented":
                 error.extra["Header"] = rule.header

@@ -20,6 +20,7 @@ from backends.base import (
     Backend,
     BucketInfo,
     ByteRange,
+    Capabilities,
     CompletedPart,
     DeleteResult,
     GetResult,
@@ -82,6 +83,9 @@ class Forwarding(Backend):
         self.inner = inner
         self.name = name or inner.name
         self.capabilities = inner.capabilities
+
+    def capabilities_for(self, bucket: str) -> Capabilities:
+        return self.inner.capabilities_for(bucket)
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         return await fn(*args)

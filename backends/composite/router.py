@@ -149,6 +149,12 @@ class Router(Backend):
     def route_for(self, bucket: str) -> Route | None:
         return next((r for r in self.routes if r.matches(bucket)), None)
 
+    def capabilities_for(self, bucket: str) -> Capabilities:
+        route = self.route_for(bucket)
+        if route is None:
+            return self.capabilities
+        return route.backend.capabilities_for(route.remote_bucket or bucket)
+
     def resolve(self, bucket: str) -> Target:
         route = self.route_for(bucket)
         if route is None:
@@ -306,13 +312,10 @@ class Router(Backend):
                 s.bucket, s.key(src_key), d.bucket, d.key(dst_key), meta, cond, src_version_id
             )
         else:
-            if src_version_id not in (None, "null"):
-                raise be.NotImplementedByBackend(
-                    "Copying a specific version between two backends is not implemented.", backend=self.name
-                )
             info = await copy_across(
-                s.backend, s.bucket, s.key(src_key), d.backend, d.bucket, d.key(dst_key), meta, cond
-            )
+                s.backend, s.bucket, s.key(src_key), d.backend, d.bucket, d.key(dst_key), meta, cond,
+                src_version_id,
+            )  # fmt: skip
         return d.info(info)
 
     # -- object lock: the member's own ------------------------------------------------------------

@@ -200,16 +200,17 @@ async def copy_across(
     dst_key: str,
     meta: ObjectMeta | None,
     cond: WriteCondition = ALWAYS,
+    src_version_id: str | None = None,
 ) -> ObjectInfo:
-    """CopyObject between two stores: the source's GET stream feeds the destination's PUT (which decides
-    ``cond``)."""
-    got = await src.get_object(src_bucket, src_key)
+    """CopyObject between two stores: the source's GET stream (of ``src_version_id`` when given) feeds
+    the destination's PUT (which decides ``cond``)."""
+    got = await src.get_object(src_bucket, src_key, None, src_version_id)
     body = StreamBody(got.body, got.info.size)
     try:
         written = copy_meta(got.info, meta)
         if meta is None and written.tagging_count and not written.tags:
             # The source's read reported how many tags, not which: ask, so the copy carries them.
-            tags = await src.get_object_tagging(src_bucket, src_key)
+            tags = await src.get_object_tagging(src_bucket, src_key, version_id=src_version_id)
             written = written.copy(tags=tags, tag_count=None)
         return await dst.put_object(dst_bucket, dst_key, body, written, cond)
     finally:

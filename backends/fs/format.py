@@ -73,6 +73,9 @@ def meta_to_dict(meta: ObjectMeta) -> dict[str, Any]:
     """The record's ``meta``: ObjectMeta's fields, tags included (``tag_count`` is a read-side field)."""
     stored = dataclasses.asdict(meta)
     stored.pop("tag_count", None)
+    # How an object is encrypted is an answer of the encrypt layer above, never stored with the object
+    # (a copy streamed from an encrypted bucket carries it in the source's metadata).
+    stored.pop("encryption", None)
     return stored
 
 

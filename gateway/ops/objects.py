@@ -34,6 +34,7 @@ from gateway.headers import (
 from gateway.ops import objectlock
 from gateway.ops.acls import write_acl
 from gateway.ops.versions import delete_headers, version_headers, version_param
+from gateway.sse import changes_encryption
 from gateway.tagging import tagging_directive, tags_from_headers
 from gateway.xmlio import Doc, add
 
@@ -334,6 +335,7 @@ async def copy_object(ctx: Ctx) -> Response:
         and src_version is None
         and meta is None
         and "x-amz-storage-class" not in ctx.headers
+        and not changes_encryption(ctx.headers)
     ):
         raise S3Error(
             "InvalidRequest",
