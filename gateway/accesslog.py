@@ -18,6 +18,8 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import orjson
+
 from backends.errors import BackendError
 from gateway.metrics import RequestRecord
 
@@ -141,28 +143,29 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def line(record: RequestRecord) -> str:
-    """The access log line: JSON, one object, fixed field names."""
-    return json.dumps(
-        {
-            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
-            "request_id": record.request_id,
-            "remote": record.remote,
-            "method": record.method,
-            "path": record.path,
-            "operation": record.operation,
-            "bucket": record.bucket,
-            "key_id": record.access_key,
-            "status": record.status,
-            "error": record.error,
-            "bytes_in": record.bytes_in,
-            "bytes_out": record.bytes_out,
-            "duration_ms": round(record.duration * 1000, 3),
-            "backend": record.backend,
-            "user_agent": record.user_agent,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    """The access log line: JSON, one object, fixed field names (orjson: a tenth of json's cost;
+    json only for text orjson refuses, such as a lone surrogate)."""
+    fields = {
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+        "request_id": record.request_id,
+        "remote": record.remote,
+        "method": record.method,
+        "path": record.path,
+        "operation": record.operation,
+        "bucket": record.bucket,
+        "key_id": record.access_key,
+        "status": record.status,
+        "error": record.error,
+        "bytes_in": record.bytes_in,
+        "bytes_out": record.bytes_out,
+        "duration_ms": round(record.duration * 1000, 3),
+        "backend": record.backend,
+        "user_agent": record.user_agent,
+    }
+    try:
+        return orjson.dumps(fields).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
 
 
 def access_logger() -> logging.Logger:

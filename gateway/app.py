@@ -11,6 +11,7 @@ process would need, so ``--workers N`` and replicas behind a load balancer just 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import secrets
 import time
@@ -46,8 +47,14 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 _PATH_SAFE = b"!$&'()*+,;=:@/%-._~"
 
 
+#: Request ids: a random per-process prefix and a counter, unique without a random draw per request
+#: (``secrets.token_hex`` is a getrandom system call each time; ids identify, they are not secrets).
+_RID_PREFIX = secrets.token_hex(4).upper()
+_rid_counter = itertools.count(secrets.randbelow(1 << 31))
+
+
 def new_request_id() -> str:
-    return secrets.token_hex(8).upper()
+    return f"{_RID_PREFIX}{next(_rid_counter) & 0xFFFFFFFF:08X}"
 
 
 class S3App:

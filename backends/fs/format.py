@@ -142,10 +142,11 @@ class TempFile:
         return self._md5.hexdigest()
 
     def finish(self, record: Record, fsync: bool) -> None:
-        """Append the record and close; with ``fsync`` the bytes are on disk before any rename."""
+        """Append the record and close; with ``fsync`` the bytes are on disk before any rename
+        (``fdatasync``: the data and the size needed to read it back, without the timestamps)."""
         self._write_all(footer_bytes(record))
         if fsync:
-            os.fsync(self._f.fileno())
+            os.fdatasync(self._f.fileno())
         self._f.close()
 
     def discard(self) -> None:

@@ -11,6 +11,7 @@ from starlette.responses import Response, StreamingResponse
 
 from backends import errors as be
 from backends.base import MAX_KEY_BYTES, ByteStream, ObjectInfo
+from backends.wholebody import WholeBody
 from backends.wire.xml import child_text, children
 from gateway import conditions
 from gateway.context import Ctx, empty, xml_response
@@ -95,6 +96,9 @@ async def get_object(ctx: Ctx) -> Response:
         status = 206
     else:
         headers["Content-Length"] = str(result.info.size)
+    if isinstance(result.body, WholeBody):
+        # Read whole by the backend with the open: one plain answer, no stream, no disconnect watcher.
+        return Response(result.body.data, status_code=status, headers=headers)
     return StreamingResponse(
         _guarded(result.body),
         status_code=status,
