@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -27,7 +28,7 @@ from starlette.responses import Response
 from backends import errors as be
 from backends.base import Backend
 from backends.served import served_by
-from gateway import addressing, operations
+from gateway import addressing, operations, runtime
 from gateway.auth import AuthResult, RequestView
 from gateway.auth import authenticate as verify_signature
 from gateway.bucketsettings import BucketSettings
@@ -98,6 +99,7 @@ class S3App:
     async def startup(self) -> None:
         if not self._started:
             self._started = True
+            log.info("worker %d: %s", os.getpid(), runtime.describe())
             await self.backend.start()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

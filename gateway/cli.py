@@ -16,6 +16,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
+from gateway import runtime
 from gateway.config import Config, ConfigError, load
 
 ENV_SERVE_ARGS = "S3BRIDGE_SERVE_ARGS"
@@ -112,12 +113,15 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ[ENV_SERVE_ARGS] = json.dumps(spec)
     scheme = "https" if srv.certfile else "http"
     print(f"s3bridge serving {scheme}://{srv.host}:{srv.port}", file=sys.stderr, flush=True)
+    for problem in runtime.warnings():
+        logging.getLogger("s3bridge").warning("%s", problem)
     uvicorn.run(
         "gateway.cli:create_app",
         factory=True,
         host=srv.host,
         port=srv.port,
         workers=srv.workers,
+        loop=runtime.loop_setting(),
         ssl_certfile=str(srv.certfile) if srv.certfile else None,
         ssl_keyfile=str(srv.keyfile) if srv.keyfile else None,
         log_level=str(level),
