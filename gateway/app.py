@@ -181,7 +181,10 @@ class S3App:
             call.request.headers, self.backend, self.config, auth, self.policy,
             self.bucket_settings,
         )  # fmt: skip
-        return await call.route.handler(ex.ctx)
+        try:
+            return await call.route.handler(ex.ctx)
+        finally:
+            await ex.ctx.aclose_body()
 
     def refusal(self, exc: Exception, ex: _Exchange) -> Response:
         """The S3 error answer for what a step raised: S3 errors as they are, backend errors mapped."""
