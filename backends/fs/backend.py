@@ -435,7 +435,8 @@ class FsBackend(Backend):
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
     ) -> ListPage:
         def page() -> ListPage:
-            walker = KeyWalker(self._bucket_dir(bucket), prefix, start_after)
+            # A page's worth (+1 for "truncated", +some for vanished objects) per directory scan.
+            walker = KeyWalker(self._bucket_dir(bucket), prefix, start_after, limit=max_keys + 16)
             infos: dict[str, ObjectInfo] = {}
 
             def keep(key: str, path: str) -> bool:
