@@ -46,8 +46,7 @@ class ReadAhead:
         if isinstance(item, BaseException):
             self._done = True
             raise item
-        assert isinstance(item, bytes)
-        return item
+        return item  # type: ignore[return-value]  # only pieces, errors and _END are queued
 
     async def _produce(self) -> None:
         try:

@@ -92,10 +92,9 @@ class KeyWalker:
     def __iter__(self) -> Iterator[tuple[str, str]]:
         while self._heap:
             fragment, kind, path, after = heapq.heappop(self._heap)
-            if kind == CONTINUE:
+            if kind == CONTINUE and after is not None:
                 # Siblings beyond the last one taken are not under the skipped prefix merely because it
                 # is: a continuation is never skipped.
-                assert after is not None
                 self._open(after[0], path, after[1])
                 continue
             if self._skip is not None and fragment.startswith(self._skip):
