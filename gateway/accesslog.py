@@ -18,6 +18,8 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import orjson
+
 from backends.errors import BackendError
 from gateway.logformat import ACCESS_FIELDS
 from gateway.metrics import RequestRecord
@@ -142,8 +144,13 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def line(record: RequestRecord) -> str:
-    """The access log line: JSON, one object, fixed field names."""
-    return json.dumps(fields(record), separators=(",", ":"), ensure_ascii=False)
+    """The access log line: JSON, one object, fixed field names (orjson: a tenth of json's cost;
+    json only for text orjson refuses, such as a lone surrogate)."""
+    record_fields = fields(record)
+    try:
+        return orjson.dumps(record_fields).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(record_fields, separators=(",", ":"), ensure_ascii=False)
 
 
 def fields(record: RequestRecord) -> dict[str, Any]:

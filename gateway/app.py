@@ -11,7 +11,9 @@ process would need, so ``--workers N`` and replicas behind a load balancer just 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -26,7 +28,7 @@ from starlette.responses import Response
 from backends import errors as be
 from backends.base import Backend
 from backends.served import served_by
-from gateway import addressing, operations
+from gateway import addressing, operations, runtime
 from gateway.access import Access, Facts
 from gateway.accesssettings import AccessSettings
 from gateway.auth import AuthResult, RequestView, new_payload_decoder
@@ -51,8 +53,14 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 _PATH_SAFE = b"!$&'()*+,;=:@/%-._~"
 
 
+#: Request ids: a random per-process prefix and a counter, unique without a random draw per request
+#: (``secrets.token_hex`` is a getrandom system call each time; ids identify, they are not secrets).
+_RID_PREFIX = secrets.token_hex(4).upper()
+_rid_counter = itertools.count(secrets.randbelow(1 << 31))
+
+
 def new_request_id() -> str:
-    return secrets.token_hex(8).upper()
+    return f"{_RID_PREFIX}{next(_rid_counter) & 0xFFFFFFFF:08X}"
 
 
 class S3App:
@@ -100,6 +108,7 @@ class S3App:
     async def startup(self) -> None:
         if not self._started:
             self._started = True
+            log.info("worker %d: %s", os.getpid(), runtime.describe())
             await self.backend.start()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -227,9 +236,12 @@ class S3App:
             call.request.headers, self.backend, self.config, auth, self.policy,
             self.bucket_settings, access_control=self.access, facts=facts,
         )  # fmt: skip
-        if self._encrypting(call):
-            return await in_sse_scope(call.route.handler, ex.ctx)
-        return await call.route.handler(ex.ctx)
+        try:
+            if self._encrypting(call):
+                return await in_sse_scope(call.route.handler, ex.ctx)
+            return await call.route.handler(ex.ctx)
+        finally:
+            await ex.ctx.aclose_body()
 
     def refusal(self, exc: Exception, ex: _Exchange) -> Response:
         """The S3 error answer for what a step raised: S3 errors as they are, backend errors mapped."""

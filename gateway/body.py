@@ -14,9 +14,12 @@ from starlette.requests import ClientDisconnect, Request
 
 from gateway.errors import S3Error
 from gateway.payload import PayloadDecoder
+from gateway.readahead import ReadAhead
 
 #: Pass decoded bytes on in pieces of at least this size, so backends write in useful units.
 COALESCE = 256 * 1024
+#: Bodies declared larger than this (or of unknown length) are read ahead of the backend's writes.
+READ_AHEAD_OVER = 1024 * 1024
 
 
 class RequestBody:
@@ -29,6 +32,7 @@ class RequestBody:
         self.consumed = False
         #: True once the whole wire body was read (the connection can then carry another request).
         self.finished = False
+        self._ahead: ReadAhead | None = None
 
     @property
     def checksums(self) -> dict[str, str]:
@@ -39,7 +43,15 @@ class RequestBody:
         return self._decoder.md5_hex
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iterate()
+        if self.size is not None and self.size <= READ_AHEAD_OVER:
+            return self._iterate()
+        self._ahead = ReadAhead(self._iterate())
+        return self._ahead
+
+    async def aclose(self) -> None:
+        """Stop a read-ahead still running (the app calls this once the handler returned)."""
+        if self._ahead is not None:
+            await self._ahead.aclose()
 
     async def _iterate(self) -> AsyncIterator[bytes]:
         if self.consumed:

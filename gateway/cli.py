@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-from gateway import logformat
+from gateway import logformat, runtime
 from gateway.config import Config, ConfigError, load
 from gateway.version import version
 
@@ -182,6 +182,8 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("s3bridge").info(
         "s3bridge %s serving %s://%s:%s", version(), scheme, srv.host, srv.port
     )
+    for problem in runtime.warnings():
+        logging.getLogger("s3bridge").warning("%s", problem)
     with _shared_metrics_dir(srv.workers):
         _run(srv, level, log_config)
     return 0
@@ -213,6 +215,7 @@ def _run(srv: Any, level: str, log_config: dict[str, Any]) -> None:
         host=srv.host,
         port=srv.port,
         workers=srv.workers,
+        loop=runtime.loop_setting(),
         ssl_certfile=str(srv.certfile) if srv.certfile else None,
         ssl_keyfile=str(srv.keyfile) if srv.keyfile else None,
         log_level=level,

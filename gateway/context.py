@@ -58,6 +58,11 @@ class Ctx:
             self._body = RequestBody(self.request, self.auth.payload)
         return self._body
 
+    async def aclose_body(self) -> None:
+        """Release what the body may still hold (a read-ahead task) once the handler is done."""
+        if self._body is not None:
+            await self._body.aclose()
+
     @property
     def body_finished(self) -> bool:
         """The whole wire body was read, so the connection may carry another request."""

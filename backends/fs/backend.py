@@ -62,6 +62,7 @@ from backends.fs import objectlock
 from backends.fs import versions as fs_versions
 from backends.fs.bucketsettings import BucketSettingsFiles
 from backends.fs.completions import Completions
+from backends.fs.dirsync import DirSync
 from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
 from backends.fs.io import READ_CHUNK, FileBody, FileIO, os_error
 from backends.fs.keylocks import KeyLocks, check_condition
@@ -82,6 +83,7 @@ from backends.fs.settings import Settings
 from backends.fs.tempdirs import ProcessTempDir
 from backends.fs.versionlisting import bucket_is_empty, versions_page
 from backends.fs.versions import KeyFiles
+from backends.wholebody import SMALL_BODY, WholeBody
 
 T = TypeVar("T")
 
@@ -121,6 +123,7 @@ class FsBackend(Backend):
         self.uploads = UploadStore(os.path.join(self.state, "uploads"), self.temps)
         self.completions = Completions(self.uploads.uploads_dir)
         self.key_locks = KeyLocks(os.path.join(self.state, "locks"))
+        self.dir_sync = DirSync()
         self.settings_files = BucketSettingsFiles(lambda: self.tmp, fsync)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -167,17 +170,11 @@ class FsBackend(Backend):
 
     def _fsync_dir(self, path: str) -> None:
         if self.fsync:
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-            except FileNotFoundError:
-                return  # pruned by a concurrent delete: nothing of ours left to make durable
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self.dir_sync.sync(path)  # shared with concurrent writers to the same directory
 
-    def _publish(self, temp_path: str, base: str, components: list[str]) -> None:
-        """Rename into place, making parent directories; retried if a delete prunes them meanwhile."""
+    def _publish(self, temp_path: str, base: str, components: list[str]) -> str:
+        """Rename into place, making parent directories; retried if a delete prunes them meanwhile.
+        Returns the directory the caller must fsync before acknowledging (outside any key lock)."""
         for _ in range(10):
             parent = base
             try:
@@ -192,8 +189,7 @@ class FsBackend(Backend):
                 if not os.path.isdir(base):
                     raise be.NoSuchBucket(backend=self.name) from None
                 continue
-            self._fsync_dir(parent)
-            return
+            return parent
         raise be.InternalBackendError(detail="parent directory kept vanishing", backend=self.name)
 
     def _prune(self, base: str, components: list[str]) -> None:
@@ -241,19 +237,27 @@ class FsBackend(Backend):
             if status is None:
                 temp.finish(record, self.fsync)
             if guard is None:
-                self._publish(temp.path, base, components)
-                return
-            bucket, key, cond = guard
-            with self.key_locks.hold(bucket, key):
-                if cond:
-                    check_condition(cond, os.path.join(base, *components), self.name)
-                if status is None:
-                    self._publish(temp.path, base, components)
-                else:
-                    rename = lambda: self._publish(temp.path, base, components)  # noqa: E731
-                    fs_versions.publish(
-                        KeyFiles.of(base, components), temp, record, status, self.fsync, rename
-                    )
+                parent = self._publish(temp.path, base, components)
+            else:
+                bucket, key, cond = guard
+                published: list[str] = []
+
+                def rename() -> None:
+                    published.append(self._publish(temp.path, base, components))
+
+                with self.key_locks.hold(bucket, key):
+                    if cond:
+                        check_condition(cond, os.path.join(base, *components), self.name)
+                    if status is None:
+                        rename()
+                    else:
+                        fs_versions.publish(
+                            KeyFiles.of(base, components), temp, record, status, self.fsync, rename
+                        )
+                parent = published[-1]
+            # The rename's fsync, after the lock: a writer that saw this object under the lock is
+            # acknowledged only after its own directory fsync, which began later and covers this rename.
+            self._fsync_dir(parent)
 
         try:
             await self.io.run(commit)
@@ -411,18 +415,39 @@ class FsBackend(Backend):
         await self._commit(temp, record, base, components, (bucket, key, cond))
         return record.object_info(key)
 
+    def _open_for_read(
+        self, bucket: str, key: str, range: ByteRange | None, version_id: str | None
+    ) -> tuple[Record, tuple[int, int] | None, int | bytes]:
+        """Open, read the record and resolve the range in one pool call; a span of at most SMALL_BODY
+        bytes is read whole right here (then the descriptor is closed), so a small GET costs one hop."""
+        fd, record = self._open(bucket, key, version_id)
+        try:
+            span = None
+            if range is not None:
+                span = range.resolve(record.size)
+                if span is None:
+                    raise be.InvalidRange(size=record.size, backend=self.name)
+            start, end = span if span is not None else (0, record.size - 1)
+            if end - start + 1 > SMALL_BODY:
+                return record, span, fd
+            data = _pread_exact(fd, end - start + 1, start) if end >= start else b""
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+        return record, span, data
+
     async def get_object(
         self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
     ) -> GetResult:
-        fd, record = await self._open_async(bucket, key, version_id)
-        span = None
-        if range is not None:
-            span = range.resolve(record.size)
-            if span is None:
-                os.close(fd)
-                raise be.InvalidRange(size=record.size, backend=self.name)
+        try:
+            record, span, opened = await self.io.run(self._open_for_read, bucket, key, range, version_id)
+        except OSError as exc:
+            raise os_error(exc, "read") from None
+        if isinstance(opened, bytes):
+            return GetResult(record.object_info(key), WholeBody(opened), span)
         start, end = span if span is not None else (0, record.size - 1)
-        return GetResult(record.object_info(key), FileBody(self.io, fd, start, end + 1), span)
+        return GetResult(record.object_info(key), FileBody(self.io, opened, start, end + 1), span)
 
     async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         fd, record = await self._open_async(bucket, key, version_id)
@@ -517,7 +542,7 @@ class FsBackend(Backend):
                     self.tmp,
                     tags,
                     fsync=self.fsync,
-                    publish=lambda temp_path: self._publish(temp_path, base, components),
+                    publish=lambda temp_path: self._fsync_dir(self._publish(temp_path, base, components)),
                     key=key,
                     backend=self.name,
                 )
@@ -568,7 +593,8 @@ class FsBackend(Backend):
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
     ) -> ListPage:
         def page() -> ListPage:
-            walker = KeyWalker(self._bucket_dir(bucket), prefix, start_after)
+            # A page's worth (+1 for "truncated", +some for vanished objects) per directory scan.
+            walker = KeyWalker(self._bucket_dir(bucket), prefix, start_after, limit=max_keys + 16)
             infos: dict[str, ObjectInfo] = {}
 
             def keep(key: str, path: str) -> bool:
@@ -802,3 +828,14 @@ class FsBackend(Backend):
             return uploads_page(uploads, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
 
         return await self.io.run(page)
+
+
+def _pread_exact(fd: int, size: int, offset: int) -> bytes:
+    """``size`` bytes at ``offset``; a file shorter than its record is a corrupt object."""
+    data = os.pread(fd, size, offset)
+    while len(data) < size:
+        more = os.pread(fd, size - len(data), offset + len(data))
+        if not more:
+            raise be.InternalBackendError(detail="object file shorter than its record")
+        data += more
+    return data

@@ -22,10 +22,14 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from backends.base import ObjectInfo, ObjectMeta, PartInfo
 
 MAGIC = b"s3brObj1"
 _FOOTER = struct.Struct(">8sQ")
+#: Bytes read from the end of an object file to find its record (see read_record).
+TAIL_READ = 4096
 _META_FIELDS = {f.name for f in dataclasses.fields(ObjectMeta)}
 
 
@@ -93,13 +97,21 @@ def read_record(fd: int) -> Record:
     total = os.fstat(fd).st_size
     if total < _FOOTER.size:
         raise CorruptObject("file shorter than the footer")
-    magic, length = _FOOTER.unpack(os.pread(fd, _FOOTER.size, total - _FOOTER.size))
+    # One read of the tail holds footer and record together for all but records of unusual size.
+    tail_len = min(total, TAIL_READ)
+    tail = os.pread(fd, tail_len, total - tail_len)
+    if len(tail) != tail_len:
+        raise CorruptObject("file shorter than its size")
+    magic, length = _FOOTER.unpack_from(tail, tail_len - _FOOTER.size)
     data_size = total - _FOOTER.size - length
     if magic != MAGIC or data_size < 0:
         raise CorruptObject("bad footer")
-    blob = os.pread(fd, length, data_size)
+    if length + _FOOTER.size <= tail_len:
+        blob = tail[tail_len - _FOOTER.size - length : tail_len - _FOOTER.size]
+    else:
+        blob = os.pread(fd, length, data_size)
     try:
-        doc = json.loads(blob)
+        doc = orjson.loads(blob)
         return Record(etag=doc["etag"], mtime_ns=int(doc["mtime_ns"]), meta=dict(doc["meta"]), size=data_size)
     except (ValueError, KeyError, TypeError) as exc:
         raise CorruptObject(f"bad record: {exc}") from None
@@ -158,10 +170,11 @@ class TempFile:
         return self._md5.hexdigest()
 
     def finish(self, record: Record, fsync: bool) -> None:
-        """Append the record and close; with ``fsync`` the bytes are on disk before any rename."""
+        """Append the record and close; with ``fsync`` the bytes are on disk before any rename
+        (``fdatasync``: the data and the size needed to read it back, without the timestamps)."""
         self._write_all(footer_bytes(record))
         if fsync:
-            os.fsync(self._f.fileno())
+            os.fdatasync(self._f.fileno())
         self._f.close()
 
     def discard(self) -> None:

@@ -7,6 +7,12 @@ it is the smallest thing left, and the keys come out in UTF-8 binary order (whic
 for Python strings). Directories that cannot hold a key after ``start_after`` or under ``prefix`` are
 never opened, and a common prefix rolled up by a delimiter discards its whole subtree unopened.
 Only names are read while walking; the record of an object is read when it makes the page.
+
+With a ``limit`` (a page's worth), one directory contributes at most that many entries to the heap, the
+smallest ones; when it holds more, a continuation entry keyed by the last one kept stands for the rest
+and rescans the directory for what lies beyond it only if the walk gets that far. So a page of a
+directory of a million keys holds a page's worth of names in memory, not a million (the scan itself
+still reads every name: the filesystem returns them in hash order).
 """
 
 from __future__ import annotations
@@ -17,6 +23,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from backends.fs.keys import OBJ, parse_component
+
+#: Heap kind of a directory's remaining entries (see KeyWalker).
+CONTINUE = 2
+#: Where a directory's scan resumes: its key fragment, and the last (key, kind) already taken from it.
+Resume = tuple[str, tuple[str, int]]
 
 
 def _relevant(fragment: str, is_dir: bool, prefix: str, start_after: str) -> bool:
@@ -29,30 +40,51 @@ def _relevant(fragment: str, is_dir: bool, prefix: str, start_after: str) -> boo
 class KeyWalker:
     """Iterates (key, file path) in key order; ``skip(p)`` drops everything still to come under ``p``."""
 
-    def __init__(self, bucket_dir: str, prefix: str = "", start_after: str = ""):
+    def __init__(self, bucket_dir: str, prefix: str = "", start_after: str = "", limit: int | None = None):
         self.prefix = prefix
         self.start_after = start_after
+        self.limit = limit
         self._skip: str | None = None
-        # (key or prefix, 0 for a file / 1 for a directory, path): a file sorts before a directory
-        # whose prefix equals its key, because the directory's keys are all longer.
-        self._heap: list[tuple[str, int, str]] = [("", 1, bucket_dir)]
+        # (key or prefix, kind, path, resume): kind 0 a file, 1 a directory, 2 (CONTINUE) the rest of a
+        # directory, whose resume is (the directory's fragment, the last (key, kind) taken from it).
+        # A file sorts before a directory whose prefix equals its key: the directory's keys are longer.
+        self._heap: list[tuple[str, int, str, Resume | None]] = [("", 1, bucket_dir, None)]
 
     def skip(self, prefix: str) -> None:
         self._skip = prefix
 
-    def _open(self, fragment: str, path: str) -> None:
+    def _entries(
+        self, fragment: str, path: str, after: tuple[str, int] | None
+    ) -> Iterator[tuple[str, int, str]]:
         try:
-            entries = list(os.scandir(path))
+            with os.scandir(path) as scan:
+                for entry in scan:
+                    classified = self._classify(entry)
+                    if classified is None:
+                        continue
+                    text, is_dir = classified
+                    full = fragment + text
+                    if after is not None and (full, int(is_dir)) <= after:
+                        continue
+                    if _relevant(full, is_dir, self.prefix, self.start_after):
+                        yield full, int(is_dir), entry.path
         except (FileNotFoundError, NotADirectoryError):
             return  # removed while we walked: nothing below it any more
-        for entry in entries:
-            classified = self._classify(entry)
-            if classified is None:
-                continue
-            text, is_dir = classified
-            full = fragment + text
-            if _relevant(full, is_dir, self.prefix, self.start_after):
-                heapq.heappush(self._heap, (full, int(is_dir), entry.path))
+
+    def _open(self, fragment: str, path: str, after: tuple[str, int] | None = None) -> None:
+        entries = self._entries(fragment, path, after)
+        if self.limit is None:
+            for full, kind, entry_path in entries:
+                heapq.heappush(self._heap, (full, kind, entry_path, None))
+            return
+        # One more than the limit tells whether anything is left beyond the kept ones.
+        kept = heapq.nsmallest(self.limit + 1, entries)
+        if len(kept) > self.limit:
+            kept.pop()
+            last_full, last_kind, _ = kept[-1]
+            heapq.heappush(self._heap, (last_full, CONTINUE, path, (fragment, (last_full, last_kind))))
+        for full, kind, entry_path in kept:
+            heapq.heappush(self._heap, (full, kind, entry_path, None))
 
     def _classify(self, entry: os.DirEntry[str]) -> tuple[str, bool] | None:
         """(key fragment, is a directory to open) of a directory entry, None to pass it by."""
@@ -67,10 +99,15 @@ class KeyWalker:
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         while self._heap:
-            fragment, is_dir, path = heapq.heappop(self._heap)
+            fragment, kind, path, after = heapq.heappop(self._heap)
+            if kind == CONTINUE and after is not None:
+                # Siblings beyond the last one taken are not under the skipped prefix merely because it
+                # is: a continuation is never skipped.
+                self._open(after[0], path, after[1])
+                continue
             if self._skip is not None and fragment.startswith(self._skip):
                 continue
-            if is_dir:
+            if kind:
                 self._open(fragment, path)
             else:
                 yield fragment, path

@@ -8,6 +8,7 @@ decoded and re-encoded with AWS's UriEncode and sorted, the signed headers trimm
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -57,7 +58,9 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
 
 
+@functools.lru_cache(maxsize=256)
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """Four chained HMACs, the same for every request of a key on one day: derived once, then cached."""
     k_date = _hmac(f"AWS4{secret}".encode(), date)
     return _hmac(_hmac(_hmac(k_date, region), service), "aws4_request")
 

@@ -20,6 +20,7 @@ from backends.base import (
     ObjectInfo,
     ObjectMeta,
 )
+from backends.wholebody import WholeBody
 from backends.wire.xml import child_text, children
 from gateway import conditions, objectacl, parts
 from gateway.context import Ctx, empty, xml_response
@@ -109,6 +110,9 @@ async def get_object(ctx: Ctx) -> Response:
         status = 206
     else:
         headers["Content-Length"] = str(result.info.size)
+    if isinstance(result.body, WholeBody):
+        # Read whole by the backend with the open: one plain answer, no stream, no disconnect watcher.
+        return Response(result.body.data, status_code=status, headers=headers)
     return StreamingResponse(
         _guarded(result.body),
         status_code=status,
