@@ -409,3 +409,28 @@ async def test_object_writer_owns_what_it_writes_in_another_identitys_bucket(gw:
     owned = xml(await gw.request("GET", "/bobw/by-alice", params={"acl": ""}))
     assert owned.findtext(f"{NS}Owner/{NS}ID") == ALICE_ID
     assert_s3_error(await gw.request("GET", "/bobw/by-alice", pair=BOB), 403, "AccessDenied")
+
+
+async def test_anonymous_form_upload_allowed_by_bucket_policy_only(gw: InProcessGateway) -> None:
+    """A browser form without any signature lands only where the bucket policy lets everyone
+    s3:PutObject under a prefix; elsewhere in the same bucket it is AccessDenied, and nothing is stored."""
+    await open_bucket(gw, "inbox")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": "arn:aws:s3:::inbox/uploads/*",
+            }
+        ],
+    }
+    put = await gw.request("PUT", "/inbox", params={"policy": ""}, body=json.dumps(policy).encode())
+    assert put.status_code == 204, put.text
+    allowed = await gw.client.post("/inbox", data={"key": "uploads/a.txt"}, files={"file": ("a", b"hi")})
+    assert allowed.status_code == 204, allowed.text
+    assert (await gw.request("GET", "/inbox/uploads/a.txt")).content == b"hi"
+    refused = await gw.client.post("/inbox", data={"key": "other/a.txt"}, files={"file": ("a", b"no")})
+    assert_s3_error(refused, 403, "AccessDenied")
+    assert_s3_error(await gw.request("HEAD", "/inbox/other/a.txt"), 404, "NoSuchKey")
