@@ -244,23 +244,32 @@ class Fallback(Journalled, Backend):
         outcomes = await self._both(lambda b: b.delete_bucket(bucket))
         self._settle_delete(outcomes, missing=be.NoSuchBucket)
 
-    # -- bucket settings: on both members, or refused (a member missing a policy change would enforce
-    # the old policy after a switch) ----------------------------------------------------------------
+    # -- bucket settings: written to both members, as CreateBucket is; a member that is down (or lacks
+    # the bucket) is passed by, logged, when the other took the change; any other refusal is the answer
     async def get_bucket_setting(self, bucket: str, name: str) -> bytes | None:
         self._guard(bucket)
         return await self._read("GetBucketSetting", lambda b: b.get_bucket_setting(bucket, name))
 
     async def put_bucket_setting(self, bucket: str, name: str, document: bytes) -> None:
         self._guard(bucket)
-        for outcome in await self._both(lambda b: b.put_bucket_setting(bucket, name, document)):
-            if outcome is not None:
-                raise outcome
+        self._settle_setting(
+            "PutBucketSetting", await self._both(lambda b: b.put_bucket_setting(bucket, name, document))
+        )
 
     async def delete_bucket_setting(self, bucket: str, name: str) -> None:
         self._guard(bucket)
-        for outcome in await self._both(lambda b: b.delete_bucket_setting(bucket, name)):
-            if outcome is not None:
-                raise outcome
+        self._settle_setting(
+            "DeleteBucketSetting", await self._both(lambda b: b.delete_bucket_setting(bucket, name))
+        )
+
+    def _settle_setting(self, op: str, outcomes: list[BaseException | None]) -> None:
+        passable = [o is None or _unavailable(o) or isinstance(o, be.NoSuchBucket) for o in outcomes]
+        if any(o is None for o in outcomes) and all(passable):
+            for member, outcome in zip(self.members, outcomes, strict=True):
+                if outcome is not None:
+                    log.warning("%s on %s passed by: %s", op, member.name, outcome)
+            return
+        raise next(o for o in outcomes if o is not None)
 
     @staticmethod
     def _settle_delete(outcomes: list[BaseException | None], missing: type[be.BackendError]) -> None:

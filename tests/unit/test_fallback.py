@@ -190,3 +190,20 @@ async def test_multipart_stays_on_its_store(scripted: tuple[Fallback, ScriptedBa
     remote.fail("delete_object", be.BackendUnavailable)
     with pytest.raises(be.BackendUnavailable):  # deleting on one store only would resurrect it
         await fallback.delete_object("mpart", "obj")
+
+
+async def test_bucket_settings_pass_by_a_member_without_the_bucket(
+    pair: tuple[Fallback, FsBackend, FsBackend],
+) -> None:
+    """A setting lands on the member holding the bucket (as CreateBucket lands during an outage); the
+    member without it is passed by; on neither it is NoSuchBucket."""
+    fallback, primary, secondary = pair
+    await secondary.create_bucket("only-secondary")
+    await fallback.put_bucket_setting("only-secondary", "policy", b"{}")
+    assert await secondary.get_bucket_setting("only-secondary", "policy") == b"{}"
+    assert await fallback.get_bucket_setting("only-secondary", "policy") == b"{}"
+    await fallback.put_bucket_setting("b", "cors", b"<CORSConfiguration/>")
+    assert await primary.get_bucket_setting("b", "cors") == b"<CORSConfiguration/>"
+    assert await secondary.get_bucket_setting("b", "cors") == b"<CORSConfiguration/>"
+    with pytest.raises(be.NoSuchBucket):
+        await fallback.put_bucket_setting("nowhere", "policy", b"{}")
