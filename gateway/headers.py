@@ -19,6 +19,10 @@ from gateway.tagging import tags_from_headers
 META_PREFIX = "x-amz-meta-"
 #: User-metadata names the gateway keeps for itself (gateway.objectacl): never answered, never set.
 HIDDEN_META_PREFIX = "s3bridge-"
+#: The names under that prefix this gateway keeps records in (gateway.objectacl): never answered, never
+#: set by a client. Other ``s3bridge-`` names are a client's own (an s3bridge in front of this one keeps
+#: its encryption records there), stored and answered as any user metadata.
+HIDDEN_META_NAMES = frozenset({HIDDEN_META_PREFIX + "acl"})
 #: S3 caps user metadata (names + values) at 2 KB.
 MAX_USER_META_BYTES = 2048
 STORAGE_CLASSES = {
@@ -67,10 +71,10 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
         lname = name.lower()
         if lname.startswith(META_PREFIX):
             short = lname[len(META_PREFIX) :]
-            if short.startswith(HIDDEN_META_PREFIX):
+            if short in HIDDEN_META_NAMES:
                 raise S3Error(
                     "InvalidArgument",
-                    f"User metadata names starting with {HIDDEN_META_PREFIX} are reserved by the gateway.",
+                    f"User metadata name {short} is reserved by the gateway.",
                     ArgumentName=lname,
                 )
             value = header_text(value)  # non-ASCII: stored as the UTF-8 text the client sent
@@ -103,7 +107,7 @@ def object_headers(info: ObjectInfo, *, checksum_mode: bool = False) -> dict[str
     if meta.storage_class and meta.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = meta.storage_class
     for name, value in meta.user.items():
-        if not name.startswith(HIDDEN_META_PREFIX):  # the gateway's own records (gateway.objectacl)
+        if name not in HIDDEN_META_NAMES:  # the gateway's own records (gateway.objectacl)
             headers[META_PREFIX + name] = answer_meta_value(value)  # RFC 2047 when not ASCII, as S3
     if meta.tagging_count:
         headers["x-amz-tagging-count"] = str(meta.tagging_count)

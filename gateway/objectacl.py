@@ -3,7 +3,7 @@
 The record rides in ``ObjectMeta.user`` under ``HIDDEN``, so every backend stores it with the object in
 the same write, and copies, multipart completions and deletes carry or drop it with the bytes. Clients
 never see it (gateway.headers leaves it out of GET/HEAD answers) and never set it (gateway.headers
-refuses ``x-amz-meta-s3bridge-*``): a client-written record would be an ACL nobody authorised.
+refuses ``x-amz-meta-s3bridge-acl``): a client-written record would be an ACL nobody authorised.
 """
 
 from __future__ import annotations

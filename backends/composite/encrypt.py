@@ -41,6 +41,7 @@ from backends.base import (
     PartInfo,
     PartsPage,
     PutBody,
+    VersionsPage,
     WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS
@@ -274,6 +275,17 @@ class Encrypt(Forwarding):
         req = self._request()
         if req.write_key is None and req.read_key is None:
             source = await self.inner.head_object(src_bucket, src_key, src_version_id)
+            if (
+                source.meta.user.get(keys.META_MODE) == keys.MODE_S3
+                and segments_of(source) == 1
+                and meta is None
+            ):
+                # Everything copied (directive COPY): the store copies the sealed bytes, wrapped key and
+                # tags as they are.
+                info = await self.inner.copy_object(
+                    src_bucket, src_key, dst_bucket, dst_key, None, cond, src_version_id
+                )
+                return self._present(info)
             if source.meta.user.get(keys.META_MODE) == keys.MODE_S3 and segments_of(source) == 1:
                 hidden = {k: v for k, v in source.meta.user.items() if k.startswith(keys.META_PREFIX)}
                 base = source.meta if meta is None else meta
@@ -291,6 +303,23 @@ class Encrypt(Forwarding):
     ) -> ListPage:
         page = await self.inner.list_objects(bucket, prefix, delimiter, start_after, max_keys)
         return replace(page, objects=[self._listed(info) for info in page.objects])
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = 1000,
+    ) -> VersionsPage:
+        page = await self.inner.list_object_versions(
+            bucket, prefix, delimiter, key_marker, version_id_marker, max_keys
+        )
+        versions = [
+            e if e.info.delete_marker else replace(e, info=self._listed(e.info)) for e in page.versions
+        ]
+        return replace(page, versions=versions)
 
     def _listed(self, info: ObjectInfo) -> ObjectInfo:
         """A listed object's plaintext size (a listing carries no metadata: the stored size says it)."""

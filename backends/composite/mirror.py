@@ -225,11 +225,19 @@ class Mirror(Backend):
 
     async def put_bucket_setting(self, bucket: str, name: str, document: bytes) -> None:
         outcomes = await self._all(lambda i, m: m.put_bucket_setting(bucket, name, document))
-        self._quorum("PutBucketSetting", outcomes)
+        self._settings_quorum("PutBucketSetting", outcomes)
 
     async def delete_bucket_setting(self, bucket: str, name: str) -> None:
         outcomes = await self._all(lambda i, m: m.delete_bucket_setting(bucket, name))
-        self._quorum("DeleteBucketSetting", outcomes)
+        self._settings_quorum("DeleteBucketSetting", outcomes)
+
+    def _settings_quorum(self, op: str, outcomes: dict[int, BaseException | None]) -> None:
+        """A mirror keeps bucket settings only when every member can: one that keeps none (an s3
+        backend without ``meta_bucket``) makes the mirror answer NotImplemented, as that member would."""
+        for outcome in outcomes.values():
+            if isinstance(outcome, be.NotImplementedByBackend):
+                raise outcome
+        self._quorum(op, outcomes)
 
     # -- objects -----------------------------------------------------------------------------------
     async def _teed(

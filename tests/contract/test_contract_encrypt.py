@@ -40,6 +40,8 @@ async def encrypted(inner: Backend) -> AsyncIterator[Backend]:
 
 
 class TestContractEncryptFs(EncryptChecks, BackendContract):
+    object_lock: ClassVar[bool] = True  # passed through to fs, which keeps and enforces it
+
     @pytest.fixture
     async def backend(self, tmp_path: Path) -> AsyncIterator[Backend]:
         async for b in encrypted(FsBackend(tmp_path / "root", name="fs-enc", fsync=False)):
@@ -47,6 +49,27 @@ class TestContractEncryptFs(EncryptChecks, BackendContract):
 
 
 class TestContractEncryptS3Moto(EncryptChecks, MotoContract):
+    part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="moto deviates from AWS: versionId=null on a bucket never versioned is 400 Bad request",
+    )
+    async def test_never_versioned_bucket(self, backend: Backend, bucket: str) -> None:
+        await super().test_never_versioned_bucket(backend, bucket)
+
+    @moto_deviation(
+        "a version written while versioning is suspended drops the key's older versions", AssertionError
+    )
+    async def test_suspended_writes_the_null_version(self, backend: Backend, bucket: str) -> None:
+        await super().test_suspended_writes_the_null_version(backend, bucket)
+
+    @moto_deviation(
+        "DeleteObject of a delete marker by version id omits x-amz-delete-marker: true", AssertionError
+    )
+    async def test_delete_marker_and_restore(self, backend: Backend, bucket: str) -> None:
+        await super().test_delete_marker_and_restore(backend, bucket)
+
     @pytest.fixture
     async def backend(self, moto: ServerProcess) -> AsyncIterator[Backend]:
         async for b in encrypted(
@@ -65,6 +88,8 @@ class TestContractEncryptS3Moto(EncryptChecks, MotoContract):
 
 
 class TestContractEncryptS3Gateway(EncryptChecks, BackendContract):
+    part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
+
     @pytest.fixture
     async def backend(self, gateway_store: ServerProcess) -> AsyncIterator[Backend]:
         inner = S3Backend(s3_settings(gateway_store.url, GATEWAY_KEY, GATEWAY_SECRET), name="s3-gateway")
@@ -84,6 +109,8 @@ def obs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 class TestContractEncryptOss(EncryptChecks, BackendContract):
     conditional_writes: ClassVar[frozenset[str]] = frozenset({"if_none_match"})
+    repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
+    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     @pytest.fixture
     async def backend(self, oss: ServerProcess) -> AsyncIterator[Backend]:
@@ -94,6 +121,10 @@ class TestContractEncryptOss(EncryptChecks, BackendContract):
 
 class TestContractEncryptObs(EncryptChecks, BackendContract):
     conditional_writes: ClassVar[frozenset[str]] = frozenset()
+    repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
+    versioning: ClassVar[bool] = False  # versioning is not passed through to OBS yet (README gap table)
+    object_tags = False  # OBS has no object tags: tagged writes are NotImplemented
+    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     @pytest.fixture
     async def backend(self, obs: ServerProcess) -> AsyncIterator[Backend]:

@@ -297,7 +297,12 @@ class Round:
             self.state[key] = now
         listed = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
         assert listed == {k for k, v in self.state.items() if v is not None}, self.where()
-        on_disk = [p for p in (self.store.root / BUCKET).rglob("*") if p.is_file() and p.name != ".created"]
+        bucket_dir = self.store.root / BUCKET
+        on_disk = [
+            p
+            for p in bucket_dir.rglob("*")
+            if p.is_file() and p.name != ".created" and p.relative_to(bucket_dir).parts[0] != ".settings"
+        ]
         assert len(on_disk) == len(listed), f"{self.where()}: files beside the listed objects: {on_disk}"
 
     def check_uploads(self, s3: Any) -> None:
