@@ -340,7 +340,12 @@ class Round:
         left = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
         assert left == [], f"{self.where()}: uploads left after aborting: {left}"
         uploads_dir = self.store.root / ".s3bridge" / "uploads" / BUCKET
-        on_disk = sorted(os.listdir(uploads_dir)) if uploads_dir.exists() else []
+        # hidden entries are not uploads: ``.completed`` keeps the answers of completed uploads (fs completions)
+        on_disk = (
+            sorted(n for n in os.listdir(uploads_dir) if not n.startswith("."))
+            if uploads_dir.exists()
+            else []
+        )
         assert on_disk == [], f"{self.where()}: unlisted upload directories: {on_disk}"
 
     def check_parts(self, s3: Any, w: Write) -> None:
