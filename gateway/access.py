@@ -121,6 +121,8 @@ class Access:
         public_read: bool = False,
     ) -> None:
         """Return when the caller may perform ``operation``; raise AccessDenied otherwise."""
+        if bucket is not None and bucket in self.rights.reserved:
+            raise S3Error("AccessDenied")  # the gateway's own settings bucket: nobody reads or writes it
         caller = self.identities.by_key(access_key)
         action = action_of(operation, dict(facts.query))
         right = right or _configured_right(action)

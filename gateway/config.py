@@ -247,6 +247,13 @@ class Config(_Model):
     status: StatusSettings = Field(default_factory=StatusSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
+    def reserved_buckets(self) -> frozenset[str]:
+        """Buckets the backends keep for the gateway itself (``meta_bucket``: the bucket settings it
+        evaluates). No client request may name one: a write there would forge a policy or an ACL."""
+        return frozenset(
+            name for b in self.backends.values() if (name := getattr(b, "meta_bucket", None)) is not None
+        )
+
     def effective_routes(self) -> list[RouteSettings]:
         """The routes, ending with a catch-all to the first backend when none is given."""
         routes = list(self.routes)
@@ -375,9 +382,22 @@ def _cross_references(doc: dict[str, Any]) -> list[Problem]:
             elif isinstance(value, list):
                 for i, member in enumerate(value):
                     check(("backends", name, field, i), member)
+    reserved = {
+        options["meta_bucket"]
+        for options in backends.values()
+        if isinstance(options, dict) and isinstance(options.get("meta_bucket"), str)
+    }
     for i, route in enumerate(_sequence(doc.get("routes"))):
         if isinstance(route, dict):
             check(("routes", i, "backend"), route.get("backend"))
+            for field in ("bucket", "remote_bucket"):
+                if route.get(field) in reserved:
+                    problems.append(
+                        Problem(
+                            ("routes", i, field),
+                            f"{route[field]!r} is a backend's meta_bucket: clients never reach it",
+                        )
+                    )
     first: dict[str, int] = {}
     for i, pair in enumerate(_sequence(doc.get("credentials"))):
         key = pair.get("access_key") if isinstance(pair, dict) else None

@@ -19,6 +19,7 @@ class Policy:
         self._keys: dict[str, KeyPair] = {kp.access_key: kp for kp in config.credentials}
         self._public = [pb.bucket for pb in config.public_buckets]
         self._public_write = [pb.bucket for pb in config.public_buckets if pb.access == "read-write"]
+        self.reserved = config.reserved_buckets()
 
     def secret_for(self, access_key: str) -> str | None:
         pair = self._keys.get(access_key)

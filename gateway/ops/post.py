@@ -86,7 +86,7 @@ async def _authorise(ctx: Ctx, bucket: str, key: str, access_key: str | None) ->
     """The signer (or an anonymous form) needs s3:PutObject on the key, as a PUT would: configured
     rights, the bucket policy and ACLs (gateway.access); a bucket configured read-write for everyone
     takes unsigned forms."""
-    if access_key is None and ctx.policy.is_public_write(bucket):
+    if access_key is None and ctx.policy.is_public_write(bucket) and bucket not in ctx.policy.reserved:
         return
     await ctx.access.decide(access_key, "PutObject", bucket, key, ctx.facts, right="write")
 

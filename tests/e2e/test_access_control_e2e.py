@@ -297,3 +297,44 @@ def test_without_a_metadata_bucket_settings_answer_not_implemented(tmp_path: Pat
             with pytest.raises(botocore.exceptions.ClientError) as err:
                 alice.get_bucket_policy(Bucket="plain")
             assert code(err) == "NoSuchBucketPolicy"
+
+
+def test_the_metadata_bucket_is_out_of_every_clients_reach(stack: Stack) -> None:
+    """The settings documents live in the s3 backend's meta_bucket: a client that could write there
+    could forge another bucket's policy, one that could read there could copy it out. Every way in is
+    AccessDenied, for the first key pair too, and the forged document never lands."""
+    if stack.backend != "s3":
+        pytest.skip("the fs backend keeps settings inside each bucket, out of any key's reach")
+    alice = stack.client()
+    victim = new_bucket(stack)
+    alice.put_bucket_policy(Bucket=victim, Policy=json.dumps(deny_all_gets(victim)))
+    forged = f"buckets/{victim}/policy"
+    attempts = [
+        lambda: alice.put_object(Bucket="s3bridge-meta", Key=forged, Body=b"{}"),
+        lambda: alice.get_object(Bucket="s3bridge-meta", Key=forged),
+        lambda: alice.list_objects_v2(Bucket="s3bridge-meta"),
+        lambda: alice.delete_object(Bucket="s3bridge-meta", Key=forged),
+        lambda: alice.create_bucket(Bucket="s3bridge-meta"),
+        lambda: alice.copy_object(
+            Bucket=victim, Key="stolen", CopySource={"Bucket": "s3bridge-meta", "Key": forged}
+        ),
+    ]
+    for attempt in attempts:
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            attempt()
+        assert code(err) == "AccessDenied"
+    assert json.loads(alice.get_bucket_policy(Bucket=victim)["Policy"]) == deny_all_gets(victim)
+
+
+def deny_all_gets(bucket: str) -> dict[str, object]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }

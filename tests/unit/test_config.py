@@ -388,3 +388,18 @@ def test_schema_refuses_what_the_gateway_refuses(monkeypatch: pytest.MonkeyPatch
         "server.port",
     ]
     assert schema_errors({"backends": {}}) == ["backends"]
+
+
+def test_a_route_to_a_meta_bucket_is_refused() -> None:
+    """A route naming a backend's meta_bucket would hand clients the gateway's settings documents."""
+    from gateway.config import problems_of
+
+    doc = {
+        "backends": {"s3": {"type": "s3", "endpoint": "http://127.0.0.1:9", "meta_bucket": "gw-meta"}},
+        "routes": [{"bucket": "innocent", "backend": "s3", "remote_bucket": "gw-meta"}],
+    }
+    config, problems = problems_of(doc)
+    assert config is None
+    assert [str(p) for p in problems if "meta_bucket" in str(p)] == [
+        "routes[0].remote_bucket: 'gw-meta' is a backend's meta_bucket: clients never reach it"
+    ]
