@@ -23,7 +23,12 @@ from backends.obs.settings import Settings as ObsSettings
 from backends.oss.backend import build as build_oss
 from backends.s3.backend import S3Backend
 from tests.contract.encrypt_checks import EncryptChecks
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, META_BUCKET, MotoContract, moto_deviation
+from tests.contract.stores import (
+    GATEWAY_KEY,
+    GATEWAY_SECRET,
+    META_BUCKET,
+    MotoVersioningContract,
+)
 from tests.contract.suite import BackendContract
 from tests.contract.test_contract_s3 import s3_settings
 from tests.helpers.bodies import opaque_etags, started
@@ -48,28 +53,7 @@ class TestContractEncryptFs(EncryptChecks, BackendContract):
             yield b
 
 
-class TestContractEncryptS3Moto(EncryptChecks, MotoContract):
-    part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
-
-    @pytest.mark.xfail(
-        strict=True,
-        reason="moto deviates from AWS: versionId=null on a bucket never versioned is 400 Bad request",
-    )
-    async def test_never_versioned_bucket(self, backend: Backend, bucket: str) -> None:
-        await super().test_never_versioned_bucket(backend, bucket)
-
-    @moto_deviation(
-        "a version written while versioning is suspended drops the key's older versions", AssertionError
-    )
-    async def test_suspended_writes_the_null_version(self, backend: Backend, bucket: str) -> None:
-        await super().test_suspended_writes_the_null_version(backend, bucket)
-
-    @moto_deviation(
-        "DeleteObject of a delete marker by version id omits x-amz-delete-marker: true", AssertionError
-    )
-    async def test_delete_marker_and_restore(self, backend: Backend, bucket: str) -> None:
-        await super().test_delete_marker_and_restore(backend, bucket)
-
+class TestContractEncryptS3Moto(EncryptChecks, MotoVersioningContract):
     @pytest.fixture
     async def backend(self, moto: ServerProcess) -> AsyncIterator[Backend]:
         async for b in encrypted(
@@ -81,10 +65,6 @@ class TestContractEncryptS3Moto(EncryptChecks, MotoContract):
     async def test_unknown_upload(self, backend: Backend, bucket: str, upload_id: str) -> None:
         """Unmarked: the encrypt layer refuses an id it did not hand out before moto sees it."""
         await BackendContract.test_unknown_upload(self, backend, bucket, upload_id)
-
-    @moto_deviation("CopyObject ignores If-None-Match and If-Match on the destination", pytest.fail.Exception)
-    async def test_conditional_copy(self, backend: Backend, bucket: str) -> None:
-        await super().test_conditional_copy(backend, bucket)
 
 
 class TestContractEncryptS3Gateway(EncryptChecks, BackendContract):

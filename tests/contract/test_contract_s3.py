@@ -25,7 +25,13 @@ from backends import errors as be
 from backends.base import Backend, ObjectMeta
 from backends.s3.backend import S3Backend
 from backends.s3.settings import Settings
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, META_BUCKET, MotoContract, moto_deviation
+from tests.contract.stores import (
+    GATEWAY_KEY,
+    GATEWAY_SECRET,
+    META_BUCKET,
+    MotoVersioningContract,
+    moto_deviation,
+)
 from tests.contract.suite import BackendContract
 from tests.helpers.bodies import (
     BodyFailed,
@@ -53,16 +59,7 @@ def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:
     )
 
 
-class TestContractS3Moto(MotoContract):
-    @pytest.mark.xfail(
-        strict=True,
-        reason="moto deviates from AWS: versionId=null on a bucket never versioned is 400 Bad request",
-    )
-    async def test_never_versioned_bucket(self, backend: Backend, bucket: str) -> None:
-        await super().test_never_versioned_bucket(backend, bucket)
-
-    part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
-
+class TestContractS3Moto(MotoVersioningContract):
     @pytest.fixture
     async def backend(self, moto: ServerProcess) -> AsyncIterator[Backend]:
         backend = S3Backend(s3_settings(moto.url, "moto-access", "moto-secret"), name="s3-moto")
@@ -71,22 +68,6 @@ class TestContractS3Moto(MotoContract):
             yield backend
         finally:
             await backend.close()
-
-    @moto_deviation("CopyObject ignores If-None-Match and If-Match on the destination", pytest.fail.Exception)
-    async def test_conditional_copy(self, backend: Backend, bucket: str) -> None:
-        await super().test_conditional_copy(backend, bucket)
-
-    @moto_deviation(
-        "a version written while versioning is suspended drops the key's older versions", AssertionError
-    )
-    async def test_suspended_writes_the_null_version(self, backend: Backend, bucket: str) -> None:
-        await super().test_suspended_writes_the_null_version(backend, bucket)
-
-    @moto_deviation(
-        "DeleteObject of a delete marker by version id omits x-amz-delete-marker: true", AssertionError
-    )
-    async def test_delete_marker_and_restore(self, backend: Backend, bucket: str) -> None:
-        await super().test_delete_marker_and_restore(backend, bucket)
 
     @moto_deviation("CompleteMultipartUpload ignores If-Match", pytest.fail.Exception)
     async def test_conditional_complete(self, backend: Backend, bucket: str) -> None:
