@@ -78,14 +78,14 @@ def _common_prefixes(doc: Doc, page: ListPage, enc: Callable[[str], str]) -> Non
         add(add(doc.root, "CommonPrefixes"), "Prefix", enc(prefix))
 
 
-def _page_facts(
-    ctx: Ctx, doc: Doc, page: ListPage, max_keys: int, delimiter: str, enc: Callable[[str], str]
+def page_facts(
+    ctx: Ctx, doc: Doc, is_truncated: bool, max_keys: int, delimiter: str, enc: Callable[[str], str]
 ) -> None:
     """The elements v1 listings and version listings share after their markers."""
     add(doc.root, "MaxKeys", max_keys)
     if delimiter:
         add(doc.root, "Delimiter", enc(delimiter))
-    add(doc.root, "IsTruncated", page.is_truncated)
+    add(doc.root, "IsTruncated", is_truncated)
     if "encoding-type" in ctx.query:
         add(doc.root, "EncodingType", "url")
 
@@ -104,7 +104,7 @@ async def list_objects(ctx: Ctx) -> Response:
     add(doc.root, "Marker", enc(marker))
     if page.is_truncated and delimiter and page.next_marker is not None:
         add(doc.root, "NextMarker", enc(page.next_marker))
-    _page_facts(ctx, doc, page, max_keys, delimiter, enc)
+    page_facts(ctx, doc, page.is_truncated, max_keys, delimiter, enc)
     _contents(doc, page, enc, await ctx.bucket_owner())
     return xml_response(doc)
 

@@ -18,7 +18,7 @@ from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
 from gateway.identity import Identity
 from gateway.ops.buckets import owner
-from gateway.ops.listing import MAX_KEYS, key_encoder
+from gateway.ops.listing import MAX_KEYS, key_encoder, page_facts
 from gateway.xmlio import Doc, add
 
 STATUSES = ("Enabled", "Suspended")
@@ -125,12 +125,7 @@ async def list_object_versions(ctx: Ctx) -> Response:
     if page.is_truncated and page.next_key_marker is not None:
         add(doc.root, "NextKeyMarker", enc(page.next_key_marker))
         add(doc.root, "NextVersionIdMarker", page.next_version_id_marker or "")
-    add(doc.root, "MaxKeys", max_keys)
-    if delimiter:
-        add(doc.root, "Delimiter", enc(delimiter))
-    add(doc.root, "IsTruncated", page.is_truncated)
-    if "encoding-type" in ctx.query:
-        add(doc.root, "EncodingType", "url")
+    page_facts(ctx, doc, page.is_truncated, max_keys, delimiter, enc)
     _entries(doc, page, enc, await ctx.bucket_owner())
     return xml_response(doc)
 
