@@ -15,8 +15,8 @@ from obs import ObsClient, const, convertor
 
 from backends.base import Backend
 from backends.bridge import DEFAULT_THREADS, BlockingPool, sized
-from backends.obs.ops import ObsOperations
 from backends.obs.settings import Settings
+from backends.obs.versions import ObsVersioning
 
 
 class _RawHeadersClient(ObsClient):  # type: ignore[misc]
@@ -92,7 +92,7 @@ def make_client(settings: Settings) -> ObsClient:
     return client
 
 
-class ObsBackend(ObsOperations, Backend):
+class ObsBackend(ObsVersioning, Backend):
     def __init__(self, settings: Settings, *, name: str):
         self.name = name
         self.settings = settings

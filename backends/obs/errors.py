@@ -13,7 +13,12 @@ import ssl
 from typing import Any
 
 from backends import errors as be
+from backends.obs.wire import raw_headers
+from backends.wire.markers import delete_marker_error
 from backends.wire.status import classify
+
+#: Header prefixes of the store's delete-marker headers: native OBS, and OBS (or S3) in S3 mode.
+MARKER_PREFIXES = ("x-obs-", "x-amz-")
 
 
 def result_error(
@@ -32,6 +37,11 @@ def result_error(
     detail = f"HTTP {status} {code}: {message}".rstrip(": ")
     if request_id:
         detail += f" (request id {request_id})"
+    headers = raw_headers(result)
+    for prefix in MARKER_PREFIXES:  # a read that met a delete marker says so in its headers
+        marker = delete_marker_error(status, headers, prefix, detail, backend)
+        if marker is not None:
+            return marker
     # OBS answers with the S3 family's codes (``backends.wire.status``); a 4xx without one is a refusal
     # of the request's arguments.
     cls = classify(code, status, missing=not_found, refused=be.InvalidArgument)

@@ -9,19 +9,16 @@ cleanly, so a body that fails verification never commits.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import http.client
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from obs import (
-    CompleteMultipartUploadRequest,
-    CompletePart,
     CopyObjectHeader,
     GetObjectHeader,
+    GetObjectRequest,
     PutObjectHeader,
 )
-from obs.model import ListMultipartUploadsRequest
 
 from backends import errors as be
 from backends.base import (
@@ -29,22 +26,18 @@ from backends.base import (
     BucketInfo,
     ByteRange,
     CompletedPart,
+    DeleteResult,
     GetResult,
     ListPage,
     ObjectInfo,
     ObjectMeta,
-    PartInfo,
-    PartsPage,
     PutBody,
-    UploadInfo,
-    UploadsPage,
     WriteCondition,
-    only_null_version,
 )
 from backends.bridge import BlockingPool, BodyReadError, iterate_blocking, read_up_to
 from backends.metabucket import MetaBucketSettings
 from backends.obs import wire
-from backends.obs.body import BodyMismatch, ExactReader, Source, Spooled, open_body
+from backends.obs.body import BodyMismatch, ExactReader, Source, open_body
 from backends.obs.errors import check, from_exception
 from backends.wire.etag import strip_etag
 
@@ -173,9 +166,8 @@ class ObsOperations(MetaBucketSettings):
             be.NoSuchBucket,
         )
         headers = wire.raw_headers(result)
-        return ObjectInfo(
-            key, size, strip_etag(headers.get("etag")), wire.http_date(headers.get("date")), meta
-        )
+        when = wire.http_date(headers.get("date"))
+        return ObjectInfo(key, size, strip_etag(headers.get("etag")), when, meta, result.body.versionId)
 
     async def _put_multipart(self, bucket: str, key: str, body: PutBody, meta: ObjectMeta) -> ObjectInfo:
         """Bodies of unknown length (buffered a part at a time) or too large for one PUT."""
@@ -208,28 +200,37 @@ class ObsOperations(MetaBucketSettings):
             pass
 
     async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
-        only_null_version(version_id)  # versioning is not passed through to this store yet
-        result = await self._call(self.client.getObjectMetadata, bucket, key)
+        """A HEAD error has no body, so no code: a bare 404 is the bucket's, the version's or the key's
+        (a delete marker says so in its headers); a bare 400 naming a version is a malformed id."""
+        result = await self._call(self.client.getObjectMetadata, bucket, key, versionId=version_id)
         if int(result.status or 0) == 404 and not result.errorCode:
-            check(result, self.name, not_found=await self._missing(bucket))
+            missing = await self._missing(bucket)
+            if version_id is not None and missing is be.NoSuchKey:
+                missing = be.NoSuchVersion
+            check(result, self.name, not_found=missing)
         check(result, self.name)
         return wire.info_from_headers(key, wire.raw_headers(result), self.signature)
 
     async def get_object(
         self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
     ) -> GetResult:
-        only_null_version(version_id)
         headers = GetObjectHeader()
         if range is not None:
             if range.first is None and not range.last:
-                raise await self._bad_range(bucket, key)
+                raise await self._bad_range(bucket, key, version_id)
             headers.range = wire.range_header(range.first, range.last)
+        request = GetObjectRequest(versionId=version_id)
         result = await self._call(
-            self.client.getObject, bucket, key, headers=headers, loadStreamInMemory=False
+            self.client.getObject,
+            bucket,
+            key,
+            getObjectRequest=request,
+            headers=headers,
+            loadStreamInMemory=False,
         )
         status = int(result.status or 0)
         if status == 416:
-            raise await self._bad_range(bucket, key)
+            raise await self._bad_range(bucket, key, version_id)
         if status == 404 and not result.errorCode:
             check(result, self.name, not_found=await self._missing(bucket))
         check(result, self.name)
@@ -241,8 +242,8 @@ class ObsOperations(MetaBucketSettings):
         stream = result.body.response
         return GetResult(info, self._stream(stream, span, info.size), span)
 
-    async def _bad_range(self, bucket: str, key: str) -> be.InvalidRange:
-        info = await self.head_object(bucket, key)
+    async def _bad_range(self, bucket: str, key: str, version_id: str | None) -> be.InvalidRange:
+        info = await self.head_object(bucket, key, version_id)
         return be.InvalidRange(size=info.size, backend=self.name)
 
     def _stream(self, response: Any, span: tuple[int, int] | None, size: int) -> AsyncIterator[bytes]:
@@ -267,9 +268,11 @@ class ObsOperations(MetaBucketSettings):
             read, self.pool, close=close, translate=lambda e: from_exception(e, self.name)
         )
 
-    async def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> None:
-        only_null_version(version_id)
-        await self._ok("deleteObject", bucket, key, not_found=be.NoSuchBucket)
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteResult | None:
+        result = await self._ok("deleteObject", bucket, key, versionId=version_id, not_found=be.NoSuchBucket)
+        return DeleteResult(result.body.versionId, bool(result.body.deleteMarker))
 
     async def copy_object(
         self,
@@ -281,7 +284,6 @@ class ObsOperations(MetaBucketSettings):
         cond: WriteCondition = ALWAYS,
         src_version_id: str | None = None,
     ) -> ObjectInfo:
-        only_null_version(src_version_id)
         cond.refuse("CopyObject", self.name, "atomically by OBS (its writes take no precondition)")
         self._refuse_tags(meta)
         headers = CopyObjectHeader()
@@ -305,13 +307,22 @@ class ObsOperations(MetaBucketSettings):
             dst_key,
             metadata=metadata,
             headers=headers,
+            versionId=src_version_id,
         )
         if int(result.status or 0) == 404 and result.errorCode not in ("NoSuchKey", "NoSuchBucket"):
             check(result, self.name, not_found=await self._missing(src_bucket))
         check(result, self.name)
         if not getattr(result.body, "etag", None):  # a 200 whose body is an error document
             raise be.InternalBackendError(detail="copy answered without an ETag", backend=self.name)
-        return await self.head_object(dst_bucket, dst_key)
+        return await self._written(dst_bucket, dst_key, result.body.versionId)
+
+    async def _written(self, bucket: str, key: str, version_id: str | None) -> ObjectInfo:
+        """The object a copy or a completion just wrote, read back by the version id it answered.
+
+        ``null`` is read as the current object: it is the one just written, and some S3-protocol stores
+        (moto) answer ``null`` in a bucket never versioned yet refuse ``versionId=null`` there.
+        """
+        return await self.head_object(bucket, key, None if version_id == "null" else version_id)
 
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
@@ -340,151 +351,6 @@ class ObsOperations(MetaBucketSettings):
         truncated = bool(body.is_truncated) or trimmed
         next_marker = wire.last_item([o.key for o in objects] + prefixes) if truncated else None
         return ListPage(objects, prefixes, truncated, next_marker)
-
-    # -- multipart ---------------------------------------------------------------------------------
-    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
-        self._refuse_tags(meta)
-        result = await self._ok(
-            "initiateMultipartUpload",
-            bucket,
-            key,
-            metadata=wire.user_metadata(meta),
-            contentType=wire.content_type(meta),
-            extensionHeaders=wire.extension_headers(meta),
-            not_found=be.NoSuchBucket,
-        )
-        return str(result.body.uploadId)
-
-    async def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
-    ) -> PartInfo:
-        if not upload_id:
-            raise be.NoSuchUpload(backend=self.name)
-        source = open_body(body)
-        if (
-            body.size is None
-        ):  # learn the length first: a part is at most 5 GiB, spooled to disk past part_size
-            spooled = await self._read_body(source, Spooled, self.part_size)
-            reader = ExactReader(spooled, spooled.size, final=True)
-        else:
-            reader = ExactReader(source, body.size, final=True)
-        size = reader.size
-        result = await self._upload(
-            reader,
-            lambda: self.client.uploadPart(
-                bucket, key, part_number, upload_id, content=reader, partSize=size
-            ),
-            be.NoSuchUpload,
-        )
-        etag = strip_etag(result.body.etag)
-        now = dt.datetime.now(dt.timezone.utc)
-        return PartInfo(part_number, etag, size, now)
-
-    async def upload_part_copy(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        part_number: int,
-        src_bucket: str,
-        src_key: str,
-        src_range: tuple[int, int] | None,
-    ) -> PartInfo:
-        if not upload_id:
-            raise be.NoSuchUpload(backend=self.name)
-        if src_range is None:
-            size = (await self.head_object(src_bucket, src_key)).size
-        else:
-            size = src_range[1] - src_range[0] + 1
-        copy_range = f"bytes={src_range[0]}-{src_range[1]}" if src_range else None
-        result = await self._call(
-            self.client.copyPart, bucket, key, part_number, upload_id, f"{src_bucket}/{src_key}", copy_range
-        )
-        check(result, self.name, not_found=be.NoSuchUpload)
-        return PartInfo(
-            part_number, strip_etag(result.body.etag), size, wire.sdk_date(result.body.lastModified)
-        )
-
-    async def complete_multipart_upload(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        parts: list[CompletedPart],
-        cond: WriteCondition = ALWAYS,
-    ) -> ObjectInfo:
-        cond.refuse(
-            "CompleteMultipartUpload", self.name, "atomically by OBS (its writes take no precondition)"
-        )
-        if not upload_id:
-            raise be.NoSuchUpload(backend=self.name)
-        numbers = [p.part_number for p in parts]
-        if any(a >= b for a, b in zip(numbers, numbers[1:], strict=False)):
-            raise be.InvalidPartOrder(backend=self.name)  # the SDK sorts parts itself, hiding the error
-        request = CompleteMultipartUploadRequest(
-            parts=[CompletePart(partNum=p.part_number, etag=f'"{strip_etag(p.etag)}"') for p in parts]
-        )
-        await self._ok("completeMultipartUpload", bucket, key, upload_id, request, not_found=be.NoSuchUpload)
-        return await self.head_object(bucket, key)
-
-    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        if not upload_id:
-            raise be.NoSuchUpload(backend=self.name)
-        await self._ok("abortMultipartUpload", bucket, key, upload_id, not_found=be.NoSuchUpload)
-
-    async def list_parts(
-        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
-    ) -> PartsPage:
-        if not upload_id:
-            raise be.NoSuchUpload(backend=self.name)
-        result = await self._ok(
-            "listParts",
-            bucket,
-            key,
-            upload_id,
-            maxParts=max_parts,
-            partNumberMarker=part_number_marker or None,
-            not_found=be.NoSuchUpload,
-        )
-        body = result.body
-        parts = [
-            PartInfo(int(p.partNumber), strip_etag(p.etag), int(p.size or 0), wire.sdk_date(p.lastModified))
-            for p in body.parts or []
-        ]
-        truncated = bool(body.isTruncated)
-        next_marker = body.nextPartNumberMarker if truncated else None
-        if truncated and next_marker is None and parts:
-            next_marker = parts[-1].part_number
-        return PartsPage(parts, truncated, next_marker)
-
-    async def list_multipart_uploads(
-        self,
-        bucket: str,
-        prefix: str = "",
-        delimiter: str = "",
-        key_marker: str = "",
-        upload_id_marker: str = "",
-        max_uploads: int = 1000,
-    ) -> UploadsPage:
-        request = ListMultipartUploadsRequest(
-            prefix=prefix or None,
-            delimiter=delimiter or None,
-            key_marker=key_marker or None,
-            upload_id_marker=upload_id_marker or None,
-            max_uploads=max_uploads,
-        )
-        result = await self._ok("listMultipartUploads", bucket, request, not_found=be.NoSuchBucket)
-        body = result.body
-        uploads = [UploadInfo(u.key, u.uploadId, wire.sdk_date(u.initiated)) for u in body.upload or []]
-        uploads.sort(key=lambda u: u.key.encode())  # stable: uploads of one key keep the store's order
-        truncated = bool(body.isTruncated)
-        return UploadsPage(
-            uploads,
-            [p.prefix for p in body.commonPrefixs or []],
-            truncated,
-            (body.nextKeyMarker or (uploads[-1].key if uploads else None)) if truncated else None,
-            (body.nextUploadIdMarker or (uploads[-1].upload_id if uploads else None)) if truncated else None,
-        )
 
 
 class _Bytes:

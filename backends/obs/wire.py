@@ -89,6 +89,7 @@ def info_from_headers(key: str, headers: dict[str, str], signature: str) -> Obje
         etag=strip_etag(headers.get("etag")),
         last_modified=http_date(headers.get("last-modified")),
         meta=meta_from_headers(headers, signature),
+        version_id=headers.get(header_prefix(signature) + "version-id"),
     )
 
 

@@ -15,6 +15,7 @@ BY_CODE: dict[str, type[be.BackendError]] = {
     "NoSuchKey": be.NoSuchKey,
     "NoSuchBucket": be.NoSuchBucket,
     "NoSuchUpload": be.NoSuchUpload,
+    "NoSuchVersion": be.NoSuchVersion,
     "BucketNotEmpty": be.BucketNotEmpty,
     "BucketAlreadyOwnedByYou": be.BucketAlreadyOwnedByYou,
     "BucketAlreadyExists": be.BucketAlreadyExists,

@@ -10,8 +10,9 @@ refused.
 
 Served: ListBuckets, CreateBucket (re-creating an owned bucket succeeds, as on OBS), HeadBucket,
 DeleteBucket, ListObjects (v1: prefix, marker, delimiter, max-keys, encoding-type=url), ListMultipartUploads,
-PutObject (Content-Length required), CopyObject (COPY/REPLACE), GetObject/HeadObject (Range,
-conditions), DeleteObject, InitiateMultipartUpload, UploadPart, CopyPart, CompleteMultipartUpload
+PutObject (Content-Length required), CopyObject (COPY/REPLACE, from a version), GetObject/HeadObject
+(Range, conditions, versionId), DeleteObject (versionId, delete markers), Put/GetBucketVersioning,
+ListVersions (``obs_versions``), InitiateMultipartUpload, UploadPart, CopyPart, CompleteMultipartUpload
 (ascending order, ETags, 100 KB minimum for all but the last part), AbortMultipartUpload, ListParts.
 Anything else answers 501 NotImplemented. Errors are OBS's ``<Error>`` document without namespace, with
 ``x-obs-request-id`` and ``x-obs-id-2``; successful XML carries OBS's namespace.
@@ -93,10 +94,13 @@ class ObsEmulator:
     def _bucket_handler(self, req: Request) -> BucketHandler:
         ops = self.ops
         table: list[tuple[str, str | None, BucketHandler]] = [
+            ("PUT", "versioning", ops.put_versioning),
             ("PUT", None, ops.create_bucket),
             ("HEAD", None, ops.head_bucket),
             ("DELETE", None, ops.delete_bucket),
             ("GET", "uploads", ops.list_uploads),
+            ("GET", "versioning", ops.get_versioning),
+            ("GET", "versions", ops.list_versions),
             ("GET", None, ops.list_objects),
         ]
         return _pick(req, table)

@@ -6,6 +6,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from urllib.parse import quote, unquote
 
+from tests.emulators import obs_versions
+from tests.emulators import versioning as vers
 from tests.emulators.core import (
     EmulatorError,
     RangeNotSatisfiable,
@@ -126,14 +128,13 @@ def object_headers(rec: ObjectRecord) -> list[tuple[str, str]]:
     return headers
 
 
-def copy_source(req: Request) -> tuple[str, str]:
-    value = unquote(req.headers.get("x-obs-copy-source", "")).lstrip("/")
-    bucket, sep, key = value.partition("/")
-    if not sep or not bucket or not key or "?versionId=" in value:
-        raise EmulatorError(
-            400, "InvalidArgument", "x-obs-copy-source must be /bucket/key (versions are not emulated)."
-        )
-    return bucket, key
+def copy_source(req: Request) -> tuple[str, str, str | None]:
+    """(bucket, key, version id) of ``x-obs-copy-source: /bucket/key[?versionId=id]``."""
+    raw_path, _, query = req.headers.get("x-obs-copy-source", "").partition("?")
+    bucket, sep, key = unquote(raw_path).lstrip("/").partition("/")
+    if not sep or not bucket or not key or (query and not query.startswith("versionId=")):
+        raise EmulatorError(400, "InvalidArgument", "x-obs-copy-source must be /bucket/key[?versionId=id].")
+    return bucket, key, (unquote(query[len("versionId=") :]) if query else None)
 
 
 def encoder(req: Request) -> tuple[bool, Callable[[str], str]]:
@@ -270,28 +271,46 @@ class Operations:
         except BaseException:
             blob.discard()
             raise
-        return Response(200, [("ETag", quoted(rec.etag))])
+        return Response(200, [("ETag", quoted(rec.etag)), *self._version(bucket, rec)])
+
+    def _version(self, bucket: str, rec: ObjectRecord) -> list[tuple[str, str]]:
+        return obs_versions.DIALECT.headers(self.store, bucket, rec)
 
     def copy_object(self, req: Request, bucket: str, key: str) -> Response:
         check_request(req, ())
-        src_bucket, src_key = copy_source(req)
+        src_bucket, src_key, src_version = copy_source(req)
         directive = req.headers.get("x-obs-metadata-directive", "COPY")
         if directive not in ("COPY", "REPLACE"):
             raise EmulatorError(400, "InvalidArgument", "x-obs-metadata-directive must be COPY or REPLACE.")
-        if (src_bucket, src_key) == (bucket, key) and directive == "COPY":
+        if (src_bucket, src_key, src_version) == (bucket, key, None) and directive == "COPY":
             raise EmulatorError(400, "InvalidRequest", "A copy onto itself must replace the metadata.")
         headers = stored_headers(req) if directive == "REPLACE" else None
-        rec = self.store.copy_object(src_bucket, src_key, bucket, key, headers)
-        return xml_response(
+        src = self.store.get_version(src_bucket, src_key, src_version, obs_versions.DIALECT.prefix)
+        rec = self.store.copy_object(
+            src_bucket,
+            src_key,
+            bucket,
+            key,
+            headers,
+            src_version=src_version,
+            header_prefix=obs_versions.DIALECT.prefix,
+        )
+        response = xml_response(
             "CopyObjectResult",
             element("LastModified", iso8601(rec.last_modified)),
             element("ETag", quoted(rec.etag)),
         )
+        response.headers += self._version(bucket, rec)
+        if src_version is not None or src.extra.get("version_id") is not None:
+            response.headers.append(("x-obs-copy-source-version-id", vers.version_of(src)))
+        return response
 
     def get_object(self, req: Request, bucket: str, key: str) -> Response:
-        check_request(req, ())
-        rec = self.store.get_object(bucket, key)
-        headers = object_headers(rec)
+        check_request(req, {"versionId"})
+        rec = self.store.get_version(
+            bucket, key, obs_versions.DIALECT.param(req), obs_versions.DIALECT.prefix
+        )
+        headers = object_headers(rec) + self._version(bucket, rec)
         if check_conditions(req.headers, rec.etag, rec.last_modified):
             return Response(304, [h for h in headers if h[0] in ("ETag", "Last-Modified")])
         try:
@@ -311,9 +330,26 @@ class Operations:
         return Response(206, headers, self.store.read_range(rec, *span), length=span[1] - span[0] + 1)
 
     def delete_object(self, req: Request, bucket: str, key: str) -> Response:
-        check_request(req, ())
-        self.store.delete_object(bucket, key)
-        return Response(204)
+        check_request(req, {"versionId"})
+        version, marker = self.store.delete_version(bucket, key, obs_versions.DIALECT.param(req))
+        headers = [("x-obs-delete-marker", "true")] if marker else []
+        if version is not None:
+            headers.append(("x-obs-version-id", version))
+        return Response(204, headers)
+
+    # -- versioning ---------------------------------------------------------------------------------
+    def put_versioning(self, req: Request, bucket: str) -> Response:
+        check_request(req, {"versioning"})
+        return vers.put_versioning(self.store, req, bucket)
+
+    def get_versioning(self, req: Request, bucket: str) -> Response:
+        check_request(req, {"versioning"})
+        return obs_versions.get_versioning(self.store, bucket, xml_response)
+
+    def list_versions(self, req: Request, bucket: str) -> Response:
+        check_request(req, obs_versions.LIST_PARAMS)
+        url, enc = encoder(req)
+        return obs_versions.list_versions(self.store, req, bucket, enc, url, OWNER_ID, xml_response)
 
     # -- multipart ----------------------------------------------------------------------------------
     def initiate_upload(self, req: Request, bucket: str, key: str) -> Response:
@@ -348,7 +384,8 @@ class Operations:
         number = self._part_number(req)
         upload_id = req.param("uploadId") or ""
         self.store.upload(bucket, key, upload_id)
-        src = self.store.get_object(*copy_source(req))
+        src_bucket, src_key, src_version = copy_source(req)
+        src = self.store.get_version(src_bucket, src_key, src_version, obs_versions.DIALECT.prefix)
         start, end = 0, src.size - 1
         value = req.headers.get("x-obs-copy-source-range")
         if value is not None:
@@ -386,13 +423,15 @@ class Operations:
                 raise EmulatorError(400, "MalformedXML", "PartNumber must be a positive integer.")
             parts.append((int(number), etag.strip().strip('"').lower()))
         rec = self.store.complete_upload(bucket, key, upload_id, parts, MIN_PART_SIZE)
-        return xml_response(
+        response = xml_response(
             "CompleteMultipartUploadResult",
             element("Location", f"/{bucket}/{quote(key)}"),
             element("Bucket", bucket),
             element("Key", key),
             element("ETag", quoted(rec.etag)),
         )
+        response.headers += self._version(bucket, rec)
+        return response
 
     def abort_upload(self, req: Request, bucket: str, key: str) -> Response:
         check_request(req, {"uploadId"})

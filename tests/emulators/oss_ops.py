@@ -10,6 +10,7 @@ from urllib.parse import quote, unquote
 import crcmod
 
 from tests.emulators import oss_tagging, oss_versions
+from tests.emulators import versioning as vers
 from tests.emulators.core import (
     EmulatorError,
     RangeNotSatisfiable,
@@ -345,7 +346,7 @@ class Operations:
             blob.discard()
             raise
         headers = self._write_headers(rec.etag, rec.extra["crc64"], blob.digests["md5"])
-        return Response(200, headers + oss_versions.version_headers(self.store, bucket, rec))
+        return Response(200, headers + oss_versions.DIALECT.headers(self.store, bucket, rec))
 
     def _exists(self, bucket: str, key: str) -> bool:
         b = self.store.require_bucket(bucket)
@@ -359,7 +360,7 @@ class Operations:
         if not sep or not src_key or (query and not query.startswith("versionId=")):
             raise EmulatorError(400, "InvalidArgument", "The x-oss-copy-source header is not valid.")
         version = unquote(query[len("versionId=") :]) if query else None
-        src = self.store.get_version(src_bucket, src_key, version, oss_versions.PREFIX)
+        src = self.store.get_version(src_bucket, src_key, version, oss_versions.DIALECT.prefix)
         headers = req.headers
         conditions = {
             "If-Match": headers.get("x-oss-copy-source-if-match"),
@@ -397,7 +398,7 @@ class Operations:
             create_only=_forbid_overwrite(req),
             tags=tags,
             src_version=source_version,
-            header_prefix=oss_versions.PREFIX,
+            header_prefix=oss_versions.DIALECT.prefix,
         )
         root = element(
             "CopyObjectResult",
@@ -406,7 +407,7 @@ class Operations:
             element("LastModified", iso8601(rec.last_modified)),
         )
         response = _xml(root).header("ETag", _etag(rec.etag))
-        for name, value in oss_versions.version_headers(self.store, bucket, rec):
+        for name, value in oss_versions.DIALECT.headers(self.store, bucket, rec):
             response = response.header(name, value)
         if source_version is not None:
             response = response.header("x-oss-copy-source-version-id", source_version)
@@ -427,10 +428,12 @@ class Operations:
         return headers + oss_tagging.count_header(rec.tags)
 
     def _read(self, req: Request, bucket: str, key: str, head: bool) -> Response:
-        rec = self.store.get_version(bucket, key, oss_versions.version_param(req), oss_versions.PREFIX)
+        rec = self.store.get_version(
+            bucket, key, oss_versions.DIALECT.param(req), oss_versions.DIALECT.prefix
+        )
         if check_conditions(req.headers, rec.etag, rec.last_modified):
             return Response(304, [("ETag", _etag(rec.etag)), ("Last-Modified", http_date(rec.last_modified))])
-        headers = self._object_headers(rec) + oss_versions.version_headers(self.store, bucket, rec)
+        headers = self._object_headers(rec) + oss_versions.DIALECT.headers(self.store, bucket, rec)
         for param, header in RESPONSE_OVERRIDES.items():
             value = req.param(param)
             if value is not None:
@@ -466,14 +469,14 @@ class Operations:
         return self._read(req, bucket, key, head=True)
 
     def delete_object(self, req: Request, bucket: str, key: str) -> Response:
-        version, marker = self.store.delete_version(bucket, key, oss_versions.version_param(req))
+        version, marker = self.store.delete_version(bucket, key, oss_versions.DIALECT.param(req))
         headers = [("x-oss-delete-marker", "true")] if marker else []
         if version is not None:
             headers.append(("x-oss-version-id", version))
         return Response(204, headers)
 
     def put_versioning(self, req: Request, bucket: str, key: str) -> Response:
-        return oss_versions.put_versioning(self.store, req, bucket)
+        return vers.put_versioning(self.store, req, bucket)
 
     def get_versioning(self, req: Request, bucket: str, key: str) -> Response:
         return oss_versions.get_versioning(self.store, req, bucket)
@@ -567,7 +570,7 @@ class Operations:
             element("ETag", _etag(rec.etag)),
         )
         response = _xml(result).header("ETag", _etag(rec.etag))
-        for name, value in oss_versions.version_headers(self.store, bucket, rec):
+        for name, value in oss_versions.DIALECT.headers(self.store, bucket, rec):
             response = response.header(name, value)
         return response
 

@@ -9,12 +9,14 @@ marker has no current object and a marker at the head of its history. Version id
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.emulators.core import EmulatorError
+from tests.emulators.core import EmulatorError, Request, Response, parse_xml
 
 NULL = "null"
 
@@ -40,8 +42,9 @@ def has_versions(extra: dict[str, Any]) -> bool:
 
 
 def new_id() -> str:
-    """An opaque id, sortable by time (as providers' ids are not, which clients must not assume)."""
-    return f"{time.time_ns():x}{secrets.token_hex(6)}".upper()
+    """An opaque id of 32 characters (OBS documents that length; OSS's are of that order), sortable by
+    time (as providers' ids are not, which clients must not assume)."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}".upper()
 
 
 def _discard(record: Any) -> None:
@@ -126,3 +129,103 @@ def check_status(value: str | None) -> str:
     if value not in ("Enabled", "Suspended"):
         raise EmulatorError(400, "MalformedXML", "The XML you provided was not well-formed.")
     return value
+
+
+Entry = tuple[str, Any, bool]
+
+
+@dataclass
+class Page:
+    """One page of a version listing: entries, common prefixes, and where the next page starts."""
+
+    listed: list[Entry]
+    prefixes: list[str]
+    truncated: bool
+    next_key: str | None = None
+    next_id: str | None = None
+
+
+def page(
+    entries: list[Entry], prefix: str, delimiter: str, key_marker: str, id_marker: str, max_keys: int
+) -> Page:
+    """ListObjectVersions over ``entries`` (key order, each key newest first), as the S3 family pages it:
+    after (key marker, version id marker), common prefixes counted with versions against max-keys."""
+    entries = [e for e in entries if e[0].startswith(prefix)]
+    if key_marker:
+        entries = _after(entries, key_marker, id_marker)
+    listed: list[Entry] = []
+    prefixes: list[str] = []
+    truncated = False
+    for key, rec, latest in entries:
+        rolled = _rollup(key, prefix, delimiter)
+        if rolled is not None and (rolled in prefixes or rolled <= key_marker):
+            continue
+        if len(listed) + len(prefixes) == max_keys:
+            truncated = True
+            break
+        if rolled is not None:
+            prefixes.append(rolled)
+        else:
+            listed.append((key, rec, latest))
+    out = Page(listed, prefixes, truncated)
+    if truncated:
+        if prefixes and (not listed or prefixes[-1] > listed[-1][0]):
+            out.next_key, out.next_id = prefixes[-1], ""
+        else:
+            out.next_key, out.next_id = listed[-1][0], version_of(listed[-1][1])
+    return out
+
+
+def _after(entries: list[Entry], key_marker: str, id_marker: str) -> list[Entry]:
+    """The entries after (key marker, version id marker); without an id, after every version of the key."""
+    out: list[Entry] = []
+    passed = False
+    for key, rec, latest in entries:
+        if key < key_marker or (key == key_marker and not id_marker):
+            continue
+        if key == key_marker and not passed:
+            passed = version_of(rec) == id_marker
+            continue
+        out.append((key, rec, latest))
+    return out
+
+
+def _rollup(key: str, prefix: str, delimiter: str) -> str | None:
+    if not delimiter:
+        return None
+    cut = key.find(delimiter, len(prefix))
+    return key[: cut + len(delimiter)] if cut >= 0 else None
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one store names versions on the wire: its header prefix and the shape of its ids."""
+
+    prefix: str
+    id_pattern: re.Pattern[str]
+
+    def param(self, req: Request) -> str | None:
+        """The ``versionId`` a request names; one that cannot be the store's id (nor ``null``) is 400
+        InvalidArgument, as OSS and OBS answer it."""
+        value = req.param("versionId")
+        if value is None:
+            return None
+        if value != NULL and not self.id_pattern.fullmatch(value):
+            raise EmulatorError(
+                400, "InvalidArgument", "Invalid version id specified", ArgumentName="versionId"
+            )
+        return value
+
+    def headers(self, store: Any, bucket: str, record: Any) -> list[tuple[str, str]]:
+        """``<prefix>version-id`` once the bucket has a versioning status (``null`` while suspended)."""
+        b = store.require_bucket(bucket)
+        return [] if status(b.extra) is None else [(f"{self.prefix}version-id", version_of(record))]
+
+
+def put_versioning(store: Any, req: Request, bucket: str) -> Response:
+    """PutBucketVersioning's document, the same for the S3 family: VersioningConfiguration/Status."""
+    root = parse_xml(req.body())
+    if root.tag != "VersioningConfiguration":
+        raise EmulatorError(400, "MalformedXML", "The root element must be VersioningConfiguration.")
+    store.set_versioning(bucket, root.findtext("Status"))
+    return Response(200)
