@@ -102,7 +102,6 @@ class TestContractEncryptOss(EncryptChecks, BackendContract):
 class TestContractEncryptObs(EncryptChecks, BackendContract):
     conditional_writes: ClassVar[frozenset[str]] = frozenset()
     repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
-    versioning: ClassVar[bool] = False  # versioning is not passed through to OBS yet (README gap table)
     object_tags = False  # OBS has no object tags: tagged writes are NotImplemented
     part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 

@@ -44,9 +44,14 @@ LIST_PARTS_NO_SUCH_KEY = rgw_deviation(
 
 
 class RgwContract(BackendContract):
-    versioning: ClassVar[bool] = False  # versioning is not passed through to obs yet (README gap table)
-
     """The contract suite against RGW, with the deviations from AWS every backend meets marked."""
+
+    @rgw_deviation(
+        "HEAD of a delete marker by its version id answers 404 (without x-amz-delete-marker), not 405",
+        be.NoSuchVersion,
+    )
+    async def test_delete_marker_and_restore(self, backend: Backend, bucket: str) -> None:
+        await super().test_delete_marker_and_restore(backend, bucket)
 
     @LIST_PARTS_NO_SUCH_KEY
     async def test_complete(self, backend: Backend, bucket: str) -> None:
@@ -176,15 +181,6 @@ async def s3_backend(cluster: RgwCluster) -> AsyncIterator[Backend]:
 
 class TestContractS3Rgw(S3RgwContract):
     part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
-
-    versioning: ClassVar[bool] = True  # the store's own versioning, passed through
-
-    @rgw_deviation(
-        "HEAD of a delete marker by its version id answers 404 (without x-amz-delete-marker), not 405",
-        be.NoSuchVersion,
-    )
-    async def test_delete_marker_and_restore(self, backend: Backend, bucket: str) -> None:
-        await super().test_delete_marker_and_restore(backend, bucket)
 
     @pytest.fixture
     async def backend(self, rgw_cluster: RgwCluster) -> AsyncIterator[Backend]:

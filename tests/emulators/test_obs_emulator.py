@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from lxml import etree
-from obs import ObsClient, PutObjectHeader, auth, convertor
+from obs import GetObjectRequest, ObsClient, PutObjectHeader, auth, convertor
 
 from backends.obs.backend import make_client
 from backends.obs.settings import Settings
@@ -183,5 +183,53 @@ def test_unknown_length_upload_refused(emulator: ServerProcess, tmp_path: Path) 
         )
         assert (result.status, result.errorCode) == (411, "MissingContentLength")
         assert client.getObjectMetadata("chunked", "k").status == 404
+    finally:
+        client.close()
+
+
+def test_versioning_wire(emulator: ServerProcess) -> None:
+    """OBS's versioning as its API reference writes it: no Status before versioning was set,
+    x-obs-version-id on writes and reads, a delete marker on a DELETE without versionId
+    (x-obs-delete-marker), 404 with the marker headers for the key, the ListVersionsResult in OBS's
+    namespace with Version and DeleteMarker entries, a copy from a version, and 32-character ids."""
+    client = sdk_client(emulator)
+    try:
+        assert client.createBucket("wire-versions").status == 200
+        raw = httpx.get(
+            emulator.url + "/wire-versions?versioning",
+            headers=signed("GET", "wire-versions", path_style=True, query={"versioning": None}),
+        )
+        root = etree.fromstring(raw.content)
+        assert root.tag == "{http://obs.myhwclouds.com/doc/2015-06-30/}VersioningConfiguration"
+        assert len(root) == 0  # no Status for a bucket never versioned
+        assert client.setBucketVersioning("wire-versions", "Enabled").status == 200
+        assert client.getBucketVersioning("wire-versions").body == "Enabled"
+        first = client.putContent("wire-versions", "k", b"one").body.versionId
+        second = client.putContent("wire-versions", "k", b"two").body.versionId
+        assert first and second and first != second and len(first) == len(second) == 32
+        old = client.getObject("wire-versions", "k", getObjectRequest=GetObjectRequest(versionId=first))
+        assert old.body.response.read() == b"one"
+        assert dict(client.getObjectMetadata("wire-versions", "k").header)["x-obs-version-id"] == second
+        copied = client.copyObject("wire-versions", "k", "wire-versions", "c", versionId=first)
+        assert copied.status == 200 and copied.body.copySourceVersionId == first
+        assert copied.body.versionId not in (None, first, second)
+        gone = client.deleteObject("wire-versions", "k")
+        assert gone.body.deleteMarker and gone.body.versionId
+        missing = client.getObjectMetadata("wire-versions", "k")
+        headers = dict(missing.header)
+        assert missing.status == 404 and headers["x-obs-delete-marker"] == "true"
+        assert headers["x-obs-version-id"] == gone.body.versionId
+        by_marker = client.getObjectMetadata("wire-versions", "k", versionId=gone.body.versionId)
+        assert by_marker.status == 405 and dict(by_marker.header)["x-obs-delete-marker"] == "true"
+        listing = client.listVersions("wire-versions").body
+        assert [(v.key, v.versionId, v.isLatest) for v in listing.versions] == [
+            ("c", copied.body.versionId, True),
+            ("k", second, False),
+            ("k", first, False),
+        ]
+        assert [(m.versionId, m.isLatest) for m in listing.markers] == [(gone.body.versionId, True)]
+        bad = client.getObjectMetadata("wire-versions", "k", versionId="not-an-obs-version-id")
+        assert bad.status == 400
+        assert client.deleteBucket("wire-versions").errorCode == "BucketNotEmpty"
     finally:
         client.close()
