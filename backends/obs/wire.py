@@ -76,7 +76,8 @@ def meta_from_headers(headers: dict[str, str], signature: str) -> ObjectMeta:
 
 
 def info_from_headers(key: str, headers: dict[str, str], signature: str) -> ObjectInfo:
-    """An object's info from a HEAD or GET answer (for a ranged GET, size comes from Content-Range)."""
+    """An object's info from a HEAD or GET answer (for a ranged GET, size comes from Content-Range), with
+    the version id the store names it by (none in a bucket never versioned)."""
     size = int(headers.get("content-length", "0") or 0)
     content_range = headers.get("content-range")
     if content_range and "/" in content_range:
