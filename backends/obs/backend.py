@@ -16,11 +16,13 @@ from obs import ObsClient, const, convertor
 from backends.base import Backend
 from backends.bridge import DEFAULT_THREADS, BlockingPool, sized
 from backends.obs.settings import Settings
+from backends.obs.tagging import ObsTagging
 from backends.obs.versions import ObsVersioning
 
 
 class _RawHeadersClient(ObsClient):  # type: ignore[misc]
-    """ObsClient that keeps response header names as sent, and dates SigV4 requests with ``x-amz-date``.
+    """ObsClient that keeps response header names as sent, sends tagging headers unencoded, and dates
+    SigV4 requests with ``x-amz-date``.
 
     The SDK strips ``x-amz-meta-``/``x-obs-meta-`` (and ``x-amz-``/``x-obs-``) from the header list it
     returns, so user metadata named like a system header could not be told apart; ``obs_wire`` reads
@@ -29,6 +31,14 @@ class _RawHeadersClient(ObsClient):  # type: ignore[misc]
 
     def _rename_response_headers(self, headers: dict[str, str]) -> list[tuple[str, str]]:
         return list(headers.items())
+
+    def _rename_request_headers_handle(self, k: str, v: Any, new_headers: dict[str, Any]) -> dict[str, Any]:
+        """Send a tagging header as given: it is URL-encoded already (``obs_wire.tag_headers``), and the
+        SDK's own encoding, which leaves ``&``/``=`` alone but escapes ``%``, would encode it twice."""
+        if k.lower() in ("x-obs-tagging", "x-amz-tagging"):
+            new_headers[k] = v
+            return new_headers
+        return super()._rename_request_headers_handle(k, v, new_headers)
 
     def _add_auth_headers(
         self,
@@ -92,7 +102,7 @@ def make_client(settings: Settings) -> ObsClient:
     return client
 
 
-class ObsBackend(ObsVersioning, Backend):
+class ObsBackend(ObsTagging, ObsVersioning, Backend):
     def __init__(self, settings: Settings, *, name: str):
         self.name = name
         self.settings = settings

@@ -33,14 +33,13 @@ from backends.wire.etag import strip_etag
 
 class ObsMultipart(ObsOperations):
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
-        self._refuse_tags(meta)
         result = await self._ok(
             "initiateMultipartUpload",
             bucket,
             key,
             metadata=wire.user_metadata(meta),
             contentType=wire.content_type(meta),
-            extensionHeaders=wire.extension_headers(meta),
+            extensionHeaders=wire.extension_headers(meta, self.signature),
             not_found=be.NoSuchBucket,
         )
         return str(result.body.uploadId)

@@ -136,11 +136,6 @@ class ObsOperations(MetaBucketSettings):
         return BucketInfo(bucket, wire.EPOCH)
 
     # -- objects -----------------------------------------------------------------------------------
-    def _refuse_tags(self, meta: ObjectMeta | None) -> None:
-        """OBS keeps no object tags: a tagged write is refused, never stored untagged."""
-        if meta is not None and meta.tags:
-            raise be.NotImplementedByBackend("OBS has no object tags.", backend=self.name)
-
     def _put_headers(self, meta: ObjectMeta, size: int) -> PutObjectHeader:
         return PutObjectHeader(contentType=wire.content_type(meta), contentLength=size)
 
@@ -148,7 +143,6 @@ class ObsOperations(MetaBucketSettings):
         self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
     ) -> ObjectInfo:
         cond.refuse("PutObject", self.name, "atomically by OBS (its writes take no precondition)")
-        self._refuse_tags(meta)
         if body.size is None or body.size > MAX_SINGLE_PUT:
             return await self._put_multipart(bucket, key, body, meta)
         size = body.size
@@ -161,7 +155,7 @@ class ObsOperations(MetaBucketSettings):
                 reader,
                 metadata=wire.user_metadata(meta),
                 headers=self._put_headers(meta, size),
-                extensionHeaders=wire.extension_headers(meta),
+                extensionHeaders=wire.extension_headers(meta, self.signature),
             ),
             be.NoSuchBucket,
         )
@@ -285,9 +279,9 @@ class ObsOperations(MetaBucketSettings):
         src_version_id: str | None = None,
     ) -> ObjectInfo:
         cond.refuse("CopyObject", self.name, "atomically by OBS (its writes take no precondition)")
-        self._refuse_tags(meta)
         headers = CopyObjectHeader()
         metadata = None
+        tagging: dict[str, str] = {}  # no directive: OBS copies the source's tags, as S3's COPY
         if meta is not None:
             headers = CopyObjectHeader(
                 directive="REPLACE",
@@ -299,6 +293,8 @@ class ObsOperations(MetaBucketSettings):
                 expires=meta.expires,
             )
             metadata = wire.user_metadata(meta)
+            prefix = wire.header_prefix(self.signature)
+            tagging = {prefix + "tagging-directive": "REPLACE", **wire.tag_headers(meta, self.signature)}
         result = await self._call(
             self.client.copyObject,
             src_bucket,
@@ -308,6 +304,7 @@ class ObsOperations(MetaBucketSettings):
             metadata=metadata,
             headers=headers,
             versionId=src_version_id,
+            extensionHeaders=tagging,
         )
         if int(result.status or 0) == 404 and result.errorCode not in ("NoSuchKey", "NoSuchBucket"):
             check(result, self.name, not_found=await self._missing(src_bucket))

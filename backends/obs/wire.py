@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from backends.base import CONTENT_HEADERS as BASE_CONTENT_HEADERS
 from backends.base import ObjectInfo, ObjectMeta
 from backends.wire.etag import strip_etag
+from backends.wire.tagging import tagging_header
 
 #: contract field → HTTP header the SDK passes through untouched when given as an extension header.
 #: (Content-Type has its own SDK parameter.)
@@ -35,14 +36,25 @@ def header_prefix(signature: str) -> str:
     return "x-obs-" if signature == "obs" else "x-amz-"
 
 
-def extension_headers(meta: ObjectMeta) -> dict[str, str]:
-    """Content headers other than Content-Type, which the SDK's own header models do not carry."""
-    out: dict[str, str] = {}
+def extension_headers(meta: ObjectMeta, signature: str) -> dict[str, str]:
+    """Content headers other than Content-Type, which the SDK's own header models do not carry, and the
+    tags of the write."""
+    out: dict[str, str] = tag_headers(meta, signature)
     for field, header in CONTENT_HEADERS.items():
         value = getattr(meta, field)
         if value is not None:
             out[header] = value
     return out
+
+
+def tag_headers(meta: ObjectMeta, signature: str) -> dict[str, str]:
+    """The tags of a write as ``x-obs-tagging`` (``x-amz-tagging`` in S3 mode), URL-encoded ``k=v&k=v``.
+
+    The value goes out as given: ``obs._RawHeadersClient`` keeps the SDK from percent-encoding it again.
+    """
+    if not meta.tags:
+        return {}
+    return {header_prefix(signature) + "tagging": tagging_header(meta.tags.items())}
 
 
 def user_metadata(meta: ObjectMeta) -> dict[str, str] | None:
@@ -71,8 +83,14 @@ def meta_from_headers(headers: dict[str, str], signature: str) -> ObjectMeta:
         content_type=unquote(ctype) if ctype is not None else None,
         user=user,
         storage_class=headers.get(header_prefix(signature) + "storage-class"),
+        tag_count=_tag_count(headers.get(header_prefix(signature) + "tagging-count")),
         **values,
     )
+
+
+def _tag_count(value: str | None) -> int:
+    value = (value or "0").strip()
+    return int(value) if value.isdigit() else 0
 
 
 def info_from_headers(key: str, headers: dict[str, str], signature: str) -> ObjectInfo:

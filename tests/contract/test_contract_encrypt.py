@@ -30,6 +30,7 @@ from tests.contract.stores import (
     MotoVersioningContract,
 )
 from tests.contract.suite import BackendContract
+from tests.contract.suite_tagging import OBS_TAGS
 from tests.contract.test_contract_s3 import s3_settings
 from tests.helpers.bodies import opaque_etags, started
 from tests.helpers.emulated import OBS_AK, OBS_SK, no_lookup, obs_emulator, oss_emulator, oss_settings
@@ -100,9 +101,9 @@ class TestContractEncryptOss(EncryptChecks, BackendContract):
 
 
 class TestContractEncryptObs(EncryptChecks, BackendContract):
+    tag_sample: ClassVar[dict[str, str]] = OBS_TAGS  # the emulator keeps OBS's tag rules
     conditional_writes: ClassVar[frozenset[str]] = frozenset()
     repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
-    object_tags = False  # OBS has no object tags: tagged writes are NotImplemented
     part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     @pytest.fixture

@@ -15,6 +15,7 @@ from backends.obs.backend import build
 from backends.obs.settings import Settings
 from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, META_BUCKET, MotoVersioningContract
 from tests.contract.suite import BackendContract
+from tests.contract.suite_tagging import OBS_TAGS
 from tests.helpers.emulated import OBS_AK as AK
 from tests.helpers.emulated import OBS_SK as SK
 from tests.helpers.emulated import no_lookup as _no_lookup
@@ -39,7 +40,6 @@ async def started(settings: Settings) -> AsyncIterator[Backend]:
 class TestContractObs(MotoVersioningContract):
     """SigV4 mode against moto's S3 server (moto is reset before each test: an empty namespace)."""
 
-    object_tags = False  # OBS has no object tags: tagged writes are NotImplemented
     part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
@@ -62,10 +62,10 @@ class TestContractObs(MotoVersioningContract):
 
 
 class TestContractObsNative(BackendContract):
+    tag_sample: ClassVar[dict[str, str]] = OBS_TAGS  # the emulator keeps OBS's tag rules
     repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
     """The native OBS signature against the strict OBS wire emulator."""
 
-    object_tags = False  # OBS has no object tags: tagged writes are NotImplemented
     part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
@@ -87,7 +87,6 @@ class TestContractObsNative(BackendContract):
 class TestContractObsGateway(BackendContract):
     """SigV4 mode against s3bridge itself (fs backend), which verifies every signature the SDK sends."""
 
-    object_tags = False  # OBS has no object tags: tagged writes are NotImplemented
     part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition

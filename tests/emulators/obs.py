@@ -12,7 +12,8 @@ Served: ListBuckets, CreateBucket (re-creating an owned bucket succeeds, as on O
 DeleteBucket, ListObjects (v1: prefix, marker, delimiter, max-keys, encoding-type=url), ListMultipartUploads,
 PutObject (Content-Length required), CopyObject (COPY/REPLACE, from a version), GetObject/HeadObject
 (Range, conditions, versionId), DeleteObject (versionId, delete markers), Put/GetBucketVersioning,
-ListVersions (``obs_versions``), InitiateMultipartUpload, UploadPart, CopyPart, CompleteMultipartUpload
+ListVersions (``obs_versions``), Put/Get/DeleteObjectTagging and ``x-obs-tagging`` (``obs_tagging``),
+InitiateMultipartUpload, UploadPart, CopyPart, CompleteMultipartUpload
 (ascending order, ETags, 100 KB minimum for all but the last part), AbortMultipartUpload, ListParts.
 Anything else answers 501 NotImplemented. Errors are OBS's ``<Error>`` document without namespace, with
 ``x-obs-request-id`` and ``x-obs-id-2``; successful XML carries OBS's namespace.
@@ -109,6 +110,9 @@ class ObsEmulator:
         ops = self.ops
         copy = req.headers.get("x-obs-copy-source") is not None
         table: list[tuple[str, str | None, ObjectHandler]] = [
+            ("PUT", "tagging", ops.put_tagging),
+            ("GET", "tagging", ops.get_tagging),
+            ("DELETE", "tagging", ops.delete_tagging),
             ("PUT", "uploadId", ops.copy_part if copy else ops.upload_part),
             ("PUT", None, ops.copy_object if copy else ops.put_object),
             ("GET", "uploadId", ops.list_parts),

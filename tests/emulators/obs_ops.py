@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from urllib.parse import quote, unquote
 
-from tests.emulators import obs_versions
+from tests.emulators import obs_tagging, obs_versions
 from tests.emulators import versioning as vers
 from tests.emulators.core import (
     EmulatorError,
@@ -22,6 +22,7 @@ from tests.emulators.core import (
     to_xml,
 )
 from tests.emulators.store import ObjectRecord, PartRecord, Store, UploadRecord
+from tests.emulators.tagging import TagDialect, TaggingOps
 
 NAMESPACE = "http://obs.myhwclouds.com/doc/2015-06-30/"
 OWNER_ID = "0000000000000000emulatorowner0000"
@@ -46,6 +47,8 @@ KNOWN_OBS_HEADERS = frozenset(
         "x-obs-copy-source-range",
         "x-obs-metadata-directive",
         "x-obs-storage-class",
+        "x-obs-tagging",
+        "x-obs-tagging-directive",
     }
 )
 #: query parameters each operation accepts (beyond its own sub-resource)
@@ -60,6 +63,10 @@ UPLOADS_PARAMS = {
     "encoding-type",
 }
 PARTS_PARAMS = {"uploadId", "max-parts", "part-number-marker", "encoding-type"}
+
+
+#: OBS's tags: its header names and rules, its namespace, and its version ids on the tagging calls.
+TAGS = TagDialect("x-obs-", obs_tagging.RULES.check, NAMESPACE, obs_versions.DIALECT)
 
 
 def xml_response(root_tag: str, *children: object, status: int = 200) -> Response:
@@ -125,7 +132,7 @@ def object_headers(rec: ObjectRecord) -> list[tuple[str, str]]:
     headers = list(rec.headers.items())
     headers += [("ETag", quoted(rec.etag)), ("Last-Modified", http_date(rec.last_modified))]
     headers.append(("Accept-Ranges", "bytes"))
-    return headers
+    return headers + TAGS.count_header(rec.tags)
 
 
 def copy_source(req: Request) -> tuple[str, str, str | None]:
@@ -148,6 +155,7 @@ def encoder(req: Request) -> tuple[bool, Callable[[str], str]]:
 class Operations:
     def __init__(self, store: Store):
         self.store = store
+        self.tagging = TaggingOps(store, TAGS)
 
     # -- service and buckets ------------------------------------------------------------------------
     def list_buckets(self, req: Request) -> Response:
@@ -267,7 +275,7 @@ class Operations:
         self.store.require_bucket(bucket)
         blob = self.store.write_blob(req.body(), expected_size=length)
         try:
-            rec = self.store.put_object(bucket, key, blob, stored_headers(req))
+            rec = self.store.put_object(bucket, key, blob, stored_headers(req), tags=TAGS.from_header(req))
         except BaseException:
             blob.discard()
             raise
@@ -285,6 +293,7 @@ class Operations:
         if (src_bucket, src_key, src_version) == (bucket, key, None) and directive == "COPY":
             raise EmulatorError(400, "InvalidRequest", "A copy onto itself must replace the metadata.")
         headers = stored_headers(req) if directive == "REPLACE" else None
+        tags = (TAGS.from_header(req) or {}) if TAGS.copy_directive(req) == "replace" else None
         src = self.store.get_version(src_bucket, src_key, src_version, obs_versions.DIALECT.prefix)
         rec = self.store.copy_object(
             src_bucket,
@@ -292,6 +301,7 @@ class Operations:
             bucket,
             key,
             headers,
+            tags=tags,
             src_version=src_version,
             header_prefix=obs_versions.DIALECT.prefix,
         )
@@ -337,6 +347,19 @@ class Operations:
             headers.append(("x-obs-version-id", version))
         return Response(204, headers)
 
+    # -- tagging ------------------------------------------------------------------------------------
+    def put_tagging(self, req: Request, bucket: str, key: str) -> Response:
+        check_request(req, {"tagging", "versionId"})
+        return self.tagging.put(req, bucket, key)
+
+    def get_tagging(self, req: Request, bucket: str, key: str) -> Response:
+        check_request(req, {"tagging", "versionId"})
+        return self.tagging.get(req, bucket, key)
+
+    def delete_tagging(self, req: Request, bucket: str, key: str) -> Response:
+        check_request(req, {"tagging", "versionId"})
+        return self.tagging.delete(req, bucket, key)
+
     # -- versioning ---------------------------------------------------------------------------------
     def put_versioning(self, req: Request, bucket: str) -> Response:
         check_request(req, {"versioning"})
@@ -354,7 +377,7 @@ class Operations:
     # -- multipart ----------------------------------------------------------------------------------
     def initiate_upload(self, req: Request, bucket: str, key: str) -> Response:
         check_request(req, {"uploads"})
-        up = self.store.create_upload(bucket, key, stored_headers(req))
+        up = self.store.create_upload(bucket, key, stored_headers(req), TAGS.from_header(req))
         return xml_response(
             "InitiateMultipartUploadResult",
             element("Bucket", bucket),

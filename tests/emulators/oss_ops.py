@@ -28,6 +28,7 @@ from tests.emulators.core import (
 )
 from tests.emulators.oss_auth import SUBRESOURCES
 from tests.emulators.store import Blob, ObjectRecord, Store, UploadRecord
+from tests.emulators.tagging import TaggingOps
 
 MIN_PART = 100 * 1024
 MAX_OBJECT = 5 * 1024**3
@@ -109,7 +110,7 @@ class Operations:
         self.store = store
         self.region = region
         self.domain = domain
-        self.tagging = oss_tagging.TaggingOps(store)
+        self.tagging = TaggingOps(store, oss_tagging.DIALECT)
 
     def refuse_unknown(self, req: Request, allowed: set[str]) -> None:
         for name, _ in req.query:
@@ -330,7 +331,7 @@ class Operations:
         forbid = _forbid_overwrite(req)
         if forbid and self._exists(bucket, key):  # early, before the body; decided again with the write
             raise EmulatorError(409, "FileAlreadyExists", "The object you specified already exists.")
-        tags = oss_tagging.from_header(req)
+        tags = oss_tagging.DIALECT.from_header(req)
         blob = self._receive(req)
         try:
             rec = self.store.put_object(
@@ -386,8 +387,8 @@ class Operations:
             raise EmulatorError(400, "InvalidArgument", "x-oss-metadata-directive must be COPY or REPLACE.")
         headers = _stored_headers(req) if directive == "REPLACE" else None
         tags = None  # Copy: the source's
-        if oss_tagging.copy_directive(req) == "replace":
-            tags = oss_tagging.from_header(req) or {}
+        if oss_tagging.DIALECT.copy_directive(req) == "replace":
+            tags = oss_tagging.DIALECT.from_header(req) or {}
         source_version = src.extra.get("version_id")
         rec = self.store.copy_object(
             _bucket_of(req),
@@ -425,7 +426,7 @@ class Operations:
             headers.append(("x-oss-hash-crc64ecma", rec.extra["crc64"]))
         for name, value in rec.headers.items():
             headers.append((name, value))
-        return headers + oss_tagging.count_header(rec.tags)
+        return headers + oss_tagging.DIALECT.count_header(rec.tags)
 
     def _read(self, req: Request, bucket: str, key: str, head: bool) -> Response:
         rec = self.store.get_version(
@@ -489,7 +490,7 @@ class Operations:
     def initiate_upload(self, req: Request, bucket: str, key: str) -> Response:
         _key_check(key)
         list(req.body())
-        up = self.store.create_upload(bucket, key, _stored_headers(req), oss_tagging.from_header(req))
+        up = self.store.create_upload(bucket, key, _stored_headers(req), oss_tagging.DIALECT.from_header(req))
         root = element(
             "InitiateMultipartUploadResult",
             None,

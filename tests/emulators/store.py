@@ -219,13 +219,10 @@ class Store:
             raise EmulatorError(404, "NoSuchKey", "The specified key does not exist.", Key=key)
         return rec
 
-    def set_tags(self, bucket: str, key: str, tags: dict[str, str]) -> None:
-        """Replace an object's tags; the record's other fields stay."""
+    def retag(self, record: ObjectRecord, tags: dict[str, str]) -> None:
+        """Replace the tags of an object or version; its other fields stay."""
         with self._lock:
-            rec = self.require_bucket(bucket).objects.get(key)
-            if rec is None:
-                raise EmulatorError(404, "NoSuchKey", "The specified key does not exist.", Key=key)
-            rec.tags = dict(tags)
+            record.tags = dict(tags)
 
     def get_version(self, bucket: str, key: str, version_id: str | None, header_prefix: str) -> ObjectRecord:
         """The current object or a version; a delete marker answers as the S3 family does (404 for the

@@ -233,3 +233,36 @@ def test_versioning_wire(emulator: ServerProcess) -> None:
         assert client.deleteBucket("wire-versions").errorCode == "BucketNotEmpty"
     finally:
         client.close()
+
+
+def test_object_tagging_wire(emulator: ServerProcess) -> None:
+    """OBS's object tags as its API reference writes them: x-obs-tagging on PUT, x-obs-tagging-count on
+    HEAD, Set/Get/DeleteObjectTagging (of a version too), OBS's rules (no ``=`` or ``/`` in a value)."""
+    client = sdk_client(emulator)
+    try:
+        client.createBucket("wire-tags")
+        put = client.putContent("wire-tags", "k", b"x", extensionHeaders={"x-obs-tagging": "team=ops&n=1"})
+        assert put.status == 200, put.errorCode
+        head = client.getObjectMetadata("wire-tags", "k")
+        assert dict(head.header)["x-obs-tagging-count"] == "2"
+        got = client.getObjectTagging("wire-tags", "k").body.tags
+        assert sorted((t.key, t.value) for t in got) == [("n", "1"), ("team", "ops")]
+        assert client.setObjectTagging("wire-tags", "k", {"only": "one"}).status == 200
+        assert [(t.key, t.value) for t in client.getObjectTagging("wire-tags", "k").body.tags] == [
+            ("only", "one")
+        ]
+        refused = client.setObjectTagging("wire-tags", "k", {"path": "a/b"})
+        assert (refused.status, refused.errorCode) == (400, "InvalidTag")
+        client.setBucketVersioning("wire-tags", "Enabled")
+        first = client.putContent("wire-tags", "v", b"1").body.versionId
+        client.putContent("wire-tags", "v", b"2")
+        assert client.setObjectTagging("wire-tags", "v", {"old": "yes"}, versionId=first).status == 200
+        assert client.getObjectTagging("wire-tags", "v").body.tags == []
+        assert [t.key for t in client.getObjectTagging("wire-tags", "v", versionId=first).body.tags] == [
+            "old"
+        ]
+        assert client.deleteObjectTagging("wire-tags", "v", versionId=first).status == 204
+        assert client.getObjectTagging("wire-tags", "v", versionId=first).body.tags == []
+        assert client.getObjectTagging("wire-tags", "absent").status == 404
+    finally:
+        client.close()
