@@ -68,8 +68,8 @@ class MotoContract(BackendContract):
 
 
 class MotoVersioningContract(MotoContract):
-    """The suite against the s3 backend on moto, which passes versions through: moto's versioning
-    deviations from AWS, marked once for every class that runs it (plain and wrapped in encrypt)."""
+    """The suite against a backend on moto that passes versions through (s3, obs in v4 mode): moto's
+    versioning deviations from AWS, marked once for every class that runs it (plain and under encrypt)."""
 
     part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
 
