@@ -45,15 +45,18 @@ from backends.base import (
     UploadsPage,
     VersionsPage,
     WriteCondition,
+    declared_integrity,
 )
 from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.metabucket import MetaBucketSettings
 from backends.s3.attributes import S3Attributes
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import map_error
+from backends.s3.objectlock import S3ObjectLock
 from backends.s3.settings import Settings
 from backends.s3.tagging import S3Tagging
 from backends.s3.upload import (
+    checked,
     complete_body,
     complete_headers,
     condition_headers,
@@ -64,7 +67,9 @@ from backends.s3.upload import (
     send_unsized_part,
 )
 from backends.s3.wire import (
+    delete_result,
     info_from_headers,
+    is_locking,
     listing_query,
     location_body,
     meta_headers,
@@ -81,7 +86,7 @@ from backends.s3.wire import (
 T = TypeVar("T")
 
 
-class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
+class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, S3ObjectLock, Backend):
     capabilities = Capabilities(server_side_copy=True, stores_checksums=False)
 
     def __init__(self, settings: Settings, *, name: str = "s3"):
@@ -199,16 +204,18 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
     ) -> ObjectInfo:
         headers = meta_headers(meta)
         size = body.size
-
         cond_headers = condition_headers(cond)
+        locking = is_locking(meta)  # S3 wants an integrity check it verifies (see s3 integrity)
+        declared = declared_integrity(body) if locking else None
 
         def upload(reader: SyncReader) -> tuple[str, int, str | None]:
             if size is not None and size <= self.settings.multipart_threshold:
-                stream = SizedStream(reader, size, final=True)
-                sent = send(self._client, bucket, key, stream, {**headers, **cond_headers})
+                stream, sums = checked(SizedStream(reader, size, final=True), declared)
+                sent = send(self._client, bucket, key, stream, {**headers, **cond_headers, **sums})
                 return sent[0], size, sent[1]
+            part_size = self.settings.part_size
             return put_multipart(
-                self._client, bucket, key, reader, size, headers, self.settings.part_size, cond_headers
+                self._client, bucket, key, reader, size, headers, part_size, cond_headers, locking
             )
 
         etag, stored, version = await self._upload(body, upload)
@@ -273,10 +280,13 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
     async def delete_object(
         self, bucket: str, key: str, version_id: str | None = None
     ) -> DeleteResult | None:
-        resp = await self._request("DELETE", bucket, key, query_params=_version_query(version_id))
-        return DeleteResult(
-            resp.headers.get("x-amz-version-id"), resp.headers.get("x-amz-delete-marker", "") == "true"
-        )
+        try:
+            resp = await self._request("DELETE", bucket, key, query_params=_version_query(version_id))
+        except be.AccessDenied as exc:
+            if version_id is None:
+                raise
+            raise await self.lock_refusal(exc, bucket, key, version_id) from exc
+        return delete_result(resp.headers)
 
     async def copy_object(
         self,

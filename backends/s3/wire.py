@@ -19,6 +19,7 @@ from lxml import etree
 from backends.base import CONTENT_HEADERS as BASE_CONTENT_HEADERS
 from backends.base import (
     ByteRange,
+    DeleteResult,
     ListPage,
     ObjectInfo,
     ObjectMeta,
@@ -84,7 +85,53 @@ def meta_headers(meta: ObjectMeta) -> dict[str, str]:
         headers[META_PREFIX + key.lower()] = encode_meta_value(value)
     if meta.tags:
         headers["x-amz-tagging"] = tagging_header(meta.tags.items())
+    headers.update(lock_request_headers(meta))
     return headers
+
+
+# -- object lock -------------------------------------------------------------------------------------
+LOCK_MODE = "x-amz-object-lock-mode"
+LOCK_UNTIL = "x-amz-object-lock-retain-until-date"
+LEGAL_HOLD = "x-amz-object-lock-legal-hold"
+
+
+def lock_request_headers(meta: ObjectMeta) -> dict[str, str]:
+    """The Object Lock headers of a write (PUT, Copy, CreateMultipartUpload) for the meta's lock fields.
+    A hold OFF is not sent: it asks for nothing, and some stores refuse the header outside lock buckets."""
+    headers: dict[str, str] = {}
+    if meta.lock_mode and meta.lock_retain_until:
+        headers[LOCK_MODE] = meta.lock_mode
+        headers[LOCK_UNTIL] = meta.lock_retain_until
+    if meta.legal_hold:
+        headers[LEGAL_HOLD] = "ON"
+    return headers
+
+
+def is_locking(meta: ObjectMeta) -> bool:
+    """Whether a write of ``meta`` places a retention or a legal hold (S3 then wants an integrity check)."""
+    return bool(lock_request_headers(meta))
+
+
+def lock_date(value: str) -> str | None:
+    """A store's retain-until date in the one form the gateway writes (ISO 8601, milliseconds, Z):
+    stores spell it with or without fractions (moto echoes what it was sent)."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    parsed = parsed.astimezone(dt.timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def _read_lock(meta: ObjectMeta, lowered: Mapping[str, str]) -> None:
+    mode, until = lowered.get(LOCK_MODE), lowered.get(LOCK_UNTIL)
+    if mode and until:
+        meta.lock_mode, meta.lock_retain_until = mode.strip().upper(), lock_date(until)
+        if meta.lock_retain_until is None:
+            meta.lock_mode = None
+    hold = lowered.get(LEGAL_HOLD)
+    if hold is not None:
+        meta.legal_hold = hold.strip().upper() == "ON"
 
 
 def _http_date(value: str | None) -> dt.datetime:
@@ -110,6 +157,7 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
     }
     count = lowered.get("x-amz-tagging-count", "0").strip()
     meta.tag_count = int(count) if count.isdigit() else 0
+    _read_lock(meta, lowered)
     return meta
 
 
@@ -245,6 +293,11 @@ def parse_list_versions(data: bytes) -> VersionsPage:
         next_key_marker=decode(next_key) if truncated and next_key else None,
         next_version_id_marker=(child_text(root, "NextVersionIdMarker") or None) if truncated else None,
     )
+
+
+def delete_result(headers: Mapping[str, str]) -> DeleteResult:
+    """What a DeleteObject answer says it did: the version it made or removed, and whether a marker."""
+    return DeleteResult(headers.get("x-amz-version-id"), headers.get("x-amz-delete-marker", "") == "true")
 
 
 def versioning_body(status: str) -> bytes:

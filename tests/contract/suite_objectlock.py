@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar
 
+import anyio
 import pytest
 
 from backends import errors as be
@@ -20,10 +21,15 @@ from tests.helpers.bodies import ChunkedBody, get_bytes
 
 
 def _iso(delta: dt.timedelta) -> str:
-    return (dt.datetime.now(dt.timezone.utc) + delta).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return _iso_at(dt.datetime.now(dt.timezone.utc) + delta)
+
+
+def _iso_at(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 DAY = dt.timedelta(days=1)
+SECOND = dt.timedelta(seconds=1)
 
 
 class ObjectLockContract:
@@ -97,9 +103,14 @@ class ObjectLockContract:
 
     async def test_expired_retention_no_longer_locks(self, backend: Backend, bucket: str) -> None:
         await self._locked_bucket(backend, bucket)
+        # A date in the future when written (a store refuses a past one, as S3 does), passed soon after.
+        until = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + 3 * SECOND
         version = await self._put_locked(
-            backend, bucket, "old", lock_mode="COMPLIANCE", lock_retain_until=_iso(-DAY)
+            backend, bucket, "old", lock_mode="COMPLIANCE", lock_retain_until=_iso_at(until)
         )
+        with pytest.raises(be.ObjectLocked):
+            await backend.delete_object(bucket, "old", version)
+        await anyio.sleep((until - dt.datetime.now(dt.timezone.utc)).total_seconds() + 0.5)
         await backend.delete_object(bucket, "old", version)
         with pytest.raises(be.NoSuchKey):
             await get_bytes(backend, bucket, "old")

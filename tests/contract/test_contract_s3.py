@@ -79,6 +79,7 @@ class TestContractS3Gateway(BackendContract):
     pass through twice (the store's fs versions, through its S3 front end, through this backend)."""
 
     part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
+    object_lock = True
 
     @pytest.fixture
     async def backend(self, gateway_store: ServerProcess) -> AsyncIterator[Backend]:
