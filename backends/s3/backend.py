@@ -309,6 +309,8 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, S3ObjectLock, Backe
             headers["x-amz-metadata-directive"] = "REPLACE"
             headers["x-amz-tagging-directive"] = "REPLACE"
             headers.update(meta_headers(meta))
+            if is_locking(meta):  # the MD5 of the empty request body: moto wants one on a locking copy
+                headers["Content-MD5"] = md5sum_hash(b"") or ""
         headers.update(condition_headers(cond))
         resp = await self._request("PUT", dst_bucket, dst_key, headers=headers)
         self._copy_result(resp.data)

@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from backends import errors as be
-from backends.base import Backend, ObjectMeta
+from backends.base import Backend, CompletedPart, ObjectMeta
 from tests.helpers.bodies import ChunkedBody, get_bytes
 
 
@@ -114,6 +114,25 @@ class ObjectLockContract:
         await backend.delete_object(bucket, "old", version)
         with pytest.raises(be.NoSuchKey):
             await get_bytes(backend, bucket, "old")
+
+    async def test_copy_and_multipart_lock_the_new_version(self, backend: Backend, bucket: str) -> None:
+        await self._locked_bucket(backend, bucket)
+        source = await self._put_locked(backend, bucket, "src")
+        until = _iso(DAY)
+        lock = ObjectMeta(lock_mode="COMPLIANCE", lock_retain_until=until)
+        copy = await backend.copy_object(bucket, "src", bucket, "copy", lock, src_version_id=source)
+        head = await backend.head_object(bucket, "copy", copy.version_id)
+        assert (head.meta.lock_mode, head.meta.lock_retain_until) == ("COMPLIANCE", until)
+        with pytest.raises(be.ObjectLocked):
+            await backend.delete_object(bucket, "copy", copy.version_id)
+        upload = await backend.create_multipart_upload(bucket, "mp", ObjectMeta(legal_hold=True))
+        part = await backend.upload_part(bucket, "mp", upload, 1, ChunkedBody(b"mp"))
+        done = await backend.complete_multipart_upload(bucket, "mp", upload, [CompletedPart(1, part.etag)])
+        assert (await backend.head_object(bucket, "mp", done.version_id)).meta.legal_hold is True
+        with pytest.raises(be.ObjectLocked):
+            await backend.delete_object(bucket, "mp", done.version_id)
+        await backend.put_object_legal_hold(bucket, "mp", done.version_id, False)
+        await backend.delete_object(bucket, "mp", done.version_id)
 
 
 async def get_bytes_version(backend: Backend, bucket: str, key: str, version_id: str) -> bytes:
