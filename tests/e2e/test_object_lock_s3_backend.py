@@ -173,7 +173,7 @@ def test_default_retention_and_copy_lock_at_the_store(s3: Any, store: Any, lock_
             "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
         },
     )
-    version = s3.put_object(Bucket=lock_bucket, Key="d", Body=b"d")["VersionId"]
+    version = s3.put_object(Bucket=lock_bucket, Key="d", Body=b"d", Tagging="kept=yes")["VersionId"]
     assert store.head_object(Bucket=lock_bucket, Key="d", VersionId=version)["ObjectLockMode"] == "GOVERNANCE"
     until = _later(3)
     copy = s3.copy_object(
@@ -186,6 +186,8 @@ def test_default_retention_and_copy_lock_at_the_store(s3: Any, store: Any, lock_
     copied = store.head_object(Bucket=lock_bucket, Key="c", VersionId=copy["VersionId"])
     assert (copied["ObjectLockMode"], copied["ObjectLockRetainUntilDate"]) == ("COMPLIANCE", until)
     assert _refused(s3.delete_object, Bucket=lock_bucket, Key="c", VersionId=copy["VersionId"])[1] == 403
+    tags = s3.get_object_tagging(Bucket=lock_bucket, Key="c", VersionId=copy["VersionId"])["TagSet"]
+    assert tags == [{"Key": "kept", "Value": "yes"}]  # COPY directives: the source's tags, as on S3
     # (A locking CreateMultipartUpload is in the contract suite: moto ignores its lock headers.)
 
 
