@@ -319,6 +319,8 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, S3ObjectLock, Backe
             # A store that kept the source's tags despite the REPLACE directive (Ceph RGW 16).
             await self.put_object_tagging(dst_bucket, dst_key, meta.tags)
             info.meta.tag_count = len(meta.tags)
+        if meta is not None and is_locking(meta):
+            info = await self.lock_copy(dst_bucket, dst_key, info, meta)
         return info
 
     def _copy_result(self, data: bytes) -> tuple[str, dt.datetime]:

@@ -20,12 +20,13 @@ from lxml import etree
 from minio.helpers import md5sum_hash
 
 from backends import errors as be
-from backends.base import DeleteResult, ObjectInfo
+from backends.base import DeleteResult, ObjectInfo, ObjectMeta
 from backends.s3.requests import StoreRequests
-from backends.s3.wire import delete_result
-from backends.wire.xml import S3_NS
+from backends.s3.wire import delete_result, location_body, parse_list_uploads, parse_list_versions, text_of
+from backends.wire.xml import S3_NS, parse_safe
 
 BYPASS = {"x-amz-bypass-governance-retention": "true"}
+LOCK_ON_CREATE = {"x-amz-bucket-object-lock-enabled": "true"}
 
 
 def _document(root: str, fields: list[tuple[str, str]]) -> bytes:
@@ -93,6 +94,21 @@ class S3ObjectLock(StoreRequests):
             return exc
         return locked(exc, self.name) if under_lock(info) else exc
 
+    async def lock_copy(self, bucket: str, key: str, info: ObjectInfo, meta: ObjectMeta) -> ObjectInfo:
+        """The lock a copy asked for, set on the version it made where the store ignored the copy's lock
+        headers (Ceph RGW 16): a lock asked for is never left off silently."""
+        got = info.meta
+        if meta.lock_mode and (got.lock_mode, got.lock_retain_until) != (
+            meta.lock_mode,
+            meta.lock_retain_until,
+        ):
+            info = await self.put_object_retention(
+                bucket, key, info.version_id, meta.lock_mode, meta.lock_retain_until
+            )
+        if meta.legal_hold and not info.meta.legal_hold:
+            info = await self.put_object_legal_hold(bucket, key, info.version_id, True)
+        return info
+
     async def _lock_request(self, method: str, bucket: str, key: str | None = None, **kw: Any) -> Any:
         try:
             return await self._request(method, bucket, key, **kw)
@@ -100,12 +116,39 @@ class S3ObjectLock(StoreRequests):
             raise locked(exc, self.name) from exc
 
     async def enable_object_lock(self, bucket: str) -> None:
-        """Versioning Enabled, then the store's lock on (S3 allows it on an existing versioned bucket)."""
+        """Versioning Enabled, then the store's lock on (S3 allows it on an existing versioned bucket).
+
+        A store that turns the lock on only when a bucket is created (Ceph RGW, AWS before 2023) refuses
+        with InvalidBucketState: an empty bucket is then made again, locked from its creation, in its
+        region. A bucket holding anything (a version, a delete marker, an upload) is never removed: the
+        refusal stands."""
         await self.put_bucket_versioning(bucket, "Enabled")
         body = configuration_body()
-        await self._request(
-            "PUT", bucket, body=body, headers=_xml_headers(body), query_params={"object-lock": ""}
+        try:
+            await self._request(
+                "PUT", bucket, body=body, headers=_xml_headers(body), query_params={"object-lock": ""}
+            )
+        except be.InvalidBucketState:
+            if not await self._is_empty(bucket):
+                raise
+            await self._recreate_locked(bucket)
+
+    async def _is_empty(self, bucket: str) -> bool:
+        found = await self._request("GET", bucket, query_params={"versions": "", "max-keys": "1"})
+        versions = parse_list_versions(found.data)
+        found = await self._request("GET", bucket, query_params={"uploads": "", "max-uploads": "1"})
+        uploads = parse_list_uploads(found.data)
+        return not (
+            versions.versions or versions.common_prefixes or uploads.uploads or uploads.common_prefixes
         )
+
+    async def _recreate_locked(self, bucket: str) -> None:
+        resp = await self._request("GET", bucket, query_params={"location": ""})
+        region = text_of(resp.data, "LocationConstraint") if resp.data.strip() else None
+        if region is None and resp.data.strip():
+            region = (parse_safe(resp.data).text or "").strip() or None  # the root is the constraint
+        await self._request("DELETE", bucket)
+        await self._request("PUT", bucket, body=location_body(region), headers=dict(LOCK_ON_CREATE))
 
     async def put_object_retention(
         self,

@@ -43,6 +43,14 @@ LIST_PARTS_NO_SUCH_KEY = rgw_deviation(
 )
 
 
+#: Removing a version's retention (an empty Retention document) is refused before the lock is consulted.
+EMPTY_RETENTION_MALFORMED = rgw_deviation(
+    "PutObjectRetention with an empty Retention (removing it) answers 400 MalformedXML, not 403 AccessDenied "
+    "for a version the retention still locks",
+    be.InvalidArgument,
+)
+
+
 class RgwContract(BackendContract):
     versioning: ClassVar[bool] = False  # versioning is not passed through to obs yet (README gap table)
 
@@ -178,6 +186,7 @@ class TestContractS3Rgw(S3RgwContract):
     part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
 
     versioning: ClassVar[bool] = True  # the store's own versioning, passed through
+    object_lock: ClassVar[bool] = True  # the store's own Object Lock, passed through
 
     @rgw_deviation(
         "HEAD of a delete marker by its version id answers 404 (without x-amz-delete-marker), not 405",
@@ -185,6 +194,29 @@ class TestContractS3Rgw(S3RgwContract):
     )
     async def test_delete_marker_and_restore(self, backend: Backend, bucket: str) -> None:
         await super().test_delete_marker_and_restore(backend, bucket)
+
+    @EMPTY_RETENTION_MALFORMED
+    async def test_compliance_is_never_removed_early(self, backend: Backend, bucket: str) -> None:
+        await super().test_compliance_is_never_removed_early(backend, bucket)
+
+    @EMPTY_RETENTION_MALFORMED
+    async def test_governance_yields_to_bypass_only(self, backend: Backend, bucket: str) -> None:
+        await super().test_governance_yields_to_bypass_only(backend, bucket)
+
+    @rgw_deviation(
+        "CreateMultipartUpload ignores x-amz-object-lock-legal-hold (the completed object has no hold)",
+        AssertionError,
+    )
+    async def test_copy_and_multipart_lock_the_new_version(self, backend: Backend, bucket: str) -> None:
+        await super().test_copy_and_multipart_lock_the_new_version(backend, bucket)
+
+    @rgw_deviation(
+        "a STREAMING-UNSIGNED-PAYLOAD-TRAILER body (the trailing checksum a locked PutObject carries when "
+        "the client declared none up front) is refused with XAmzContentSHA256Mismatch (RGW 16 predates it)",
+        be.InternalBackendError,
+    )
+    async def test_lock_without_an_up_front_check(self, backend: Backend, bucket: str) -> None:
+        await super().test_lock_without_an_up_front_check(backend, bucket)
 
     @pytest.fixture
     async def backend(self, rgw_cluster: RgwCluster) -> AsyncIterator[Backend]:
