@@ -52,6 +52,7 @@ from backends.metabucket import MetaBucketSettings
 from backends.s3.attributes import S3Attributes
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import map_error
+from backends.s3.integrity import md5_header
 from backends.s3.objectlock import S3ObjectLock
 from backends.s3.settings import Settings
 from backends.s3.tagging import S3Tagging
@@ -381,12 +382,14 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, S3ObjectLock, Backe
         self._require_upload(upload_id)
         query = {"partNumber": str(part_number), "uploadId": upload_id}
         size = body.size
+        md5 = md5_header(declared_integrity(body))  # the store checks the part as the client asked
 
         def upload(reader: SyncReader) -> tuple[str, int]:
             if size is None:
-                return send_unsized_part(self._client, bucket, key, reader, query, self.settings.part_size)
+                limit = self.settings.part_size
+                return send_unsized_part(self._client, bucket, key, reader, query, limit, md5)
             stream = SizedStream(reader, size, final=True)
-            return send(self._client, bucket, key, stream, {}, query)[0], size
+            return send(self._client, bucket, key, stream, md5, query)[0], size
 
         etag, length = await self._upload(body, upload)
         return PartInfo(part_number, etag, length, dt.datetime.now(dt.timezone.utc))

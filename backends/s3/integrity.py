@@ -29,14 +29,18 @@ FRAME = 64 * 1024
 def forwarded_headers(declared: Mapping[str, str]) -> dict[str, str]:
     """The request headers carrying the client's up-front integrity values (``md5`` → Content-MD5, an
     algorithm of ALGORITHMS → its ``x-amz-checksum-*`` header with ``x-amz-sdk-checksum-algorithm``)."""
-    headers: dict[str, str] = {}
-    if "md5" in declared:
-        headers["Content-MD5"] = declared["md5"]
+    headers = md5_header(declared)
     for alg in ALGORITHMS:
         if alg in declared:
             headers[f"x-amz-checksum-{alg}"] = declared[alg]
             headers["x-amz-sdk-checksum-algorithm"] = display_name(alg)
     return headers
+
+
+def md5_header(declared: Mapping[str, str]) -> dict[str, str]:
+    """The client's Content-MD5, forwarded alone (an UploadPart: S3 may want a check on a locked upload's
+    parts, and a part's x-amz-checksum-* must match the upload's algorithm, which the store was not told)."""
+    return {"Content-MD5": declared["md5"]} if "md5" in declared else {}
 
 
 def _frame_length(size: int) -> int:

@@ -173,7 +173,13 @@ def _md5(data: bytes, wanted: bool) -> dict[str, str]:
 
 
 def send_unsized_part(
-    client: StreamingMinio, bucket: str, key: str, reader: SyncReader, query: dict[str, str], spool_max: int
+    client: StreamingMinio,
+    bucket: str,
+    key: str,
+    reader: SyncReader,
+    query: dict[str, str],
+    spool_max: int,
+    headers: dict[str, str],
 ) -> tuple[str, int]:
     """A part of unknown length: spool it (memory up to ``spool_max``, then disk) to learn its length."""
     with tempfile.SpooledTemporaryFile(max_size=spool_max) as spool:
@@ -182,4 +188,4 @@ def send_unsized_part(
         length = spool.tell()
         spool.seek(0)
         stream = SizedStream(SpooledSource(spool), length, final=True)
-        return send(client, bucket, key, stream, {}, query)[0], length
+        return send(client, bucket, key, stream, headers, query)[0], length
