@@ -13,20 +13,33 @@ is ObjectLocked (the rules were broken, not our credentials).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 from typing import Any
 
 from lxml import etree
 from minio.helpers import md5sum_hash
 
 from backends import errors as be
-from backends.base import DeleteResult, ObjectInfo, ObjectMeta
+from backends.base import LOCK_MODES, DeleteResult, ObjectInfo, ObjectMeta
 from backends.s3.requests import StoreRequests
-from backends.s3.wire import delete_result, location_body, parse_list_uploads, parse_list_versions, text_of
+from backends.s3.wire import (
+    delete_result,
+    is_locking,
+    location_body,
+    lock_date,
+    parse_list_uploads,
+    parse_list_versions,
+    text_of,
+)
 from backends.wire.xml import S3_NS, parse_safe
 
 BYPASS = {"x-amz-bypass-governance-retention": "true"}
 LOCK_ON_CREATE = {"x-amz-bucket-object-lock-enabled": "true"}
+#: Between the store's upload id and the lock the upload asked for (see lock_upload_id).
+UPLOAD_LOCK = ".s3bridge-lock-"
 
 
 def _document(root: str, fields: list[tuple[str, str]]) -> bytes:
@@ -64,6 +77,34 @@ def locked(exc: be.AccessDenied, backend: str) -> be.BackendError:
     return be.ObjectLocked(detail=exc.detail, backend=backend)
 
 
+def lock_upload_id(upload_id: str, meta: ObjectMeta) -> str:
+    """The store's upload id, with the lock a CreateMultipartUpload asked for appended when it asked for
+    one: CompleteMultipartUpload then knows what to check on the object it made, without any state."""
+    if not is_locking(meta):
+        return upload_id
+    fields = [meta.lock_mode, meta.lock_retain_until, bool(meta.legal_hold)]
+    token = base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode()
+    return upload_id + UPLOAD_LOCK + token.rstrip("=")
+
+
+def split_upload_id(upload_id: str) -> tuple[str, ObjectMeta | None]:
+    """(the store's upload id, the lock the upload asked for or None); an unreadable lock part is an
+    upload that does not exist."""
+    store_id, sep, token = upload_id.rpartition(UPLOAD_LOCK)
+    if not sep:
+        return upload_id, None
+    try:
+        mode, until, hold = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if mode not in (None, *LOCK_MODES) or not isinstance(hold, bool):
+            raise ValueError(mode)
+        until = lock_date(until) if isinstance(until, str) else None
+    except (ValueError, TypeError, binascii.Error):
+        raise be.NoSuchUpload(detail=f"unreadable lock in upload id {upload_id!r}") from None
+    if not store_id:
+        raise be.NoSuchUpload(detail="empty upload id")
+    return store_id, ObjectMeta(lock_mode=mode if until else None, lock_retain_until=until, legal_hold=hold)
+
+
 def under_lock(info: ObjectInfo) -> bool:
     """Whether a version's lock is in force now: a legal hold, or a retention whose date is ahead."""
     if info.meta.legal_hold:
@@ -94,9 +135,10 @@ class S3ObjectLock(StoreRequests):
             return exc
         return locked(exc, self.name) if under_lock(info) else exc
 
-    async def lock_copy(self, bucket: str, key: str, info: ObjectInfo, meta: ObjectMeta) -> ObjectInfo:
-        """The lock a copy asked for, set on the version it made where the store ignored the copy's lock
-        headers (Ceph RGW 16): a lock asked for is never left off silently."""
+    async def ensure_lock(self, bucket: str, key: str, info: ObjectInfo, meta: ObjectMeta) -> ObjectInfo:
+        """The lock a copy or a multipart upload asked for, set on the version it made where the store
+        ignored the lock headers (Ceph RGW 16 on copies and uploads, moto on uploads): a lock asked for
+        is never left off silently."""
         got = info.meta
         if meta.lock_mode and (got.lock_mode, got.lock_retain_until) != (
             meta.lock_mode,

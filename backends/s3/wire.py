@@ -12,6 +12,7 @@ import datetime as dt
 import email.utils
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote_plus
 
 from lxml import etree
@@ -338,3 +339,21 @@ def location_body(region: str | None) -> bytes | None:
     root = etree.Element(f"{{{S3_NS}}}CreateBucketConfiguration", nsmap={None: S3_NS})  # type: ignore[dict-item]
     etree.SubElement(root, f"{{{S3_NS}}}LocationConstraint").text = region
     return etree.tostring(root, xml_declaration=False, encoding="utf-8")
+
+
+# -- versions ----------------------------------------------------------------------------------------
+def version_query(version_id: str | None) -> dict[str, str] | None:
+    return {"versionId": version_id} if version_id is not None else None
+
+
+def with_version(info: ObjectInfo, headers: Any) -> ObjectInfo:
+    """The store's version id, passed through unchanged (absent in a bucket never versioned)."""
+    info.version_id = headers.get("x-amz-version-id")
+    return info
+
+
+def named_version(headers: Any) -> str | None:
+    """The version a write made, to read it back by id: not ``null`` (the current object is the null
+    version then, and some stores refuse ``versionId=null`` in a bucket never versioned)."""
+    version = headers.get("x-amz-version-id")
+    return None if version in (None, "", "null") else version

@@ -89,13 +89,6 @@ class MotoVersioningContract(MotoContract):
     async def test_governance_yields_to_bypass_only(self, backend: Backend, bucket: str) -> None:
         await super().test_governance_yields_to_bypass_only(backend, bucket)
 
-    @moto_deviation(
-        "CreateMultipartUpload ignores x-amz-object-lock-legal-hold (the completed object has no hold)",
-        AssertionError,
-    )
-    async def test_copy_and_multipart_lock_the_new_version(self, backend: Backend, bucket: str) -> None:
-        await super().test_copy_and_multipart_lock_the_new_version(backend, bucket)
-
     @pytest.mark.xfail(
         strict=True,
         reason="moto deviates from AWS: versionId=null on a bucket never versioned is 400 Bad request",

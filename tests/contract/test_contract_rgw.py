@@ -204,13 +204,6 @@ class TestContractS3Rgw(S3RgwContract):
         await super().test_governance_yields_to_bypass_only(backend, bucket)
 
     @rgw_deviation(
-        "CreateMultipartUpload ignores x-amz-object-lock-legal-hold (the completed object has no hold)",
-        AssertionError,
-    )
-    async def test_copy_and_multipart_lock_the_new_version(self, backend: Backend, bucket: str) -> None:
-        await super().test_copy_and_multipart_lock_the_new_version(backend, bucket)
-
-    @rgw_deviation(
         "a STREAMING-UNSIGNED-PAYLOAD-TRAILER body (the trailing checksum a locked PutObject carries when "
         "the client declared none up front) is refused with XAmzContentSHA256Mismatch (RGW 16 predates it)",
         be.InternalBackendError,

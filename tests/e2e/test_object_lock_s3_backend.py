@@ -165,7 +165,9 @@ def test_legal_hold_and_content_md5(
     assert _refused(s3.head_object, Bucket=lock_bucket, Key="held", VersionId=version)[1] == 404
 
 
-def test_default_retention_and_copy_lock_at_the_store(s3: Any, store: Any, lock_bucket: str) -> None:
+def test_default_retention_copy_and_multipart_lock_at_the_store(
+    s3: Any, store: Any, lock_bucket: str
+) -> None:
     s3.put_object_lock_configuration(
         Bucket=lock_bucket,
         ObjectLockConfiguration={
@@ -188,7 +190,22 @@ def test_default_retention_and_copy_lock_at_the_store(s3: Any, store: Any, lock_
     assert _refused(s3.delete_object, Bucket=lock_bucket, Key="c", VersionId=copy["VersionId"])[1] == 403
     tags = s3.get_object_tagging(Bucket=lock_bucket, Key="c", VersionId=copy["VersionId"])["TagSet"]
     assert tags == [{"Key": "kept", "Value": "yes"}]  # COPY directives: the source's tags, as on S3
-    # (A locking CreateMultipartUpload is in the contract suite: moto ignores its lock headers.)
+    # moto's CreateMultipartUpload ignores the lock headers: the s3 backend sets the lock on completion.
+    upload = s3.create_multipart_upload(Bucket=lock_bucket, Key="m", ObjectLockLegalHoldStatus="ON")
+    part = s3.upload_part(Bucket=lock_bucket, Key="m", UploadId=upload["UploadId"], PartNumber=1, Body=b"m")
+    done = s3.complete_multipart_upload(
+        Bucket=lock_bucket,
+        Key="m",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert (
+        store.head_object(Bucket=lock_bucket, Key="m", VersionId=done["VersionId"])[
+            "ObjectLockLegalHoldStatus"
+        ]
+        == "ON"
+    )
+    assert _refused(s3.delete_object, Bucket=lock_bucket, Key="m", VersionId=done["VersionId"])[1] == 403
 
 
 def test_lock_headers_on_a_plain_bucket_are_refused(s3: Any) -> None:

@@ -7,10 +7,12 @@ import io
 
 import pytest
 
+from backends import errors as be
 from backends.base import ObjectMeta
 from backends.bridge import BodyReadError
 from backends.s3.client import SizedStream, SpooledSource
 from backends.s3.integrity import FRAME, TrailerStream, encoded_length, forwarded_headers
+from backends.s3.objectlock import lock_upload_id, split_upload_id
 from backends.s3.wire import lock_date, lock_request_headers, meta_from_headers, meta_headers
 from backends.wire.checksums import Checksummer
 from gateway.auth.chunked import AwsChunkedParser
@@ -91,3 +93,26 @@ def test_lock_headers_both_ways() -> None:
     )
     assert (unreadable.lock_mode, unreadable.lock_retain_until) == (None, None)
     assert lock_date("2030-01-02T03:04:05.123456+01:00") == "2030-01-02T02:04:05.123Z"
+
+
+def test_a_locking_upload_id_carries_its_lock() -> None:
+    lock = ObjectMeta(lock_mode="GOVERNANCE", lock_retain_until="2030-01-02T03:04:05.000Z", legal_hold=True)
+    upload_id = lock_upload_id("2~store.id_-x", lock)
+    assert upload_id.startswith("2~store.id_-x.")
+    store_id, back = split_upload_id(upload_id)
+    assert store_id == "2~store.id_-x"
+    assert back is not None
+    assert (back.lock_mode, back.lock_retain_until, back.legal_hold) == (
+        "GOVERNANCE",
+        lock.lock_retain_until,
+        True,
+    )
+    assert lock_upload_id("plain", ObjectMeta()) == "plain"
+    assert split_upload_id("plain") == ("plain", None)
+    for forged in (
+        upload_id[:-3],
+        "x.s3bridge-lock-bm90IGpzb24",
+        ".s3bridge-lock-" + upload_id.rpartition("-")[2],
+    ):
+        with pytest.raises(be.NoSuchUpload):
+            split_upload_id(forged)
