@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, fields, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from backends.errors import InvalidArgument, NoSuchKey, NotImplementedByBackend, PreconditionFailed
 from backends.sse import Encryption
@@ -41,6 +41,22 @@ class PutBody(Protocol):
 
     @property
     def checksums(self) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class DeclaredIntegrity(Protocol):
+    """A PutBody whose bytes are exactly the client's, knowing the integrity values the client declared
+    before sending them: ``md5`` (Content-MD5) and algorithms of CHECKSUM_ALGORITHMS, base64. A backend
+    that streams to a store forwards them where the store wants a check it cannot compute up front (S3's
+    locked PutObject). A body that changes the bytes (encryption) must not offer this."""
+
+    @property
+    def declared(self) -> dict[str, str]: ...
+
+
+def declared_integrity(body: PutBody) -> dict[str, str]:
+    """The client's up-front integrity values of ``body`` ({} when it declares none or cannot)."""
+    return dict(body.declared) if isinstance(body, DeclaredIntegrity) else {}
 
 
 @dataclass

@@ -39,6 +39,11 @@ class RequestBody:
         return self._decoder.checksums
 
     @property
+    def declared(self) -> dict[str, str]:
+        """The client's up-front Content-MD5 and x-amz-checksum-* values (see ``DeclaredIntegrity``)."""
+        return self._decoder.declared
+
+    @property
     def md5_hex(self) -> str | None:
         return self._decoder.md5_hex
 

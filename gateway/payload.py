@@ -122,6 +122,17 @@ class PayloadDecoder:
         self._length = 0
         self._finished = False
 
+    @property
+    def declared(self) -> dict[str, str]:
+        """The integrity values the headers declared up front (``md5``, algorithm → base64); not those a
+        trailer will bring, which are known only at the end."""
+        values: dict[str, str] = {
+            alg: base64.b64encode(raw).decode("ascii") for alg, raw in self._declared.header_values.items()
+        }
+        if self._declared.md5:
+            values["md5"] = base64.b64encode(self._declared.md5).decode("ascii")
+        return values
+
     def ignore_checksum_headers(self) -> None:
         """For operations whose x-amz-checksum-* headers describe something other than this body
         (CompleteMultipartUpload: the whole object): neither compute nor verify them against it.

@@ -22,6 +22,7 @@ from backends.base import (
     PartInfo,
     PutBody,
     WriteCondition,
+    declared_integrity,
 )
 
 
@@ -41,6 +42,11 @@ class TrackedBody:
     @property
     def checksums(self) -> dict[str, str]:
         return self._body.checksums
+
+    @property
+    def declared(self) -> dict[str, str]:
+        """The client's up-front integrity values pass through: the bytes are the client's own."""
+        return declared_integrity(self._body)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self

@@ -45,15 +45,19 @@ from backends.base import (
     UploadsPage,
     VersionsPage,
     WriteCondition,
+    declared_integrity,
 )
 from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.metabucket import MetaBucketSettings
 from backends.s3.attributes import S3Attributes
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import map_error
+from backends.s3.integrity import md5_header
+from backends.s3.objectlock import S3ObjectLock, lock_upload_id, split_upload_id
 from backends.s3.settings import Settings
 from backends.s3.tagging import S3Tagging
 from backends.s3.upload import (
+    checked,
     complete_body,
     complete_headers,
     condition_headers,
@@ -64,10 +68,13 @@ from backends.s3.upload import (
     send_unsized_part,
 )
 from backends.s3.wire import (
+    delete_result,
     info_from_headers,
+    is_locking,
     listing_query,
     location_body,
     meta_headers,
+    named_version,
     parse_content_range,
     parse_copy_result,
     parse_list_objects,
@@ -75,13 +82,15 @@ from backends.s3.wire import (
     parse_list_versions,
     range_header,
     text_of,
+    version_query,
     versioning_body,
+    with_version,
 )
 
 T = TypeVar("T")
 
 
-class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
+class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, S3ObjectLock, Backend):
     capabilities = Capabilities(server_side_copy=True, stores_checksums=False)
 
     def __init__(self, settings: Settings, *, name: str = "s3"):
@@ -154,10 +163,12 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         return exc
 
     @staticmethod
-    def _require_upload(upload_id: str) -> None:
+    def _store_upload(upload_id: str) -> str:
+        """The store's own upload id (without the lock a locking upload carries, see s3 objectlock)."""
         # An empty uploadId would turn UploadPart into PutObject and Abort into DeleteObject.
         if not upload_id:
             raise be.NoSuchUpload(detail="empty upload id")
+        return split_upload_id(upload_id)[0]
 
     # -- buckets ---------------------------------------------------------------------------------
     async def list_buckets(self) -> list[BucketInfo]:
@@ -199,16 +210,18 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
     ) -> ObjectInfo:
         headers = meta_headers(meta)
         size = body.size
-
         cond_headers = condition_headers(cond)
+        locking = is_locking(meta)  # S3 wants an integrity check it verifies (see s3 integrity)
+        declared = declared_integrity(body) if locking else None
 
         def upload(reader: SyncReader) -> tuple[str, int, str | None]:
             if size is not None and size <= self.settings.multipart_threshold:
-                stream = SizedStream(reader, size, final=True)
-                sent = send(self._client, bucket, key, stream, {**headers, **cond_headers})
+                stream, sums = checked(SizedStream(reader, size, final=True), declared)
+                sent = send(self._client, bucket, key, stream, {**headers, **cond_headers, **sums})
                 return sent[0], size, sent[1]
+            part_size = self.settings.part_size
             return put_multipart(
-                self._client, bucket, key, reader, size, headers, self.settings.part_size, cond_headers
+                self._client, bucket, key, reader, size, headers, part_size, cond_headers, locking
             )
 
         etag, stored, version = await self._upload(body, upload)
@@ -219,7 +232,7 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
     ) -> GetResult:
         headers = {"Range": range_header(range)} if range is not None else None
-        query = _version_query(version_id)
+        query = version_query(version_id)
         try:
             resp = await self._request(
                 "GET", bucket, key, headers=headers, query_params=query, preload_content=False
@@ -228,7 +241,7 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
             if exc.size is None:  # the store did not say the size: ask for it
                 exc.size = (await self.head_object(bucket, key)).size
             raise
-        info = _with_version(info_from_headers(key, resp.headers), resp.headers)
+        info = with_version(info_from_headers(key, resp.headers), resp.headers)
         span = parse_content_range(resp.headers.get("content-range"))[0] if resp.status == 206 else None
         state = {"done": False}
 
@@ -256,7 +269,7 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         """A HEAD error has no body, so no code: a 404 naming a version is NoSuchVersion (unless the
         store's headers say delete marker, or the bucket is gone) and a 400 a malformed version id."""
         try:
-            resp = await self._request("HEAD", bucket, key, query_params=_version_query(version_id))
+            resp = await self._request("HEAD", bucket, key, query_params=version_query(version_id))
         except be.DeleteMarkerCurrent:
             raise
         except be.NoSuchKey as exc:
@@ -268,15 +281,18 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
             if version_id is not None and _http_status(exc.__cause__) == 400:
                 raise be.InvalidArgument("Invalid version id specified", backend=self.name) from None
             raise
-        return _with_version(info_from_headers(key, resp.headers), resp.headers)
+        return with_version(info_from_headers(key, resp.headers), resp.headers)
 
     async def delete_object(
         self, bucket: str, key: str, version_id: str | None = None
     ) -> DeleteResult | None:
-        resp = await self._request("DELETE", bucket, key, query_params=_version_query(version_id))
-        return DeleteResult(
-            resp.headers.get("x-amz-version-id"), resp.headers.get("x-amz-delete-marker", "") == "true"
-        )
+        try:
+            resp = await self._request("DELETE", bucket, key, query_params=version_query(version_id))
+        except be.AccessDenied as exc:
+            if version_id is None:
+                raise
+            raise await self.lock_refusal(exc, bucket, key, version_id) from exc
+        return delete_result(resp.headers)
 
     async def copy_object(
         self,
@@ -299,14 +315,18 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
             headers["x-amz-metadata-directive"] = "REPLACE"
             headers["x-amz-tagging-directive"] = "REPLACE"
             headers.update(meta_headers(meta))
+            if is_locking(meta):  # the MD5 of the empty request body: moto wants one on a locking copy
+                headers["Content-MD5"] = md5sum_hash(b"") or ""
         headers.update(condition_headers(cond))
         resp = await self._request("PUT", dst_bucket, dst_key, headers=headers)
         self._copy_result(resp.data)
-        info = await self.head_object(dst_bucket, dst_key, _named_version(resp.headers))
+        info = await self.head_object(dst_bucket, dst_key, named_version(resp.headers))
         if meta is not None and info.meta.tagging_count != len(meta.tags):
             # A store that kept the source's tags despite the REPLACE directive (Ceph RGW 16).
             await self.put_object_tagging(dst_bucket, dst_key, meta.tags)
             info.meta.tag_count = len(meta.tags)
+        if meta is not None and is_locking(meta):
+            info = await self.ensure_lock(dst_bucket, dst_key, info, meta)
         return info
 
     def _copy_result(self, data: bytes) -> tuple[str, dt.datetime]:
@@ -359,20 +379,22 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
 
     # -- multipart -------------------------------------------------------------------------------
     async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
-        return await self._run(create_upload, self._client, bucket, key, meta_headers(meta))
+        upload_id = await self._run(create_upload, self._client, bucket, key, meta_headers(meta))
+        return lock_upload_id(upload_id, meta)
 
     async def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
     ) -> PartInfo:
-        self._require_upload(upload_id)
-        query = {"partNumber": str(part_number), "uploadId": upload_id}
+        query = {"partNumber": str(part_number), "uploadId": self._store_upload(upload_id)}
         size = body.size
+        md5 = md5_header(declared_integrity(body))  # the store checks the part as the client asked
 
         def upload(reader: SyncReader) -> tuple[str, int]:
             if size is None:
-                return send_unsized_part(self._client, bucket, key, reader, query, self.settings.part_size)
+                limit = self.settings.part_size
+                return send_unsized_part(self._client, bucket, key, reader, query, limit, md5)
             stream = SizedStream(reader, size, final=True)
-            return send(self._client, bucket, key, stream, {}, query)[0], size
+            return send(self._client, bucket, key, stream, md5, query)[0], size
 
         etag, length = await self._upload(body, upload)
         return PartInfo(part_number, etag, length, dt.datetime.now(dt.timezone.utc))
@@ -387,11 +409,11 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         src_key: str,
         src_range: tuple[int, int] | None,
     ) -> PartInfo:
-        self._require_upload(upload_id)
+        store_id = self._store_upload(upload_id)
         headers = {"x-amz-copy-source": _copy_source(src_bucket, src_key)}
         if src_range is not None:
             headers["x-amz-copy-source-range"] = f"bytes={src_range[0]}-{src_range[1]}"
-        query = {"partNumber": str(part_number), "uploadId": upload_id}
+        query = {"partNumber": str(part_number), "uploadId": store_id}
         resp = await self._request("PUT", bucket, key, headers=headers, query_params=query)
         etag, modified = self._copy_result(resp.data)
         if src_range is not None:
@@ -408,29 +430,31 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, Backend):
         parts: list[CompletedPart],
         cond: WriteCondition = ALWAYS,
     ) -> ObjectInfo:
-        self._require_upload(upload_id)
+        self._store_upload(upload_id)
+        store_id, lock = split_upload_id(upload_id)
         numbers = [p.part_number for p in parts]
         if any(a >= b for a, b in pairwise(numbers)):  # not every store checks (moto does not)
             raise be.InvalidPartOrder(detail=f"part numbers {numbers}", backend=self.name)
         body = complete_body([(p.part_number, p.etag) for p in parts])
         headers = complete_headers(body, condition_headers(cond))
-        query = {"uploadId": upload_id}
+        query = {"uploadId": store_id}
         resp = await self._request("POST", bucket, key, body=body, headers=headers, query_params=query)
         # S3 may fail after its 200 header went out: the body is then an <Error> document. The answer's
         # ETag is not relied on (Ceph RGW 16.2 sends it empty); the HEAD below reads the stored one.
         self._raise_error_body(resp.data)
-        return await self.head_object(bucket, key, _named_version(resp.headers))
+        info = await self.head_object(bucket, key, named_version(resp.headers))
+        return info if lock is None else await self.ensure_lock(bucket, key, info, lock)
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        self._require_upload(upload_id)
-        await self._run(self._client._abort_multipart_upload, bucket, key, upload_id)
+        store_id = self._store_upload(upload_id)
+        await self._run(self._client._abort_multipart_upload, bucket, key, store_id)
 
     async def list_parts(
         self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
     ) -> PartsPage:
-        self._require_upload(upload_id)
+        store_id = self._store_upload(upload_id)
         marker = str(part_number_marker) if part_number_marker else None
-        result = await self._run(self._client._list_parts, bucket, key, upload_id, max_parts, marker)
+        result = await self._run(self._client._list_parts, bucket, key, store_id, max_parts, marker)
         now = dt.datetime.now(dt.timezone.utc)
         parts = [PartInfo(p.part_number, p.etag, p.size or 0, p.last_modified or now) for p in result.parts]
         next_marker = None
@@ -463,23 +487,6 @@ def build(
     settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
 ) -> Backend:
     return S3Backend(sized(settings, io_threads), name=name)
-
-
-def _version_query(version_id: str | None) -> dict[str, str] | None:
-    return {"versionId": version_id} if version_id is not None else None
-
-
-def _with_version(info: ObjectInfo, headers: Any) -> ObjectInfo:
-    """The store's version id, passed through unchanged (absent in a bucket never versioned)."""
-    info.version_id = headers.get("x-amz-version-id")
-    return info
-
-
-def _named_version(headers: Any) -> str | None:
-    """The version a write made, to read it back by id: not ``null`` (the current object is the null
-    version then, and some stores refuse ``versionId=null`` in a bucket never versioned)."""
-    version = headers.get("x-amz-version-id")
-    return None if version in (None, "", "null") else version
 
 
 def _http_status(exc: BaseException | None) -> int | None:

@@ -10,7 +10,7 @@ Memory per upload is then one chunk of the client's stream, whatever the object 
 
 from __future__ import annotations
 
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 import certifi
 import urllib3
@@ -45,6 +45,19 @@ class SpooledSource:
         return True
 
 
+@runtime_checkable
+class Streamed(Protocol):
+    """A request body urllib3 streams: its wire length, how its payload is signed, the headers that
+    describe its framing (none for a plain body)."""
+
+    length: int
+    content_sha256: str
+
+    def read(self, size: int = -1) -> bytes: ...
+
+    def headers(self) -> dict[str, str]: ...
+
+
 class SizedStream:
     """Exactly ``length`` bytes of a Source, as a request body urllib3 streams.
 
@@ -53,6 +66,8 @@ class SizedStream:
     store has the whole Content-Length, so the store never commits it. A stream that ends early or runs
     on past ``length`` fails the same way. It has no ``tell``/``seek``, so urllib3 never replays it.
     """
+
+    content_sha256 = UNSIGNED_PAYLOAD
 
     def __init__(self, reader: Source, length: int, *, final: bool):
         self.reader = reader
@@ -72,6 +87,9 @@ class SizedStream:
             self.check_end()
         return piece
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
     def check_end(self) -> None:
         """Raise unless the client's stream ended normally right here (no bytes beyond ``length``)."""
         if not self.reader.drain_to_eof():
@@ -79,7 +97,7 @@ class SizedStream:
 
 
 class StreamingMinio(Minio):
-    """A Minio client whose requests may carry a ``SizedStream`` body (see the module docstring), and
+    """A Minio client whose requests may carry a ``Streamed`` body (see the module docstring), and
     whose URLs keep keys with ``.``/``..`` segments intact: urllib3 removes dot segments from a path
     after minio signed it, which would fail the signature, or, on a store that checks none, write
     another key. Encoded as ``%2E``, a dot segment survives and the store decodes the real key."""
@@ -101,15 +119,15 @@ class StreamingMinio(Minio):
         body: object = None,
         creds: Credentials | None = None,
     ):
-        if not isinstance(body, SizedStream):
+        if not isinstance(body, Streamed):
             return super()._build_headers(host, headers, body, creds)  # type: ignore[arg-type]
-        given = dict(headers or {})
+        given = {**(headers or {}), **body.headers()}
         built, date = super()._build_headers(host, dict(given), None, creds)
         built["Content-Length"] = str(body.length)
         if "Content-MD5" not in given:
             built.pop("Content-MD5", None)  # minio's MD5 of "no body" would be wrong
-        if creds is not None:
-            built["x-amz-content-sha256"] = UNSIGNED_PAYLOAD
+        if creds is not None or body.content_sha256 != UNSIGNED_PAYLOAD:
+            built["x-amz-content-sha256"] = body.content_sha256
         return built, date
 
 

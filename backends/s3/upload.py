@@ -19,7 +19,8 @@ from minio.xml import Element, SubElement, getbytes
 from backends import errors as be
 from backends.base import MAX_PART_NUMBER, WriteCondition
 from backends.bridge import DEFAULT_CHUNK, SyncReader, read_up_to
-from backends.s3.client import SizedStream, SpooledSource, StreamingMinio
+from backends.s3.client import SizedStream, SpooledSource, Streamed, StreamingMinio
+from backends.s3.integrity import TrailerStream, forwarded_headers
 from backends.s3.wire import parse_error, text_of
 from backends.wire import status as wire_status
 from backends.wire.etag import strip_etag
@@ -29,16 +30,27 @@ def send(
     client: StreamingMinio,
     bucket: str,
     key: str,
-    stream: SizedStream,
+    stream: Streamed,
     headers: dict[str, str],
     query: dict[str, str] | None = None,
 ) -> tuple[str, str | None]:
     """PUT a streamed body (object or part): its ETag and the version id the store gave an object (None
     for a part, or in a bucket never versioned); an empty final body is checked first."""
-    if stream.length == 0 and stream.final:
+    if isinstance(stream, SizedStream) and stream.length == 0 and stream.final:
         stream.check_end()
     resp: Any = client._execute("PUT", bucket, key, body=stream, headers=headers, query_params=query)  # type: ignore[arg-type]
     return strip_etag(resp.headers.get("etag")), resp.headers.get("x-amz-version-id")
+
+
+def checked(stream: SizedStream, declared: dict[str, str] | None) -> tuple[Streamed, dict[str, str]]:
+    """The body and headers of a write the store must verify (a locked one, see s3 integrity); ``declared``
+    None: no check wanted, the body goes as it is. The client's up-front values when it declared any,
+    else a trailing checksum computed as the bytes flow."""
+    if declared is None:
+        return stream, {}
+    if declared:
+        return stream, forwarded_headers(declared)
+    return TrailerStream(stream), {}
 
 
 def condition_headers(cond: WriteCondition) -> dict[str, str]:
@@ -97,10 +109,13 @@ def put_multipart(
     headers: dict[str, str],
     part_size: int,
     cond: dict[str, str] | None = None,
+    locking: bool = False,
 ) -> tuple[str, int, str | None]:
     """The store's multipart for a body over the threshold (streamed parts) or of unknown size (buffered);
-    ``cond`` (condition_headers) goes on the request that makes the object visible. Returns the ETag,
-    the size and the version id the store gave the object."""
+    ``cond`` (condition_headers) goes on the request that makes the object visible. A ``locking`` write
+    sends every request with a body with an integrity check the store verifies (Content-MD5 of a
+    buffered body, a trailing checksum of a streamed part), as S3 wants of locked uploads. Returns the
+    ETag, the size and the version id the store gave the object."""
     cond = cond or {}
     if size is not None:
         part_size = max(part_size, math.ceil(size / MAX_PART_NUMBER))
@@ -108,7 +123,8 @@ def put_multipart(
     if size is None:
         first = read_up_to(reader, part_size)
         if reader.drain_to_eof():  # it all fits one request: a plain PutObject
-            resp = client._put_object(bucket, key, first, {**headers, **cond})  # type: ignore[arg-type]
+            extra = {**cond, **_md5(first, locking)}
+            resp = client._put_object(bucket, key, first, {**headers, **extra})  # type: ignore[arg-type]
             return strip_etag(resp.etag), len(first), resp.version_id
     upload_id = create_upload(client, bucket, key, headers)
     try:
@@ -120,12 +136,14 @@ def put_multipart(
                 length = min(part_size, size - total)
                 final = total + length == size
                 query = {"partNumber": str(number), "uploadId": upload_id}
-                etag = send(client, bucket, key, SizedStream(reader, length, final=final), {}, query)[0]
+                stream, sums = checked(SizedStream(reader, length, final=final), {} if locking else None)
+                etag = send(client, bucket, key, stream, sums, query)[0]
             else:
                 data, first = (first, b"") if first else (read_up_to(reader, part_size), b"")
                 length = len(data)
                 final = reader.drain_to_eof()
-                etag = client._upload_part(bucket, key, data, None, upload_id, number)
+                md5 = _md5(data, locking) or None
+                etag = client._upload_part(bucket, key, data, md5, upload_id, number)  # type: ignore[arg-type]
             parts.append(Part(number, etag))
             total += length
             if final:
@@ -149,8 +167,19 @@ def put_multipart(
         raise
 
 
+def _md5(data: bytes, wanted: bool) -> dict[str, str]:
+    """Content-MD5 of a buffered body when the store must verify it (minio sends none over http)."""
+    return {"Content-MD5": md5sum_hash(data) or ""} if wanted else {}
+
+
 def send_unsized_part(
-    client: StreamingMinio, bucket: str, key: str, reader: SyncReader, query: dict[str, str], spool_max: int
+    client: StreamingMinio,
+    bucket: str,
+    key: str,
+    reader: SyncReader,
+    query: dict[str, str],
+    spool_max: int,
+    headers: dict[str, str],
 ) -> tuple[str, int]:
     """A part of unknown length: spool it (memory up to ``spool_max``, then disk) to learn its length."""
     with tempfile.SpooledTemporaryFile(max_size=spool_max) as spool:
@@ -159,4 +188,4 @@ def send_unsized_part(
         length = spool.tell()
         spool.seek(0)
         stream = SizedStream(SpooledSource(spool), length, final=True)
-        return send(client, bucket, key, stream, {}, query)[0], length
+        return send(client, bucket, key, stream, headers, query)[0], length

@@ -12,6 +12,7 @@ import datetime as dt
 import email.utils
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote_plus
 
 from lxml import etree
@@ -19,6 +20,7 @@ from lxml import etree
 from backends.base import CONTENT_HEADERS as BASE_CONTENT_HEADERS
 from backends.base import (
     ByteRange,
+    DeleteResult,
     ListPage,
     ObjectInfo,
     ObjectMeta,
@@ -84,7 +86,53 @@ def meta_headers(meta: ObjectMeta) -> dict[str, str]:
         headers[META_PREFIX + key.lower()] = encode_meta_value(value)
     if meta.tags:
         headers["x-amz-tagging"] = tagging_header(meta.tags.items())
+    headers.update(lock_request_headers(meta))
     return headers
+
+
+# -- object lock -------------------------------------------------------------------------------------
+LOCK_MODE = "x-amz-object-lock-mode"
+LOCK_UNTIL = "x-amz-object-lock-retain-until-date"
+LEGAL_HOLD = "x-amz-object-lock-legal-hold"
+
+
+def lock_request_headers(meta: ObjectMeta) -> dict[str, str]:
+    """The Object Lock headers of a write (PUT, Copy, CreateMultipartUpload) for the meta's lock fields.
+    A hold OFF is not sent: it asks for nothing, and some stores refuse the header outside lock buckets."""
+    headers: dict[str, str] = {}
+    if meta.lock_mode and meta.lock_retain_until:
+        headers[LOCK_MODE] = meta.lock_mode
+        headers[LOCK_UNTIL] = meta.lock_retain_until
+    if meta.legal_hold:
+        headers[LEGAL_HOLD] = "ON"
+    return headers
+
+
+def is_locking(meta: ObjectMeta) -> bool:
+    """Whether a write of ``meta`` places a retention or a legal hold (S3 then wants an integrity check)."""
+    return bool(lock_request_headers(meta))
+
+
+def lock_date(value: str) -> str | None:
+    """A store's retain-until date in the one form the gateway writes (ISO 8601, milliseconds, Z):
+    stores spell it with or without fractions (moto echoes what it was sent)."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    parsed = parsed.astimezone(dt.timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def _read_lock(meta: ObjectMeta, lowered: Mapping[str, str]) -> None:
+    mode, until = lowered.get(LOCK_MODE), lowered.get(LOCK_UNTIL)
+    if mode and until:
+        meta.lock_mode, meta.lock_retain_until = mode.strip().upper(), lock_date(until)
+        if meta.lock_retain_until is None:
+            meta.lock_mode = None
+    hold = lowered.get(LEGAL_HOLD)
+    if hold is not None:
+        meta.legal_hold = hold.strip().upper() == "ON"
 
 
 def _http_date(value: str | None) -> dt.datetime:
@@ -110,6 +158,7 @@ def meta_from_headers(headers: Mapping[str, str]) -> ObjectMeta:
     }
     count = lowered.get("x-amz-tagging-count", "0").strip()
     meta.tag_count = int(count) if count.isdigit() else 0
+    _read_lock(meta, lowered)
     return meta
 
 
@@ -247,6 +296,11 @@ def parse_list_versions(data: bytes) -> VersionsPage:
     )
 
 
+def delete_result(headers: Mapping[str, str]) -> DeleteResult:
+    """What a DeleteObject answer says it did: the version it made or removed, and whether a marker."""
+    return DeleteResult(headers.get("x-amz-version-id"), headers.get("x-amz-delete-marker", "") == "true")
+
+
 def versioning_body(status: str) -> bytes:
     """The VersioningConfiguration document of PutBucketVersioning."""
     root = etree.Element(f"{{{S3_NS}}}VersioningConfiguration", nsmap={None: S3_NS})  # type: ignore[dict-item]
@@ -285,3 +339,21 @@ def location_body(region: str | None) -> bytes | None:
     root = etree.Element(f"{{{S3_NS}}}CreateBucketConfiguration", nsmap={None: S3_NS})  # type: ignore[dict-item]
     etree.SubElement(root, f"{{{S3_NS}}}LocationConstraint").text = region
     return etree.tostring(root, xml_declaration=False, encoding="utf-8")
+
+
+# -- versions ----------------------------------------------------------------------------------------
+def version_query(version_id: str | None) -> dict[str, str] | None:
+    return {"versionId": version_id} if version_id is not None else None
+
+
+def with_version(info: ObjectInfo, headers: Any) -> ObjectInfo:
+    """The store's version id, passed through unchanged (absent in a bucket never versioned)."""
+    info.version_id = headers.get("x-amz-version-id")
+    return info
+
+
+def named_version(headers: Any) -> str | None:
+    """The version a write made, to read it back by id: not ``null`` (the current object is the null
+    version then, and some stores refuse ``versionId=null`` in a bucket never versioned)."""
+    version = headers.get("x-amz-version-id")
+    return None if version in (None, "", "null") else version

@@ -40,6 +40,7 @@ BY_CODE: dict[str, type[be.BackendError]] = {
     "MalformedXML": be.InvalidArgument,
     "InvalidEncodingType": be.InvalidArgument,
     "NotImplemented": be.NotImplementedByBackend,
+    "InvalidBucketState": be.InvalidBucketState,
     "RequestTimeout": be.BackendUnavailable,
     "InternalError": be.BackendUnavailable,
 }

@@ -348,7 +348,6 @@ async def copy_object(ctx: Ctx) -> Response:
         )
     if meta is None and "x-amz-storage-class" in ctx.headers:
         meta = source.meta.copy(storage_class=meta_from_headers(ctx.headers).storage_class)
-    meta = await _copy_tags(ctx, src_bucket, src_key, src_version, source, meta)
     # The copy gets the ACL the request asks for, never the source's (as S3).
     acl = await write_acl(ctx, bucket)
     if acl is not None or objectacl.HIDDEN in source.meta.user:
@@ -359,6 +358,8 @@ async def copy_object(ctx: Ctx) -> Response:
     if lock or source_locked:
         empty_lock = dict.fromkeys(objectlock.LOCK_FIELDS)
         meta = (meta or source.meta).copy(**{**empty_lock, **lock})
+    # Last: a meta made above from the source's (which a HEAD may give without its tags) gets them here.
+    meta = await _copy_tags(ctx, src_bucket, src_key, src_version, source, meta)
     cond = conditions.write_condition(ctx.headers)  # on the destination
     with conditions.deciding(cond):
         info = await ctx.backend.copy_object(src_bucket, src_key, bucket, key, meta, cond, src_version)

@@ -26,6 +26,13 @@ def moto_deviation(
     return pytest.mark.xfail(strict=True, raises=raises, reason=f"moto deviates from AWS: {reason}")
 
 
+#: PutObjectRetention is applied whatever the retention in force (the lock still guards deletes).
+RETENTION_UNCHECKED = moto_deviation(
+    "PutObjectRetention never refuses: a COMPLIANCE retention is shortened, weakened or removed, a "
+    "GOVERNANCE one removed without x-amz-bypass-governance-retention",
+    pytest.fail.Exception,
+)
+
 #: CompleteMultipartUpload of a completed upload id under another key (the repeat under its own key is right).
 COMPLETED_UPLOAD_OTHER_KEY_500 = moto_deviation(
     "CompleteMultipartUpload of a completed upload id under another key answers 500, not NoSuchUpload",
@@ -72,6 +79,15 @@ class MotoVersioningContract(MotoContract):
     versioning deviations from AWS, marked once for every class that runs it (plain and under encrypt)."""
 
     part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
+    object_lock = True  # the store's own, passed through
+
+    @RETENTION_UNCHECKED
+    async def test_compliance_is_never_removed_early(self, backend: Backend, bucket: str) -> None:
+        await super().test_compliance_is_never_removed_early(backend, bucket)
+
+    @RETENTION_UNCHECKED
+    async def test_governance_yields_to_bypass_only(self, backend: Backend, bucket: str) -> None:
+        await super().test_governance_yields_to_bypass_only(backend, bucket)
 
     @pytest.mark.xfail(
         strict=True,

@@ -79,6 +79,7 @@ class TestContractS3Gateway(BackendContract):
     pass through twice (the store's fs versions, through its S3 front end, through this backend)."""
 
     part_boundaries = False  # S3 lists parts only of uploads with checksums; the s3 backend sends none
+    object_lock = True
 
     @pytest.fixture
     async def backend(self, gateway_store: ServerProcess) -> AsyncIterator[Backend]:
@@ -135,6 +136,34 @@ async def test_streamed_multipart_above_threshold(moto: ServerProcess) -> None:
         assert await get_bytes(backend, "s3x-threshold", "big") == data
         small = await backend.put_object("s3x-threshold", "small", ChunkedBody(b"below"), ObjectMeta())
         assert small.etag == md5_hex(b"below")
+
+
+class WrongMd5Body(ChunkedBody):
+    """A body whose client declared a Content-MD5 the bytes do not have."""
+
+    @property
+    def declared(self) -> dict[str, str]:
+        return {"md5": "AAAAAAAAAAAAAAAAAAAAAA=="}
+
+
+async def test_client_md5_goes_to_the_store(gateway_store: ServerProcess) -> None:
+    """A locking PutObject and an UploadPart carry the client's up-front Content-MD5 to the store, which
+    checks it (a wrong one fails there); a plain PutObject carries none (the gateway checks it)."""
+    backend = S3Backend(s3_settings(gateway_store.url, GATEWAY_KEY, GATEWAY_SECRET), name="s3-md5")
+    async for b in started(backend):
+        bucket = "s3x-md5"
+        await b.create_bucket(bucket)
+        await b.enable_object_lock(bucket)
+        hold = ObjectMeta(legal_hold=True)
+        with pytest.raises(be.InternalBackendError, match="BadDigest"):
+            await b.put_object(bucket, "locked", WrongMd5Body(b"x" * 70_000), hold)
+        upload = await b.create_multipart_upload(bucket, "mp", ObjectMeta())
+        with pytest.raises(be.InternalBackendError, match="BadDigest"):
+            await b.upload_part(bucket, "mp", upload, 1, WrongMd5Body(b"part"))
+        await b.abort_multipart_upload(bucket, "mp", upload)
+        plain = await b.put_object(bucket, "plain", WrongMd5Body(b"plain"), ObjectMeta())
+        assert plain.etag == md5_hex(b"plain")
+        assert (await b.list_object_versions(bucket, prefix="locked")).versions == []
 
 
 async def test_unknown_size_bodies(moto: ServerProcess) -> None:

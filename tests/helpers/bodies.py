@@ -6,6 +6,7 @@ only known once the stream ended normally, and a broken upload raises from insid
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Iterator
@@ -44,6 +45,15 @@ class ChunkedBody:
     @property
     def checksums(self) -> dict[str, str]:
         return dict(self._checksums) if self._done else {}
+
+
+class DeclaredBody(ChunkedBody):
+    """A ChunkedBody whose client sent Content-MD5 up front (``declared``, as the gateway's request body
+    offers it: the value a backend may forward to a store that wants it before the bytes)."""
+
+    @property
+    def declared(self) -> dict[str, str]:
+        return {"md5": base64.b64encode(hashlib.md5(self.data).digest()).decode("ascii")}  # noqa: S324
 
 
 class FailingBody(ChunkedBody):

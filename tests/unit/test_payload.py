@@ -43,6 +43,19 @@ def test_plain_body_with_everything_declared() -> None:
     assert d.md5_hex == hashlib.md5(HELLO).hexdigest()
 
 
+def test_declared_values_are_the_up_front_ones() -> None:
+    """What a backend may forward before the bytes: Content-MD5 and x-amz-checksum-* headers, never a
+    value only a trailer will bring."""
+    d = decoder(content_length="11", content_md5=HELLO_MD5, x_amz_checksum_crc32="DUoRhQ==")
+    assert d.declared == {"md5": HELLO_MD5, "crc32": "DUoRhQ=="}
+    trailer = decoder(
+        x_amz_content_sha256="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        x_amz_trailer="x-amz-checksum-crc32",
+        x_amz_decoded_content_length="11",
+    )
+    assert trailer.declared == {}
+
+
 def test_sdk_algorithm_computes_without_a_value() -> None:
     d = decoder(content_length="11", x_amz_sdk_checksum_algorithm="CRC32C")
     d.feed(HELLO)
