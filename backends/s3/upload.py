@@ -13,6 +13,7 @@ import tempfile
 from typing import Any
 
 from minio.datatypes import Part
+from minio.error import S3Error
 from minio.helpers import md5sum_hash
 from minio.xml import Element, SubElement, getbytes
 
@@ -24,6 +25,10 @@ from backends.s3.integrity import TrailerStream, forwarded_headers
 from backends.s3.wire import parse_error, text_of
 from backends.wire import status as wire_status
 from backends.wire.etag import strip_etag
+
+#: What a store that predates trailing checksums (Ceph RGW before 18) answers a TrailerStream body: the
+#: write is then not one it can verify, so it is refused as not implemented there, not a store fault.
+TRAILER_REFUSALS = frozenset({"XAmzContentSHA256Mismatch", "NotImplemented"})
 
 
 def send(
@@ -38,7 +43,16 @@ def send(
     for a part, or in a bucket never versioned); an empty final body is checked first."""
     if isinstance(stream, SizedStream) and stream.length == 0 and stream.final:
         stream.check_end()
-    resp: Any = client._execute("PUT", bucket, key, body=stream, headers=headers, query_params=query)  # type: ignore[arg-type]
+    try:
+        resp: Any = client._execute("PUT", bucket, key, body=stream, headers=headers, query_params=query)  # type: ignore[arg-type]
+    except S3Error as exc:
+        if isinstance(stream, TrailerStream) and exc.code in TRAILER_REFUSALS:
+            raise be.NotImplementedByBackend(
+                "The store does not take a trailing checksum on a write that locks: send Content-MD5 or an "
+                "x-amz-checksum-* header with the request.",
+                detail=f"store answered {exc.code}",
+            ) from None
+        raise
     return strip_etag(resp.headers.get("etag")), resp.headers.get("x-amz-version-id")
 
 
