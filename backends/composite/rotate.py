@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from backends import errors as be
-from backends.base import ALWAYS, ObjectInfo, WriteCondition
+from backends.base import ALWAYS, Backend, ObjectInfo, WriteCondition
 from backends.composite import keys
 from backends.composite.encrypt import Encrypt, segments_of
 from backends.composite.streams import copy_across
@@ -97,15 +97,15 @@ async def _one(enc: Encrypt, bucket: str, key: str, report: Report) -> None:
 Write = Callable[[WriteCondition], Awaitable[object]]
 
 
-async def _if_unchanged(enc: Encrypt, bucket: str, key: str, etag: str, write: Write) -> None:
-    """``write`` on condition that the object still has ``etag``."""
+async def _if_unchanged(via: Backend, bucket: str, key: str, etag: str, write: Write) -> None:
+    """``write`` on condition that the object still has ``etag`` (as ``via`` shows it)."""
     try:
         await write(WriteCondition(if_match=etag))
     except be.NotImplementedByBackend:
         # The store cannot decide If-Match (OSS, OBS): check, then write. A write landing in the moment
         # between would be lost or paired with the old key, so the README says to rotate such stores
         # while nothing writes to them.
-        if (await enc.inner.head_object(bucket, key)).etag != etag:
+        if (await via.head_object(bucket, key)).etag != etag:
             raise be.PreconditionFailed() from None
         await write(ALWAYS)
 
@@ -114,7 +114,11 @@ async def _reseal(enc: Encrypt, bucket: str, key: str, info: ObjectInfo) -> None
     async def write(cond: WriteCondition) -> object:
         return await copy_across(enc, bucket, key, enc, bucket, key, None, cond)
 
-    await _if_unchanged(enc, bucket, key, info.etag, write)
+    # Written through the layer, so conditional on the ETag the layer shows for the object just read.
+    stored, found = await enc._described(bucket, key, info.version_id)
+    if stored.etag != info.etag or found is None:
+        raise be.PreconditionFailed()
+    await _if_unchanged(enc, bucket, key, found.etag, write)
 
 
 async def _rewrap(enc: Encrypt, bucket: str, key: str, info: ObjectInfo, data_key: bytes) -> None:
@@ -124,4 +128,4 @@ async def _rewrap(enc: Encrypt, bucket: str, key: str, info: ObjectInfo, data_ke
     async def write(cond: WriteCondition) -> object:
         return await enc.inner.copy_object(bucket, key, bucket, key, meta, cond)
 
-    await _if_unchanged(enc, bucket, key, info.etag, write)
+    await _if_unchanged(enc.inner, bucket, key, info.etag, write)

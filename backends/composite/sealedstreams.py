@@ -23,7 +23,13 @@ class SealedBody:
             raise be.InvalidRequest("An encrypted upload needs its length declared (Content-Length).")
         self._body = body
         self._sealer = sealed.Sealer(data_key, sealed.Header(part, body.size, os.urandom(12)))
+        self.header = self._sealer.header
         self.size: int | None = sealed.stored_size(body.size)
+
+    @property
+    def md5(self) -> bytes:
+        """The plaintext's MD5, complete once iteration ended (S3's ETag of an SSE-S3 object)."""
+        return self._sealer.md5
 
     @property
     def checksums(self) -> dict[str, str]:
@@ -41,10 +47,17 @@ class SealedBody:
 
 
 async def opened(
-    stored: ByteStream, opener: sealed.Opener, *, skip: int = 0, length: int | None = None, segments: int = 0
+    stored: ByteStream,
+    opener: sealed.Opener,
+    *,
+    skip: int = 0,
+    length: int | None = None,
+    segments: int = 0,
+    md5s: tuple[bytes, ...] | None = None,
 ) -> AsyncIterator[bytes]:
     """Plaintext of ``stored``: ``skip`` bytes dropped, at most ``length`` served (None: all, checking the
-    stream ended on the last of ``segments`` segments)."""
+    stream ended on the last of ``segments`` segments, whose trailers hold ``md5s`` when given: the
+    ETag already sent was read from them)."""
     left = length
     try:
         async for chunk in stored:
@@ -63,6 +76,8 @@ async def opened(
         opener.finish(partial=length is not None)
         if length is None and opener.segments != segments:
             raise sealed.SealError(f"{opener.segments} segments where {segments} were stored")
+        if length is None and md5s is not None and tuple(opener.md5s) != md5s:
+            raise sealed.SealError("the trailers disagree with the ones read before")
         if left:
             raise sealed.SealError("the stored bytes end before the range")
     except sealed.SealError as exc:
