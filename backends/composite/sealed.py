@@ -225,39 +225,49 @@ class Opener:
             self._raw = self._header.pack()
             self._last_part = self._header.part
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """Plaintext of every package completed by ``data``; raises SealError on any tampering."""
-        if self._buf:
-            self._buf += data
-            view = memoryview(self._buf)
-        else:
-            view = memoryview(data)  # packages are opened from slices of it, not copies
+    def feed(self, data: bytes | memoryview) -> list[bytes]:
+        """Plaintext of every package completed by ``data``; raises SealError on any tampering. Only the
+        bytes of a unit (header, package, trailer) split across calls are copied; the rest is opened
+        from slices of ``data``."""
         out: list[bytes] = []
+        view = memoryview(data)
         pos = 0
+        if self._buf:
+            need = self._need() - len(self._buf)
+            pos = min(need, len(view))
+            self._buf += view[:pos]
+            if pos < need:
+                return out
+            unit, self._buf = bytes(self._buf), bytearray()
+            self._unit(unit, out)
         size = len(view)
         while True:
-            h = self._header
-            if h is None:
-                if size - pos < HEADER:
-                    break
-                self._open_header(bytes(view[pos : pos + HEADER]))
-                pos += HEADER
-                continue
-            if self._index == h.packages:
-                if size - pos < TRAILER:
-                    break
-                self._close_segment(h, bytes(view[pos : pos + TRAILER]))
-                pos += TRAILER
-                continue
-            need = h.package_length(self._index) + TAG
+            need = self._need()
             if size - pos < need:
                 break
-            out.append(self._open(h, view[pos : pos + need]))
+            self._unit(view[pos : pos + need], out)
             pos += need
-        rest = bytes(view[pos:]) if pos < size else b""
-        view.release()
-        self._buf = bytearray(rest)
+        if pos < size:
+            self._buf = bytearray(view[pos:])
         return out
+
+    def _need(self) -> int:
+        """Bytes of the next unit: a header, the next package, or the segment's trailer."""
+        h = self._header
+        if h is None:
+            return HEADER
+        if self._index == h.packages:
+            return TRAILER
+        return h.package_length(self._index) + TAG
+
+    def _unit(self, unit: bytes | memoryview, out: list[bytes]) -> None:
+        h = self._header
+        if h is None:
+            self._open_header(bytes(unit))
+        elif self._index == h.packages:
+            self._close_segment(h, bytes(unit))
+        else:
+            out.append(self._open(h, unit))
 
     def _open_header(self, raw: bytes) -> None:
         header = Header.parse(raw)
