@@ -4,10 +4,12 @@
 stream back into plaintext, checking every package, and maps any tampering to IntegrityError (an error
 before the first byte, or a cut connection after it).
 
-The crypto runs off the event loop: bytes are gathered into batches of ``BATCH`` and each batch is
-sealed or opened in a worker thread (AES-GCM and MD5 release the GIL), while the loop hands the previous
-batch on and gathers the next. At most two batches are in flight, so memory stays flat; a body smaller
-than a batch is handled inline, sparing a small request the thread hop.
+Sealing (AES-GCM and the plaintext's MD5, about 2 ms of CPU per MiB, most of it MD5) runs off the event
+loop: bytes are gathered into batches of ``BATCH`` and each batch is sealed in a worker thread (both
+release the GIL) while the loop hands the previous batch on and gathers the next. At most two batches
+are in flight, so memory stays flat; a body smaller than a batch is sealed inline, sparing a small
+request the thread hop. Opening (AES-GCM alone, a fifth of that) stays inline: handed to a thread it
+cost a third more CPU in the measurements (bench/README.md), three threads contending for the GIL.
 """
 
 from __future__ import annotations
@@ -104,15 +106,11 @@ async def opened(
     stream ended on the last of ``segments`` segments, whose trailers hold ``md5s`` when given: the
     ETag already sent was read from them)."""
 
-    def open_batch(chunks: list[bytes]) -> bytes:
-        out: list[bytes] = []
-        for chunk in chunks:
-            out += opener.feed(chunk)
-        return out[0] if len(out) == 1 else b"".join(out)
-
     left = length
     try:
-        async for plain in pipelined(stored.__aiter__(), open_batch):
+        async for chunk in stored:
+            packages = opener.feed(chunk)
+            plain = packages[0] if len(packages) == 1 else b"".join(packages)
             if skip:
                 cut = min(skip, len(plain))
                 plain, skip = plain[cut:], skip - cut
