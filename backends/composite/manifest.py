@@ -29,7 +29,9 @@ from backends.composite import sealed
 MAX_SEGMENTS = 10_000
 #: Trailer reads in flight at once for one object, and objects resolved at once for one listing page.
 CONCURRENCY = 16
-_CACHED = 65_536
+#: What the cache may hold, counted in segments (an object of N parts counts N, one not sealed 1): a few
+#: hundred bytes each, so at most some ten MiB however many parts the objects have.
+CACHE_SEGMENTS = 32_768
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,17 @@ class NotSealed(Exception):
     """The object was stored before the encrypt layer: served as it is."""
 
 
+def _weight(manifest: Manifest | None) -> int:
+    return 1 if manifest is None else len(manifest.segments)
+
+
 class Reader:
     """Reads manifests from ``inner``, each read pinned to the version and checked against the ETag."""
 
     def __init__(self, inner: Backend):
         self.inner = inner
         self._cache: OrderedDict[tuple[str, int], Manifest | None] = OrderedDict()
+        self._held = 0  # segments in the cache
 
     def cached(self, info: ObjectInfo) -> Manifest | None | Literal[False]:
         """The cached manifest (None: not sealed), or False when the object is not in the cache."""
@@ -121,9 +128,13 @@ class Reader:
         return self._cache[entry]
 
     def remember(self, info: ObjectInfo, manifest: Manifest | None) -> Manifest | None:
-        self._cache[(info.etag, info.size)] = manifest
-        if len(self._cache) > _CACHED:
-            self._cache.popitem(last=False)
+        entry = (info.etag, info.size)
+        if entry in self._cache:
+            self._held -= _weight(self._cache.pop(entry))
+        self._cache[entry] = manifest
+        self._held += _weight(manifest)
+        while self._held > CACHE_SEGMENTS and len(self._cache) > 1:
+            self._held -= _weight(self._cache.popitem(last=False)[1])
         return manifest
 
     async def trailer(self, bucket: str, key: str, info: ObjectInfo, end: int) -> tuple[ObjectInfo, bytes]:

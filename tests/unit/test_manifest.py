@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 
 import pytest
 
+from backends.base import Backend, ObjectInfo
 from backends.composite import manifest, sealed
 from backends.composite.sealed import Header, SealError
 
@@ -57,3 +59,15 @@ def test_layouts_that_are_not_one_objects_fail(parts: list[int], etag: str) -> N
 
 def test_store_parts() -> None:
     assert [manifest.store_parts(e) for e in ("abc", "abc-2", "a-b", "abc-10000")] == [None, 2, None, 10000]
+
+
+def test_the_cache_is_bounded_by_segments() -> None:
+    reader = manifest.Reader(Backend())  # never asked: everything here comes from the cache
+    when = dt.datetime.now(dt.UTC)
+    big = manifest.build([header(n, 10) for n in range(1, 101)], None, "big-100")
+    for i in range(manifest.CACHE_SEGMENTS // 100 + 5):
+        reader.remember(ObjectInfo(f"k{i}", 1, f"e{i}-100", when), big)
+    assert reader._held <= manifest.CACHE_SEGMENTS
+    assert reader.cached(ObjectInfo("k0", 1, "e0-100", when)) is False  # the oldest went first
+    last = manifest.CACHE_SEGMENTS // 100 + 4
+    assert reader.cached(ObjectInfo("k", 1, f"e{last}-100", when)) is big
