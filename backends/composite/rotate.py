@@ -4,8 +4,8 @@ current master key, so the old key can be retired.
 A single-segment object keeps its sealed bytes: only its metadata changes, through a CopyObject onto
 itself with new metadata on the inner store (server-side on s3, oss and obs; a local file copy on fs),
 so its ETag stays the same. A multipart object is re-sealed as one segment through the layer (a stream,
-data rewritten): a store's copy would turn its multipart ETag into a single one, and the ETag's ``-N`` is
-how a listing learns its plaintext size. SSE-C objects are the customer's and are left alone, as are
+data rewritten; its ETag becomes the plaintext's MD5): a store's copy would turn its multipart ETag into
+a single one, and the ETag's ``-N`` is what vouches for its part count (see ``manifest.build``). SSE-C objects are the customer's and are left alone, as are
 objects stored before the layer. Each write is conditional on the ETag just read, so an object replaced
 meanwhile (by a writer already using the current key) is skipped, not overwritten; on a store that
 cannot decide If-Match (OSS, OBS) the ETag is checked just before the copy instead, which leaves a
