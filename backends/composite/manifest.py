@@ -170,7 +170,10 @@ class Reader:
             met = await self.inner.head_object(bucket, key, info.version_id)
             if met.etag != info.etag:
                 raise Changed()
-            key_for(met)  # NotSealed for a small object stored before this layer
+            try:
+                key_for(met)
+            except NotSealed:  # a small object stored before this layer
+                return self.remember(info, None)
             raise sealed.SealError(f"{info.size} stored bytes cannot hold a sealed segment")
         met, last = await self.trailer(bucket, key, info, info.size)
         try:

@@ -267,6 +267,23 @@ class EncryptChecks(RotationChecks):
                         served += chunk
                 assert datas[0][-10:] not in served
 
+    async def test_objects_stored_before_the_layer_are_served_as_they_are(
+        self, backend: Backend, bucket: str
+    ) -> None:
+        assert isinstance(backend, Encrypt)
+        small, large = b"tiny", pattern(300_000, 41)
+        for key, data in (("old-small", small), ("old-large", large)):
+            await backend.inner.put_object(bucket, key, ChunkedBody(data), ObjectMeta())
+        for reader in (backend, Encrypt(backend.inner, backend.keyring, name="cold")):
+            listed = {o.key: (o.size, o.etag) for o in (await reader.list_objects(bucket)).objects}
+            for key, data in (("old-small", small), ("old-large", large)):
+                md5 = hashlib.md5(data).hexdigest()
+                assert listed[key] == (len(data), md5)
+                head = await reader.head_object(bucket, key)
+                assert (head.size, head.etag, head.meta.encryption) == (len(data), md5, None)
+                assert await get_bytes(reader, bucket, key) == data
+            assert await get_bytes(reader, bucket, "old-large", ByteRange(5, 9)) == large[5:10]
+
     async def test_large_bodies_cross_batches(self, backend: Backend, bucket: str) -> None:
         """Bodies larger than a crypto batch: sealed and opened in worker threads, in order; a body that
         fails midway stores nothing; a read abandoned midway ends cleanly."""
