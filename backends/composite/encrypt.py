@@ -44,14 +44,14 @@ from backends.base import (
 )
 from backends.bridge import DEFAULT_THREADS
 from backends.composite import keys, manifest, sealed
-from backends.composite.encryptbase import _visible, segments_of
+from backends.composite.encryptbase import _visible
 from backends.composite.encryptconfig import MasterKey, Settings
 from backends.composite.sealedmultipart import SealedMultipart
 from backends.composite.sealedstreams import SealedBody, chain, close, opened
 from backends.composite.streams import copy_across
 from backends.sse import CustomerKey
 
-__all__ = ["Encrypt", "MasterKey", "Settings", "build", "segments_of"]
+__all__ = ["Encrypt", "MasterKey", "Settings", "build"]
 
 
 class Encrypt(SealedMultipart):
@@ -164,7 +164,7 @@ class Encrypt(SealedMultipart):
         info, found = await self._described(bucket, key, version_id)
         if found is None:
             return await self.inner.object_parts(bucket, key, version_id=version_id)
-        if [s.header.part for s in found.segments] == [0]:
+        if found.single:
             return None
         return found.etag, [ObjectPart(n, s.header.length) for n, s in enumerate(found.segments, start=1)]
 
@@ -178,13 +178,14 @@ class Encrypt(SealedMultipart):
         cond: WriteCondition = ALWAYS,
         src_version_id: str | None = None,
     ) -> ObjectInfo:
-        """An SSE-S3 object of one segment copied to SSE-S3 keeps its sealed bytes and wrapped key: the
-        store copies it server-side (no key is bound to a name). Anything else is decrypted with the
+        """An SSE-S3 object written by one PutObject, copied to SSE-S3, keeps its sealed bytes and wrapped
+        key: the store copies it server-side (no key is bound to a name). Not a multipart one, even of one
+        part: the store's copy would lose the multipart ETag that vouches for its part count. Anything else is decrypted with the
         source's key and sealed under a new data key, as a stream."""
         req = self._request()
         if req.write_key is None and req.read_key is None:
             source, found = await self._described(src_bucket, src_key, src_version_id)
-            if source.meta.user.get(keys.META_MODE) == keys.MODE_S3 and found and len(found.segments) == 1:
+            if source.meta.user.get(keys.META_MODE) == keys.MODE_S3 and found and found.single:
                 store_cond = await self._store_condition(dst_bucket, dst_key, cond)
                 stored_meta = None  # directive COPY: the store copies sealed bytes, wrapped key and tags
                 if meta is not None:

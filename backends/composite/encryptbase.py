@@ -28,12 +28,6 @@ _ATTEMPTS = 3
 T = TypeVar("T")
 
 
-def segments_of(info: ObjectInfo) -> int:
-    """Segments of a stored object as its store's ETag tells: the ``-N`` of a multipart ETag, else 1."""
-    _, dash, count = info.etag.rpartition("-")
-    return int(count) if dash and count.isdigit() else 1
-
-
 def _visible(meta: ObjectMeta, encryption: Encryption | None) -> ObjectMeta:
     user = {k: v for k, v in meta.user.items() if not k.startswith(keys.META_PREFIX)}
     return meta.copy(user=user, encryption=encryption)

@@ -51,6 +51,11 @@ class Manifest:
     etag: str
     md5s: tuple[bytes, ...] | None = None  # each segment's plaintext MD5, when the trailers were opened
 
+    @property
+    def single(self) -> bool:
+        """Written by one PutObject (one segment, part 0), not uploaded in parts."""
+        return len(self.segments) == 1 and self.segments[0].header.part == 0
+
     def segment_at(self, offset: int) -> Segment:
         """The segment holding plaintext ``offset``."""
         return next(s for s in self.segments if s.plain + s.header.length > offset)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from backends import errors as be
 from backends.base import ALWAYS, Backend, ObjectInfo, WriteCondition
-from backends.composite import keys
-from backends.composite.encrypt import Encrypt, segments_of
+from backends.composite import keys, manifest
+from backends.composite.encrypt import Encrypt
 from backends.composite.streams import copy_across
 
 log = logging.getLogger("s3bridge.rotate")
@@ -84,7 +84,7 @@ async def _one(enc: Encrypt, bucket: str, key: str, report: Report) -> None:
         report.failed.append(f"{bucket}/{key}: {exc}")
         return
     try:
-        if segments_of(info) > 1:
+        if manifest.store_parts(info.etag) is not None:  # uploaded in parts, even one
             await _reseal(enc, bucket, key, info)
             report.resealed += 1
         else:

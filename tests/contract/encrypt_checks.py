@@ -284,6 +284,25 @@ class EncryptChecks(RotationChecks):
                 assert await get_bytes(reader, bucket, key) == data
             assert await get_bytes(reader, bucket, "old-large", ByteRange(5, 9)) == large[5:10]
 
+    async def test_one_part_upload_copies_and_rotates(self, backend: Backend, bucket: str) -> None:
+        """A multipart object of one part is not a PutObject's: copied and rotated, it stays readable."""
+        assert isinstance(backend, Encrypt)
+        data = pattern(70_000, 51)
+        upload = await backend.create_multipart_upload(bucket, "one", ObjectMeta())
+        part = await backend.upload_part(bucket, "one", upload, 1, ChunkedBody(data))
+        done = await backend.complete_multipart_upload(bucket, "one", upload, [CompletedPart(1, part.etag)])
+        assert done.etag == multipart_etag([data])
+        for meta in (None, ObjectMeta(user={"new": "meta"})):
+            copied = await backend.copy_object(bucket, "one", bucket, "copy", meta)
+            assert await get_bytes(backend, bucket, "copy") == data
+            assert (await backend.head_object(bucket, "copy")).etag == copied.etag
+        new = Keyring("test-3", {**backend.keyring.keys, "test-3": os.urandom(32)})
+        report = await rotate(Encrypt(backend.inner, new, name="rotated"), [bucket])
+        assert report.failed == [] and report.resealed == 1
+        fresh = Encrypt(backend.inner, new, name="fresh")
+        for key in ("one", "copy"):
+            assert await get_bytes(fresh, bucket, key) == data
+
     async def test_large_bodies_cross_batches(self, backend: Backend, bucket: str) -> None:
         """Bodies larger than a crypto batch: sealed and opened in worker threads, in order; a body that
         fails midway stores nothing; a read abandoned midway ends cleanly."""
