@@ -26,7 +26,6 @@ META_PREFIX = "s3bridge-sse"
 META_MODE = "s3bridge-sse"
 META_WRAPPED = "s3bridge-sse-key"
 META_KEY_ID = "s3bridge-sse-kid"
-META_SEGMENTS = "s3bridge-sse-segments"
 
 MODE_S3 = "S3"
 MODE_C = "C"

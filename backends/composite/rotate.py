@@ -4,8 +4,8 @@ current master key, so the old key can be retired.
 A single-segment object keeps its sealed bytes: only its metadata changes, through a CopyObject onto
 itself with new metadata on the inner store (server-side on s3, oss and obs; a local file copy on fs),
 so its ETag stays the same. A multipart object is re-sealed as one segment through the layer (a stream,
-data rewritten): a store's copy would turn its multipart ETag into a single one, and the ETag's ``-N`` is
-how a listing learns its plaintext size. SSE-C objects are the customer's and are left alone, as are
+data rewritten; its ETag becomes the plaintext's MD5): a store's copy would turn its multipart ETag into
+a single one, and the ETag's ``-N`` is what vouches for its part count (see ``manifest.build``). SSE-C objects are the customer's and are left alone, as are
 objects stored before the layer. Each write is conditional on the ETag just read, so an object replaced
 meanwhile (by a writer already using the current key) is skipped, not overwritten; on a store that
 cannot decide If-Match (OSS, OBS) the ETag is checked just before the copy instead, which leaves a
@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from backends import errors as be
-from backends.base import ALWAYS, ObjectInfo, WriteCondition
-from backends.composite import keys
-from backends.composite.encrypt import Encrypt, segments_of
+from backends.base import ALWAYS, Backend, ObjectInfo, WriteCondition
+from backends.composite import keys, manifest
+from backends.composite.encrypt import Encrypt
 from backends.composite.streams import copy_across
 
 log = logging.getLogger("s3bridge.rotate")
@@ -84,7 +84,7 @@ async def _one(enc: Encrypt, bucket: str, key: str, report: Report) -> None:
         report.failed.append(f"{bucket}/{key}: {exc}")
         return
     try:
-        if segments_of(info) > 1:
+        if manifest.store_parts(info.etag) is not None:  # uploaded in parts, even one
             await _reseal(enc, bucket, key, info)
             report.resealed += 1
         else:
@@ -97,15 +97,15 @@ async def _one(enc: Encrypt, bucket: str, key: str, report: Report) -> None:
 Write = Callable[[WriteCondition], Awaitable[object]]
 
 
-async def _if_unchanged(enc: Encrypt, bucket: str, key: str, etag: str, write: Write) -> None:
-    """``write`` on condition that the object still has ``etag``."""
+async def _if_unchanged(via: Backend, bucket: str, key: str, etag: str, write: Write) -> None:
+    """``write`` on condition that the object still has ``etag`` (as ``via`` shows it)."""
     try:
         await write(WriteCondition(if_match=etag))
     except be.NotImplementedByBackend:
         # The store cannot decide If-Match (OSS, OBS): check, then write. A write landing in the moment
         # between would be lost or paired with the old key, so the README says to rotate such stores
         # while nothing writes to them.
-        if (await enc.inner.head_object(bucket, key)).etag != etag:
+        if (await via.head_object(bucket, key)).etag != etag:
             raise be.PreconditionFailed() from None
         await write(ALWAYS)
 
@@ -114,7 +114,11 @@ async def _reseal(enc: Encrypt, bucket: str, key: str, info: ObjectInfo) -> None
     async def write(cond: WriteCondition) -> object:
         return await copy_across(enc, bucket, key, enc, bucket, key, None, cond)
 
-    await _if_unchanged(enc, bucket, key, info.etag, write)
+    # Written through the layer, so conditional on the ETag the layer shows for the object just read.
+    stored, found = await enc._described(bucket, key, info.version_id)
+    if stored.etag != info.etag or found is None:
+        raise be.PreconditionFailed()
+    await _if_unchanged(enc, bucket, key, found.etag, write)
 
 
 async def _rewrap(enc: Encrypt, bucket: str, key: str, info: ObjectInfo, data_key: bytes) -> None:
@@ -124,4 +128,4 @@ async def _rewrap(enc: Encrypt, bucket: str, key: str, info: ObjectInfo, data_ke
     async def write(cond: WriteCondition) -> object:
         return await enc.inner.copy_object(bucket, key, bucket, key, meta, cond)
 
-    await _if_unchanged(enc, bucket, key, info.etag, write)
+    await _if_unchanged(enc.inner, bucket, key, info.etag, write)

@@ -1,12 +1,14 @@
 """The stored format of an encrypted object: AES-256-GCM in fixed-size authenticated packages (pure code).
 
 A stored object is one or more *segments* (one for a PutObject, one per part for a multipart upload),
-each a 32-byte header followed by packages::
+each a 32-byte header, the packages, and a 68-byte trailer::
 
-    header   = b"s3b\\x01" | part number (u32) | plaintext length (u64) | nonce base (12) | 4 zero bytes
+    header   = b"s3b\\x02" | part number (u32) | plaintext length (u64) | nonce base (12) | 4 zero bytes
     package  = AES-256-GCM(data key, nonce, plaintext[i*64 KiB : (i+1)*64 KiB], aad) = ciphertext | tag(16)
     nonce    = nonce base XOR i (big-endian, 96 bits)
     aad      = header | i (u64) | final flag (1 byte)
+    trailer  = part number (u32) | plaintext length (u64) | nonce base (12)      (in clear)
+               | nonce (12, random) | AES-256-GCM(data key, nonce, MD5 of the plaintext, b"s3b-trailer" | clear)
 
 As in MinIO's DARE format, every package carries its own tag, so a ranged read decrypts only the packages
 it covers, and the package index and the final flag in the additional data make a reordered, dropped or
@@ -14,17 +16,23 @@ truncated package fail authentication instead of decrypting to wrong data. The h
 every package's additional data, so a changed length, part number or nonce base fails too. An empty
 segment still has one (empty) final package, so even an empty object is authenticated.
 
+The trailer exists because a store takes an object's metadata before its body: the plaintext's MD5 (the
+ETag S3 shows for SSE-S3) is known only once the body has flowed, so it goes at the end of the stored
+bytes, sealed. Its clear half repeats the header, so reading trailers backwards from the end of an object
+gives every segment's length and place (a multipart object's layout, whatever its part sizes) without a
+key; a full read checks it equals the header. The MD5 is sealed so the store learns nothing from it.
+
 The nonce base is random per segment: uploading the same part twice never reuses a (key, nonce) pair.
 The data key itself is random per object (see ``keys``); this module only seals and opens bytes.
 
-Sizes: a segment of ``L`` plaintext bytes takes ``32 + L + 16 * max(1, ceil(L / 64 KiB))`` stored
-bytes. When every segment but the last is a whole number of packages (a multipart upload whose parts are
-multiples of 64 KiB: every MiB-sized part is), the plaintext size of ``n`` segments follows from the
-stored size alone (``plaintext_size``), so listings need no extra request per object.
+Sizes: a segment of ``L`` plaintext bytes takes ``32 + L + 16 * max(1, ceil(L / 64 KiB)) + 68`` stored
+bytes, so one segment's plaintext size follows from its stored size (``plaintext_size``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import struct
 from dataclasses import dataclass
 
@@ -34,9 +42,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 PACKAGE = 64 * 1024
 TAG = 16
 HEADER = 32
-MAGIC = b"s3b\x01"
+MAGIC = b"s3b\x02"
 _HEADER = struct.Struct(">4sIQ12s4x")
 _AAD_TAIL = struct.Struct(">QB")
+_CLEAR = struct.Struct(">IQ12s")
+_NONCE = 12
+_TRAILER_AAD = b"s3b-trailer"
+#: Stored bytes of a segment's trailer.
+TRAILER = _CLEAR.size + _NONCE + 16 + TAG
 
 
 class SealError(Exception):
@@ -50,18 +63,16 @@ def packages(length: int) -> int:
 
 def stored_size(length: int) -> int:
     """Stored bytes of one segment holding ``length`` plaintext bytes."""
-    return HEADER + length + TAG * packages(length)
+    return HEADER + length + TAG * packages(length) + TRAILER
 
 
-def plaintext_size(stored: int, segments: int = 1) -> int:
-    """The plaintext size of ``segments`` segments taking ``stored`` bytes, every segment but the last
-    a whole number of packages. Raises SealError when no such layout has that size."""
-    rest = stored - HEADER * segments
+def plaintext_size(stored: int) -> int:
+    """The plaintext size of one segment taking ``stored`` bytes; SealError when no segment has that size."""
+    rest = stored - HEADER - TRAILER
     if rest < TAG:
-        raise SealError(f"{stored} stored bytes cannot hold {segments} sealed segment(s)")
-    count = -(-rest // (PACKAGE + TAG))
-    length = rest - TAG * count
-    if length < 0 or (length == 0 and count != 1) or (segments == 1 and stored_size(length) != stored):
+        raise SealError(f"{stored} stored bytes cannot hold a sealed segment")
+    length = rest - TAG * -(-rest // (PACKAGE + TAG))
+    if length < 0 or stored_size(length) != stored:
         raise SealError(f"{stored} stored bytes is not a sealed size")
     return length
 
@@ -103,40 +114,79 @@ class Header:
         return raw + _AAD_TAIL.pack(index, index == self.packages - 1)
 
 
+def seal_trailer(aead: AESGCM, header: Header, md5: bytes) -> bytes:
+    clear = _CLEAR.pack(header.part, header.length, header.nonce_base)
+    nonce = os.urandom(_NONCE)
+    return clear + nonce + aead.encrypt(nonce, md5, _TRAILER_AAD + clear)
+
+
+def trailer_header(raw: bytes) -> Header:
+    """The segment a trailer closes, from its clear half (not authenticated: ``open_trailer`` does that)."""
+    if len(raw) != TRAILER:
+        raise SealError("truncated segment trailer")
+    part, length, nonce_base = _CLEAR.unpack(raw[: _CLEAR.size])
+    return Header(part, length, nonce_base)
+
+
+def open_trailer(aead: AESGCM, raw: bytes) -> tuple[Header, bytes]:
+    """(the segment's header, the MD5 of its plaintext), authenticated under the data key."""
+    header = trailer_header(raw)
+    clear, nonce, sealed_md5 = raw[: _CLEAR.size], raw[_CLEAR.size : _CLEAR.size + _NONCE], raw[-32:]
+    try:
+        return header, aead.decrypt(nonce, sealed_md5, _TRAILER_AAD + clear)
+    except InvalidTag:
+        raise SealError("a segment trailer failed authentication") from None
+
+
 class Sealer:
-    """Seals one segment: feed plaintext, get stored bytes (header first, then whole packages)."""
+    """Seals one segment: feed plaintext, get stored bytes (header first, whole packages, the trailer)."""
 
     def __init__(self, key: bytes, header: Header):
         self._aead = AESGCM(key)
         self.header = header
         self._raw = header.pack()
+        self._base = int.from_bytes(header.nonce_base, "big")
+        self._last = header.packages - 1
         self._buf = bytearray()
         self._index = 0
         self._seen = 0
         self._started = False
+        self._md5 = hashlib.md5()
 
-    def _seal(self, data: bytes | memoryview) -> bytes:
-        h = self.header
-        sealed = self._aead.encrypt(h.nonce(self._index), data, h.aad(self._raw, self._index))
-        self._index += 1
-        return sealed
+    @property
+    def md5(self) -> bytes:
+        """The MD5 of the plaintext fed so far (all of it once ``finish`` returned)."""
+        return self._md5.digest()
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def _seal(self, data: bytes | bytearray | memoryview) -> bytes:
+        i = self._index
+        aad = self._raw + _AAD_TAIL.pack(i, i == self._last)
+        self._index = i + 1
+        return self._aead.encrypt((self._base ^ i).to_bytes(12, "big"), data, aad)
+
+    def feed(self, data: bytes | memoryview) -> list[bytes]:
         """The stored bytes ready after ``data``; a package is sealed once a later byte shows it is not the
         last, so the final flag is always right. Raises SealError past the declared length."""
         self._seen += len(data)
         if self._seen > self.header.length:
             raise SealError("more plaintext than the segment's declared length")
+        self._md5.update(data)
         out = [] if self._started else [self._raw]
         self._started = True
-        if self._buf:
-            data = bytes(self._buf) + data
-        view = memoryview(data)  # packages are sealed from slices of it, not copies
+        view = memoryview(data)
+        if self._buf:  # complete the pending package first, copying only its missing bytes
+            take = min(PACKAGE - len(self._buf), len(view))
+            self._buf += view[:take]
+            view = view[take:]
+            if len(self._buf) < PACKAGE or (not view and self._seen == self.header.length):
+                return out
+            out.append(self._seal(self._buf))
+            self._buf = bytearray()
         full = len(view) // PACKAGE
         if full and len(view) == full * PACKAGE and self._seen == self.header.length:
             full -= 1  # the final package waits for finish()
         out += [self._seal(view[i * PACKAGE : (i + 1) * PACKAGE]) for i in range(full)]
-        self._buf = bytearray(view[full * PACKAGE :])
+        self._buf += view[full * PACKAGE :]
         return out
 
     def finish(self) -> list[bytes]:
@@ -147,16 +197,18 @@ class Sealer:
         self._started = True
         if self._index < self.header.packages:
             out.append(self._seal(bytes(self._buf)))
-            self._buf.clear()
+            self._buf = bytearray()
+        out.append(seal_trailer(self._aead, self.header, self._md5.digest()))
         return out
 
 
 class Opener:
     """Opens a run of stored bytes: one or more segments, or a span of them starting at a package.
 
-    ``start`` (a segment's header and a package index) begins inside a segment, for ranged reads; without
-    it the bytes begin with a header. ``after_part`` is the part number the first segment must exceed when
-    it starts with a header (parts are in ascending order in a multipart object).
+    ``start`` (a segment's header and a package index) begins inside a segment, for ranged reads (which
+    end on a package, before the trailer); without it the bytes begin with a header. ``after_part`` is
+    the part number the first segment must exceed when it starts with a header (parts are in ascending
+    order in a multipart object). ``md5s`` collects each whole segment's plaintext MD5 from its trailer.
     """
 
     def __init__(self, key: bytes, *, start: tuple[Header, int] | None = None, after_part: int = -1):
@@ -164,6 +216,7 @@ class Opener:
         self._buf = bytearray()
         self._last_part = after_part
         self.segments = 0
+        self.md5s: list[bytes] = []
         self._header: Header | None = None
         self._raw = b""
         self._index = 0
@@ -172,28 +225,49 @@ class Opener:
             self._raw = self._header.pack()
             self._last_part = self._header.part
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """Plaintext of every package completed by ``data``; raises SealError on any tampering."""
-        if self._buf:
-            data = bytes(self._buf) + data
-        view = memoryview(data)  # packages are opened from slices of it, not copies
+    def feed(self, data: bytes | memoryview) -> list[bytes]:
+        """Plaintext of every package completed by ``data``; raises SealError on any tampering. Only the
+        bytes of a unit (header, package, trailer) split across calls are copied; the rest is opened
+        from slices of ``data``."""
         out: list[bytes] = []
+        view = memoryview(data)
         pos = 0
+        if self._buf:
+            need = self._need() - len(self._buf)
+            pos = min(need, len(view))
+            self._buf += view[:pos]
+            if pos < need:
+                return out
+            unit, self._buf = bytes(self._buf), bytearray()
+            self._unit(unit, out)
+        size = len(view)
         while True:
-            if self._header is None:
-                if len(view) - pos < HEADER:
-                    break
-                self._open_header(bytes(view[pos : pos + HEADER]))
-                pos += HEADER
-                continue
-            h = self._header
-            need = h.package_length(self._index) + TAG
-            if len(view) - pos < need:
+            need = self._need()
+            if size - pos < need:
                 break
-            out.append(self._open(h, view[pos : pos + need]))
+            self._unit(view[pos : pos + need], out)
             pos += need
-        self._buf = bytearray(view[pos:])
+        if pos < size:
+            self._buf = bytearray(view[pos:])
         return out
+
+    def _need(self) -> int:
+        """Bytes of the next unit: a header, the next package, or the segment's trailer."""
+        h = self._header
+        if h is None:
+            return HEADER
+        if self._index == h.packages:
+            return TRAILER
+        return h.package_length(self._index) + TAG
+
+    def _unit(self, unit: bytes | memoryview, out: list[bytes]) -> None:
+        h = self._header
+        if h is None:
+            self._open_header(bytes(unit))
+        elif self._index == h.packages:
+            self._close_segment(h, bytes(unit))
+        else:
+            out.append(self._open(h, unit))
 
     def _open_header(self, raw: bytes) -> None:
         header = Header.parse(raw)
@@ -203,15 +277,21 @@ class Opener:
         self._last_part = header.part
 
     def _open(self, h: Header, chunk: bytes | memoryview) -> bytes:
+        i = self._index
         try:
-            plain = self._aead.decrypt(h.nonce(self._index), chunk, h.aad(self._raw, self._index))
+            plain = self._aead.decrypt(h.nonce(i), chunk, self._raw + _AAD_TAIL.pack(i, i == h.packages - 1))
         except InvalidTag:
             raise SealError("a package failed authentication") from None
-        self._index += 1
-        if self._index == h.packages:
-            self._header = None
-            self.segments += 1
+        self._index = i + 1
         return plain
+
+    def _close_segment(self, h: Header, raw: bytes) -> None:
+        closes, md5 = open_trailer(self._aead, raw)
+        if closes != h:
+            raise SealError("a segment trailer does not match its header")
+        self.md5s.append(md5)
+        self._header = None
+        self.segments += 1
 
     def finish(self, *, partial: bool = False) -> None:
         """Check the bytes ended on a segment's end (``partial``: on a package's end, for ranged reads)."""

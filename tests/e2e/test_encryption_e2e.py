@@ -117,6 +117,55 @@ def test_sse_s3_boto3(s3: Any, bucket: str, site: tuple[ServerProcess, Path, Tls
     assert config["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
 
+def test_sse_s3_etags_and_conditions_boto3(s3: Any, bucket: str) -> None:
+    """S3's ETag for SSE-S3 (the plaintext's MD5; MD5 of part MD5s for multipart) on every answer, and
+    the conditions a client sends compared with it."""
+    data = os.urandom(200_000)
+    put = s3.put_object(Bucket=bucket, Key="e", Body=data)
+    etag = put["ETag"]
+    assert etag == f'"{hashlib.md5(data).hexdigest()}"'
+    assert s3.head_object(Bucket=bucket, Key="e")["ETag"] == etag
+    assert s3.get_object(Bucket=bucket, Key="e", IfMatch=etag)["Body"].read() == data
+    with pytest.raises(ClientError) as unmodified:
+        s3.head_object(Bucket=bucket, Key="e", IfNoneMatch=etag)
+    assert error(unmodified)[0] == 304
+    with pytest.raises(ClientError) as failed:
+        s3.get_object(Bucket=bucket, Key="e", IfMatch='"' + "0" * 32 + '"')
+    assert error(failed) == (412, "PreconditionFailed")
+    copied = s3.copy_object(
+        Bucket=bucket, Key="e2", CopySource={"Bucket": bucket, "Key": "e"}, CopySourceIfMatch=etag
+    )
+    assert copied["CopyObjectResult"]["ETag"] == etag
+    with pytest.raises(ClientError) as stale:
+        s3.put_object(Bucket=bucket, Key="e", Body=b"v2", IfMatch='"' + "1" * 32 + '"')
+    assert error(stale) == (412, "PreconditionFailed")
+    s3.put_object(Bucket=bucket, Key="e", Body=b"v2", IfMatch=etag)
+    # parts of any size S3 accepts: 5 MiB + 1, then an odd last part
+    parts = [os.urandom(5 * MiB + 1), os.urandom(5 * MiB + 77_777), os.urandom(12_345)]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    done = [
+        {
+            "PartNumber": n,
+            "ETag": s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=n, Body=b)["ETag"],
+        }
+        for n, b in enumerate(parts, start=1)
+    ]
+    result = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": done}
+    )
+    md5s = b"".join(hashlib.md5(p).digest() for p in parts)
+    assert result["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-3"'
+    whole = b"".join(parts)
+    listed = {o["Key"]: (o["Size"], o["ETag"]) for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert listed["mp"] == (len(whole), result["ETag"]) and listed["e2"] == (len(data), etag)
+    edge = len(parts[0])
+    cut = s3.get_object(Bucket=bucket, Key="mp", Range=f"bytes={edge - 5}-{edge + 4}", IfMatch=result["ETag"])
+    assert cut["Body"].read() == whole[edge - 5 : edge + 5]
+    second = s3.get_object(Bucket=bucket, Key="mp", PartNumber=2)
+    assert second["ContentLength"] == len(parts[1]) and second["Body"].read() == parts[1]
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == whole
+
+
 def test_sse_c_boto3(s3: Any, bucket: str) -> None:
     data = os.urandom(300_000)
     put = s3.put_object(Bucket=bucket, Key="c", Body=data, **customer(KEY))

@@ -73,21 +73,14 @@ class FailingBody(ChunkedBody):
 
 
 class OpaqueEtag(str):
-    """What an expected ETag means for an encrypted object: S3 gives SSE-C and SSE-KMS objects (and the
-    encrypt composite every object) an ETag that is not the MD5 of the plaintext. It equals any ETag of
-    the same form (32 hex digits, with the same ``-N`` for multipart) other than the plaintext's."""
+    """What an expected part ETag means through the encrypt composite: UploadPart answers the store's
+    ETag of the sealed part (CompleteMultipartUpload hands it back to the store, which checks it), not
+    the MD5 of the plaintext. It equals any ETag of the same form (32 hex digits) other than that MD5."""
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, str):
             return NotImplemented
-        digest, _, count = str(self).partition("-")
-        theirs, _, their_count = other.partition("-")
-        return (
-            count == their_count
-            and len(theirs) == 32
-            and all(c in "0123456789abcdef" for c in theirs)
-            and theirs != digest
-        )
+        return len(other) == 32 and all(c in "0123456789abcdef" for c in other) and other != str(self)
 
     def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)
@@ -96,33 +89,35 @@ class OpaqueEtag(str):
     __hash__ = str.__hash__
 
 
-#: Set by ``opaque_etags()``: expected ETags are OpaqueEtag instead of the plaintext's MD5.
-_opaque = False
+#: Set by ``opaque_part_etags()``: expected part ETags are OpaqueEtag instead of the part's MD5.
+_opaque_parts = False
 
 
 @contextlib.contextmanager
-def opaque_etags() -> Iterator[None]:
+def opaque_part_etags() -> Iterator[None]:
     """For contract runs over the encrypt composite (see OpaqueEtag); every other run is unaffected."""
-    global _opaque
-    _opaque = True
+    global _opaque_parts
+    _opaque_parts = True
     try:
         yield
     finally:
-        _opaque = False
-
-
-def _expected(etag: str) -> str:
-    return OpaqueEtag(etag) if _opaque else etag
+        _opaque_parts = False
 
 
 def md5_hex(data: bytes) -> str:
-    return _expected(hashlib.md5(data).hexdigest())
+    return hashlib.md5(data).hexdigest()
+
+
+def part_md5_hex(data: bytes) -> str:
+    """The ETag UploadPart answers for ``data``: its MD5 (OpaqueEtag under ``opaque_part_etags()``)."""
+    etag = md5_hex(data)
+    return OpaqueEtag(etag) if _opaque_parts else etag
 
 
 def multipart_etag(parts: list[bytes]) -> str:
     """S3's multipart ETag: md5 of the concatenated binary part md5s, then ``-N``."""
     joined = b"".join(hashlib.md5(p).digest() for p in parts)
-    return _expected(f"{hashlib.md5(joined).hexdigest()}-{len(parts)}")
+    return f"{hashlib.md5(joined).hexdigest()}-{len(parts)}"
 
 
 def pattern(size: int, seed: int = 0) -> bytes:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from backends.composite import sealed
-from backends.composite.sealed import HEADER, PACKAGE, TAG, Header, Opener, Sealer, SealError
+from backends.composite.sealed import HEADER, PACKAGE, TAG, TRAILER, Header, Opener, Sealer, SealError
 
 KEY = bytes(range(32))
 SIZES = [0, 1, PACKAGE - 1, PACKAGE, PACKAGE + 1, 3 * PACKAGE, 3 * PACKAGE + 17]
@@ -36,22 +38,39 @@ def open_all(stored: bytes, key: bytes = KEY, chunk: int = 7_000) -> bytes:
 def test_round_trip_and_sizes(size: int) -> None:
     data = os.urandom(size)
     _, stored = seal(data)
-    assert len(stored) == sealed.stored_size(size) == HEADER + size + TAG * sealed.packages(size)
+    assert len(stored) == sealed.stored_size(size) == HEADER + size + TAG * sealed.packages(size) + TRAILER
     assert sealed.plaintext_size(len(stored)) == size
     assert size < 64 or data[:64] not in stored  # never the plaintext (a byte or two may recur by chance)
     assert open_all(stored) == data
 
 
-def test_plaintext_size_of_segments() -> None:
-    parts = [os.urandom(2 * PACKAGE), os.urandom(PACKAGE), os.urandom(5)]
+def test_trailer_holds_the_layout_and_the_plaintext_md5() -> None:
+    data = os.urandom(2 * PACKAGE + 9)
+    header, stored = seal(data, part=3)
+    trailer = stored[-TRAILER:]
+    assert sealed.trailer_header(trailer) == header
+    assert sealed.open_trailer(AESGCM(KEY), trailer) == (header, hashlib.md5(data).digest())
+    opener = Opener(KEY)
+    assert b"".join(opener.feed(stored)) == data
+    assert opener.md5s == [hashlib.md5(data).digest()]
+    with pytest.raises(SealError):
+        sealed.open_trailer(AESGCM(os.urandom(32)), trailer)
+
+
+def test_segments_of_any_size_in_sequence() -> None:
+    parts = [os.urandom(PACKAGE + 1), os.urandom(5), os.urandom(3 * PACKAGE - 7)]
     stored = b"".join(seal(p, i + 1)[1] for i, p in enumerate(parts))
-    assert sealed.plaintext_size(len(stored), 3) == sum(map(len, parts))
     assert open_all(stored) == b"".join(parts)
-    empty_last = b"".join(seal(p, i + 1)[1] for i, p in enumerate([parts[0], b""]))
-    assert sealed.plaintext_size(len(empty_last), 2) == 2 * PACKAGE
+    assert [sealed.plaintext_size(sealed.stored_size(len(p))) for p in parts] == list(map(len, parts))
 
 
-@pytest.mark.parametrize("stored", [0, 5, HEADER, HEADER + TAG + PACKAGE + 1])
+def test_a_trailer_from_another_segment_fails() -> None:
+    one, two = seal(b"a" * 100, part=1)[1], seal(b"a" * 100, part=1)[1]
+    with pytest.raises(SealError):
+        open_all(one[:-TRAILER] + two[-TRAILER:])
+
+
+@pytest.mark.parametrize("stored", [0, 5, HEADER, HEADER + TRAILER, HEADER + TAG + PACKAGE + 1 + TRAILER])
 def test_impossible_sizes(stored: int) -> None:
     with pytest.raises(SealError):
         sealed.plaintext_size(stored)
@@ -107,6 +126,8 @@ def tampered(stored: bytes) -> list[tuple[str, bytes]]:
         ("dropped final package", stored[: HEADER + 2 * pkg]),
         ("swapped packages", swapped),
         ("extra bytes", stored + b"x" * 40),
+        ("dropped trailer", stored[:-TRAILER]),
+        ("flipped trailer byte", stored[:-3] + bytes([stored[-3] ^ 1]) + stored[-2:]),
     ]
 
 
