@@ -180,9 +180,10 @@ class FsBackend(Backend):
         for _ in range(10):
             parent = base
             try:
+                announced = None
                 if indexed:
                     parent = self.tree.make_parents(base, components)
-                    self.tree.announce_object(base, components, temp_path)
+                    announced = self.tree.announce_object(base, components, temp_path)
                 else:
                     for name in components[:-1]:
                         parent = os.path.join(parent, name)
@@ -195,6 +196,8 @@ class FsBackend(Backend):
                 if not os.path.isdir(base):
                     raise be.NoSuchBucket(backend=self.name) from None
                 continue
+            if indexed:
+                self.tree.confirm_object(base, components, announced)
             return parent
         raise be.InternalBackendError(detail="parent directory kept vanishing", backend=self.name)
 
@@ -347,6 +350,7 @@ class FsBackend(Backend):
             path = os.path.join(self.root, check_bucket(bucket))
             if os.path.exists(path):
                 raise be.BucketAlreadyOwnedByYou(detail=bucket, backend=self.name)
+            self.tree.new_bucket(path)
             staging = os.path.join(self.tmp, f"bucket-{secrets.token_hex(8)}")
             os.mkdir(staging)
             with open(os.path.join(staging, CREATED_FILE), "w", encoding="ascii") as f:
@@ -358,6 +362,7 @@ class FsBackend(Backend):
                 if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
                     raise be.BucketAlreadyOwnedByYou(detail=bucket, backend=self.name) from None
                 raise os_error(exc, "create bucket") from None
+            self.tree.made_bucket(path)
             self._fsync_dir(self.root)
 
         await self.io.run(create)

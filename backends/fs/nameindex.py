@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -48,7 +47,7 @@ from backends.fs.keys import OBJ, parse_component, unescape
 
 T = TypeVar("T")
 
-INDEX_NAME = ".index.sqlite"
+INDEX_SUFFIX = ".sqlite"
 VERSIONS = "v"  # fs versions' directory kind (fs versions imports nothing from here)
 #: Rows added per transaction while verifying a directory, so writers wait for at most one batch.
 VERIFY_BATCH = 5000
@@ -209,8 +208,12 @@ class BucketIndex:
                 self.add(rel, batch)
         except (FileNotFoundError, NotADirectoryError):
             return False
-        self.conn.execute("INSERT OR REPLACE INTO dirs (dir, boot) VALUES (?, ?)", (rel, BOOT_ID))
+        self.mark_verified(rel)
         return True
+
+    def mark_verified(self, rel: str) -> None:
+        """Every name of ``rel`` is in the index (since this boot)."""
+        self.conn.execute("INSERT OR REPLACE INTO dirs (dir, boot) VALUES (?, ?)", (rel, BOOT_ID))
 
     # -- reading ---------------------------------------------------------------------------------
     def rows_from(self, rel: str, low: str, letters: str) -> Iterator[Row]:
@@ -239,11 +242,37 @@ class BucketIndex:
 
 
 class NameIndexes:
-    """Each bucket's index, one connection per (thread, bucket); a connection follows its file: a
-    bucket deleted and made again, or an index moved aside, is reopened on next use."""
+    """Each bucket's index, ``<index_dir>/<bucket>.<generation>.sqlite``, one connection per (thread,
+    bucket). A damaged index is never removed nor renamed (another process may have it open, and SQLite
+    finds a database's log by its name): the next generation is made beside it and every process moves
+    to it on its next use (one ``stat`` per use looks for it). Its directories are verified afresh."""
 
-    def __init__(self) -> None:
+    def __init__(self, index_dir: str) -> None:
+        self.index_dir = index_dir
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._generations: dict[str, int] = {}
+
+    def path(self, bucket_dir: str, generation: int) -> str:
+        return os.path.join(self.index_dir, f"{os.path.basename(bucket_dir)}.{generation}{INDEX_SUFFIX}")
+
+    def generation(self, bucket_dir: str) -> int:
+        """The bucket's current index generation: the newest whose file exists (0 when none does)."""
+        name = os.path.basename(bucket_dir)
+        with self._lock:
+            known = self._generations.get(name)
+        if known is None:
+            known = 0
+            with contextlib.suppress(FileNotFoundError):
+                for entry in os.listdir(self.index_dir):
+                    head, _, tail = entry.removesuffix(INDEX_SUFFIX).rpartition(".")
+                    if head == name and entry.endswith(INDEX_SUFFIX) and tail.isdigit():
+                        known = max(known, int(tail))
+        while os.path.exists(self.path(bucket_dir, known + 1)):
+            known += 1
+        with self._lock:
+            self._generations[name] = max(known, self._generations.get(name, 0))
+            return self._generations[name]
 
     def _connections(self) -> dict[str, tuple[int, sqlite3.Connection]]:
         conns: dict[str, tuple[int, sqlite3.Connection]] | None = getattr(self._local, "conns", None)
@@ -252,25 +281,26 @@ class NameIndexes:
         return conns
 
     def of(self, bucket_dir: str) -> BucketIndex:
-        path = os.path.join(bucket_dir, INDEX_NAME)
+        generation = self.generation(bucket_dir)
         conns = self._connections()
-        held = conns.get(path)
-        try:
-            ino = os.stat(path).st_ino
-        except FileNotFoundError:
-            ino = None
-        if held is not None and held[0] == ino:
+        held = conns.get(bucket_dir)
+        if held is not None and held[0] == generation:
             return BucketIndex(held[1])
         if held is not None:
             held[1].close()
-            del conns[path]
-        conn = _connect(path)
-        conns[path] = (os.stat(path).st_ino, conn)
+            del conns[bucket_dir]
+        os.makedirs(self.index_dir, exist_ok=True)
+        conn = _connect(self.path(bucket_dir, generation))
+        conns[bucket_dir] = (generation, conn)
         return BucketIndex(conn)
 
+    def held(self, bucket_dir: str) -> int | None:
+        """The generation this thread's connection last used for the bucket."""
+        held = self._connections().get(bucket_dir)
+        return held[0] if held is not None else None
+
     def call(self, bucket_dir: str, fn: Callable[[BucketIndex], T]) -> T:
-        """``fn`` on the bucket's index; a corrupt index is moved aside (the listings that follow
-        verify each directory again) and ``fn`` retried once on a fresh one."""
+        """``fn`` on the bucket's index; on a damaged index, ``fn`` again on the next generation."""
         for attempt in range(2):
             try:
                 return fn(self.of(bucket_dir))
@@ -279,23 +309,15 @@ class NameIndexes:
             except sqlite3.DatabaseError as exc:  # not a database, malformed
                 if attempt:
                     raise be.InternalBackendError(detail=f"listing index: {exc}") from None
-                self.reset(bucket_dir)
+                self.renew(bucket_dir)
         raise AssertionError("unreachable")
 
-    def reset(self, bucket_dir: str) -> None:
-        """Move a damaged index aside (its WAL first, so no new connection pairs the fresh file with
-        the old log); every process reopens on its next use, as the file's inode changed."""
-        path = os.path.join(bucket_dir, INDEX_NAME)
-        held = self._connections().pop(path, None)
-        if held is not None:
-            held[1].close()
-        token = secrets.token_hex(4)
-        for suffix in ("-wal", "-shm", ""):
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(path + suffix, f"{path}.damaged-{token}{suffix}")
-        for suffix in ("-wal", "-shm", ""):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{path}.damaged-{token}{suffix}")
+    def renew(self, bucket_dir: str) -> None:
+        """Start the next generation of the bucket's index (empty: every directory verified afresh)."""
+        generation = self.generation(bucket_dir) + 1
+        os.makedirs(self.index_dir, exist_ok=True)
+        _connect(self.path(bucket_dir, generation)).close()
+        self.generation(bucket_dir)
 
 
 def _connect(path: str) -> sqlite3.Connection:

@@ -34,6 +34,16 @@ def _add(ix: BucketIndex, rel: str, names: list[str]) -> None:
     ix.add(rel, names)
 
 
+def _mark_verified(ix: BucketIndex, rel: str) -> None:
+    ix.mark_verified(rel)
+
+
+def _clear(ix: BucketIndex) -> None:
+    with ix.transaction():
+        ix.conn.execute("DELETE FROM entries")
+        ix.conn.execute("DELETE FROM dirs")
+
+
 def _remove(ix: BucketIndex, rel: str, name: str) -> None:
     ix.remove(rel, name)
 
@@ -45,7 +55,7 @@ def rel_of(components: list[str]) -> str:
 
 class TreeIndex:
     def __init__(self, state_dir: str, key_locks: KeyLocks, fsync_dir: Callable[[str], None]):
-        self.indexes = NameIndexes()
+        self.indexes = NameIndexes(os.path.join(state_dir, "index"))
         self.key_locks = key_locks
         self.dir_locks = KeyLocks(os.path.join(state_dir, "dirlocks"))
         self.fsync_dir = fsync_dir
@@ -59,22 +69,45 @@ class TreeIndex:
             child = os.path.join(parent, name)
             if not os.path.isdir(child):
                 rel = rel_of(components[:depth])
-                with self.dir_locks.hold(base, rel_of(components[: depth + 1])):
+                child_rel = rel_of(components[: depth + 1])
+                with self.dir_locks.hold(base, child_rel):
                     self.indexes.call(base, partial(_add, rel=rel, names=[name]))
                     made = False
                     with contextlib.suppress(FileExistsError):
                         os.mkdir(child)
                         made = True
+                    if made:  # empty, and whatever lands in it is announced first: nothing to scan
+                        self.indexes.call(base, partial(_mark_verified, rel=child_rel))
                 if made:
                     self.fsync_dir(parent)
             parent = child
         return parent
 
-    def announce_object(self, base: str, components: list[str], temp_path: str) -> None:
-        """Before the rename that publishes ``temp_path`` as the key's object file (under its lock)."""
-        _, st, blob = read_record_and_blob(temp_path)
+    def new_bucket(self, base: str) -> None:
+        """Before a bucket directory is made: the index a deleted bucket of that name left (rows for
+        names that went) is emptied, every directory unverified (so should the bucket exist after all,
+        made by a concurrent create, its listings scan it again)."""
+        self.indexes.call(base, _clear)
+
+    def made_bucket(self, base: str) -> None:
+        """After this process made the bucket directory, empty: nothing to scan."""
+        self.indexes.call(base, partial(_mark_verified, rel=""))
+
+    def announce_object(self, base: str, components: list[str], path: str) -> int | None:
+        """Before the rename that publishes ``path`` as the key's object file (under its lock); returns
+        the index file written, for ``confirm_object``."""
+        _, st, blob = read_record_and_blob(path)
         rel = rel_of(components[:-1])
         self.indexes.call(base, lambda ix: ix.put_object(rel, components[-1], st, blob))
+        return self.indexes.held(base)
+
+    def confirm_object(self, base: str, components: list[str], announced_in: int | None) -> None:
+        """After the rename: if the index was replaced meanwhile (moved aside as damaged, or the bucket
+        deleted and made again), the new one may have been verified without this object: announce it
+        there too."""
+        if self.indexes.generation(base) != announced_in:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                self.announce_object(base, components, os.path.join(base, *components))
 
     def announce_versions(self, base: str, components: list[str]) -> None:
         """Before a versions change (under the key's lock): it may make the versions directory or
