@@ -73,24 +73,38 @@ class Record:
         )
 
     def listed_info(self, key: str) -> ObjectInfo:
-        """What a listing says of the object, as S3 lists it: no content headers, user metadata nor
-        tags, only the checksum algorithms and the storage class with the size, ETag and date."""
-        meta = self.meta
-        checksums = meta.get("checksums")
-        return ObjectInfo(
-            key,
-            self.size,
-            self.etag,
-            self.last_modified,
-            ObjectMeta(
-                checksums=dict(checksums) if checksums else {}, storage_class=meta.get("storage_class")
-            ),
-        )
+        """What a listing says of the object (see ``listed_info``)."""
+        return listed_info(key, self.size, self.etag, self.mtime_ns, self.meta)
 
     def part_info(self, number: int) -> PartInfo:
         return PartInfo(
             number, self.etag, self.size, self.last_modified, dict(self.meta.get("checksums") or {})
         )
+
+
+def listed_info(key: str, size: int, etag: str, mtime_ns: int, meta: dict[str, Any]) -> ObjectInfo:
+    """What a listing says of an object, as S3 lists it: no content headers, user metadata nor tags,
+    only the checksum algorithms and the storage class with the size, ETag and date."""
+    checksums = meta.get("checksums")
+    return ObjectInfo(
+        key,
+        size,
+        etag,
+        dt.datetime.fromtimestamp(mtime_ns / 1e9, tz=dt.timezone.utc),
+        ObjectMeta(checksums=dict(checksums) if checksums else {}, storage_class=meta.get("storage_class")),
+    )
+
+
+def listed_from_blob(key: str, blob: bytes, total: int) -> ObjectInfo:
+    """``listed_info`` straight from a record's JSON and the size of the file it ends (what the
+    listing index caches), without a Record in between: a listing makes one per key."""
+    try:
+        doc = orjson.loads(blob)
+        return listed_info(
+            key, total - _FOOTER.size - len(blob), doc["etag"], int(doc["mtime_ns"]), doc["meta"]
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CorruptObject(f"bad record: {exc}") from None
 
 
 def meta_to_dict(meta: ObjectMeta) -> dict[str, Any]:

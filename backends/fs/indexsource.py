@@ -112,7 +112,7 @@ class IndexSource:
             return
         if not relevant(full, bool(row.rank), prefix, start_after):
             return
-        entry_path = os.path.join(path, row.name)
+        entry_path = f"{path}/{row.name}"
         if row.cached is not None:
             self.cached[entry_path] = row.cached
         yield full, row.rank, entry_path

@@ -91,7 +91,7 @@ def entry_of(name: str) -> tuple[str, int] | None:
     return text, int(kind != OBJ)
 
 
-@dataclass
+@dataclass(slots=True)
 class Cached:
     """What an object row remembers of the file it announced."""
 
@@ -104,7 +104,7 @@ class Cached:
         return st.st_ino == self.ino and st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     frag: str
     rank: int

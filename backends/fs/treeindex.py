@@ -23,7 +23,7 @@ from collections.abc import Callable
 from functools import partial
 
 from backends.base import ListPage, ObjectInfo
-from backends.fs.format import CorruptObject, parse_record, read_record_and_blob
+from backends.fs.format import CorruptObject, listed_from_blob, read_record_and_blob
 from backends.fs.indexsource import IndexSource, Stale
 from backends.fs.keylocks import KeyLocks
 from backends.fs.listing import KeyWalker, list_page
@@ -154,20 +154,21 @@ class TreeIndex:
             def keep(key: str, path: str) -> bool:
                 cached = source.cached.pop(path, None)
                 try:
-                    record = None
+                    info = None
                     if cached is not None and cached.matches(os.lstat(path)):
                         with contextlib.suppress(CorruptObject):
-                            record = parse_record(cached.record, cached.size)
-                    if record is None:
+                            info = listed_from_blob(key, cached.record, cached.size)
+                    if info is None:
                         record, st, blob = read_record_and_blob(path)
                         read.append((path, Cached(st.st_ino, st.st_size, st.st_mtime_ns, blob)))
+                        info = record.listed_info(key)
                 except (FileNotFoundError, NotADirectoryError):
                     parent, name = os.path.split(path)
                     source.stale.append(Stale(source.rel(parent), name, path, key))
                     return False
                 except CorruptObject:
                     return False  # not ours
-                infos[key] = record.listed_info(key)
+                infos[key] = info
                 return True
 
             result = list_page(walker, prefix, delimiter, start_after, max_keys, keep)
