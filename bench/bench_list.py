@@ -68,6 +68,9 @@ def populate_big(root: Path, keys: int) -> None:
     if done.exists() and int(done.read_text()) == keys:
         return
     shutil.rmtree(bucket, ignore_errors=True)
+    # Written behind the gateway's back, as an older one left its data: no index may describe it.
+    for index in (root / ".s3bridge" / "index").glob(f"{BIG}.*"):
+        index.unlink()
     bucket.mkdir(parents=True)
     (bucket / ".created").write_text(str(time.time_ns()))
     blob = footer_bytes(Record(hashlib.md5(b"").hexdigest(), time.time_ns(), meta_to_dict(ObjectMeta())))
@@ -122,6 +125,12 @@ def middle_and_last(keys: int) -> list[tuple[str, str]]:
     return [("first", ""), ("middle", big_key(keys // 2)), ("last", big_key(max(0, keys - 1001)))]
 
 
+def expected(keys: int, after: str) -> tuple[int, bool]:
+    """(keys, truncated) of the page after ``after``."""
+    rest = keys - (int(after[len("data/") :]) + 1 if after else 0)
+    return min(rest, 1000), rest > 1000
+
+
 def row(label: str, wall: float, cpu: float, extra: str = "") -> None:
     print(f"| {label} | {wall:,.1f} | {cpu:,.1f} | {extra} |", flush=True)
 
@@ -144,7 +153,7 @@ async def bench_backend(root: Path, keys: int, seconds: float) -> None:
                 wall, cpu, _ = await timed(page, repeat=1)
                 row("first listing of the data (cold)", wall, cpu)
             wall, cpu, result = await timed(page)
-            if len(result.objects) != 1000 or result.is_truncated != (label != "last"):
+            if (len(result.objects), result.is_truncated) != expected(keys, after):
                 raise SystemExit(f"{label} page: {len(result.objects)} keys, truncated {result.is_truncated}")
             peak = await traced_peak_mib(page)
             row(f"big, {label} page", wall, cpu, f"peak traced {peak:.2f} MiB")

@@ -9,12 +9,15 @@ Layout (``root`` from the settings)::
     <root>/.s3bridge/tmp/p-<pid>-<token>/ this process's temp files and staging (see fs tempdirs)
     <root>/.s3bridge/uploads/<bucket>/    multipart uploads (see fs_multipart)
     <root>/.s3bridge/locks/<nnnn>         per-key write locks across processes (see fs keylocks)
+    <root>/.s3bridge/dirlocks/<nnnn>      per-directory locks for the listing index (see fs treeindex)
+    <root>/.s3bridge/index/<bucket>.<n>.sqlite   the listing index (see fs nameindex)
 
 Metadata choice: each object file carries its own metadata in a footer (data, JSON record, fixed-size
 trailer; see fs_format), not a sidecar. One rename of a temp file from ``.s3bridge/tmp`` (same
 filesystem) therefore publishes data and metadata together; a crash before the rename leaves only a
 temp file in the dead process's temp directory, reclaimed by the next start; readers keep the file
-they opened, so an overwrite never tears a GET. A listing reads names while walking and only the trailing record of the objects on its page.
+they opened, so an overwrite never tears a GET. A listing reads a page's worth of rows of the bucket's
+sorted name index (fs treeindex) and checks each object on it with an ``lstat``.
 
 Blocking file calls run on the bridge's BlockingPool (``backends.fs.io``): uploads are written in batches of at least
 ``WRITE_BATCH`` bytes, downloads read in ``READ_CHUNK`` pieces, so the event loop never waits on disk.

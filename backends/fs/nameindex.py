@@ -1,9 +1,9 @@
 """A sorted index of a bucket's directory entries, so a listing page costs O(page), not O(directory).
 
 The filesystem returns a directory's names in hash order: without an index, every page of a directory
-of a million keys reads a million names. So each bucket keeps ``<bucket>/.index.sqlite`` (SQLite in WAL
-mode: readers never wait, writers of every process on the host serialise on its lock for the span of
-one short transaction), with one row per directory entry, keyed by (directory, key fragment) in UTF-8
+of a million keys reads a million names. So each bucket has an index,
+``<root>/.s3bridge/index/<bucket>.<generation>.sqlite`` (SQLite in WAL mode: readers never wait, writers
+of every process on the host serialise on its lock for the span of one short transaction), with one row per directory entry, keyed by (directory, key fragment) in UTF-8
 binary order, which is S3's key order. The directories stay the truth; the index is a **superset** of
 what they hold, and may say more, never less:
 
@@ -28,8 +28,9 @@ miss and is read from the file): the cache is never trusted for what it says, on
 still is.
 
 Per host, as the key locks are (see fs keylocks, fs tempdirs): SQLite's locking does not hold across
-hosts on a network filesystem. Processes of an older version writing to the same root do not maintain
-the index: delete ``.index.sqlite*`` after running one (the next listings rebuild it).
+hosts on a network filesystem. Files put into the layout by other means (or by processes of an older
+version writing to the same root) are not announced: remove ``<root>/.s3bridge/index/<bucket>.*`` while
+no gateway runs after such writes (the next listings rebuild it).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from backends import errors as be
-from backends.fs.keys import OBJ, parse_component, unescape
+from backends.fs.keys import CONT, DIR, OBJ, parse_component, unescape
 
 T = TypeVar("T")
 
@@ -81,9 +82,18 @@ BOOT_ID = boot_id()
 def entry_of(name: str) -> tuple[str, int] | None:
     """(key fragment, rank) of a directory entry name: rank 0 for what stands for a key (an object
     file, a versions directory), 1 for a directory to descend; None for a name not ours."""
-    if name[:1] == VERSIONS:
-        text = unescape(name[1:])
-        return None if text is None or "/" in text else (text, 0)
+    kind, text = name[:1], name[1:]
+    if "%" not in text and "/" not in text and "\x00" not in text and text:  # most names: no escapes
+        if kind == OBJ or kind == VERSIONS:
+            return text, 0
+        if kind == DIR:
+            return text + "/", 1
+        if kind == CONT:
+            return text, 1
+        return None
+    if kind == VERSIONS:
+        unescaped = unescape(text)
+        return None if unescaped is None or "/" in unescaped else (unescaped, 0)
     parsed = parse_component(name)
     if parsed is None:
         return None
