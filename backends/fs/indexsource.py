@@ -92,11 +92,15 @@ class IndexSource:
         low = max(q_rest, s_rest, _rest(after[0], fragment) if after is not None else "")
         below = sorted({d for d in prefix_dirs(q_rest) + prefix_dirs(s_rest) if d < low})
         for row in self.index.dirs_at(rel, below):
-            yield from self._entry(row, prefix, start_after, fragment, path, after)
+            entry = self._entry(row, prefix, start_after, fragment, path, after)
+            if entry is not None:
+                yield entry
         for row in self.index.rows_from(rel, low, self.letters):
             if not row.frag.startswith(q_rest):
                 return  # past every key under the prefix
-            yield from self._entry(row, prefix, start_after, fragment, path, after)
+            entry = self._entry(row, prefix, start_after, fragment, path, after)
+            if entry is not None:
+                yield entry
 
     def _entry(
         self,
@@ -106,16 +110,16 @@ class IndexSource:
         fragment: str,
         path: str,
         after: tuple[str, int] | None,
-    ) -> Iterator[tuple[str, int, str]]:
+    ) -> tuple[str, int, str] | None:
         full = fragment + row.frag
         if after is not None and (full, row.rank) <= after:
-            return
+            return None
         if not relevant(full, bool(row.rank), prefix, start_after):
-            return
+            return None
         entry_path = f"{path}/{row.name}"
         if row.cached is not None:
             self.cached[entry_path] = row.cached
-        yield full, row.rank, entry_path
+        return full, row.rank, entry_path
 
     def _gone_dir(self, path: str, fragment: str) -> None:
         if path != self.bucket_dir:
