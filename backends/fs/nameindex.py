@@ -39,6 +39,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -53,6 +54,8 @@ VERSIONS = "v"  # fs versions' directory kind (fs versions imports nothing from 
 #: Rows added per transaction while verifying a directory, so writers wait for at most one batch.
 VERIFY_BATCH = 5000
 BUSY_TIMEOUT_S = 30.0
+#: Open indexes kept per thread (the least recently used beyond this are closed).
+CONNECTIONS_PER_THREAD = 16
 _BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 
 _SCHEMA = """
@@ -284,10 +287,10 @@ class NameIndexes:
             self._generations[name] = max(known, self._generations.get(name, 0))
             return self._generations[name]
 
-    def _connections(self) -> dict[str, tuple[int, sqlite3.Connection]]:
-        conns: dict[str, tuple[int, sqlite3.Connection]] | None = getattr(self._local, "conns", None)
+    def _connections(self) -> OrderedDict[str, tuple[int, sqlite3.Connection]]:
+        conns: OrderedDict[str, tuple[int, sqlite3.Connection]] | None = getattr(self._local, "conns", None)
         if conns is None:
-            conns = self._local.conns = {}
+            conns = self._local.conns = OrderedDict()
         return conns
 
     def of(self, bucket_dir: str) -> BucketIndex:
@@ -295,6 +298,7 @@ class NameIndexes:
         conns = self._connections()
         held = conns.get(bucket_dir)
         if held is not None and held[0] == generation:
+            conns.move_to_end(bucket_dir)
             return BucketIndex(held[1])
         if held is not None:
             held[1].close()
@@ -302,6 +306,8 @@ class NameIndexes:
         os.makedirs(self.index_dir, exist_ok=True)
         conn = _connect(self.path(bucket_dir, generation))
         conns[bucket_dir] = (generation, conn)
+        while len(conns) > CONNECTIONS_PER_THREAD:  # three descriptors each: many buckets, few kept
+            conns.popitem(last=False)[1][1].close()
         return BucketIndex(conn)
 
     def held(self, bucket_dir: str) -> int | None:

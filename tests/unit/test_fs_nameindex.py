@@ -327,3 +327,19 @@ async def test_writers_in_several_processes(fs: FsBackend, tmp_path: Path) -> No
     assert [p.exitcode for p in workers] == [0, 0, 0]
     assert await listed(fs, "b") == on_disk(tmp_path / "root" / "b")
     assert await listed(fs, "b", delimiter="/") == model(on_disk(tmp_path / "root" / "b"), "", "/")
+
+
+async def test_many_buckets_keep_few_indexes_open(fs: FsBackend) -> None:
+    """Each thread keeps a bounded number of indexes open (three descriptors each); one closed and
+    opened again still lists everything."""
+    from backends.fs.nameindex import CONNECTIONS_PER_THREAD
+
+    buckets = [f"many{i:02d}" for i in range(CONNECTIONS_PER_THREAD * 2 + 3)]
+    for name in buckets:
+        await fs.create_bucket(name)
+        await fs.put_object(name, f"{name}/k", ChunkedBody(b"x"), ObjectMeta())
+    for _ in range(2):
+        for name in buckets:
+            assert await listed(fs, name) == [f"{name}/k"]
+    descriptors = len(os.listdir("/proc/self/fd"))
+    assert descriptors < 3 * CONNECTIONS_PER_THREAD * (fs.io.threads + 1) + 64
