@@ -41,9 +41,10 @@ def parse(data: bytes) -> etree._Element:
 
 
 def timestamp(value: dt.datetime) -> str:
-    """ISO 8601 with milliseconds and Z, the form S3 uses in XML."""
-    value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """ISO 8601 with milliseconds and Z, the form S3 uses in XML (``isoformat`` is C code, several
+    times faster than ``strftime``: a listing writes one per key)."""
+    text = value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return text.removesuffix("+00:00") + "Z"
 
 
 class Doc:

@@ -9,12 +9,15 @@ Layout (``root`` from the settings)::
     <root>/.s3bridge/tmp/p-<pid>-<token>/ this process's temp files and staging (see fs tempdirs)
     <root>/.s3bridge/uploads/<bucket>/    multipart uploads (see fs_multipart)
     <root>/.s3bridge/locks/<nnnn>         per-key write locks across processes (see fs keylocks)
+    <root>/.s3bridge/dirlocks/<nnnn>      per-directory locks for the listing index (see fs treeindex)
+    <root>/.s3bridge/index/<bucket>.<n>.sqlite   the listing index (see fs nameindex)
 
 Metadata choice: each object file carries its own metadata in a footer (data, JSON record, fixed-size
 trailer; see fs_format), not a sidecar. One rename of a temp file from ``.s3bridge/tmp`` (same
 filesystem) therefore publishes data and metadata together; a crash before the rename leaves only a
 temp file in the dead process's temp directory, reclaimed by the next start; readers keep the file
-they opened, so an overwrite never tears a GET. A listing reads names while walking and only the trailing record of the objects on its page.
+they opened, so an overwrite never tears a GET. A listing reads a page's worth of rows of the bucket's
+sorted name index (fs treeindex) and checks each object on it with an ``lstat``.
 
 Blocking file calls run on the bridge's BlockingPool (``backends.fs.io``): uploads are written in batches of at least
 ``WRITE_BATCH`` bytes, downloads read in ``READ_CHUNK`` pieces, so the event loop never waits on disk.
@@ -67,7 +70,6 @@ from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, re
 from backends.fs.io import READ_CHUNK, FileBody, FileIO, os_error
 from backends.fs.keylocks import KeyLocks, check_condition
 from backends.fs.keys import check_bucket, key_components
-from backends.fs.listing import KeyWalker, list_page
 from backends.fs.multipart import (
     Upload,
     UploadStore,
@@ -81,6 +83,7 @@ from backends.fs.parts import PARTS_FIELD, part_layout, parts_of
 from backends.fs.retag import retag
 from backends.fs.settings import Settings
 from backends.fs.tempdirs import ProcessTempDir
+from backends.fs.treeindex import TreeIndex
 from backends.fs.versionlisting import bucket_is_empty, versions_page
 from backends.fs.versions import KeyFiles
 from backends.wholebody import SMALL_BODY, WholeBody
@@ -124,6 +127,7 @@ class FsBackend(Backend):
         self.completions = Completions(self.uploads.uploads_dir)
         self.key_locks = KeyLocks(os.path.join(self.state, "locks"))
         self.dir_sync = DirSync()
+        self.tree = TreeIndex(self.state, self.key_locks, self._fsync_dir)
         self.settings_files = BucketSettingsFiles(lambda: self.tmp, fsync)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -172,33 +176,33 @@ class FsBackend(Backend):
         if self.fsync:
             self.dir_sync.sync(path)  # shared with concurrent writers to the same directory
 
-    def _publish(self, temp_path: str, base: str, components: list[str]) -> str:
+    def _publish(self, temp_path: str, base: str, components: list[str], indexed: bool = True) -> str:
         """Rename into place, making parent directories; retried if a delete prunes them meanwhile.
-        Returns the directory the caller must fsync before acknowledging (outside any key lock)."""
+        Returns the directory the caller must fsync before acknowledging (outside any key lock).
+        ``indexed``: a bucket's object, announced to the listing index first (under the key's lock)."""
         for _ in range(10):
             parent = base
             try:
-                for name in components[:-1]:
-                    parent = os.path.join(parent, name)
-                    if not os.path.isdir(parent):
-                        with contextlib.suppress(FileExistsError):
-                            os.mkdir(parent)
-                            self._fsync_dir(os.path.dirname(parent))
+                announced = None
+                if indexed:
+                    parent = self.tree.make_parents(base, components)
+                    announced = self.tree.announce_object(base, components, temp_path)
+                else:
+                    for name in components[:-1]:
+                        parent = os.path.join(parent, name)
+                        if not os.path.isdir(parent):
+                            with contextlib.suppress(FileExistsError):
+                                os.mkdir(parent)
+                                self._fsync_dir(os.path.dirname(parent))
                 os.rename(temp_path, os.path.join(parent, components[-1]))
             except FileNotFoundError:
                 if not os.path.isdir(base):
                     raise be.NoSuchBucket(backend=self.name) from None
                 continue
+            if indexed:
+                self.tree.confirm_object(base, components, announced)
             return parent
         raise be.InternalBackendError(detail="parent directory kept vanishing", backend=self.name)
-
-    def _prune(self, base: str, components: list[str]) -> None:
-        """Remove directories a delete left empty, deepest first, stopping at the first non-empty."""
-        for depth in range(len(components) - 1, 0, -1):
-            try:
-                os.rmdir(os.path.join(base, *components[:depth]))
-            except OSError:
-                return
 
     # -- writing ---------------------------------------------------------------------------------
     async def _spool(self, body: PutBody) -> TempFile:
@@ -237,7 +241,7 @@ class FsBackend(Backend):
             if status is None:
                 temp.finish(record, self.fsync)
             if guard is None:
-                parent = self._publish(temp.path, base, components)
+                parent = self._publish(temp.path, base, components, indexed=False)
             else:
                 bucket, key, cond = guard
                 published: list[str] = []
@@ -251,6 +255,7 @@ class FsBackend(Backend):
                     if status is None:
                         rename()
                     else:
+                        self.tree.announce_versions(base, components)
                         fs_versions.publish(
                             KeyFiles.of(base, components), temp, record, status, self.fsync, rename
                         )
@@ -348,6 +353,7 @@ class FsBackend(Backend):
             path = os.path.join(self.root, check_bucket(bucket))
             if os.path.exists(path):
                 raise be.BucketAlreadyOwnedByYou(detail=bucket, backend=self.name)
+            self.tree.new_bucket(path)
             staging = os.path.join(self.tmp, f"bucket-{secrets.token_hex(8)}")
             os.mkdir(staging)
             with open(os.path.join(staging, CREATED_FILE), "w", encoding="ascii") as f:
@@ -359,6 +365,7 @@ class FsBackend(Backend):
                 if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
                     raise be.BucketAlreadyOwnedByYou(detail=bucket, backend=self.name) from None
                 raise os_error(exc, "create bucket") from None
+            self.tree.made_bucket(path)
             self._fsync_dir(self.root)
 
         await self.io.run(create)
@@ -479,7 +486,8 @@ class FsBackend(Backend):
             except OSError as exc:
                 raise os_error(exc, "delete") from None
             self._fsync_dir(os.path.join(base, *components[:-1]))
-            self._prune(base, components)
+            self.tree.forget_key(bucket, key, base, components)
+            self.tree.prune(base, components)
             return None
 
         return await self.io.run(delete)
@@ -502,8 +510,9 @@ class FsBackend(Backend):
         files = KeyFiles.of(base, components)
         try:
             with self.key_locks.hold(bucket, key):
+                self.tree.announce_versions(base, components)
                 if version_id is None:
-                    result = fs_versions.mark_deleted(files, status, self.tmp, self.fsync)
+                    result = self._mark_deleted(base, components, files, status)
                 else:
                     fs_versions.check_id(version_id, self.name)
                     objectlock.guard_delete(files, version_id, bypass, self.name)
@@ -511,8 +520,20 @@ class FsBackend(Backend):
         except OSError as exc:
             raise os_error(exc, "delete") from None
         self._fsync_dir(os.path.dirname(files.current))
-        self._prune(base, components)
+        self.tree.forget_key(bucket, key, base, components)
+        self.tree.prune(base, components)
         return result
+
+    def _mark_deleted(self, base: str, components: list[str], files: KeyFiles, status: str) -> DeleteResult:
+        """A delete marker, in a parent directory made (and announced) if missing; retried when a
+        concurrent delete prunes that directory meanwhile."""
+        for _ in range(10):
+            self.tree.make_parents(base, components)
+            try:
+                return fs_versions.mark_deleted(files, status, self.tmp, self.fsync)
+            except FileNotFoundError:
+                continue
+        raise be.InternalBackendError(detail="parent directory kept vanishing", backend=self.name)
 
     # -- object tagging (tags live in the object's record; see fs retag) ------------------------------
     def _current_version(self, version_id: str | None) -> None:
@@ -593,21 +614,9 @@ class FsBackend(Backend):
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
     ) -> ListPage:
         def page() -> ListPage:
-            # A page's worth (+1 for "truncated", +some for vanished objects) per directory scan.
-            walker = KeyWalker(self._bucket_dir(bucket), prefix, start_after, limit=max_keys + 16)
-            infos: dict[str, ObjectInfo] = {}
-
-            def keep(key: str, path: str) -> bool:
-                try:
-                    infos[key] = read_record_at(path).object_info(key)
-                except (FileNotFoundError, CorruptObject):
-                    return False  # deleted meanwhile, or not ours
-                return True
-
-            result = list_page(walker, prefix, delimiter, start_after, max_keys, keep)
-            objects = [infos[name] for name, path in result.entries if path is not None]
-            prefixes = [name for name, path in result.entries if path is None]
-            return ListPage(objects, prefixes, result.is_truncated, result.next_marker)
+            return self.tree.objects_page(
+                bucket, self._bucket_dir(bucket), prefix, delimiter, start_after, max_keys
+            )
 
         try:
             return await self.io.run(page)
@@ -637,8 +646,11 @@ class FsBackend(Backend):
             if version_id_marker:
                 fs_versions.check_id(version_id_marker, self.name)
             files = KeyFiles.of(bucket_dir, key_components(key_marker)) if version_id_marker else None
-            return versions_page(
-                bucket_dir, files, prefix, delimiter, key_marker, version_id_marker, max_keys
+            return self.tree.indexes.call(
+                bucket_dir,
+                lambda ix: versions_page(
+                    bucket_dir, files, prefix, delimiter, key_marker, version_id_marker, max_keys, ix
+                ),
             )
 
         return await self.io.checked("list versions", page)

@@ -31,6 +31,7 @@ _FOOTER = struct.Struct(">8sQ")
 #: Bytes read from the end of an object file to find its record (see read_record).
 TAIL_READ = 4096
 _META_FIELDS = {f.name for f in dataclasses.fields(ObjectMeta)}
+_DICT_FIELDS = ("user", "checksums", "tags")
 
 
 class CorruptObject(Exception):
@@ -51,9 +52,13 @@ class Record:
         return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, tz=dt.timezone.utc)
 
     def object_meta(self) -> ObjectMeta:
+        """A fresh ObjectMeta (its dicts copied: the record may be asked again); built directly, as a
+        listing builds one per key."""
         known = {k: v for k, v in self.meta.items() if k in _META_FIELDS}
-        meta = ObjectMeta(**known)
-        return meta.copy()
+        for name in _DICT_FIELDS:
+            if name in known:
+                known[name] = dict(known[name])
+        return ObjectMeta(**known)
 
     def object_info(self, key: str) -> ObjectInfo:
         version = self.meta.get("version")  # set in versioned buckets (see fs_versions)
@@ -67,10 +72,39 @@ class Record:
             delete_marker=bool(self.meta.get("delete_marker")),
         )
 
+    def listed_info(self, key: str) -> ObjectInfo:
+        """What a listing says of the object (see ``listed_info``)."""
+        return listed_info(key, self.size, self.etag, self.mtime_ns, self.meta)
+
     def part_info(self, number: int) -> PartInfo:
         return PartInfo(
             number, self.etag, self.size, self.last_modified, dict(self.meta.get("checksums") or {})
         )
+
+
+def listed_info(key: str, size: int, etag: str, mtime_ns: int, meta: dict[str, Any]) -> ObjectInfo:
+    """What a listing says of an object, as S3 lists it: no content headers, user metadata nor tags,
+    only the checksum algorithms and the storage class with the size, ETag and date."""
+    checksums = meta.get("checksums")
+    return ObjectInfo(
+        key,
+        size,
+        etag,
+        dt.datetime.fromtimestamp(mtime_ns / 1e9, tz=dt.timezone.utc),
+        ObjectMeta(checksums=dict(checksums) if checksums else {}, storage_class=meta.get("storage_class")),
+    )
+
+
+def listed_from_blob(key: str, blob: bytes, total: int) -> ObjectInfo:
+    """``listed_info`` straight from a record's JSON and the size of the file it ends (what the
+    listing index caches), without a Record in between: a listing makes one per key."""
+    try:
+        doc = orjson.loads(blob)
+        return listed_info(
+            key, total - _FOOTER.size - len(blob), doc["etag"], int(doc["mtime_ns"]), doc["meta"]
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CorruptObject(f"bad record: {exc}") from None
 
 
 def meta_to_dict(meta: ObjectMeta) -> dict[str, Any]:
@@ -95,6 +129,11 @@ def footer_bytes(record: Record) -> bytes:
 def read_record(fd: int) -> Record:
     """The record of an open object file, with ``size`` set to the length of its data."""
     total = os.fstat(fd).st_size
+    return parse_record(read_record_blob(fd, total), total)
+
+
+def read_record_blob(fd: int, total: int) -> bytes:
+    """The JSON record of an open object file of ``total`` bytes (the listing index caches it)."""
     if total < _FOOTER.size:
         raise CorruptObject("file shorter than the footer")
     # One read of the tail holds footer and record together for all but records of unusual size.
@@ -107,12 +146,19 @@ def read_record(fd: int) -> Record:
     if magic != MAGIC or data_size < 0:
         raise CorruptObject("bad footer")
     if length + _FOOTER.size <= tail_len:
-        blob = tail[tail_len - _FOOTER.size - length : tail_len - _FOOTER.size]
-    else:
-        blob = os.pread(fd, length, data_size)
+        return tail[tail_len - _FOOTER.size - length : tail_len - _FOOTER.size]
+    blob = os.pread(fd, length, data_size)
+    if len(blob) != length:
+        raise CorruptObject("file shorter than its size")
+    return blob
+
+
+def parse_record(blob: bytes, total: int) -> Record:
+    """A record from its JSON and the size of the whole file it ends."""
     try:
         doc = orjson.loads(blob)
-        return Record(etag=doc["etag"], mtime_ns=int(doc["mtime_ns"]), meta=dict(doc["meta"]), size=data_size)
+        size = total - _FOOTER.size - len(blob)
+        return Record(etag=doc["etag"], mtime_ns=int(doc["mtime_ns"]), meta=dict(doc["meta"]), size=size)
     except (ValueError, KeyError, TypeError) as exc:
         raise CorruptObject(f"bad record: {exc}") from None
 
@@ -123,6 +169,18 @@ def read_record_at(path: str) -> Record:
         return read_record(fd)
     finally:
         os.close(fd)
+
+
+def read_record_and_blob(path: str) -> tuple[Record, os.stat_result, bytes]:
+    """The record of the file at ``path``, the file's stat and the record's JSON (what the listing
+    index caches, with the stat that says when the cache no longer describes the file)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        blob = read_record_blob(fd, st.st_size)
+    finally:
+        os.close(fd)
+    return parse_record(blob, st.st_size), st, blob
 
 
 class TempFile:

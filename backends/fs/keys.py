@@ -56,7 +56,7 @@ def check_key(key: str) -> bytes:
     return raw
 
 
-def _split_segment(segment: str, last_kind: str) -> list[str]:
+def split_segment(segment: str, last_kind: str) -> list[str]:
     """Components for one segment: continuations while it overflows a name, then ``last_kind``."""
     out: list[str] = []
     piece: list[str] = []
@@ -79,8 +79,8 @@ def key_components(key: str) -> list[str]:
     segments = key.split("/")
     components: list[str] = []
     for segment in segments[:-1]:
-        components += _split_segment(segment, DIR)
-    components += _split_segment(segments[-1], OBJ)
+        components += split_segment(segment, DIR)
+    components += split_segment(segments[-1], OBJ)
     return components
 
 

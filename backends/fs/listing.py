@@ -21,7 +21,9 @@ import heapq
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
+from backends.fs.indexsource import IndexSource, relevant
 from backends.fs.keys import OBJ, parse_component
 
 #: Heap kind of a directory's remaining entries (see KeyWalker).
@@ -30,20 +32,29 @@ CONTINUE = 2
 Resume = tuple[str, tuple[str, int]]
 
 
-def _relevant(fragment: str, is_dir: bool, prefix: str, start_after: str) -> bool:
-    if is_dir:
-        under_prefix = fragment.startswith(prefix) or prefix.startswith(fragment)
-        return under_prefix and (fragment > start_after or start_after.startswith(fragment))
-    return fragment.startswith(prefix) and fragment > start_after
-
-
 class KeyWalker:
-    """Iterates (key, file path) in key order; ``skip(p)`` drops everything still to come under ``p``."""
+    """Iterates (key, file path) in key order; ``skip(p)`` drops everything still to come under ``p``.
 
-    def __init__(self, bucket_dir: str, prefix: str = "", start_after: str = "", limit: int | None = None):
+    With ``index`` (fs nameindex) a directory's entries come from its sorted rows, from the position
+    the walk needs on; without, from a scan of the directory (what a bucket being deleted uses)."""
+
+    #: The entry kinds this walker sees: object files, key directories, continuation directories.
+    LETTERS = "odc"
+
+    def __init__(
+        self,
+        bucket_dir: str,
+        prefix: str = "",
+        start_after: str = "",
+        limit: int | None = None,
+        index: IndexSource | None = None,
+    ):
         self.prefix = prefix
         self.start_after = start_after
         self.limit = limit
+        self.index = index
+        if index is not None:
+            index.letters = self.LETTERS
         self._skip: str | None = None
         # (key or prefix, kind, path, resume): kind 0 a file, 1 a directory, 2 (CONTINUE) the rest of a
         # directory, whose resume is (the directory's fragment, the last (key, kind) taken from it).
@@ -56,6 +67,9 @@ class KeyWalker:
     def _entries(
         self, fragment: str, path: str, after: tuple[str, int] | None
     ) -> Iterator[tuple[str, int, str]]:
+        if self.index is not None:
+            yield from self.index.entries(self.prefix, self.start_after, fragment, path, after)
+            return
         try:
             with os.scandir(path) as scan:
                 for entry in scan:
@@ -66,7 +80,7 @@ class KeyWalker:
                     full = fragment + text
                     if after is not None and (full, int(is_dir)) <= after:
                         continue
-                    if _relevant(full, is_dir, self.prefix, self.start_after):
+                    if relevant(full, is_dir, self.prefix, self.start_after):
                         yield full, int(is_dir), entry.path
         except (FileNotFoundError, NotADirectoryError):
             return  # removed while we walked: nothing below it any more
@@ -77,8 +91,10 @@ class KeyWalker:
             for full, kind, entry_path in entries:
                 heapq.heappush(self._heap, (full, kind, entry_path, None))
             return
-        # One more than the limit tells whether anything is left beyond the kept ones.
-        kept = heapq.nsmallest(self.limit + 1, entries)
+        # One more than the limit tells whether anything is left beyond the kept ones; the index's
+        # entries come sorted, a scan's in hash order.
+        wanted = self.limit + 1
+        kept = list(islice(entries, wanted)) if self.index is not None else heapq.nsmallest(wanted, entries)
         if len(kept) > self.limit:
             kept.pop()
             last_full, last_kind, _ = kept[-1]

@@ -13,13 +13,17 @@ from collections.abc import Iterator
 
 from backends.base import VersionEntry, VersionsPage
 from backends.fs.format import CorruptObject, read_record_at
+from backends.fs.indexsource import IndexSource
 from backends.fs.keys import unescape
 from backends.fs.listing import KeyWalker, roll_up
+from backends.fs.nameindex import BucketIndex
 from backends.fs.versions import VERSIONS_KIND, KeyFiles, id_of
 
 
 class VersionKeyWalker(KeyWalker):
     """Iterates (key, path of its object file or versions directory), each key once, in key order."""
+
+    LETTERS = KeyWalker.LETTERS + VERSIONS_KIND
 
     def _classify(self, entry: os.DirEntry[str]) -> tuple[str, bool] | None:
         if entry.name.startswith(VERSIONS_KIND) and entry.is_dir(follow_symlinks=False):
@@ -68,6 +72,7 @@ def versions_page(
     key_marker: str,
     version_id_marker: str,
     max_keys: int,
+    index: BucketIndex | None = None,
 ) -> VersionsPage:
     """One page; ``key_files`` are the files of ``key_marker`` (where a version marker continues)."""
     versions: list[VersionEntry] = []
@@ -90,7 +95,8 @@ def versions_page(
             if full():
                 return truncated()
             versions.append(entry)
-    walker = VersionKeyWalker(bucket_dir, prefix, key_marker)
+    source = IndexSource(bucket_dir, index) if index is not None else None
+    walker = VersionKeyWalker(bucket_dir, prefix, key_marker, limit=max_keys + 16, index=source)
     for key, path in walker:
         common = roll_up(key, prefix, delimiter)
         if common is not None:

@@ -127,9 +127,15 @@ class KeyFiles:
 
     def keep_current(self, current: Record) -> None:
         """Hard-link the current file into the versions directory under its own name."""
-        os.makedirs(self.versions, exist_ok=True)
+        self.make_versions_dir()
         with contextlib.suppress(FileExistsError):
             os.link(self.current, self.path(record_name(current)))
+
+    def make_versions_dir(self) -> None:
+        """In the key's directory, which must exist (the fs backend makes and announces key directories
+        for the listing index; a ``makedirs`` here would make one behind its back)."""
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(self.versions)
 
     def drop_nulls(self, keep: str | None = None) -> None:
         """Remove noncurrent null versions (a new null version replaces the old, as on S3)."""
@@ -229,7 +235,7 @@ def mark_deleted(files: KeyFiles, status: str, tmp_dir: str, fsync: bool) -> Del
     name = new_name(null, newest_name(files, current))
     if current is not None and not (null and record_name(current).endswith(NULL_SUFFIX)):
         files.keep_current(current)
-    os.makedirs(files.versions, exist_ok=True)
+    files.make_versions_dir()
     temp = TempFile(tmp_dir)
     try:
         temp.finish(Record("", time.time_ns(), {"version": name, "delete_marker": True}), fsync)

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from urllib.parse import quote_plus
 
+from lxml import etree
 from starlette.responses import Response
 
 from backends.base import ListPage
-from gateway.context import Ctx, xml_response
+from gateway import listxml
+from gateway.context import Ctx
 from gateway.errors import S3Error
 from gateway.identity import Identity
 from gateway.ops.buckets import owner
 from gateway.xmlio import Doc, add, add_all
 
 MAX_KEYS = 1000
+#: What ``quote_plus(s, safe="/")`` leaves as it is: most keys, which then skip it.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
 def encode_token(marker: str) -> str:
@@ -44,7 +49,7 @@ def key_encoder(ctx: Ctx) -> Callable[[str], str]:
         return lambda s: s
     if encoding.lower() != "url":
         raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request")
-    return lambda s: quote_plus(s, safe="/")
+    return lambda s: s if _URL_SAFE.fullmatch(s) else quote_plus(s, safe="/")
 
 
 async def _page(ctx: Ctx, start_after: str) -> tuple[ListPage, int, str, str]:
@@ -55,27 +60,17 @@ async def _page(ctx: Ctx, start_after: str) -> tuple[ListPage, int, str, str]:
     return page, max_keys, prefix, delimiter
 
 
-def _contents(doc: Doc, page: ListPage, enc: Callable[[str], str], owned_by: Identity | None) -> None:
-    """The listed objects; ``owned_by`` the owner to show (the bucket's: objects carry no owner in a
-    listing), None when the request did not ask for it."""
-    for obj in page.objects:
-        el = add(doc.root, "Contents")
-        add(el, "Key", enc(obj.key))
-        add(el, "LastModified", obj.last_modified)
-        add(el, "ETag", f'"{obj.etag}"')
-        if obj.meta.checksums:
-            for alg in obj.meta.checksums:
-                add(el, "ChecksumAlgorithm", alg.upper())
-        add(el, "Size", obj.size)
-        if owned_by is not None:
-            owner(el, owned_by)
-        add(el, "StorageClass", obj.meta.storage_class or "STANDARD")
-    _common_prefixes(doc, page, enc)
-
-
-def _common_prefixes(doc: Doc, page: ListPage, enc: Callable[[str], str]) -> None:
-    for prefix in page.common_prefixes:
-        add(add(doc.root, "CommonPrefixes"), "Prefix", enc(prefix))
+def _answer(doc: Doc, page: ListPage, enc: Callable[[str], str], owned_by: Identity | None) -> Response:
+    """The document with the listed objects and common prefixes (written as text, see listxml);
+    ``owned_by`` the owner to show (the bucket's: objects carry no owner in a listing), None when the
+    request did not ask for it."""
+    shown = ""
+    if owned_by is not None:
+        holder = etree.Element("Holder")
+        owner(holder, owned_by)
+        shown = etree.tostring(holder[0], encoding="unicode")
+    fragment = listxml.contents(page.objects, enc, shown) + listxml.common_prefixes(page.common_prefixes, enc)
+    return Response(listxml.with_children(doc, fragment), media_type="application/xml")
 
 
 def page_facts(
@@ -105,8 +100,7 @@ async def list_objects(ctx: Ctx) -> Response:
     if page.is_truncated and delimiter and page.next_marker is not None:
         add(doc.root, "NextMarker", enc(page.next_marker))
     page_facts(ctx, doc, page.is_truncated, max_keys, delimiter, enc)
-    _contents(doc, page, enc, await ctx.bucket_owner())
-    return xml_response(doc)
+    return _answer(doc, page, enc, await ctx.bucket_owner())
 
 
 async def list_objects_v2(ctx: Ctx) -> Response:
@@ -139,5 +133,4 @@ async def list_objects_v2(ctx: Ctx) -> Response:
         ],
     )
     fetch_owner = ctx.query.get("fetch-owner", "").lower() == "true"
-    _contents(doc, page, enc, await ctx.bucket_owner() if fetch_owner else None)
-    return xml_response(doc)
+    return _answer(doc, page, enc, await ctx.bucket_owner() if fetch_owner else None)

@@ -17,6 +17,7 @@ import pytest
 from backends import errors as be
 from backends.base import CompletedPart, ObjectMeta
 from backends.fs.backend import FsBackend, build
+from backends.fs.nameindex import BucketIndex
 from backends.fs.settings import Settings
 from backends.fs.tempdirs import LOCK_NAME, LOOSE_SECONDS
 from tests.helpers.bodies import BodyFailed, ChunkedBody, FailingBody, MiB, get_bytes, pattern, read_all
@@ -55,9 +56,10 @@ async def test_nasty_keys_stay_inside_the_bucket(fs: FsBackend, tmp_path: Path) 
     for key in keys:
         await fs.put_object("b", key, ChunkedBody(key.encode() or b"-"), ObjectMeta())
     bucket_dir = tmp_path / "root" / "b"
-    key_locks = tmp_path / "root" / ".s3bridge" / "locks"  # the per-key write locks (fs keylocks)
+    # The key and directory write locks (fs keylocks, fs treeindex) and the listing index (fs nameindex).
+    state = [tmp_path / "root" / ".s3bridge" / d for d in ("locks", "dirlocks", "index")]
     stored = [
-        p for p in files_under(tmp_path) if p.name not in (".created", LOCK_NAME) and p.parent != key_locks
+        p for p in files_under(tmp_path) if p.name not in (".created", LOCK_NAME) and p.parent not in state
     ]
     assert len(stored) == len(keys)
     assert all(bucket_dir in p.parents for p in stored)
@@ -190,16 +192,22 @@ async def test_corrupt_file_is_an_internal_error_and_not_listed(fs: FsBackend, t
 
 
 async def test_listing_opens_only_what_the_page_needs(fs: FsBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the listing index: the directories a page reads rows of, and that no directory is
+    scanned (each was made, and announced, by the backend)."""
     for i in range(40):
         await fs.put_object("b", f"dir{i:02d}/sub/key", ChunkedBody(b"x"), ObjectMeta())
     opened: list[str] = []
-    real_scandir = os.scandir
+    real_rows_from = BucketIndex.rows_from
 
-    def counting_scandir(path: str) -> object:
-        opened.append(path)
-        return real_scandir(path)
+    def counting_rows_from(self: BucketIndex, rel: str, low: str, letters: str) -> object:
+        opened.append(rel)
+        return real_rows_from(self, rel, low, letters)
 
-    monkeypatch.setattr(os, "scandir", counting_scandir)
+    def no_scandir(path: str) -> object:
+        raise AssertionError(f"scanned {path}")
+
+    monkeypatch.setattr(BucketIndex, "rows_from", counting_rows_from)
+    monkeypatch.setattr(os, "scandir", no_scandir)
     page = await fs.list_objects("b", delimiter="/", max_keys=2)
     assert page.common_prefixes == ["dir00/", "dir01/"]
     assert len(opened) == 1 + 3 * 2  # the bucket, then one chain per prefix, one more to see truncation
