@@ -17,6 +17,7 @@ from backends.base import Backend
 from backends.bridge import DEFAULT_THREADS, BlockingPool, sized
 from backends.obs.ops import ObsOperations
 from backends.obs.settings import Settings
+from backends.recorded import recorded
 
 
 class _RawHeadersClient(ObsClient):  # type: ignore[misc]
@@ -128,4 +129,4 @@ class ObsBackend(ObsOperations, Backend):
 def build(
     settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
 ) -> Backend:
-    return ObsBackend(sized(settings, io_threads), name=name)
+    return recorded(ObsBackend(sized(settings, io_threads), name=name), settings.meta_bucket)

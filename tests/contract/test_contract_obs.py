@@ -13,7 +13,7 @@ import pytest
 from backends.base import Backend
 from backends.obs.backend import build
 from backends.obs.settings import Settings
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, META_BUCKET, MotoContract
+from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, META_BUCKET, MotoContract, RecordedMoto
 from tests.contract.suite import BackendContract
 from tests.helpers.emulated import OBS_AK as AK
 from tests.helpers.emulated import OBS_SK as SK
@@ -36,13 +36,12 @@ async def started(settings: Settings) -> AsyncIterator[Backend]:
         await backend.close()
 
 
-class TestContractObs(MotoContract):
+class TestContractObs(RecordedMoto, MotoContract):
     versioning: ClassVar[bool] = False  # versioning is not passed through to OBS yet (README gap table)
 
     """SigV4 mode against moto's S3 server (moto is reset before each test: an empty namespace)."""
 
     object_tags = False  # OBS has no object tags: tagged writes are NotImplemented
-    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
 
@@ -64,13 +63,11 @@ class TestContractObs(MotoContract):
 
 
 class TestContractObsNative(BackendContract):
-    repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
     versioning: ClassVar[bool] = False  # versioning is not passed through to OBS yet (README gap table)
 
     """The native OBS signature against the strict OBS wire emulator."""
 
     object_tags = False  # OBS has no object tags: tagged writes are NotImplemented
-    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
 
@@ -94,7 +91,6 @@ class TestContractObsGateway(BackendContract):
     """SigV4 mode against s3bridge itself (fs backend), which verifies every signature the SDK sends."""
 
     object_tags = False  # OBS has no object tags: tagged writes are NotImplemented
-    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
 
