@@ -10,25 +10,22 @@ answers with and those stores forget:
 - a repeated CompleteMultipartUpload of the same upload answers the same ETag and version again.
 
 Cost: a record is written only when there is something to keep (a body with checksums, a completed
-multipart object, an upload that asked for a checksum). Reads fetch the record concurrently with the
-object itself, so a HEAD or GET takes one store round trip longer only when the guessed version (the
-``null`` one, or the version asked for) was not the one met. A delete removes the version's record.
+multipart object, an upload that asked for a checksum). A plain HEAD or GET reads no record: the
+checksums are looked up only for the answers that show them (``stored_checksums``), and part boundaries
+only for part reads and GetObjectAttributes. A delete removes the version's record.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 from backends import errors as be
 from backends.base import (
     ALWAYS,
     Backend,
-    ByteRange,
     Capabilities,
     CompletedPart,
     DeleteResult,
-    GetResult,
     ObjectInfo,
     ObjectMeta,
     ObjectPart,
@@ -63,54 +60,20 @@ class Recorded(Forwarding):
         return f"Recorded({self.inner!r}, meta_bucket={self.meta_bucket!r})"
 
     # -- reads ---------------------------------------------------------------------------------------
-    async def _record_of(self, bucket: str, info: ObjectInfo, guess: str | None) -> ObjectRecord | None:
-        """The record describing ``info``'s object; ``guess`` is the version already looked up (None: none)."""
-        version = version_name(info.version_id)
-        if guess == version:
-            return None
-        record = await self.records.object_record(bucket, info.key, version)
+    async def _record(self, bucket: str, info: ObjectInfo) -> ObjectRecord | None:
+        """The record of ``info``'s object; None when there is none, or only a stale one."""
+        record = await self.records.object_record(bucket, info.key, version_name(info.version_id))
         return record if record is not None and record.describes(info) else None
+
+    async def stored_checksums(self, bucket: str, key: str, info: ObjectInfo) -> ObjectInfo:
+        record = await self._record(bucket, info)
+        return record.apply(info) if record is not None else info
 
     async def _recorded_info(
         self, bucket: str, key: str, version_id: str | None
     ) -> tuple[ObjectInfo, ObjectRecord | None]:
-        guess = version_name(version_id)
-        info, record = await asyncio.gather(
-            self.inner.head_object(bucket, key, version_id), self.records.object_record(bucket, key, guess)
-        )
-        if record is None or not record.describes(info):
-            record = await self._record_of(bucket, info, guess)
-        return info, record
-
-    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
-        info, record = await self._recorded_info(bucket, key, version_id)
-        return record.apply(info) if record is not None else info
-
-    async def get_object(
-        self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
-    ) -> GetResult:
-        guess = version_name(version_id)
-        opened, looked_up = await asyncio.gather(
-            self.inner.get_object(bucket, key, range, version_id),
-            self.records.object_record(bucket, key, guess),
-            return_exceptions=True,
-        )
-        if isinstance(opened, BaseException):
-            raise opened
-        try:
-            if isinstance(looked_up, BaseException):
-                raise looked_up
-            record = looked_up
-            if record is None or not record.describes(opened.info):
-                record = await self._record_of(bucket, opened.info, guess)
-        except BaseException:
-            aclose = getattr(opened.body, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            raise
-        if record is not None:
-            record.apply(opened.info)
-        return opened
+        info = await self.inner.head_object(bucket, key, version_id)
+        return info, await self._record(bucket, info)
 
     async def object_parts(
         self, bucket: str, key: str, *, version_id: str | None = None
@@ -213,7 +176,7 @@ class Recorded(Forwarding):
     ) -> ObjectInfo:
         try:
             stored = await self._stored_parts(bucket, key, upload_id)
-        except be.NoSuchUpload:
+        except (be.NoSuchUpload, be.NoSuchKey):  # Ceph RGW answers NoSuchKey for a finished upload
             return await self._completed_before(bucket, key, upload_id)
         chosen = [stored.get(p.part_number) for p in parts]
         if any(c is None for c in chosen):  # the store's own InvalidPart

@@ -67,9 +67,10 @@ class MotoContract(BackendContract):
         await super().test_list_uploads(backend, bucket)
 
 
-class RecordedMoto:
-    """For a backend on moto with object records (``meta_bucket``): the records answer a repeated
-    CompleteMultipartUpload, so moto's deviation there no longer shows. Mixed in before MotoContract."""
+class RecordsAnswerRepeats:
+    """For a backend with object records (``meta_bucket``) on a store that mishandles a repeated
+    CompleteMultipartUpload (moto, Ceph RGW): the records answer it, so the store's deviation marked on
+    the suite class no longer shows. Mixed in before that class."""
 
     async def test_complete_repeated(self, backend: Backend, bucket: str) -> None:
         await super().test_complete_repeated(backend, bucket)  # type: ignore[misc]

@@ -85,7 +85,7 @@ class AttributesContract:
         else:
             expected = combine_full_object("crc32", [(v, len(d)) for v, d in zip(sums, datas, strict=True)])
         assert (info.meta.checksums.get("crc32"), info.meta.checksum_type) == (expected, kind)
-        head = await backend.head_object(bucket, "ck")
+        head = await backend.stored_checksums(bucket, "ck", await backend.head_object(bucket, "ck"))
         assert (head.meta.checksums.get("crc32"), head.meta.checksum_type) == (expected, kind)
         if self.part_boundaries:
             found = await backend.object_parts(bucket, "ck")
@@ -96,15 +96,17 @@ class AttributesContract:
         """A deleted or replaced object's checksums are never answered for the next object of the key."""
         need(backend, "stores_checksums")
         data = b"the same bytes twice"
-        await backend.put_object(
-            bucket, "k", ChunkedBody(data, checksums={"crc32": _crc32(data)}), ObjectMeta()
-        )
-        assert (await backend.head_object(bucket, "k")).meta.checksums == {"crc32": _crc32(data)}
+        sums = {"crc32": _crc32(data)}
+
+        async def stored() -> dict[str, str]:
+            head = await backend.head_object(bucket, "k")
+            return (await backend.stored_checksums(bucket, "k", head)).meta.checksums
+
+        await backend.put_object(bucket, "k", ChunkedBody(data, checksums=sums), ObjectMeta())
+        assert await stored() == sums
         await backend.delete_object(bucket, "k")
         await put_bytes(backend, bucket, "k", data)
-        assert (await backend.head_object(bucket, "k")).meta.checksums == {}
-        await backend.put_object(
-            bucket, "k", ChunkedBody(data, checksums={"crc32": _crc32(data)}), ObjectMeta()
-        )
+        assert await stored() == {}
+        await backend.put_object(bucket, "k", ChunkedBody(data, checksums=sums), ObjectMeta())
         await put_bytes(backend, bucket, "k", b"other bytes")
-        assert (await backend.head_object(bucket, "k")).meta.checksums == {}
+        assert await stored() == {}

@@ -13,7 +13,7 @@ import pytest
 from backends.base import Backend
 from backends.obs.backend import build
 from backends.obs.settings import Settings
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, META_BUCKET, MotoContract, RecordedMoto
+from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, META_BUCKET, MotoContract, RecordsAnswerRepeats
 from tests.contract.suite import BackendContract
 from tests.helpers.emulated import OBS_AK as AK
 from tests.helpers.emulated import OBS_SK as SK
@@ -36,7 +36,7 @@ async def started(settings: Settings) -> AsyncIterator[Backend]:
         await backend.close()
 
 
-class TestContractObs(RecordedMoto, MotoContract):
+class TestContractObs(RecordsAnswerRepeats, MotoContract):
     versioning: ClassVar[bool] = False  # versioning is not passed through to OBS yet (README gap table)
 
     """SigV4 mode against moto's S3 server (moto is reset before each test: an empty namespace)."""

@@ -30,7 +30,7 @@ from tests.contract.stores import (
     GATEWAY_SECRET,
     META_BUCKET,
     MotoVersioningContract,
-    RecordedMoto,
+    RecordsAnswerRepeats,
     moto_deviation,
 )
 from tests.contract.suite import BackendContract
@@ -61,7 +61,7 @@ def s3_settings(url: str, key: str, secret: str, **extra: object) -> Settings:
     )
 
 
-class TestContractS3Moto(RecordedMoto, MotoVersioningContract):
+class TestContractS3Moto(RecordsAnswerRepeats, MotoVersioningContract):
     part_boundaries = True  # kept in the object records (meta_bucket), as the store does not list them
 
     @pytest.fixture
