@@ -100,6 +100,29 @@ class Recorded(Forwarding):
             record.apply(info)
         return info
 
+    async def copy_object(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        meta: ObjectMeta | None,
+        cond: WriteCondition = ALWAYS,
+        src_version_id: str | None = None,
+    ) -> ObjectInfo:
+        """The copy keeps the source's checksums (they describe the same bytes), as fs does: recorded
+        for the destination when the source's record has the copy's ETag (the same bytes for sure)."""
+        info = await self.inner.copy_object(
+            src_bucket, src_key, dst_bucket, dst_key, meta, cond, src_version_id
+        )
+        source = await self.records.object_record(src_bucket, src_key, version_name(src_version_id))
+        if source is not None and source.checksums and source.etag == info.etag:
+            version = version_name(info.version_id)
+            record = ObjectRecord(dst_key, info.etag, version, source.checksums, source.checksum_type)
+            await self.records.put_object_record(dst_bucket, record)
+            record.apply(info)
+        return info
+
     async def delete_object(
         self, bucket: str, key: str, version_id: str | None = None
     ) -> DeleteResult | None:

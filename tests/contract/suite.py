@@ -373,6 +373,16 @@ class BackendContract(
         assert await get_bytes(backend, bucket, "dst/copy") == data
         assert await get_bytes(backend, bucket, "src") == data
 
+    async def test_copy_keeps_checksums(self, backend: Backend, bucket: str, other_bucket: str) -> None:
+        need(backend, "server_side_copy")
+        need(backend, "stores_checksums")
+        data = pattern(70_000, seed=8)
+        sums = {"sha256": b64encode(hashlib.sha256(data).digest()).decode()}
+        await backend.put_object(bucket, "src", ChunkedBody(data, checksums=sums), ObjectMeta())
+        await backend.copy_object(bucket, "src", other_bucket, "dst", ObjectMeta(user={"new": "meta"}))
+        head = await backend.head_object(other_bucket, "dst")
+        assert (await backend.stored_checksums(other_bucket, "dst", head)).meta.checksums == sums
+
     async def test_copy_cross_bucket_replaces_meta(
         self, backend: Backend, bucket: str, other_bucket: str
     ) -> None:
