@@ -113,3 +113,20 @@ def test_full_object_multipart_parts_and_repeat(client, bkt: str) -> None:  # ty
             Bucket=bkt, Key="other", UploadId=uid, MultipartUpload={"Parts": done}
         )
     assert err.value.response["Error"]["Code"] == "NoSuchUpload"
+
+
+def test_upload_file_defaults(client, bkt: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """boto3's managed transfer (multipart above 8 MiB) with its default checksums, read back."""
+    path = tmp_path / "big"
+    data = bytes(range(256)) * (12 * MiB // 256) + b"tail"
+    path.write_bytes(data)
+    client.upload_file(str(path), bkt, "big")
+    head = client.head_object(Bucket=bkt, Key="big", ChecksumMode="ENABLED")
+    assert head["ContentLength"] == len(data)
+    assert head["ChecksumCRC32"].split("-")[0]  # COMPOSITE or FULL_OBJECT, as boto3 asked
+    if head.get("ChecksumType") == "FULL_OBJECT":
+        assert head["ChecksumCRC32"] == crc32(data)
+    attrs = client.get_object_attributes(Bucket=bkt, Key="big", ObjectAttributes=["ObjectParts"])
+    assert sum(p["Size"] for p in attrs["ObjectParts"]["Parts"]) == len(data)
+    got = client.get_object(Bucket=bkt, Key="big", ChecksumMode="ENABLED")
+    assert got["Body"].read() == data
