@@ -415,6 +415,13 @@ class Backend:
         cannot be one of the store's ids)."""
         raise self._unsupported("HeadObject")
 
+    async def stored_checksums(self, bucket: str, key: str, info: ObjectInfo) -> ObjectInfo:
+        """``info`` (from this backend's HEAD or GET of the key) with the object's stored checksums, for
+        the answers that show them (``x-amz-checksum-mode: ENABLED``, GetObjectAttributes). A backend
+        that returns them with every read (fs) returns ``info`` as it is; one that keeps them apart
+        (object records) looks them up only here, so plain reads pay nothing for them."""
+        return info
+
     async def delete_object(
         self, bucket: str, key: str, version_id: str | None = None
     ) -> DeleteResult | None:

@@ -37,6 +37,28 @@ class DocumentBody:
             yield self._document
 
 
+async def read_document(store: Backend, meta: str, key: str) -> bytes | None:
+    """The small document at ``key`` in the metadata bucket, None when there is none."""
+    try:
+        result = await store.get_object(meta, key)
+    except (be.NoSuchKey, be.NoSuchBucket):
+        return None
+    return b"".join([chunk async for chunk in result.body])
+
+
+async def write_document(store: Backend, meta: str, key: str, document: bytes) -> None:
+    """Replace the document at ``key``, creating the metadata bucket on its first write."""
+    plain = ObjectMeta(content_type=DOCUMENT_TYPE)
+    try:
+        await store.put_object(meta, key, DocumentBody(document), plain)
+    except be.NoSuchBucket:
+        try:
+            await store.create_bucket(meta)
+        except be.BucketAlreadyOwnedByYou:
+            pass
+        await store.put_object(meta, key, DocumentBody(document), plain)
+
+
 class MetaBucketSettings(Backend):
     """The settings half of the contract for a backend whose settings live in ``meta_bucket``.
 
@@ -63,24 +85,12 @@ class MetaBucketSettings(Backend):
     async def get_bucket_setting(self, bucket: str, name: str) -> bytes | None:
         meta = self._meta()
         await self.head_bucket(bucket)
-        try:
-            result = await self.get_object(meta, self._document_key(bucket, name))
-        except (be.NoSuchKey, be.NoSuchBucket):
-            return None
-        return b"".join([chunk async for chunk in result.body])
+        return await read_document(self, meta, self._document_key(bucket, name))
 
     async def put_bucket_setting(self, bucket: str, name: str, document: bytes) -> None:
         meta = self._meta()
         await self.head_bucket(bucket)
-        key = self._document_key(bucket, name)
-        try:
-            await self.put_object(meta, key, DocumentBody(document), ObjectMeta(content_type=DOCUMENT_TYPE))
-        except be.NoSuchBucket:
-            try:
-                await self.create_bucket(meta)
-            except be.BucketAlreadyOwnedByYou:
-                pass
-            await self.put_object(meta, key, DocumentBody(document), ObjectMeta(content_type=DOCUMENT_TYPE))
+        await write_document(self, meta, self._document_key(bucket, name), document)
 
     async def delete_bucket_setting(self, bucket: str, name: str) -> None:
         meta = self._meta()

@@ -368,6 +368,12 @@ class Fallback(Journalled, Backend):
             return await self.secondary.object_parts(bucket, key, version_id=version_id)
         return await self._read("ObjectParts", lambda b: b.object_parts(bucket, key, version_id=version_id))
 
+    async def stored_checksums(self, bucket: str, key: str, info: ObjectInfo) -> ObjectInfo:
+        self._guard(bucket)
+        if await self._pending(bucket, key):
+            return await self.secondary.stored_checksums(bucket, key, info)
+        return await self._read("StoredChecksums", lambda b: b.stored_checksums(bucket, key, info))
+
     async def put_object_tagging(
         self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
     ) -> None:

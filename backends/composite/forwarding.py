@@ -133,6 +133,9 @@ class Forwarding(Backend):
     async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         return await self._call(self.inner.head_object, bucket, key, version_id)
 
+    async def stored_checksums(self, bucket: str, key: str, info: ObjectInfo) -> ObjectInfo:
+        return await self._call(self.inner.stored_checksums, bucket, key, info)
+
     async def delete_object(
         self, bucket: str, key: str, version_id: str | None = None
     ) -> DeleteResult | None:

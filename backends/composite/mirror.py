@@ -290,6 +290,9 @@ class Mirror(Backend):
     ) -> tuple[str, list[ObjectPart]] | None:
         return await self._read(lambda m: m.object_parts(bucket, key, version_id=version_id))
 
+    async def stored_checksums(self, bucket: str, key: str, info: ObjectInfo) -> ObjectInfo:
+        return await self._read(lambda m: m.stored_checksums(bucket, key, info))
+
     # -- object tagging: read like HEAD, written on every member like a delete ------------------------
     async def get_object_tagging(
         self, bucket: str, key: str, *, version_id: str | None = None

@@ -296,6 +296,12 @@ class Router(Backend):
         t = self.resolve(bucket)
         return await t.backend.object_parts(t.bucket, t.key(key), version_id=version_id)
 
+    async def stored_checksums(self, bucket: str, key: str, info: ObjectInfo) -> ObjectInfo:
+        t = self.resolve(bucket)
+        inner = replace(info, key=t.key(key))
+        found = await t.backend.stored_checksums(t.bucket, t.key(key), inner)
+        return replace(info, meta=found.meta)
+
     async def copy_object(
         self,
         src_bucket: str,

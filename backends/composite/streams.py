@@ -61,19 +61,27 @@ class TrackedBody:
 class StreamBody:
     """A PutBody over a stream we read from another backend (cross-backend copies).
 
-    It carries no checksums: the destination computes its own, the source's are copied by metadata.
+    ``checksums``: the source's whole-object checksums, for a copy of the whole source (the same bytes);
+    reported only once the stream ended, as a verifying body reports its own.
     """
 
-    def __init__(self, stream: ByteStream, size: int | None):
+    def __init__(self, stream: ByteStream, size: int | None, checksums: dict[str, str] | None = None):
         self._stream = stream
         self.size = size
+        self._checksums = dict(checksums or {})
+        self._ended = False
 
     @property
     def checksums(self) -> dict[str, str]:
-        return {}
+        return dict(self._checksums) if self._ended else {}
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._stream
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+        self._ended = True
 
 
 class BodyInterrupted(Exception):
@@ -211,8 +219,11 @@ async def copy_across(
     """CopyObject between two stores: the source's GET stream (of ``src_version_id`` when given) feeds
     the destination's PUT (which decides ``cond``)."""
     got = await src.get_object(src_bucket, src_key, None, src_version_id)
-    body = StreamBody(got.body, got.info.size)
     try:
+        stored = (await src.stored_checksums(src_bucket, src_key, got.info)).meta.checksums
+        # A COMPOSITE value (``-N``) is of the source's parts; the copy is one PUT, so it keeps only
+        # whole-object values.
+        body = StreamBody(got.body, got.info.size, {a: v for a, v in stored.items() if v and "-" not in v})
         written = copy_meta(got.info, meta)
         if meta is None and written.tagging_count and not written.tags:
             # The source's read reported how many tags, not which: ask, so the copy carries them.

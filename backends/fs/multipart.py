@@ -27,7 +27,7 @@ from backends.errors import EntityTooSmall, InvalidArgument, InvalidPart, Invali
 from backends.fs.format import CorruptObject, Record, meta_to_dict, read_record_at
 from backends.fs.listing import roll_up
 from backends.fs.tempdirs import ProcessTempDir
-from backends.wire.checksums import ALGORITHMS, combine_composite, combine_full_object
+from backends.multipartsums import multipart_checksums
 
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _PART_FILE = re.compile(r"part-(\d{5})")
@@ -199,26 +199,7 @@ def multipart_etag(records: list[Record]) -> str:
 def object_checksums(
     records: list[Record], requested: ObjectMeta, given: list[CompletedPart]
 ) -> tuple[dict[str, str], str | None]:
-    """The whole object's checksums and their type, as the upload asked at creation (algorithm, and
-    COMPOSITE or FULL_OBJECT); when it asked for none, COMPOSITE for every algorithm all parts carry.
-
-    A part checksum the client names in CompleteMultipartUpload must match the stored one (InvalidPart).
-    """
-    stored = [r.meta.get("checksums") or {} for r in records]
-    for part, sums in zip(given, stored, strict=True):
-        for alg, value in part.checksums.items():
-            if sums.get(alg) != value:
-                raise InvalidPart(detail=f"part {part.part_number}: the {alg} checksum does not match")
-    kind = requested.checksum_type or "COMPOSITE"
-    wanted = list(requested.checksums) or [a for a in ALGORITHMS if all(a in s for s in stored)]
-    out: dict[str, str] = {}
-    for alg in wanted:
-        if not all(alg in s for s in stored):
-            raise InvalidPart(detail=f"the upload asked for {alg} checksums, and a part has none")
-        if kind == "FULL_OBJECT":
-            out[alg] = combine_full_object(
-                alg, [(s[alg], r.size) for s, r in zip(stored, records, strict=True)]
-            )
-        else:
-            out[alg] = combine_composite(alg, [s[alg] for s in stored])
-    return out, (kind if out else None)
+    """The whole object's checksums and their type, as the upload asked at creation (see
+    ``backends.multipartsums``), from the part records."""
+    stored = [(r.size, r.meta.get("checksums") or {}) for r in records]
+    return multipart_checksums(stored, list(requested.checksums), requested.checksum_type, given)

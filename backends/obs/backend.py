@@ -18,6 +18,7 @@ from backends.bridge import DEFAULT_THREADS, BlockingPool, sized
 from backends.obs.settings import Settings
 from backends.obs.tagging import ObsTagging
 from backends.obs.versions import ObsVersioning
+from backends.recorded import recorded
 
 
 class _RawHeadersClient(ObsClient):  # type: ignore[misc]
@@ -138,4 +139,4 @@ class ObsBackend(ObsTagging, ObsVersioning, Backend):
 def build(
     settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
 ) -> Backend:
-    return ObsBackend(sized(settings, io_threads), name=name)
+    return recorded(ObsBackend(sized(settings, io_threads), name=name), settings.meta_bucket)

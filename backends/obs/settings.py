@@ -36,8 +36,9 @@ class Settings(BaseModel):
     timeout: float = 60.0
     max_workers: int = Field(default=16, ge=1, le=256)
     #: A bucket on this store holding the bucket settings the gateway evaluates itself (ACLs, policies,
-    #: CORS, default encryption); created on first use and hidden from ListBuckets. Unset: those
-    #: calls answer NotImplemented.
+    #: CORS, default encryption) and the object records the store does not keep (stored checksums,
+    #: part boundaries, completed uploads); created on first use and hidden from ListBuckets. Unset:
+    #: the settings calls answer NotImplemented and no checksum is stored.
     meta_bucket: str | None = None
     part_size: int = Field(default=8 * 1024 * 1024, ge=MIN_PART_SIZE, le=5 * 1024**3)
     path_style: bool = False

@@ -73,6 +73,7 @@ from backends.oss.support import (
 )
 from backends.oss.tagging import OssTagging
 from backends.oss.versions import version_params, versions_page
+from backends.recorded import recorded
 
 T = TypeVar("T")
 #: OSS's CopyObject limit; larger sources are copied part by part.
@@ -590,4 +591,4 @@ def _content_range(value: str | None) -> tuple[tuple[int, int] | None, int | Non
 def build(
     settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
 ) -> Backend:
-    return OssBackend(sized(settings, io_threads), name)
+    return recorded(OssBackend(sized(settings, io_threads), name), settings.meta_bucket)

@@ -42,8 +42,9 @@ class Settings(BaseModel):
     connect_timeout: float = Field(default=30.0, gt=0)
     max_workers: int = Field(default=16, ge=1, le=256)
     #: A bucket on this store holding the bucket settings the gateway evaluates itself (ACLs, policies,
-    #: CORS, default encryption); created on first use and hidden from ListBuckets. Unset: those
-    #: calls answer NotImplemented.
+    #: CORS, default encryption) and the object records the store does not keep (stored checksums,
+    #: part boundaries, completed uploads); created on first use and hidden from ListBuckets. Unset:
+    #: the settings calls answer NotImplemented and no checksum is stored.
     meta_bucket: str | None = None
     part_size: int = Field(default=8 * MiB, ge=MIN_PART_SIZE, le=5 * 1024 * MiB)
     #: a bucket the readiness check looks at instead of listing every bucket (RAM users often cannot)

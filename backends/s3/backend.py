@@ -49,6 +49,7 @@ from backends.base import (
 )
 from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
 from backends.metabucket import MetaBucketSettings
+from backends.recorded import recorded
 from backends.s3.attributes import S3Attributes
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
 from backends.s3.errors import map_error
@@ -486,7 +487,7 @@ def _copy_source(bucket: str, key: str) -> str:
 def build(
     settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
 ) -> Backend:
-    return S3Backend(sized(settings, io_threads), name=name)
+    return recorded(S3Backend(sized(settings, io_threads), name=name), settings.meta_bucket)
 
 
 def _http_status(exc: BaseException | None) -> int | None:

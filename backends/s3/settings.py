@@ -50,8 +50,9 @@ class Settings(BaseModel):
     multipart_threshold: int = Field(default=MAX_SINGLE_PUT, ge=0, le=MAX_SINGLE_PUT)
     max_workers: int = Field(default=16, ge=1)
     #: A bucket on this store holding the bucket settings the gateway evaluates itself (ACLs, policies,
-    #: CORS, default encryption); created on first use and hidden from ListBuckets. Unset: those
-    #: calls answer NotImplemented.
+    #: CORS, default encryption) and the object records the store does not keep (stored checksums,
+    #: part boundaries, completed uploads); created on first use and hidden from ListBuckets. Unset:
+    #: the settings calls answer NotImplemented and no checksum is stored.
     meta_bucket: str | None = None
 
     @field_validator("endpoint")

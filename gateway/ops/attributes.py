@@ -80,6 +80,8 @@ async def get_object_attributes(ctx: Ctx) -> Response:
     doc = Doc("GetObjectAttributesOutput")
     if "ETag" in wanted:
         add(doc.root, "ETag", info.etag)
+    if "Checksum" in wanted:
+        info = await ctx.backend.stored_checksums(ctx.need_bucket, ctx.need_key, info)
     sums = {a: v for a, v in info.meta.checksums.items() if a in CHECKSUM_ALGORITHMS and v}
     if "Checksum" in wanted and sums:
         checksum = add(doc.root, "Checksum")

@@ -93,7 +93,14 @@ async def get_object(ctx: Ctx) -> Response:
             return _not_modified(result.info)
         raise
     # A ranged read's checksum would be of the part served, which S3 does not send.
-    headers = object_headers(result.info, checksum_mode=_checksum_mode(ctx) and result.span is None)
+    checksum_mode = _checksum_mode(ctx) and result.span is None
+    if checksum_mode:
+        try:
+            result.info = await ctx.backend.stored_checksums(bucket, key, result.info)
+        except BaseException:
+            await _close(result.body)
+            raise
+    headers = object_headers(result.info, checksum_mode=checksum_mode)
     headers.update(version_headers(result.info))
     headers.update(objectlock.lock_headers(result.info.meta))
     apply_overrides(headers, ctx.query)
@@ -172,6 +179,8 @@ async def head_object(ctx: Ctx) -> Response:
         if err.code == "NotModified":
             return _not_modified(info)
         raise
+    if _checksum_mode(ctx):
+        info = await ctx.backend.stored_checksums(bucket, key, info)
     headers = object_headers(info, checksum_mode=_checksum_mode(ctx))
     headers.update(version_headers(info))
     headers.update(objectlock.lock_headers(info.meta))

@@ -354,11 +354,12 @@ class BackendContract(
             "sha256": b64encode(hashlib.sha256(data).digest()).decode(),
         }
         await backend.put_object(bucket, "sum", ChunkedBody(data, 70_001, checksums=sums), ObjectMeta())
-        head = await backend.head_object(bucket, "sum")
+        head = await backend.stored_checksums(bucket, "sum", await backend.head_object(bucket, "sum"))
         assert {k: head.meta.checksums.get(k) for k in sums} == sums
         got = await backend.get_object(bucket, "sum")
         await read_all(got)
-        assert {k: got.info.meta.checksums.get(k) for k in sums} == sums
+        info = await backend.stored_checksums(bucket, "sum", got.info)
+        assert {k: info.meta.checksums.get(k) for k in sums} == sums
 
     # -- copy ------------------------------------------------------------------------------------
     async def test_copy_keeps_meta(self, backend: Backend, bucket: str) -> None:
@@ -371,6 +372,16 @@ class BackendContract(
         assert (head.meta.content_type, head.meta.user) == (FULL_META.content_type, FULL_META.user)
         assert await get_bytes(backend, bucket, "dst/copy") == data
         assert await get_bytes(backend, bucket, "src") == data
+
+    async def test_copy_keeps_checksums(self, backend: Backend, bucket: str, other_bucket: str) -> None:
+        need(backend, "server_side_copy")
+        need(backend, "stores_checksums")
+        data = pattern(70_000, seed=8)
+        sums = {"sha256": b64encode(hashlib.sha256(data).digest()).decode()}
+        await backend.put_object(bucket, "src", ChunkedBody(data, checksums=sums), ObjectMeta())
+        await backend.copy_object(bucket, "src", other_bucket, "dst", ObjectMeta(user={"new": "meta"}))
+        head = await backend.head_object(other_bucket, "dst")
+        assert (await backend.stored_checksums(other_bucket, "dst", head)).meta.checksums == sums
 
     async def test_copy_cross_bucket_replaces_meta(
         self, backend: Backend, bucket: str, other_bucket: str

@@ -9,13 +9,15 @@ versioned.
 
 from __future__ import annotations
 
+import hashlib
+from base64 import b64encode
 from typing import ClassVar
 
 import pytest
 
 from backends import errors as be
-from backends.base import Backend, VersionEntry
-from tests.helpers.bodies import get_bytes, put_bytes
+from backends.base import Backend, ObjectMeta, VersionEntry
+from tests.helpers.bodies import ChunkedBody, get_bytes, need, put_bytes
 
 
 class VersioningContract:
@@ -174,6 +176,23 @@ class VersioningContract:
         await backend.delete_object(bucket, "k")
         with pytest.raises(be.BucketNotEmpty):
             await backend.delete_bucket(bucket)
+
+    async def test_checksums_per_version(self, backend: Backend, bucket: str) -> None:
+        """Each version answers its own checksums; deleting one version leaves the others'."""
+        need(backend, "stores_checksums")
+        await self._enable(backend, bucket)
+        sums = {"sha256": b64encode(hashlib.sha256(b"first").digest()).decode()}
+        first = await backend.put_object(bucket, "k", ChunkedBody(b"first", checksums=sums), ObjectMeta())
+        second = await put_bytes(backend, bucket, "k", b"second")
+        third = await backend.put_object(bucket, "k", ChunkedBody(b"first", checksums=sums), ObjectMeta())
+
+        async def stored(version: str | None) -> dict[str, str]:
+            head = await backend.head_object(bucket, "k", version)
+            return (await backend.stored_checksums(bucket, "k", head)).meta.checksums
+
+        assert [await stored(v.version_id) for v in (first, second, third)] == [sums, {}, sums]
+        await backend.delete_object(bucket, "k", third.version_id)
+        assert (await stored(None), await stored(first.version_id)) == ({}, sums)
 
 
 async def get_bytes_version(backend: Backend, bucket: str, key: str, version_id: str | None) -> bytes:

@@ -13,7 +13,13 @@ import pytest
 from backends.base import Backend
 from backends.obs.backend import build
 from backends.obs.settings import Settings
-from tests.contract.stores import GATEWAY_KEY, GATEWAY_SECRET, META_BUCKET, MotoVersioningContract
+from tests.contract.stores import (
+    GATEWAY_KEY,
+    GATEWAY_SECRET,
+    META_BUCKET,
+    MotoVersioningContract,
+    RecordsAnswerRepeats,
+)
 from tests.contract.suite import BackendContract
 from tests.contract.suite_tagging import OBS_TAGS
 from tests.helpers.emulated import OBS_AK as AK
@@ -37,10 +43,8 @@ async def started(settings: Settings) -> AsyncIterator[Backend]:
         await backend.close()
 
 
-class TestContractObs(MotoVersioningContract):
+class TestContractObs(RecordsAnswerRepeats, MotoVersioningContract):
     """SigV4 mode against moto's S3 server (moto is reset before each test: an empty namespace)."""
-
-    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
 
@@ -62,11 +66,9 @@ class TestContractObs(MotoVersioningContract):
 
 
 class TestContractObsNative(BackendContract):
-    tag_sample: ClassVar[dict[str, str]] = OBS_TAGS  # the emulator keeps OBS's tag rules
-    repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
     """The native OBS signature against the strict OBS wire emulator."""
 
-    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
+    tag_sample: ClassVar[dict[str, str]] = OBS_TAGS  # the emulator keeps OBS's tag rules
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
 
@@ -86,8 +88,6 @@ class TestContractObsNative(BackendContract):
 
 class TestContractObsGateway(BackendContract):
     """SigV4 mode against s3bridge itself (fs backend), which verifies every signature the SDK sends."""
-
-    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset()  # OBS writes take no precondition
 

@@ -29,11 +29,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess
 
 
 class TestContractOss(BackendContract):
-    repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
-
     """OSS V4 signatures (the default)."""
-
-    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset(
         {"if_none_match"}
@@ -46,11 +42,7 @@ class TestContractOss(BackendContract):
 
 
 class TestContractOssV1(BackendContract):
-    repeat_complete: ClassVar[bool] = False  # the store forgets a completed upload id at once
-
     """OSS V1 signatures (``OSS ak:sig``)."""
-
-    part_boundaries = False  # the store cannot tell a multipart object's parts: NotImplemented
 
     conditional_writes: ClassVar[frozenset[str]] = frozenset(
         {"if_none_match"}

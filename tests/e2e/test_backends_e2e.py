@@ -18,11 +18,11 @@ import botocore.exceptions
 import httpx
 import pytest
 
-from tests.helpers.clients import ACCESS_KEY, SECRET_KEY, make_client, sha256_file, write_random
-from tests.helpers.procs import ServerProcess, gateway_server
+from tests.helpers.clients import make_client, sha256_file, write_random
+from tests.helpers.procs import ServerProcess
 from tests.helpers.rgw import CONNECT_TIMEOUT, READ_TIMEOUT
 from tests.helpers.rgw_cluster import RgwCluster
-from tests.helpers.stores import store_and_backend
+from tests.helpers.stores import serve_backend, store_and_backend
 
 MiB = 1024 * 1024
 
@@ -50,19 +50,7 @@ def stack(
         backend_yaml = _rgw_backend(request.getfixturevalue("rgw_cluster"))
     else:
         store, backend_yaml = store_and_backend(request.param, root)
-    config = root / "gateway.yaml"
-    config.write_text(
-        f"credentials:\n  - access_key: {ACCESS_KEY}\n    secret_key: {SECRET_KEY}\n"
-        f"backends:\n  store:\n    {backend_yaml}"
-    )
-    gateway = gateway_server(config=config, log_path=root / "gateway.log")
-    try:
-        gateway.start()
-        yield gateway
-    finally:
-        gateway.stop()
-        if store is not None:
-            store.stop()
+    yield from serve_backend(root, backend_yaml, store)
 
 
 #: RGW's deviations from AWS that these scenarios meet, by test: strict xfail on the ``s3-rgw`` stack.

@@ -4,9 +4,11 @@ server, the strict OSS and OBS emulators) and the YAML options of the backend th
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.helpers.procs import ServerProcess, free_port, http_ready, moto_server
+from tests.helpers.clients import ACCESS_KEY, SECRET_KEY
+from tests.helpers.procs import ServerProcess, free_port, gateway_server, http_ready, moto_server
 
 STORE_AK, STORE_SK = "store-ak", "store-sk-0123456789abcdef"
 
@@ -58,3 +60,20 @@ def store_and_backend(kind: str, root: Path) -> tuple[ServerProcess | None, str]
         yaml = f"type: obs\n    server: {store.url}\n    access_key: {STORE_AK}\n    secret_key: {STORE_SK}\n    signature: obs\n"
         return store, yaml
     raise ValueError(kind)
+
+
+def serve_backend(root: Path, backend_yaml: str, store: ServerProcess | None) -> Iterator[ServerProcess]:
+    """A fixture body: the gateway over one backend (``backend_yaml``) as ``store``, both stopped after."""
+    config = root / "gateway.yaml"
+    config.write_text(
+        f"credentials:\n  - access_key: {ACCESS_KEY}\n    secret_key: {SECRET_KEY}\n"
+        f"backends:\n  store:\n    {backend_yaml}"
+    )
+    gateway = gateway_server(config=config, log_path=root / "gateway.log")
+    try:
+        gateway.start()
+        yield gateway
+    finally:
+        gateway.stop()
+        if store is not None:
+            store.stop()
