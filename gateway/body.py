@@ -61,7 +61,7 @@ class RequestBody:
     def __aiter__(self) -> AsyncIterator[bytes]:
         if self.size is not None and self.size <= READ_AHEAD_OVER:
             return self._iterate()
-        self._ahead = ReadAhead(self._batched())
+        self._ahead = ReadAhead(self._batched(), depth=1)
         return self._ahead
 
     async def aclose(self) -> None:
