@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors.multiprocess import Multiprocess
 
-from gateway import mallocarenas, reload
+from gateway import reload
 
 
 class GatewayConfig(uvicorn.Config):
@@ -24,7 +24,6 @@ class GatewayConfig(uvicorn.Config):
         # A SIGHUP that comes while this worker is still loading must not end it (the default action):
         # ignored until the app installs its reload handler.
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        mallocarenas.limit_arenas()  # in each worker, before its threads allocate
         reload.TLS.serving = True
         super().load()
         reload.TLS.context = self.ssl
