@@ -13,7 +13,7 @@ backend that commits only after the iterator ended normally can never store a co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Protocol, runtime_checkable
 
@@ -57,6 +57,27 @@ class DeclaredIntegrity(Protocol):
 def declared_integrity(body: PutBody) -> dict[str, str]:
     """The client's up-front integrity values of ``body`` ({} when it declares none or cannot)."""
     return dict(body.declared) if isinstance(body, DeclaredIntegrity) else {}
+
+
+@runtime_checkable
+class ComputesMd5(PutBody, Protocol):
+    """A PutBody that can compute the MD5 of its bytes as it verifies them (the gateway's request body:
+    off the event loop, once for both Content-MD5 and the ETag), so a store whose ETag is that MD5 does
+    not hash every byte again. ``compute_md5`` is asked before iterating (False: it will not);
+    ``md5_hex`` is read once iteration ended. A body that changes the bytes must not offer this."""
+
+    def compute_md5(self) -> bool: ...
+
+    @property
+    def md5_hex(self) -> str | None: ...
+
+
+def body_md5(body: PutBody) -> Callable[[], str | None] | None:
+    """Ask ``body`` for its MD5 (call before iterating): the getter to call once iteration ended, or
+    None when the body will not compute it and the backend hashes itself."""
+    if not isinstance(body, ComputesMd5) or not body.compute_md5():
+        return None
+    return lambda: body.md5_hex
 
 
 @dataclass

@@ -38,11 +38,9 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import boto3  # noqa: E402
-import loadgen  # noqa: E402  (bench/ is the script's directory)
-from botocore.auth import SigV4Auth  # noqa: E402
-from botocore.awsrequest import AWSRequest  # noqa: E402
+import largebodies  # noqa: E402  (bench/ is the script's directory)
+import loadgen  # noqa: E402
 from botocore.config import Config  # noqa: E402
-from botocore.credentials import Credentials  # noqa: E402
 
 from tests.helpers.procs import ServerProcess, free_port, gateway_server, http_ready, moto_server  # noqa: E402
 
@@ -53,6 +51,9 @@ MiB = 2**20
 SMALL = 4096
 PUT_KEYS = 16
 LIST_KEYS = 1000
+#: The large-PUT variants only s3bridge is asked for (the peers take the SHA-256-signed one).
+BRIDGE_ONLY = {"putunsigned", "putchunked", "putsigned"}
+CHUNKED_FIGURES = {"putchunked", "putsigned"}
 
 
 @dataclass
@@ -142,7 +143,8 @@ class Prepared:
     get_mid: str
     get_big: str
     put_big_url: str
-    put_big_headers: dict[str, str] = field(default_factory=dict)
+    #: the ways of uploading the large object (bench/largebodies.py), by variant
+    uploads: dict[str, largebodies.Upload] = field(default_factory=dict)
 
 
 def _path(url: str) -> str:
@@ -150,7 +152,9 @@ def _path(url: str) -> str:
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
-def prepare(server: Server, big: Path, big_sha256: str, big_md5: str, list_keys: int) -> Prepared:
+def prepare(
+    server: Server, big: Path, big_sha256: str, big_md5: str, list_keys: int, chunked: bool
+) -> Prepared:
     s3 = server.client()
     bucket = server.bucket
     s3.create_bucket(Bucket=bucket)
@@ -168,8 +172,9 @@ def prepare(server: Server, big: Path, big_sha256: str, big_md5: str, list_keys:
         return _path(s3.generate_presigned_url(method, Params={"Bucket": bucket, **params}, ExpiresIn=7200))
 
     url = f"{server.proc.url}/{bucket}/big"
-    request = AWSRequest("PUT", url, headers={"x-amz-content-sha256": big_sha256, "Content-MD5": big_md5})
-    SigV4Auth(Credentials(server.access_key, server.secret_key), "s3", "us-east-1").add_auth(request)
+    ways = largebodies.uploads(
+        url, big, big_sha256, big_md5, server.access_key, server.secret_key, tag=server.name, chunked=chunked
+    )
     return Prepared(
         get_small=presign("get_object", Key="small"),
         head_small=presign("head_object", Key="small"),
@@ -178,7 +183,7 @@ def prepare(server: Server, big: Path, big_sha256: str, big_md5: str, list_keys:
         get_mid=presign("get_object", Key="mid"),
         get_big=presign("get_object", Key="big"),
         put_big_url=url,
-        put_big_headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+        uploads=ways,
     )
 
 
@@ -239,14 +244,19 @@ def small_figures(args: argparse.Namespace, big: Path) -> list[Figure]:
 
         return run
 
-    def put_big(server: Server, prep: Prepared) -> Sample:
-        t = loadgen.curl_put(prep.put_big_url, big, prep.put_big_headers, server.pid)
-        return Sample(t.mib_s)
+    def put_big(variant: str) -> Callable[[Server, Prepared], Sample]:
+        def run(server: Server, prep: Prepared) -> Sample:
+            way = prep.uploads[variant]
+            t = loadgen.curl_put(prep.put_big_url, way.path, way.headers, server.pid)
+            wall = way.path.stat().st_size / MiB / t.mib_s  # curl's rate counts the framing too
+            return Sample(big.stat().st_size / MiB / wall, t.cpu_s * 1e6)
+
+        return run
 
     def get_big(server: Server, prep: Prepared) -> Sample:
         url = server.proc.url + prep.get_big
         t = loadgen.curl_get([url, url], big.stat().st_size, server.pid)
-        return Sample(t.mib_s)
+        return Sample(t.mib_s, t.cpu_s * 1e6 / 2)
 
     return [
         Figure("get4k", "GET 4 KiB", "ops/s", load("GET", lambda p: [p.get_small])),
@@ -254,7 +264,10 @@ def small_figures(args: argparse.Namespace, big: Path) -> list[Figure]:
         Figure("put4k", "PUT 4 KiB", "ops/s", load("PUT", lambda p: p.put_small, SMALL)),
         Figure("list", "ListObjectsV2 1,000 keys", "/s", load("GET", lambda p: [p.list_page])),
         Figure("get1m", "GET 1 MiB", "MiB/s", load("GET", lambda p: [p.get_mid])),
-        Figure("putbig", f"PUT {big.stat().st_size // MiB} MiB, 1 stream", "MiB/s", put_big),
+        Figure("putbig", f"PUT {big.stat().st_size // MiB} MiB, 1 stream", "MiB/s", put_big("sha256")),
+        Figure("putunsigned", "… UNSIGNED-PAYLOAD + MD5", "MiB/s", put_big("unsigned")),
+        Figure("putchunked", "… aws-chunked, CRC32 trailer", "MiB/s", put_big("chunked")),
+        Figure("putsigned", "… aws-chunked, signed chunks", "MiB/s", put_big("chunked-signed")),
         Figure("getbig", f"GET {big.stat().st_size // MiB} MiB, 2 streams", "MiB/s", get_big),
     ]
 
@@ -269,12 +282,15 @@ def run(servers: list[Server], figures: list[Figure], args: argparse.Namespace, 
         for s in servers:
             if s.proc.proc is None:
                 s.proc.start()
-        preps = {s.name: prepare(s, big, sha, md5, LIST_KEYS if args.list else 0) for s in servers}
+        chunked = any(f.key in CHUNKED_FIGURES for f in figures)
+        preps = {s.name: prepare(s, big, sha, md5, LIST_KEYS if args.list else 0, chunked) for s in servers}
         for rnd in range(args.rounds):
             order = servers[rnd % len(servers) :] + servers[: rnd % len(servers)]
             for fig in figures:
                 for s in order:
                     if s.only is not None and fig.key not in s.only:
+                        continue
+                    if fig.key in BRIDGE_ONLY and not s.name.startswith("s3bridge"):
                         continue
                     sample = fig.run(s, preps[s.name])
                     results.setdefault((fig.name, s.name), []).append(sample)
@@ -342,9 +358,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--large-mib", type=int, default=256)
+    parser.add_argument("--no-peers", action="store_true", help="peers mode: s3bridge alone")
     parser.add_argument("--client-cpu", help="run wrk under taskset on these CPUs (e.g. 1)")
     parser.add_argument(
-        "--figures", nargs="+", help="only these figures: get4k head put4k list get1m putbig getbig"
+        "--figures",
+        nargs="+",
+        help="only these figures: get4k head put4k list get1m putbig putunsigned putchunked putsigned getbig",
     )
     args = parser.parse_args()
     args.list = True
@@ -360,7 +379,7 @@ def main() -> int:
                 root, "s3bridge-nofsync", f"type: fs\n    root: {root / 'nofsync'}\n    fsync: false\n"
             )
             nofsync.only = {"put4k"}
-            servers = [bridge, nofsync, moto(root), s3rver(root)]
+            servers = [bridge] if args.no_peers else [bridge, nofsync, moto(root), s3rver(root)]
         elif args.mode == "s3-backend":
             store = moto(root, "moto-direct")
             store.proc.start()

@@ -13,13 +13,16 @@ from collections.abc import AsyncIterator
 from starlette.requests import ClientDisconnect, Request
 
 from gateway.errors import S3Error
+from gateway.hashlanes import HashLanes
 from gateway.payload import PayloadDecoder
 from gateway.readahead import ReadAhead
 
 #: Pass decoded bytes on in pieces of at least this size, so backends write in useful units.
 COALESCE = 256 * 1024
-#: Bodies declared larger than this (or of unknown length) are read ahead of the backend's writes.
+#: Bodies declared larger than this (or of unknown length) are read ahead of the backend's writes and
+#: hashed off the event loop, in pieces of ``BATCH`` bytes.
 READ_AHEAD_OVER = 1024 * 1024
+BATCH = 1024 * 1024
 
 
 class RequestBody:
@@ -47,10 +50,18 @@ class RequestBody:
     def md5_hex(self) -> str | None:
         return self._decoder.md5_hex
 
+    def compute_md5(self) -> bool:
+        """Have the body's MD5 computed with its verification (``md5_hex`` once iteration ended), for a
+        store whose ETag is that MD5; call before iterating. True when it will be."""
+        if self.consumed:
+            return False
+        self._decoder.want_md5()
+        return True
+
     def __aiter__(self) -> AsyncIterator[bytes]:
         if self.size is not None and self.size <= READ_AHEAD_OVER:
             return self._iterate()
-        self._ahead = ReadAhead(self._iterate())
+        self._ahead = ReadAhead(self._batched(), depth=1)
         return self._ahead
 
     async def aclose(self) -> None:
@@ -79,6 +90,37 @@ class RequestBody:
         self._decoder.finish()
         if pending:
             yield b"".join(pending)
+
+    async def _batched(self) -> AsyncIterator[bytes]:
+        """``_iterate`` for large bodies: decoded bytes in ``BATCH`` pieces, each hashed in the hash
+        lanes' threads while the next is received; the last piece is released only once the whole body
+        is verified, so a store that stops reading at the declared length still never commits a bad body."""
+        if self.consumed:
+            raise RuntimeError("a request body can be read only once")
+        self.consumed = True
+        lanes = HashLanes(self._decoder.defer_hashing())
+        pending: list[bytes | memoryview] = []
+        pending_size = 0
+        try:
+            async for raw in self._request.stream():
+                for piece in self._decoder.feed_pieces(raw):
+                    pending.append(piece)
+                    pending_size += len(piece)
+                if pending_size >= BATCH:
+                    batch = b"".join(pending)
+                    pending, pending_size = [], 0
+                    await lanes.submit(batch)
+                    yield batch
+        except ClientDisconnect:
+            raise S3Error("IncompleteBody") from None
+        self.finished = True
+        batch = b"".join(pending)
+        if batch:
+            await lanes.submit(batch)
+        await lanes.drain()
+        self._decoder.finish()
+        if batch:
+            yield batch
 
     async def read_small(self, limit: int) -> bytes:
         """The whole body of a small request document (XML); over ``limit`` is refused."""

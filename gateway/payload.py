@@ -13,7 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from backends.wire.checksums import Algorithm, Checksummer, decode_checksum, display_name, normalize_algorithm
 from gateway.auth.chunked import AwsChunkedParser
@@ -32,6 +32,14 @@ _HEX_DIGITS = frozenset("0123456789abcdef")
 
 def _is_sha256_hex(value: str) -> bool:
     return len(value) == 64 and set(value.lower()) <= _HEX_DIGITS
+
+
+def _in_turn(updates: list[Callable[[bytes], None]]) -> Callable[[bytes], None]:
+    def update(data: bytes) -> None:
+        for one in updates:
+            one(data)
+
+    return update
 
 
 def _invalid_content_sha256() -> S3Error:
@@ -121,6 +129,7 @@ class PayloadDecoder:
         self._checksummers = [Checksummer(alg) for alg in declared.algs]
         self._length = 0
         self._finished = False
+        self._deferred = False
 
     @property
     def declared(self) -> dict[str, str]:
@@ -140,10 +149,34 @@ class PayloadDecoder:
         self._declared.header_values = {}
         self._checksummers = [c for c in self._checksummers if c.alg in self._declared.trailer_algs]
 
+    def want_md5(self) -> None:
+        """Compute the body's MD5 even without a Content-MD5 to check (``md5_hex`` after ``finish``): a
+        store that needs it for the ETag then takes it from here instead of hashing every byte again.
+        Call before feeding."""
+        if self._md5 is None:
+            self._md5 = hashlib.md5()
+
+    def defer_hashing(self) -> list[Callable[[bytes], None]]:
+        """From now on ``feed`` only decodes and counts; the caller runs the returned lanes over every
+        decoded byte, in order, before ``finish``. Each lane is one sequence of hash updates, independent
+        of the others, so lanes can run at once on separate threads (hashlib releases the GIL on large
+        buffers). Call before feeding."""
+        self._deferred = True
+        lanes: list[Callable[[bytes], None]] = []
+        if self._md5 is not None:
+            lanes.append(self._md5.update)  # the slowest hash alone in its lane
+        rest: list[Callable[[bytes], None]] = [self._sha256.update] if self._sha256 is not None else []
+        rest += [checker.update for checker in self._checksummers]
+        if rest:
+            lanes.append(rest[0] if len(rest) == 1 else _in_turn(rest))
+        return lanes
+
     def _update(self, piece: bytes | memoryview) -> None:
         self._length += len(piece)
         if self.declared_size is not None and self._length > self.declared_size:
             raise S3Error("InvalidRequest", "The body is longer than its declared length.")
+        if self._deferred:
+            return
         if self._sha256 is not None:
             self._sha256.update(piece)
         if self._md5 is not None:
@@ -153,13 +186,18 @@ class PayloadDecoder:
 
     def feed(self, data: bytes) -> bytes:
         """Raw wire bytes in (any split); decoded object bytes out."""
+        return b"".join(self.feed_pieces(data))
+
+    def feed_pieces(self, data: bytes) -> list[bytes] | list[memoryview]:
+        """``feed``, the decoded bytes left as the slices of ``data`` they are (valid while it is), for
+        a caller that copies them into a batch anyway."""
         if self._parser is None:
             self._update(data)
-            return bytes(data)
+            return [data]
         pieces = self._parser.feed(data)
         for piece in pieces:
             self._update(piece)
-        return b"".join(pieces)
+        return pieces
 
     def finish(self) -> None:
         """The wire body ended: verify everything declared about it."""
@@ -179,7 +217,7 @@ class PayloadDecoder:
                 )
         if self._md5 is not None:
             digest = self._md5.digest()
-            if not hmac.compare_digest(digest, self._declared.md5 or b""):
+            if self._declared.md5 is not None and not hmac.compare_digest(digest, self._declared.md5):
                 raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
             self.md5_hex = digest.hex()
         expected = dict(self._declared.header_values)

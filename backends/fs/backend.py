@@ -59,6 +59,7 @@ from backends.base import (
     UploadsPage,
     VersionsPage,
     WriteCondition,
+    body_md5,
 )
 from backends.bridge import DEFAULT_THREADS
 from backends.fs import objectlock
@@ -86,11 +87,14 @@ from backends.fs.tempdirs import ProcessTempDir
 from backends.fs.treeindex import TreeIndex
 from backends.fs.versionlisting import bucket_is_empty, versions_page
 from backends.fs.versions import KeyFiles
-from backends.wholebody import SMALL_BODY, WholeBody
+from backends.wholebody import WholeBody
 
 T = TypeVar("T")
 
 WRITE_BATCH = 1024 * 1024
+#: A GET of at most this many bytes is read whole in the call that opens the file: one streamed chunk's
+#: worth, so no more memory than streaming it, and one thread hop and one plain response instead.
+WHOLE_READ = READ_CHUNK
 COPY_SLICE = 64 * 1024 * 1024
 STATE_DIR = ".s3bridge"
 CREATED_FILE = ".created"
@@ -207,7 +211,10 @@ class FsBackend(Backend):
     # -- writing ---------------------------------------------------------------------------------
     async def _spool(self, body: PutBody) -> TempFile:
         """Stream a body into a temp file; on any failure the temp file goes and the error propagates."""
-        temp = await self.io.checked("creating a temporary file", TempFile, self.tmp)
+        md5 = body_md5(body)
+        temp = await self.io.checked(
+            "creating a temporary file", lambda: TempFile(self.tmp, md5_from=md5, writeback=self.fsync)
+        )
         try:
             batch: list[bytes] = []
             pending = 0
@@ -425,8 +432,8 @@ class FsBackend(Backend):
     def _open_for_read(
         self, bucket: str, key: str, range: ByteRange | None, version_id: str | None
     ) -> tuple[Record, tuple[int, int] | None, int | bytes]:
-        """Open, read the record and resolve the range in one pool call; a span of at most SMALL_BODY
-        bytes is read whole right here (then the descriptor is closed), so a small GET costs one hop."""
+        """Open, read the record and resolve the range in one pool call; a span of at most WHOLE_READ
+        bytes is read whole right here (then the descriptor is closed)."""
         fd, record = self._open(bucket, key, version_id)
         try:
             span = None
@@ -435,7 +442,7 @@ class FsBackend(Backend):
                 if span is None:
                     raise be.InvalidRange(size=record.size, backend=self.name)
             start, end = span if span is not None else (0, record.size - 1)
-            if end - start + 1 > SMALL_BODY:
+            if end - start + 1 > WHOLE_READ:
                 return record, span, fd
             data = _pread_exact(fd, end - start + 1, start) if end >= start else b""
         except BaseException:

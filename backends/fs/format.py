@@ -19,12 +19,14 @@ import json
 import os
 import struct
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from backends.base import ObjectInfo, ObjectMeta, PartInfo
+from backends.fs.writeback import Writeback
 
 MAGIC = b"s3brObj1"
 _FOOTER = struct.Struct(">8sQ")
@@ -190,10 +192,21 @@ class TempFile:
     atomic rename. ``md5`` is the digest of what was written when ``hash_md5`` is set.
     """
 
-    def __init__(self, tmp_dir: str, *, hash_md5: bool = True):
+    def __init__(
+        self,
+        tmp_dir: str,
+        *,
+        hash_md5: bool = True,
+        md5_from: Callable[[], str | None] | None = None,
+        writeback: bool = False,
+    ):
         fd, self.path = tempfile.mkstemp(dir=tmp_dir, prefix="obj-")
         self._f = os.fdopen(fd, "wb", buffering=0)
-        self._md5 = hashlib.md5() if hash_md5 else None
+        #: ``md5_from``: the body computes the MD5 of what it hands over (``backends.base.body_md5``)
+        self._md5_from = md5_from
+        self._md5 = hashlib.md5() if hash_md5 and md5_from is None else None
+        #: with ``writeback`` (set when the file will be fsynced) the disk writes start as data comes
+        self._writeback = Writeback(fd) if writeback else None
         self.size = 0
 
     def _write_all(self, data: bytes) -> None:
@@ -207,6 +220,8 @@ class TempFile:
         if self._md5 is not None:
             self._md5.update(data)
         self.size += len(data)
+        if self._writeback is not None:
+            self._writeback.written(self.size)
 
     def fileno(self) -> int:
         return self._f.fileno()
@@ -223,6 +238,11 @@ class TempFile:
 
     @property
     def md5_hex(self) -> str:
+        if self._md5_from is not None:
+            value = self._md5_from()
+            if value is None:
+                raise RuntimeError("the body did not compute the MD5 it promised")
+            return value
         if self._md5 is None:
             raise RuntimeError("md5_hex of a writer made with hash_md5=False")
         return self._md5.hexdigest()

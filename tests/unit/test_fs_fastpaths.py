@@ -13,10 +13,10 @@ import pytest
 
 from backends import errors as be
 from backends.base import ByteRange, ObjectMeta
-from backends.fs.backend import FsBackend
+from backends.fs.backend import WHOLE_READ, FsBackend
 from backends.fs.dirsync import DirSync
 from backends.fs.io import FileBody
-from backends.wholebody import SMALL_BODY, WholeBody
+from backends.wholebody import WholeBody
 from tests.helpers.bodies import ChunkedBody, pattern, read_all
 
 pytestmark = pytest.mark.anyio
@@ -32,9 +32,9 @@ async def fs(tmp_path: Path) -> AsyncIterator[FsBackend]:
 
 
 async def test_small_objects_and_small_ranges_come_whole(fs: FsBackend) -> None:
-    small, large = pattern(SMALL_BODY, seed=1), pattern(SMALL_BODY + 1, seed=2)
-    await fs.put_object("b", "small", ChunkedBody(small, 1000), ObjectMeta())
-    await fs.put_object("b", "large", ChunkedBody(large, 1000), ObjectMeta())
+    small, large = pattern(WHOLE_READ, seed=1), pattern(WHOLE_READ + 1, seed=2)
+    await fs.put_object("b", "small", ChunkedBody(small, 65536), ObjectMeta())
+    await fs.put_object("b", "large", ChunkedBody(large, 65536), ObjectMeta())
     await fs.put_object("b", "empty", ChunkedBody(b""), ObjectMeta())
 
     got = await fs.get_object("b", "small")
@@ -118,3 +118,34 @@ def test_dir_sync_failure_is_not_shared_as_success(tmp_path: Path, monkeypatch: 
         sync.sync(str(tmp_path))
     assert sync._dirs == {}
     sync.sync(str(tmp_path / "gone"))  # a directory pruned meanwhile has nothing left to flush
+
+
+def test_writeback_starts_every_few_mib_of_a_file_to_be_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With fsync on, write-out of what was written is asked for every EVERY bytes, range after range,
+    so the final fdatasync has little left; the bytes in the file are untouched by it."""
+    from backends.fs import writeback
+    from backends.fs.format import Record, TempFile
+
+    if writeback._sync_file_range is None:
+        pytest.skip("no sync_file_range here")
+    asked: list[tuple[int, int]] = []
+    real = writeback._sync_file_range
+
+    def recording(fd: int, offset: int, length: int, flags: int) -> int:
+        asked.append((offset, length))
+        return int(real(fd, offset, length, flags))
+
+    monkeypatch.setattr(writeback, "_sync_file_range", recording)
+    data = pattern(writeback.EVERY * 2 + 12345, seed=3)
+    temp = TempFile(str(tmp_path), writeback=True)
+    for pos in range(0, len(data), 1 << 20):
+        temp.write(data[pos : pos + (1 << 20)])
+    temp.finish(Record("etag", 0, {}, size=len(data)), fsync=True)
+    assert asked == [(0, writeback.EVERY), (writeback.EVERY, writeback.EVERY)]
+    assert Path(temp.path).read_bytes()[: len(data)] == data
+    quiet = TempFile(str(tmp_path))  # not to be fsynced: nothing asked
+    quiet.write(data)
+    quiet.discard()
+    assert len(asked) == 2

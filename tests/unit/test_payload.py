@@ -87,6 +87,65 @@ def test_mismatches(headers: dict[str, str], code: str) -> None:
     assert finish_code(decoder(**headers)) == code
 
 
+def deferred_finish_code(d: PayloadDecoder, body: bytes = HELLO) -> str:
+    """``finish_code`` with the hashing deferred: the caller runs every lane over the decoded bytes."""
+    lanes = d.defer_hashing()
+    with pytest.raises(S3Error) as info:
+        out = d.feed(body[:4]) + d.feed(body[4:])
+        for lane in lanes:
+            lane(out[:3])
+            lane(out[3:])
+        d.finish()
+    return info.value.code
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"content_md5": base64.b64encode(b"x" * 16).decode()},
+        {"x_amz_checksum_crc32": "AAAAAA=="},
+        {"x_amz_checksum_sha256": base64.b64encode(hashlib.sha256(b"x").digest()).decode()},
+        {"x_amz_content_sha256": hashlib.sha256(b"x").hexdigest()},
+        {"x_amz_content_sha256": hashlib.sha256(b"x").hexdigest(), "content_md5": HELLO_MD5},
+        {"x_amz_content_sha256": HELLO_SHA, "x_amz_checksum_crc32c": "AAAAAA=="},
+        {"content_length": "12"},
+        {"content_length": "10"},
+    ],
+)
+def test_deferred_hashing_reaches_the_same_verdicts(headers: dict[str, str]) -> None:
+    assert deferred_finish_code(decoder(**headers)) == finish_code(decoder(**headers))
+
+
+def test_deferred_hashing_of_a_good_body_and_the_md5_asked_for() -> None:
+    d = decoder(content_length="11", x_amz_checksum_crc32="DUoRhQ==", x_amz_content_sha256=HELLO_SHA)
+    d.want_md5()  # no Content-MD5 to check, but the store wants the ETag
+    lanes = d.defer_hashing()
+    assert len(lanes) == 2  # MD5 alone, SHA-256 and CRC32 together: two threads at most
+    out = d.feed(HELLO)
+    for lane in lanes:
+        lane(out)
+    d.finish()
+    assert d.checksums == {"crc32": "DUoRhQ=="}
+    assert d.md5_hex == hashlib.md5(HELLO).hexdigest()
+
+
+def test_deferred_hashing_left_undone_fails_the_body() -> None:
+    """Lanes not run: the digests are of nothing, so a declared value cannot match by accident."""
+    d = decoder(content_length="11", x_amz_content_sha256=HELLO_SHA)
+    d.defer_hashing()
+    d.feed(HELLO)
+    with pytest.raises(S3Error) as info:
+        d.finish()
+    assert info.value.code == "XAmzContentSHA256Mismatch"
+
+
+def test_md5_is_computed_only_when_declared_or_asked_for() -> None:
+    d = decoder(content_length="11")
+    d.feed(HELLO)
+    d.finish()
+    assert d.md5_hex is None
+
+
 @pytest.mark.parametrize(
     ("headers", "code"),
     [
