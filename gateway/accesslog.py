@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from backends.errors import BackendError
+from gateway.logbuffer import DeferredFlushHandler
 from gateway.logformat import ACCESS_FIELDS
 from gateway.metrics import RequestRecord
 
@@ -180,10 +181,11 @@ def fields(record: RequestRecord) -> dict[str, Any]:
 
 def access_logger() -> logging.Logger:
     """``s3bridge.access`` writing bare JSON lines to stderr, whatever the root logger's format/level,
-    unless the process's logging configuration (``gateway.logformat``) gave it its handler already."""
+    unless the process's logging configuration (``gateway.logformat``) gave it its handler already;
+    the lines are written in batches (``gateway.logbuffer``), not with a system call each."""
     logger = logging.getLogger(ACCESS_LOGGER)
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = DeferredFlushHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -30,6 +30,7 @@ from backends.base import Backend
 from backends.served import served_by
 from gateway import addressing, operations, runtime
 from gateway.access import Access, Facts
+from gateway.accesslog import ACCESS_LOGGER
 from gateway.accesssettings import AccessSettings
 from gateway.auth import AuthResult, RequestView, new_payload_decoder
 from gateway.auth import authenticate as verify_signature
@@ -38,6 +39,7 @@ from gateway.config import Config
 from gateway.context import Ctx
 from gateway.errors import S3Error, from_backend
 from gateway.identity import Identities
+from gateway.logbuffer import flush_access_log
 from gateway.ops.cors import actual_headers as cors_headers
 from gateway.ops.encryption import in_sse_scope
 from gateway.policy import Policy
@@ -122,6 +124,7 @@ class S3App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                flush_access_log(ACCESS_LOGGER)
                 await self.backend.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
