@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote_from_bytes
+from urllib.parse import quote_from_bytes
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -38,6 +38,7 @@ from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
 from gateway.context import Ctx
 from gateway.errors import S3Error, from_backend
+from gateway.fastheaders import request_with_indexed_headers
 from gateway.identity import Identities
 from gateway.logbuffer import flush_access_log
 from gateway.ops.cors import actual_headers as cors_headers
@@ -92,7 +93,7 @@ class S3App:
             return
         if scope["type"] != "http":
             return
-        request = Request(scope, receive)
+        request = request_with_indexed_headers(scope, receive)
         if not self._started:
             await self.startup()
         response = None
@@ -164,7 +165,7 @@ class S3App:
         host = self._host(headers)
         srv = self.config.server
         target = addressing.resolve(ex.raw_path, host, srv.domains, srv.path_prefix)
-        query = dict(parse_qsl(ex.query_string, keep_blank_values=True))
+        query = addressing.query_params(ex.query_string)
         kind: operations.Target = "object" if target.key else ("bucket" if target.bucket else "service")
         route = operations.match(request.method, kind, query, headers)
         if route is None:
