@@ -200,6 +200,20 @@ class AccessLog:
         self.logger = logger or access_logger()
 
     def __call__(self, record: RequestRecord) -> None:
-        if not record.internal:
+        logger = self.logger
+        if not record.internal and logger.isEnabledFor(logging.INFO):
             entry = fields(record)
-            self.logger.info(encode(entry), extra={ACCESS_FIELDS: entry})
+            # What ``logger.info`` does, less its search of the stack for the caller's file and line
+            # (a tenth of the line's cost), which no access log format shows.
+            logger.handle(
+                logger.makeRecord(
+                    logger.name,
+                    logging.INFO,
+                    __file__,
+                    0,
+                    encode(entry),
+                    (),
+                    None,
+                    extra={ACCESS_FIELDS: entry},
+                )
+            )
