@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote_from_bytes
+from urllib.parse import quote_from_bytes
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -30,6 +30,7 @@ from backends.base import Backend
 from backends.served import served_by
 from gateway import addressing, operations, runtime
 from gateway.access import Access, Facts
+from gateway.accesslog import ACCESS_LOGGER
 from gateway.accesssettings import AccessSettings
 from gateway.auth import AuthResult, RequestView, new_payload_decoder
 from gateway.auth import authenticate as verify_signature
@@ -37,7 +38,9 @@ from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
 from gateway.context import Ctx
 from gateway.errors import S3Error, from_backend
+from gateway.fastheaders import request_with_indexed_headers
 from gateway.identity import Identities
+from gateway.logbuffer import flush_access_log
 from gateway.ops.cors import actual_headers as cors_headers
 from gateway.ops.encryption import in_sse_scope
 from gateway.policy import Policy
@@ -90,7 +93,7 @@ class S3App:
             return
         if scope["type"] != "http":
             return
-        request = Request(scope, receive)
+        request = request_with_indexed_headers(scope, receive)
         if not self._started:
             await self.startup()
         response = None
@@ -122,6 +125,7 @@ class S3App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                flush_access_log(ACCESS_LOGGER)
                 await self.backend.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -161,7 +165,7 @@ class S3App:
         host = self._host(headers)
         srv = self.config.server
         target = addressing.resolve(ex.raw_path, host, srv.domains, srv.path_prefix)
-        query = dict(parse_qsl(ex.query_string, keep_blank_values=True))
+        query = addressing.query_params(ex.query_string)
         kind: operations.Target = "object" if target.key else ("bucket" if target.bucket else "service")
         route = operations.match(request.method, kind, query, headers)
         if route is None:

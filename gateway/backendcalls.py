@@ -13,11 +13,10 @@ is the store's latency; the transfer is the request's.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -65,30 +64,43 @@ def watch(root: Backend, watchers: list[Watcher]) -> None:
 def _wrapped(
     fn: Callable[..., Awaitable[Any]], backend: str, operation: str, watchers: list[Watcher]
 ) -> Callable[..., Awaitable[Any]]:
+    # Entered and left by hand rather than with an ExitStack of guarding generators: this runs around
+    # every store call of every request, and that machinery cost more than the watchers themselves.
     @functools.wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        with contextlib.ExitStack() as stack:
-            for watcher in watchers:
-                with contextlib.suppress(Exception):
-                    stack.enter_context(_guarded(watcher(backend, operation)))
-            return await fn(*args, **kwargs)
+        entered = _enter(watchers, backend, operation)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            _leave(entered, exc)
+            raise
+        _leave(entered, None)
+        return result
 
     return call
 
 
-@contextlib.contextmanager
-def _guarded(inner: AbstractContextManager[Any]) -> Iterator[None]:
-    """``inner`` around the call; its own failure on exit is logged, never the call's outcome."""
-    inner.__enter__()
-    try:
-        yield
-    except BaseException as exc:
+def _enter(watchers: list[Watcher], backend: str, operation: str) -> list[AbstractContextManager[Any]]:
+    """Each watcher's context entered; one that fails to build or enter is left out of this call."""
+    entered = []
+    for watcher in watchers:
         try:
-            inner.__exit__(type(exc), exc, exc.__traceback__)
+            manager = watcher(backend, operation)
+            manager.__enter__()
+        except Exception:
+            continue
+        entered.append(manager)
+    return entered
+
+
+def _leave(entered: list[AbstractContextManager[Any]], exc: BaseException | None) -> None:
+    """Leave in reverse order; a watcher failing on exit is logged, and never changes the call's outcome
+    (nor can one swallow the call's exception: what ``__exit__`` returns is ignored)."""
+    for manager in reversed(entered):
+        try:
+            if exc is None:
+                manager.__exit__(None, None, None)
+            else:
+                manager.__exit__(type(exc), exc, exc.__traceback__)
         except Exception:
             log.exception("backend call watcher failed")
-        raise
-    try:
-        inner.__exit__(None, None, None)
-    except Exception:
-        log.exception("backend call watcher failed")

@@ -54,7 +54,12 @@ def log_config(fmt: LogFormat, level: str) -> dict[str, Any]:
         "formatters": {"main": main, "access": access},
         "handlers": {
             "stderr": {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"},
-            "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stderr"},
+            # The access log's lines written in batches, not one write(2) each (gateway.logbuffer).
+            "access": {
+                "class": "gateway.logbuffer.DeferredFlushHandler",
+                "formatter": "access",
+                "stream": "ext://sys.stderr",
+            },
         },
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {

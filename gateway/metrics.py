@@ -22,11 +22,11 @@ prometheus-client's ProcessCollector; in multiprocess mode they describe the wor
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -101,6 +101,24 @@ class RequestRecord:
     backend_error: tuple[str, str] | None = None
     #: Endpoints beside the S3 API (health, metrics): counted, not access-logged.
     internal: bool = False
+
+
+class Timed:
+    """What a call-timing watcher of ``gateway.backendcalls`` returns: the call's seconds and its exception
+    (None when it returned) go to ``on_end``. A class, not a generator context manager: one wraps every
+    store call, and the generator machinery cost more than the timing."""
+
+    __slots__ = ("_on_end", "_started")
+
+    def __init__(self, on_end: Callable[[BaseException | None, float], None]):
+        self._on_end = on_end
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.monotonic()
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        self._on_end(exc, time.monotonic() - self._started)
 
 
 def walk(backend: Backend) -> Iterator[Backend]:
@@ -199,25 +217,39 @@ class Metrics:
         if not self.multiprocess:
             ProcessCollector(registry=reg)
         self._seen: dict[tuple[str, int], int] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def _gauge(self, name: str, doc: str, labels: list[str] | None = None, mode: str = "livemax") -> Gauge:
         """A level: ``livemax`` across workers (a state), or ``livesum`` (a count per worker)."""
         return Gauge(name, doc, labels or [], registry=self.registry, multiprocess_mode=mode)  # type: ignore[arg-type]
 
+    def _child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, remembered: prometheus-client's lookup validates and joins the
+        labels on every call, and each request makes four or five (the label sets are few and fixed)."""
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def observe(self, record: RequestRecord) -> None:
+        status = str(record.status)
         if record.operation in HEALTH_OPERATIONS:
-            self.probes.labels(record.operation, str(record.status)).inc()
+            self._child(self.probes, record.operation, status).inc()
             return
         backend = record.backend or ""
-        self.requests.labels(record.operation, str(record.status), backend).inc()
-        self.latency.labels(record.operation, str(record.status)).observe(record.duration)
+        self._child(self.requests, record.operation, status, backend).inc()
+        self._child(self.latency, record.operation, status).observe(record.duration)
         if record.bytes_in:
-            self.bytes_in.labels(record.operation).inc(record.bytes_in)
+            self._child(self.bytes_in, record.operation).inc(record.bytes_in)
         if record.bytes_out:
-            self.bytes_out.labels(record.operation).inc(record.bytes_out)
+            self._child(self.bytes_out, record.operation).inc(record.bytes_out)
         if record.backend_error is not None:
-            self.backend_errors.labels(*record.backend_error).inc()
-        self.sync_composites()
+            self._child(self.backend_errors, *record.backend_error).inc()
+        if self.multiprocess:
+            # Another worker's scrape reads this worker's counters from their files, so they are kept
+            # current as requests end; a single process syncs at its own scrape (``exposition``).
+            self.sync_composites()
 
     def sync_composites(self) -> None:
         """Add what the composites counted since the last look to the exported counters."""
@@ -253,19 +285,16 @@ class Metrics:
                 self.refusals.labels(reason).inc(delta)
             self._seen[key] = count
 
-    @contextlib.contextmanager
-    def backend_call(self, backend: str, operation: str) -> Iterator[None]:
+    def backend_call(self, backend: str, operation: str) -> Timed:
         """A watcher for ``gateway.backendcalls``: one observation per store call, by its outcome."""
-        started = time.monotonic()
-        outcome = "error"
-        try:
-            yield
-            outcome = "ok"
-        except be.BackendError as exc:
-            outcome = type(exc).__name__
-            raise
-        finally:
-            self.backend_latency.labels(backend, operation, outcome).observe(time.monotonic() - started)
+
+        def done(exc: BaseException | None, seconds: float) -> None:
+            outcome = (
+                "ok" if exc is None else type(exc).__name__ if isinstance(exc, be.BackendError) else "error"
+            )
+            self._child(self.backend_latency, backend, operation, outcome).observe(seconds)
+
+        return Timed(done)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape gets, and its content type."""

@@ -79,7 +79,7 @@ class Observability:
 
     async def handle(self, request: Request) -> Response | None:
         """The answer for a ``/_s3bridge/`` endpoint, or None to let the S3 app answer."""
-        path = request.url.path
+        path = request.scope["path"]  # not request.url: that builds and parses a whole URL per request
         operation = _OPERATIONS.get(path)
         if operation is None or request.method not in ("GET", "HEAD"):
             return None

@@ -18,11 +18,10 @@ import asyncio
 import base64
 import binascii
 import collections
-import contextlib
 import hmac
 import ipaddress
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +31,7 @@ from backends.base import Backend
 from gateway.checkconfig import describe
 from gateway.config import Config
 from gateway.failures import short_reason
-from gateway.metrics import BREAKER_STATES, RequestRecord, walk
+from gateway.metrics import BREAKER_STATES, RequestRecord, Timed, walk
 from gateway.version import version
 
 #: Seconds a health answer is reused, and each store's check may take.
@@ -89,15 +88,14 @@ class StatusBoard:
             self.minutes.popitem(last=False)
         return self.minutes.setdefault(index, _Minute())
 
-    @contextlib.contextmanager
-    def call(self, backend: str, operation: str) -> Iterator[None]:
+    def call(self, backend: str, operation: str) -> Timed:
         """A ``gateway.backendcalls`` watcher: the store's answer time, for its latency figures."""
-        started = time.monotonic()
-        try:
-            yield
-        finally:
+
+        def done(_exc: BaseException | None, seconds: float) -> None:
             samples = self.latency.setdefault(backend, collections.deque(maxlen=LATENCY_SAMPLES))
-            samples.append((self.clock(), time.monotonic() - started))
+            samples.append((self.clock(), seconds))
+
+        return Timed(done)
 
     # -- who may look ------------------------------------------------------------------------------
     def allowed(self, request: Request) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.auth import sigv2, sigv4
-from gateway.auth.request import RequestView, parse_query, query_first
+from gateway.auth.request import RequestView, first_values, parse_query
 from gateway.errors import S3Error
 from gateway.payload import PayloadDecoder, new_payload_decoder
 
@@ -39,10 +39,9 @@ def authenticate(
         now = now.replace(tzinfo=datetime.timezone.utc)
     pairs = parse_query(view.query_string)
     authorization = view.headers.get("authorization")
-    v4_query = query_first(pairs, "X-Amz-Algorithm") is not None or query_first(pairs, "X-Amz-Signature")
-    v2_query = (
-        query_first(pairs, "AWSAccessKeyId") is not None and query_first(pairs, "Signature") is not None
-    )
+    first = first_values(pairs)
+    v4_query = b"X-Amz-Algorithm" in first or bool(first.get(b"X-Amz-Signature"))
+    v2_query = b"AWSAccessKeyId" in first and b"Signature" in first
     if authorization is not None and (v4_query or v2_query):
         raise S3Error(
             "InvalidArgument",

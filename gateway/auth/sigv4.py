@@ -20,12 +20,13 @@ from gateway.auth.request import (
     QueryPair,
     RequestView,
     check_skew,
+    encode_unreserved,
+    first_values,
     has_lowercase_escape,
     missing_date,
     parse_amz_date,
     parse_http_date,
     parse_query,
-    query_first,
     signed_bytes,
     uri_encode,
 )
@@ -137,15 +138,19 @@ def _query_error(detail: str) -> S3Error:
 
 
 def canonical_query(pairs: list[QueryPair]) -> str:
-    encoded = sorted((uri_encode(pair.name), uri_encode(pair.value)) for pair in pairs)
-    return "&".join(f"{name}={value}" for name, value in encoded)
+    encoded = sorted((encode_unreserved(pair.name), encode_unreserved(pair.value)) for pair in pairs)
+    return "&".join([f"{name}={value}" for name, value in encoded])
 
 
-def _query_spellings(query_string: str, exclude: bytes | None) -> list[str]:
-    """Canonical queries to try: ``+`` as a space (form encoding, what botocore sends), then literal."""
+def _query_spellings(
+    query_string: str, exclude: bytes | None, pairs: list[QueryPair] | None = None
+) -> list[str]:
+    """Canonical queries to try: ``+`` as a space (form encoding, what botocore sends), then literal.
+    ``pairs`` is ``query_string`` parsed already, when the caller has it."""
     spellings = []
     for raw in dict.fromkeys([query_string.replace("+", "%20"), query_string]):
-        spellings.append(canonical_query([p for p in parse_query(raw) if p.name != exclude]))
+        parsed = pairs if pairs is not None and raw == query_string else parse_query(raw)
+        spellings.append(canonical_query([p for p in parsed if p.name != exclude]))
     return spellings
 
 
@@ -189,6 +194,7 @@ def _verify(
     provided: str,
     *,
     exclude: bytes | None = None,
+    pairs: list[QueryPair] | None = None,
 ) -> ChunkSigner:
     """Compare the signature over every acceptable spelling of the request; raise when none matches."""
     key = signing_key(secret, cred.date, cred.region, cred.service)
@@ -198,7 +204,7 @@ def _verify(
         paths.append(alt)
     # The canonical query re-encodes every value, so a re-spelled escape would otherwise still match.
     acceptable = not has_lowercase_escape(view.query_string)
-    queries = _query_spellings(view.query_string, exclude)
+    queries = _query_spellings(view.query_string, exclude, pairs)
     header_block = canonical_headers(view, signed)
     signed_line = ";".join(signed)
     tried: list[tuple[str, str]] = []
@@ -219,6 +225,12 @@ def _verify(
         SignatureProvided=provided,
         CanonicalRequest=creq,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _day(when: datetime.datetime) -> str:
+    """``YYYYMMDD`` of a request's time (cached: ``strftime`` is ~10 µs, the same date all day)."""
+    return when.strftime("%Y%m%d")
 
 
 def _secret(secret_for: SecretLookup, access_key: str) -> str:
@@ -262,7 +274,7 @@ def verify_header(
         timestamp = when.strftime(AMZ_DATE_FORMAT) if when else ""
     if when is None:
         raise missing_date()
-    if cred.date != when.strftime("%Y%m%d"):
+    if cred.date != _day(when):
         raise _header_error("Invalid credential date. Date is not the same as X-Amz-Date.")
     if "host" not in signed:
         raise _header_error("the SignedHeaders must include host.")
@@ -292,9 +304,10 @@ def verify_presigned(
     now: datetime.datetime,
     max_skew: datetime.timedelta,
 ) -> V4Verified:
-    if query_first(pairs, "X-Amz-Algorithm") != ALGORITHM:
+    first = first_values(pairs)
+    if first.get(b"X-Amz-Algorithm") != ALGORITHM:
         raise _query_error('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
-    values = {name: query_first(pairs, name) for name in _PRESIGN_PARAMS}
+    values = {name: first.get(name.encode()) for name in _PRESIGN_PARAMS}
     if any(value is None for value in values.values()):
         raise _query_error(
             "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
@@ -309,7 +322,7 @@ def verify_presigned(
     when = parse_amz_date(timestamp)
     if when is None:
         raise _query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
-    if cred.date != when.strftime("%Y%m%d"):
+    if cred.date != _day(when):
         raise _query_error("Invalid credential date. Date is not the same as X-Amz-Date.")
     expires_text = params["X-Amz-Expires"].strip()
     if not expires_text.isdigit():
@@ -337,7 +350,7 @@ def verify_presigned(
     if "x-amz-content-sha256" in signed:
         payload_hash = view.headers.get("x-amz-content-sha256", "").strip()
     else:
-        payload_hash = (query_first(pairs, "X-Amz-Content-Sha256") or UNSIGNED_PAYLOAD).strip()
+        payload_hash = (first.get(b"X-Amz-Content-Sha256") or UNSIGNED_PAYLOAD).strip()
     signer = _verify(
         view,
         cred,
@@ -347,6 +360,7 @@ def verify_presigned(
         payload_hash,
         params["X-Amz-Signature"],
         exclude=b"X-Amz-Signature",
+        pairs=pairs,
     )
     body_hash = view.headers.get("x-amz-content-sha256", payload_hash).strip()
     return V4Verified(cred.access_key, body_hash, signer)

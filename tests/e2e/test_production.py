@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +51,22 @@ def access_lines(server: ServerProcess) -> list[dict[str, Any]]:
 
 
 def access_line(server: ServerProcess, request_id: str) -> dict[str, Any]:
-    """The request's one access line. The line is written once the response went out, so a client can
-    hold the answer a moment before the line reaches the log: wait for it, a few seconds at most."""
-    deadline = time.monotonic() + 5
-    while True:
-        found = [e for e in access_lines(server) if e["request_id"] == request_id]
-        if found or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    """The request's one access line. The line is written once the response went out, and lines reach
+    the file in batches (gateway.logbuffer), so a client can hold the answer a moment before the line
+    reaches the log: wait for it, a few seconds at most."""
+    found = wait_for_access(server, lambda e: e["request_id"] == request_id)
     assert len(found) == 1, f"expected one access line for {request_id}, got {found}"
     return found[0]
+
+
+def wait_for_access(server: ServerProcess, wanted: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The access lines ``wanted`` picks, once there is one (or after five seconds: none)."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = [e for e in access_lines(server) if wanted(e)]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -233,7 +239,7 @@ def test_dockerfile_entrypoint_runs(tmp_path: Path) -> None:
         s3.create_bucket(Bucket="from-the-entrypoint")
         s3.put_object(Bucket="from-the-entrypoint", Key="k", Body=b"v")
         assert s3.get_object(Bucket="from-the-entrypoint", Key="k")["Body"].read() == b"v"
-        assert any(e["operation"] == "PutObject" for e in access_lines(server))
+        assert wait_for_access(server, lambda e: e["operation"] == "PutObject")
     assert (tmp_path / "data" / "from-the-entrypoint").is_dir()
 
 

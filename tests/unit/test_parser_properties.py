@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 from email.utils import format_datetime
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import pytest
 from botocore.auth import S3SigV4Auth
@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from backends.base import MAX_KEY_BYTES
 from backends.errors import InvalidKey, KeyTooLong
 from backends.fs.keys import NAME_MAX, key_components, key_from_components, parse_component
+from gateway.addressing import query_params
 from gateway.auth.chunked import MAX_LINE, AwsChunkedParser
 from gateway.auth.request import parse_amz_date, parse_http_date, parse_query, uri_encode
 from gateway.auth.sigv4 import EMPTY_SHA256, ChunkSigner, canonical_query, signing_key
@@ -53,6 +54,13 @@ def test_canonical_query_is_a_fixed_point(raw: str) -> None:
     """Any query string at all canonicalises without error, and its canonical form is canonical."""
     once = canonical_query(parse_query(raw))
     assert canonical_query(parse_query(once)) == once
+
+
+@SETTINGS
+@given(st.text(st.sampled_from("ab=&+%2Fé%zZ%41%c3%a9 ;"), max_size=40) | st.text(max_size=40))
+def test_query_params_are_parse_qsl(raw: str) -> None:
+    """The route table's query dict: exactly what urllib's parse_qsl gives, for any query string."""
+    assert query_params(raw) == dict(parse_qsl(raw, keep_blank_values=True))
 
 
 @SETTINGS
