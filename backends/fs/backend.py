@@ -25,79 +25,42 @@ Blocking file calls run on the bridge's BlockingPool (``backends.fs.io``): uploa
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import errno
 import os
-import secrets
-import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TypeVar
-
-import anyio
 
 from backends import errors as be
 from backends.base import (
     ALWAYS,
     VERSIONING_STATES,
     Backend,
-    BucketInfo,
     ByteRange,
-    Capabilities,
-    CompletedPart,
     DeleteResult,
     GetResult,
     ListPage,
     ObjectInfo,
     ObjectMeta,
     ObjectPart,
-    PartInfo,
-    PartsPage,
     PutBody,
-    UploadsPage,
     VersionsPage,
     WriteCondition,
-    body_md5,
 )
 from backends.bridge import DEFAULT_THREADS
 from backends.fs import objectlock
 from backends.fs import versions as fs_versions
-from backends.fs.bucketsettings import BucketSettingsFiles
-from backends.fs.completions import Completions
-from backends.fs.dirsync import DirSync
-from backends.fs.format import CorruptObject, Record, TempFile, meta_to_dict, read_record, read_record_at
-from backends.fs.io import READ_CHUNK, FileBody, FileIO, os_error
-from backends.fs.keylocks import KeyLocks, check_condition
-from backends.fs.keys import check_bucket, key_components
-from backends.fs.multipart import (
-    Upload,
-    UploadStore,
-    check_completion,
-    multipart_etag,
-    object_checksums,
-    part_name,
-    uploads_page,
-)
-from backends.fs.parts import PARTS_FIELD, part_layout, parts_of
+from backends.fs.core import WHOLE_READ, FsCore
+from backends.fs.format import Record, TempFile, meta_to_dict
+from backends.fs.io import FileBody, os_error
+from backends.fs.keys import key_components
+from backends.fs.multipartops import FsMultipart
+from backends.fs.parts import parts_of
 from backends.fs.retag import retag
 from backends.fs.settings import Settings
-from backends.fs.tempdirs import ProcessTempDir
-from backends.fs.treeindex import TreeIndex
-from backends.fs.versionlisting import bucket_is_empty, versions_page
+from backends.fs.versionlisting import versions_page
 from backends.fs.versions import KeyFiles
 from backends.wholebody import WholeBody
 
-T = TypeVar("T")
-
-WRITE_BATCH = 1024 * 1024
-#: A GET of at most this many bytes is read whole in the call that opens the file: one streamed chunk's
-#: worth, so no more memory than streaming it, and one thread hop and one plain response instead.
-WHOLE_READ = READ_CHUNK
-COPY_SLICE = 64 * 1024 * 1024
-STATE_DIR = ".s3bridge"
-CREATED_FILE = ".created"
+__all__ = ["WHOLE_READ", "FsBackend", "FsCore", "build"]
 
 
 def build(
@@ -106,317 +69,8 @@ def build(
     return FsBackend(settings.root, name=name, fsync=settings.fsync, io_threads=io_threads)
 
 
-def _nearest_existing(path: str) -> str:
-    """``path`` or its closest ancestor that exists (blocking); a file in the way is reported as itself."""
-    while not os.path.exists(path) and os.path.dirname(path) != path:
-        path = os.path.dirname(path)
-    return path
-
-
-class FsBackend(Backend):
-    capabilities = Capabilities(stores_checksums=True)
-    #: ``start`` makes the state directory; a dry check (``s3bridge check-config``) must not call it.
-    start_writes = True
-
-    def __init__(
-        self, root: Path | str, *, name: str = "fs", fsync: bool = True, io_threads: int = DEFAULT_THREADS
-    ):
-        self.name = name
-        self.io = FileIO(io_threads, name=f"fs-{name}")
-        self.root = os.path.abspath(root)
-        self.fsync = fsync
-        self.state = os.path.join(self.root, STATE_DIR)
-        self.temps = ProcessTempDir(os.path.join(self.state, "tmp"))
-        self.uploads = UploadStore(os.path.join(self.state, "uploads"), self.temps)
-        self.completions = Completions(self.uploads.uploads_dir)
-        self.key_locks = KeyLocks(os.path.join(self.state, "locks"))
-        self.dir_sync = DirSync()
-        self.tree = TreeIndex(self.state, self.key_locks, self._fsync_dir)
-        self.settings_files = BucketSettingsFiles(lambda: self.tmp, fsync)
-
-    # -- lifecycle -------------------------------------------------------------------------------
-    async def start(self) -> None:
-        await self.io.run(self._prepare)
-
-    def _prepare(self) -> None:
-        os.makedirs(self.uploads.uploads_dir, exist_ok=True)
-        if not self.temps.path:  # made in the process that serves (after any fork): its lock is its own
-            self.temps.acquire()
-
-    async def close(self) -> None:
-        try:
-            await self.io.run(self.temps.release)
-        finally:
-            self.io.close()
-
-    @property
-    def tmp(self) -> str:
-        """This process's own temp directory (made, and the dead processes' reclaimed, by ``start``)."""
-        return self.temps.current
-
-    async def check(self) -> None:
-        """The temp directory is writable; before ``start``, the nearest directory that exists on the
-        way to it, where start would make it (so a check creates nothing)."""
-        where = self.temps.path or await self.io.run(_nearest_existing, self.temps.parent)
-        if not await self.io.run(os.path.isdir, where):
-            raise be.BackendUnavailable(detail=f"{where} is not a directory")
-        if not await self.io.run(os.access, where, os.W_OK):
-            raise be.BackendUnavailable(detail=f"{where} is not writable")
-
-    # -- paths -----------------------------------------------------------------------------------
-    def _bucket_dir(self, bucket: str) -> str:
-        """The bucket's directory, which must exist (blocking)."""
-        path = os.path.join(self.root, check_bucket(bucket))
-        if not os.path.isdir(path):
-            raise be.NoSuchBucket(detail=bucket, backend=self.name)
-        return path
-
-    def _object_path(self, bucket: str, key: str) -> tuple[str, list[str]]:
-        """(bucket dir, key components); checks the key first so a bad key never touches the disk."""
-        components = key_components(key)
-        return self._bucket_dir(bucket), components
-
-    def _fsync_dir(self, path: str) -> None:
-        if self.fsync:
-            self.dir_sync.sync(path)  # shared with concurrent writers to the same directory
-
-    def _publish(self, temp_path: str, base: str, components: list[str], indexed: bool = True) -> str:
-        """Rename into place, making parent directories; retried if a delete prunes them meanwhile.
-        Returns the directory the caller must fsync before acknowledging (outside any key lock).
-        ``indexed``: a bucket's object, announced to the listing index first (under the key's lock)."""
-        for _ in range(10):
-            parent = base
-            try:
-                announced = None
-                if indexed:
-                    parent = self.tree.make_parents(base, components)
-                    announced = self.tree.announce_object(base, components, temp_path)
-                else:
-                    for name in components[:-1]:
-                        parent = os.path.join(parent, name)
-                        if not os.path.isdir(parent):
-                            with contextlib.suppress(FileExistsError):
-                                os.mkdir(parent)
-                                self._fsync_dir(os.path.dirname(parent))
-                os.rename(temp_path, os.path.join(parent, components[-1]))
-            except FileNotFoundError:
-                if not os.path.isdir(base):
-                    raise be.NoSuchBucket(backend=self.name) from None
-                continue
-            if indexed:
-                self.tree.confirm_object(base, components, announced)
-            return parent
-        raise be.InternalBackendError(detail="parent directory kept vanishing", backend=self.name)
-
-    # -- writing ---------------------------------------------------------------------------------
-    async def _spool(self, body: PutBody) -> TempFile:
-        """Stream a body into a temp file; on any failure the temp file goes and the error propagates."""
-        md5 = body_md5(body)
-        temp = await self.io.checked(
-            "creating a temporary file", lambda: TempFile(self.tmp, md5_from=md5, writeback=self.fsync)
-        )
-        try:
-            batch: list[bytes] = []
-            pending = 0
-            async for chunk in body:
-                batch.append(chunk)
-                pending += len(chunk)
-                if pending >= WRITE_BATCH:
-                    await self.io.checked("writing a temporary file", temp.write, b"".join(batch))
-                    batch, pending = [], 0
-            if batch:
-                await self.io.checked("writing a temporary file", temp.write, b"".join(batch))
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self.io.run(temp.discard)
-            raise
-        return temp
-
-    async def _commit(
-        self,
-        temp: TempFile,
-        record: Record,
-        base: str,
-        components: list[str],
-        guard: tuple[str, str, WriteCondition] | None = None,
-    ) -> None:
-        """Finish the temp file and rename it into place. ``guard`` (bucket, key, condition) marks an
-        object write: its key lock is held across the condition's check and the rename."""
-
-        def commit() -> None:
-            status = self._versioning(base) if guard is not None else None
-            if status is None:
-                temp.finish(record, self.fsync)
-            if guard is None:
-                parent = self._publish(temp.path, base, components, indexed=False)
-            else:
-                bucket, key, cond = guard
-                published: list[str] = []
-
-                def rename() -> None:
-                    published.append(self._publish(temp.path, base, components))
-
-                with self.key_locks.hold(bucket, key):
-                    if cond:
-                        check_condition(cond, os.path.join(base, *components), self.name)
-                    if status is None:
-                        rename()
-                    else:
-                        self.tree.announce_versions(base, components)
-                        fs_versions.publish(
-                            KeyFiles.of(base, components), temp, record, status, self.fsync, rename
-                        )
-                parent = published[-1]
-            # The rename's fsync, after the lock: a writer that saw this object under the lock is
-            # acknowledged only after its own directory fsync, which began later and covers this rename.
-            self._fsync_dir(parent)
-
-        try:
-            await self.io.run(commit)
-        except BaseException as exc:
-            with anyio.CancelScope(shield=True):
-                await self.io.run(temp.discard)
-            if isinstance(exc, OSError):
-                raise os_error(exc, "commit") from None
-            raise
-
-    async def _copy_into(self, temp: TempFile, fd: int, start: int, end: int) -> None:
-        try:
-            for pos in range(start, end, COPY_SLICE):
-                await self.io.run(temp.copy_from, fd, pos, min(pos + COPY_SLICE, end), READ_CHUNK)
-        except BaseException as exc:
-            with anyio.CancelScope(shield=True):
-                await self.io.run(temp.discard)
-            if isinstance(exc, (OSError, CorruptObject)):
-                raise be.InternalBackendError(detail=f"copy: {exc}", backend=self.name) from None
-            raise
-
-    # -- reading ---------------------------------------------------------------------------------
-    def _versioning(self, bucket_dir: str) -> str | None:
-        """The bucket's versioning status (blocking): None for a bucket never versioned."""
-        document = self.settings_files.read(bucket_dir, "versioning")
-        return document.decode() if document else None
-
-    def _open(self, bucket: str, key: str, version_id: str | None = None) -> tuple[int, Record]:
-        base, components = self._object_path(bucket, key)
-        status = self._versioning(base)
-        for _attempt in range(3):  # a version read may race its move from current to noncurrent
-            path = fs_versions.version_path(KeyFiles.of(base, components), version_id, status, self.name)
-            fd, record = self._open_path(path, key, version_id)
-            if version_id is None or fs_versions.id_of(fs_versions.record_name(record)) == version_id:
-                break
-            os.close(fd)
-        else:
-            raise be.NoSuchVersion(detail=f"{version_id} kept moving", backend=self.name)
-        if fs_versions.is_marker(record):
-            os.close(fd)
-            raise be.DeleteMarkerVersion(version_id, backend=self.name)
-        if status is not None and "version" not in record.meta:
-            record.meta["version"] = fs_versions.record_name(record)  # written before versioning: null
-        return fd, record
-
-    def _open_path(self, path: str, key: str, version_id: str | None) -> tuple[int, Record]:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            if version_id is not None:
-                raise be.NoSuchVersion(detail=version_id, backend=self.name) from None
-            raise be.NoSuchKey(detail=key, backend=self.name) from None
-        except OSError as exc:
-            raise os_error(exc, "open") from None
-        try:
-            return fd, read_record(fd)
-        except (OSError, CorruptObject) as exc:
-            os.close(fd)
-            raise be.InternalBackendError(
-                detail=f"unreadable object file: {exc}", backend=self.name
-            ) from None
-
-    async def _open_async(self, bucket: str, key: str, version_id: str | None = None) -> tuple[int, Record]:
-        return await self.io.run(self._open, bucket, key, version_id)
-
-    # -- buckets ---------------------------------------------------------------------------------
-    def _bucket_info(self, name: str, path: str) -> BucketInfo:
-        try:
-            with open(os.path.join(path, CREATED_FILE), encoding="ascii") as f:
-                created_ns = int(f.read().strip())
-        except (OSError, ValueError):
-            created_ns = os.stat(path).st_mtime_ns
-        return BucketInfo(name, dt.datetime.fromtimestamp(created_ns / 1e9, tz=dt.timezone.utc))
-
-    async def list_buckets(self) -> list[BucketInfo]:
-        def scan() -> list[BucketInfo]:
-            found = []
-            for entry in os.scandir(self.root):
-                if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
-                    with contextlib.suppress(be.InvalidBucketName, OSError):
-                        found.append(self._bucket_info(check_bucket(entry.name), entry.path))
-            return sorted(found, key=lambda b: b.name)
-
-        return await self.io.run(scan)
-
-    async def create_bucket(self, bucket: str, region: str | None = None) -> None:
-        def create() -> None:
-            path = os.path.join(self.root, check_bucket(bucket))
-            if os.path.exists(path):
-                raise be.BucketAlreadyOwnedByYou(detail=bucket, backend=self.name)
-            self.tree.new_bucket(path)
-            staging = os.path.join(self.tmp, f"bucket-{secrets.token_hex(8)}")
-            os.mkdir(staging)
-            with open(os.path.join(staging, CREATED_FILE), "w", encoding="ascii") as f:
-                f.write(str(time.time_ns()))
-            try:
-                os.rename(staging, path)  # fails on an existing bucket, which is never empty
-            except OSError as exc:
-                shutil.rmtree(staging, ignore_errors=True)
-                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
-                    raise be.BucketAlreadyOwnedByYou(detail=bucket, backend=self.name) from None
-                raise os_error(exc, "create bucket") from None
-            self.tree.made_bucket(path)
-            self._fsync_dir(self.root)
-
-        await self.io.run(create)
-
-    async def head_bucket(self, bucket: str) -> BucketInfo:
-        return await self.io.run(lambda: self._bucket_info(bucket, self._bucket_dir(bucket)))
-
-    async def delete_bucket(self, bucket: str) -> None:
-        def delete() -> None:
-            path = self._bucket_dir(bucket)
-            if not bucket_is_empty(path):
-                raise be.BucketNotEmpty(detail=bucket, backend=self.name)
-            doomed = os.path.join(self.tmp, f"gone-bucket-{secrets.token_hex(8)}")
-            try:
-                os.rename(path, doomed)
-            except FileNotFoundError:
-                raise be.NoSuchBucket(detail=bucket, backend=self.name) from None
-            if not bucket_is_empty(doomed):
-                # A PUT landed between the check and the rename (and was acknowledged): put the bucket
-                # back. PUTs arriving after the rename find no bucket and fail; none is lost.
-                os.rename(doomed, path)
-                raise be.BucketNotEmpty(detail=bucket, backend=self.name)
-            self._fsync_dir(self.root)
-            shutil.rmtree(doomed, ignore_errors=True)
-            self.uploads.remove_bucket(bucket)
-
-        await self.io.run(delete)
-
-    # -- bucket settings -------------------------------------------------------------------------
-    async def get_bucket_setting(self, bucket: str, name: str) -> bytes | None:
-        return await self.io.checked(
-            "read bucket setting", lambda: self.settings_files.read(self._bucket_dir(bucket), name)
-        )
-
-    async def put_bucket_setting(self, bucket: str, name: str, document: bytes) -> None:
-        await self.io.checked(
-            "write bucket setting",
-            lambda: self.settings_files.write(self._bucket_dir(bucket), name, document),
-        )
-
-    async def delete_bucket_setting(self, bucket: str, name: str) -> None:
-        await self.io.checked(
-            "remove bucket setting", lambda: self.settings_files.remove(self._bucket_dir(bucket), name)
-        )
+class FsBackend(FsMultipart):
+    """Objects, tagging, copies, listings, versioning and Object Lock over the core and multipart parts."""
 
     # -- objects ---------------------------------------------------------------------------------
     async def put_object(
@@ -713,140 +367,6 @@ class FsBackend(Backend):
             return record.object_info(key)
 
         return await self.io.checked("changing an object lock", relock)
-
-    # -- multipart -------------------------------------------------------------------------------
-    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
-        def create() -> str:
-            self._object_path(bucket, key)
-            return self.uploads.create(bucket, key, meta)
-
-        return await self.io.checked("creating an upload", create)
-
-    def _upload(self, bucket: str, key: str, upload_id: str) -> Upload:
-        self._bucket_dir(bucket)
-        return self.uploads.get(bucket, key, upload_id)
-
-    async def _store_part(
-        self, upload_path: str, number: int, temp: TempFile, checksums: dict[str, str]
-    ) -> PartInfo:
-        if not 1 <= number <= 10000:
-            await self.io.run(temp.discard)
-            raise be.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive.")
-        record = Record(temp.md5_hex, time.time_ns(), {"checksums": checksums}, size=temp.size)
-        try:
-            await self._commit(temp, record, upload_path, [part_name(number)])
-        except be.NoSuchBucket:
-            raise be.NoSuchUpload(detail="aborted while the part was uploading", backend=self.name) from None
-        return record.part_info(number)
-
-    async def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
-    ) -> PartInfo:
-        upload = await self.io.run(self._upload, bucket, key, upload_id)
-        temp = await self._spool(body)
-        return await self._store_part(upload.path, part_number, temp, body.checksums)
-
-    async def upload_part_copy(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        part_number: int,
-        src_bucket: str,
-        src_key: str,
-        src_range: tuple[int, int] | None,
-    ) -> PartInfo:
-        upload = await self.io.run(self._upload, bucket, key, upload_id)
-        fd, source = await self._open_async(src_bucket, src_key)
-        try:
-            first, last = src_range if src_range is not None else (0, source.size - 1)
-            if src_range is not None and not 0 <= first <= last < source.size:
-                raise be.InvalidRange(size=source.size, backend=self.name)
-            temp = await self.io.checked("creating a temporary file", TempFile, self.tmp)
-            await self._copy_into(temp, fd, first, last + 1)
-        finally:
-            os.close(fd)
-        return await self._store_part(upload.path, part_number, temp, {})
-
-    async def complete_multipart_upload(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        parts: list[CompletedPart],
-        cond: WriteCondition = ALWAYS,
-    ) -> ObjectInfo:
-        base, components = await self.io.run(self._object_path, bucket, key)
-        try:
-            upload = await self.io.run(self._upload, bucket, key, upload_id)
-        except be.NoSuchUpload:
-            done = await self.io.run(self.completions.find, bucket, key, upload_id)
-            if done is None:
-                raise
-            return done  # a retry of a completion that succeeded: the same answer
-        chosen = await self.io.run(check_completion, upload, parts)
-        records = [record for _, record in chosen]
-        sums, kind = object_checksums(records, upload.object_meta(), parts)
-        temp = await self.io.checked("creating a temporary file", lambda: TempFile(self.tmp, hash_md5=False))
-        for path, record in chosen:
-            try:
-                fd = await self.io.run(os.open, path, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                await self.io.run(temp.discard)
-                raise be.InvalidPart(
-                    detail="a part was replaced or aborted meanwhile", backend=self.name
-                ) from None
-            try:
-                await self._copy_into(temp, fd, 0, record.size)
-            finally:
-                os.close(fd)
-        meta = upload.object_meta().copy(checksums=sums, checksum_type=kind)
-        stored = {**meta_to_dict(meta), PARTS_FIELD: part_layout(chosen)}
-        record = Record(multipart_etag(records), time.time_ns(), stored, size=temp.size)
-        await self._commit(temp, record, base, components, (bucket, key, cond))
-        await self.io.checked(
-            "recording a completion", self.completions.remember, bucket, upload_id, key, record, self.tmp
-        )
-        with contextlib.suppress(be.NoSuchUpload):
-            await self.io.run(self.uploads.remove, upload)
-        return record.object_info(key)
-
-    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        upload = await self.io.run(self._upload, bucket, key, upload_id)
-        await self.io.run(self.uploads.remove, upload)
-
-    async def list_parts(
-        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
-    ) -> PartsPage:
-        def page() -> PartsPage:
-            upload = self._upload(bucket, key, upload_id)
-            parts: list[PartInfo] = []
-            for number, path in upload.parts():
-                if number <= part_number_marker:
-                    continue
-                if len(parts) == max_parts:
-                    return PartsPage(parts, True, parts[-1].part_number if parts else part_number_marker)
-                with contextlib.suppress(FileNotFoundError, CorruptObject):
-                    parts.append(read_record_at(path).part_info(number))
-            return PartsPage(parts, False)
-
-        return await self.io.run(page)
-
-    async def list_multipart_uploads(
-        self,
-        bucket: str,
-        prefix: str = "",
-        delimiter: str = "",
-        key_marker: str = "",
-        upload_id_marker: str = "",
-        max_uploads: int = 1000,
-    ) -> UploadsPage:
-        def page() -> UploadsPage:
-            self._bucket_dir(bucket)
-            uploads = self.uploads.all_uploads(bucket, prefix)
-            return uploads_page(uploads, prefix, delimiter, key_marker, upload_id_marker, max_uploads)
-
-        return await self.io.run(page)
 
 
 def _pread_exact(fd: int, size: int, offset: int) -> bytes:
