@@ -25,200 +25,48 @@ What OSS cannot do as S3 does, and what clients get:
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import oss2
-from oss2.models import PartInfo as OssPart
 
 from backends import errors as be
 from backends.base import (
     ALWAYS,
-    MIN_PART_SIZE,
     VERSIONING_STATES,
     Backend,
-    BucketInfo,
     ByteRange,
-    Capabilities,
     CompletedPart,
     DeleteResult,
     GetResult,
     ListPage,
     ObjectInfo,
     ObjectMeta,
-    PartInfo,
-    PartsPage,
     PutBody,
-    UploadInfo,
-    UploadsPage,
     VersionsPage,
     WriteCondition,
 )
-from backends.bridge import DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
-from backends.metabucket import MetaBucketSettings
-from backends.oss.settings import MiB, Settings
+from backends.bridge import DEFAULT_THREADS, SyncReader, iterate_blocking, sized
+from backends.oss.core import MAX_COPY_OBJECT
+from backends.oss.multipartops import OssMultipart
+from backends.oss.settings import Settings
 from backends.oss.support import (
     SizedBody,
     etag,
     from_http_date,
-    from_iso,
     from_unix,
-    headers_to_meta,
-    make_session,
     meta_to_headers,
     translate,
     unsized_chunks,
 )
-from backends.oss.tagging import OssTagging
 from backends.oss.versions import version_params, versions_page
 from backends.recorded import recorded
 
-T = TypeVar("T")
-#: OSS's CopyObject limit; larger sources are copied part by part.
-MAX_COPY_OBJECT = 1024 * MiB
 
-# oss2 logs request headers (security token included) at DEBUG: keep it quieter unless asked.
-if logging.getLogger("oss2").level == logging.NOTSET:
-    logging.getLogger("oss2").setLevel(logging.INFO)
-
-#: oss2.Bucket objects kept for reuse (cheap to rebuild; they share the one requests session).
-MAX_CACHED_BUCKETS = 256
-
-
-class OssBackend(MetaBucketSettings, OssTagging, Backend):
-    capabilities = Capabilities(server_side_copy=True, stores_checksums=False, leading_slash_keys=False)
-
-    def __init__(self, settings: Settings, name: str):
-        self.name = name
-        self.settings = settings
-        self.meta_bucket = settings.meta_bucket
-        self._pool: BlockingPool | None = None
-        self._session: oss2.Session | None = None
-        self._buckets: dict[str, oss2.Bucket] = {}
-        self._lock = threading.Lock()
-        s = settings
-        if s.security_token:
-            self._auth: Any = oss2.StsAuth(
-                s.access_key_id, s.access_key_secret, s.security_token, s.auth_version
-            )
-        elif s.auth_version == "v4":
-            self._auth = oss2.AuthV4(s.access_key_id, s.access_key_secret)
-        else:
-            self._auth = oss2.Auth(s.access_key_id, s.access_key_secret)
-
-    def __repr__(self) -> str:
-        return f"OssBackend(name={self.name!r}, endpoint={self.settings.endpoint!r})"
-
-    # -- plumbing --------------------------------------------------------------------------------
-    async def start(self) -> None:
-        if self._pool is None:
-            self._pool = BlockingPool(self.settings.max_workers, name=f"oss-{self.name}")
-            self._session = make_session(self.settings.max_workers, self.settings.connect_address)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-        if self._session is not None:
-            self._session.session.close()
-            self._session = None
-        self._buckets.clear()
-
-    @property
-    def pool(self) -> BlockingPool:
-        if self._pool is None:
-            raise be.BackendUnavailable("The OSS backend is not started.", backend=self.name)
-        return self._pool
-
-    def _bucket(self, name: str) -> oss2.Bucket:
-        with self._lock:
-            bucket = self._buckets.get(name)
-            if bucket is None:
-                if len(self._buckets) >= MAX_CACHED_BUCKETS:  # clients pick the names: stay bounded
-                    self._buckets.clear()
-                bucket = oss2.Bucket(
-                    self._auth,
-                    self.settings.endpoint,
-                    name,
-                    session=self._session,
-                    connect_timeout=self.settings.connect_timeout,
-                    region=self.settings.region,
-                )
-                self._buckets[name] = bucket
-            return bucket
-
-    def _service(self) -> oss2.Service:
-        return oss2.Service(
-            self._auth,
-            self.settings.endpoint,
-            session=self._session,
-            connect_timeout=self.settings.connect_timeout,
-            region=self.settings.region,
-        )
-
-    async def _run(
-        self, fn: Callable[..., T], *args: Any, missing: type[be.BackendError] = be.NoSuchKey, **kwargs: Any
-    ) -> T:
-        try:
-            return await self.pool.run(fn, *args, **kwargs)
-        except Exception as exc:
-            raise translate(exc, self.name, missing=missing) from exc
-
-    # -- buckets ---------------------------------------------------------------------------------
-    async def check(self) -> None:
-        if self.settings.bucket:
-            await self.head_bucket(self.settings.bucket)
-        else:
-            await self.list_buckets()
-
-    async def list_buckets(self) -> list[BucketInfo]:
-        service = self._service()
-        out: list[BucketInfo] = []
-        marker = ""
-        for _ in range(10_000):
-            page = await self._run(service.list_buckets, marker=marker, max_keys=1000)
-            out += [BucketInfo(b.name, from_unix(b.creation_date)) for b in page.buckets]
-            if not page.is_truncated or not page.next_marker:
-                break
-            marker = page.next_marker
-        return self._visible(out)
-
-    async def create_bucket(self, bucket: str, region: str | None = None) -> None:
-        if region and region != self.settings.region:
-            raise be.InvalidArgument(
-                f"This OSS endpoint serves region {self.settings.region}, not {region}.", backend=self.name
-            )
-        try:
-            await self._run(self._bucket(bucket).create_bucket, missing=be.NoSuchBucket)
-            await self._forget_settings(bucket)
-        except be.BucketAlreadyExists as exc:
-            try:
-                await self.head_bucket(bucket)
-            except be.BackendError:
-                raise exc from None
-            raise be.BucketAlreadyOwnedByYou(detail=exc.detail, backend=self.name) from None
-
-    async def delete_bucket(self, bucket: str) -> None:
-        await self._run(self._bucket(bucket).delete_bucket, missing=be.NoSuchBucket)
-        await self._forget_settings(bucket)
-
-    async def head_bucket(self, bucket: str) -> BucketInfo:
-        info = await self._run(self._bucket(bucket).get_bucket_info, missing=be.NoSuchBucket)
-        return BucketInfo(info.name, from_iso(info.creation_date))
+class OssBackend(OssMultipart):
+    """Objects, copies, listings and versions over the core and multipart parts."""
 
     # -- objects ---------------------------------------------------------------------------------
-    def _condition(self, cond: WriteCondition) -> dict[str, str]:
-        """A write condition as OSS headers: ``If-None-Match: *`` is ``x-oss-forbid-overwrite: true``
-        (create only, decided by OSS with the write; 409 FileAlreadyExists → PreconditionFailed).
-        OSS has no atomic If-Match on writes: refused rather than checked and written in two steps."""
-        if cond.if_match is not None:
-            raise be.NotImplementedByBackend(
-                "A write with If-Match cannot be decided atomically by OSS.", backend=self.name
-            )
-        return {"x-oss-forbid-overwrite": "true"} if cond.if_none_match_star else {}
-
     async def put_object(
         self, bucket: str, key: str, body: PutBody, meta: ObjectMeta, cond: WriteCondition = ALWAYS
     ) -> ObjectInfo:
@@ -234,30 +82,6 @@ class OssBackend(MetaBucketSettings, OssTagging, Backend):
         size = body.size if body.size is not None else reader.bytes_read
         when = from_http_date(result.headers.get("date"))
         return ObjectInfo(key, size, etag(result.etag), when, meta.copy(), result.versionid)
-
-    def _info(self, key: str, result: Any, size: int | None = None) -> ObjectInfo:
-        headers = result.headers
-        if size is None:
-            size = int(headers.get("content-length") or 0)
-        return ObjectInfo(
-            key,
-            size,
-            etag(result.etag),
-            from_unix(result.last_modified),
-            headers_to_meta(headers),
-            headers.get("x-oss-version-id"),
-        )
-
-    async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
-        params = version_params(version_id)
-        try:
-            result = await self._run(self._bucket(bucket).head_object, key, params=params)
-        except be.NoSuchKey as exc:  # a HEAD 404 names no code
-            if version_id is None or isinstance(exc, be.DeleteMarkerCurrent):
-                raise
-            await self.head_bucket(bucket)
-            raise be.NoSuchVersion(detail=exc.detail, backend=self.name) from None
-        return self._info(key, result)
 
     async def get_object(
         self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
@@ -406,85 +230,6 @@ class OssBackend(MetaBucketSettings, OssTagging, Backend):
         truncated = bool(result.is_truncated)
         return ListPage(objects, prefixes, truncated, names[-1] if truncated and names else None)
 
-    # -- multipart -------------------------------------------------------------------------------
-    async def create_multipart_upload(self, bucket: str, key: str, meta: ObjectMeta) -> str:
-        result = await self._run(
-            self._bucket(bucket).init_multipart_upload,
-            key,
-            headers=meta_to_headers(meta),
-            missing=be.NoSuchBucket,
-        )
-        return str(result.upload_id)
-
-    async def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
-    ) -> PartInfo:
-        reader = SyncReader(aiter(body), asyncio.get_running_loop())
-        data: Any = SizedBody(reader, body.size) if body.size is not None else unsized_chunks(reader)
-        try:
-            result = await self.pool.run(self._bucket(bucket).upload_part, key, upload_id, part_number, data)
-        except Exception as exc:
-            if reader.error is not None:
-                raise reader.error from None
-            raise translate(exc, self.name, missing=be.NoSuchUpload) from exc
-        size = body.size if body.size is not None else reader.bytes_read
-        return PartInfo(part_number, etag(result.etag), size, from_http_date(result.headers.get("date")))
-
-    async def upload_part_copy(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        part_number: int,
-        src_bucket: str,
-        src_key: str,
-        src_range: tuple[int, int] | None,
-    ) -> PartInfo:
-        if src_range is None:
-            size = (await self.head_object(src_bucket, src_key)).size
-            span = (0, size - 1) if size else None
-        else:
-            span = src_range
-            size = src_range[1] - src_range[0] + 1
-        result = await self._run(
-            self._bucket(bucket).upload_part_copy, src_bucket, src_key, span, key, upload_id, part_number
-        )
-        return PartInfo(part_number, etag(result.etag), size, from_http_date(result.headers.get("date")))
-
-    async def complete_multipart_upload(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        parts: list[CompletedPart],
-        cond: WriteCondition = ALWAYS,
-    ) -> ObjectInfo:
-        forbid = self._condition(cond)
-        if not parts:
-            raise be.InvalidArgument("You must specify at least one part.", backend=self.name)
-        for before, after in zip(parts, parts[1:], strict=False):
-            if after.part_number <= before.part_number:
-                raise be.InvalidPartOrder(backend=self.name)
-        uploaded = await self._all_parts(bucket, key, upload_id)
-        for part in parts:
-            have = uploaded.get(part.part_number)
-            if have is None or have.etag != etag(part.etag):
-                raise be.InvalidPart(detail=f"part {part.part_number}", backend=self.name)
-        for part in parts[:-1]:
-            size = uploaded[part.part_number].size
-            if size < MIN_PART_SIZE:
-                raise be.EntityTooSmall(detail=f"part {part.part_number} is {size} bytes", backend=self.name)
-        oss_parts = [OssPart(p.part_number, etag(p.etag).upper()) for p in parts]
-        done = await self._run(
-            self._bucket(bucket).complete_multipart_upload,
-            key,
-            upload_id,
-            oss_parts,
-            headers=forbid,
-            missing=be.NoSuchUpload,
-        )
-        return await self.head_object(bucket, key, done.versionid)
-
     # -- versioning: OSS's own, ids passed through unchanged -------------------------------------
     async def get_bucket_versioning(self, bucket: str) -> str | None:
         result = await self._run(self._bucket(bucket).get_bucket_versioning, missing=be.NoSuchBucket)
@@ -515,65 +260,6 @@ class OssBackend(MetaBucketSettings, OssTagging, Backend):
             missing=be.NoSuchBucket,
         )
         return versions_page(result)
-
-    async def _all_parts(self, bucket: str, key: str, upload_id: str) -> dict[int, PartInfo]:
-        found: dict[int, PartInfo] = {}
-        marker = 0
-        for _ in range(20):  # 10,000 parts at most, 1,000 a page
-            page = await self.list_parts(bucket, key, upload_id, marker, 1000)
-            found.update((p.part_number, p) for p in page.parts)
-            if not page.is_truncated or page.next_part_number_marker is None:
-                break
-            marker = page.next_part_number_marker
-        return found
-
-    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        await self._run(self._bucket(bucket).abort_multipart_upload, key, upload_id, missing=be.NoSuchUpload)
-
-    async def list_parts(
-        self, bucket: str, key: str, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
-    ) -> PartsPage:
-        result = await self._run(
-            self._bucket(bucket).list_parts,
-            key,
-            upload_id,
-            marker=str(part_number_marker or ""),
-            max_parts=max_parts,
-            missing=be.NoSuchUpload,
-        )
-        parts = [
-            PartInfo(p.part_number, etag(p.etag), p.size, from_unix(p.last_modified)) for p in result.parts
-        ]
-        next_marker = int(result.next_marker) if result.is_truncated and result.next_marker else None
-        return PartsPage(parts, bool(result.is_truncated), next_marker)
-
-    async def list_multipart_uploads(
-        self,
-        bucket: str,
-        prefix: str = "",
-        delimiter: str = "",
-        key_marker: str = "",
-        upload_id_marker: str = "",
-        max_uploads: int = 1000,
-    ) -> UploadsPage:
-        result = await self._run(
-            self._bucket(bucket).list_multipart_uploads,
-            prefix=prefix,
-            delimiter=delimiter,
-            key_marker=key_marker,
-            upload_id_marker=upload_id_marker,
-            max_uploads=max_uploads,
-            missing=be.NoSuchBucket,
-        )
-        uploads = [UploadInfo(u.key, u.upload_id, from_unix(u.initiation_date)) for u in result.upload_list]
-        truncated = bool(result.is_truncated)
-        return UploadsPage(
-            uploads,
-            list(result.prefix_list),
-            truncated,
-            result.next_key_marker if truncated else None,
-            result.next_upload_id_marker if truncated else None,
-        )
 
 
 def _content_range(value: str | None) -> tuple[tuple[int, int] | None, int | None]:
