@@ -252,7 +252,10 @@ class S3App:
         if isinstance(exc, S3Error):
             return self.error_response(exc, ex.raw_path, ex.rid)
         if isinstance(exc, be.BackendError):
-            level = logging.WARNING if exc.retryable or isinstance(exc, be.AccessDenied) else logging.DEBUG
+            # A store refusing us, or stored bytes that fail their integrity check, is an operator's
+            # matter: one line with the reason (never a traceback; the client sees no detail).
+            noted = exc.retryable or isinstance(exc, (be.AccessDenied, be.IntegrityError))
+            level = logging.WARNING if noted else logging.DEBUG
             log.log(level, "request %s %s: %s", ex.rid, ex.operation, exc)
             ex.facts["backend_error"] = (
                 exc.backend or served_by.get() or self.backend.name,

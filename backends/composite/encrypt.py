@@ -8,7 +8,8 @@ layer is encrypted: a request without SSE headers gets SSE-S3, as AWS S3 does si
 What clients see is the plaintext: sizes, ranges and part sizes are plaintext sizes; the metadata this
 layer keeps is hidden; ``ObjectMeta.encryption`` says how an object is encrypted. The ETag is S3's: for
 SSE-S3 the plaintext's MD5 (a multipart object's MD5 of its parts' plaintext MD5s, ``-N``), for SSE-C
-the store's ETag of the sealed bytes (not the plaintext's MD5, as on S3). Those MD5s and the part
+the store's ETag of the sealed bytes (not the plaintext's MD5, as on S3), as for an object of the
+previous format (``sealedv1``, read as it was answered). Those MD5s and the part
 lengths are sealed at the end of each segment, since a store takes metadata before the body; a
 ``manifest.Reader`` reads them back once per stored object and caches them by the store's ETag, so HEAD,
 GET, listings and the ETags conditional requests compare all agree. A conditional write's If-Match is
@@ -43,7 +44,7 @@ from backends.base import (
     WriteCondition,
 )
 from backends.bridge import DEFAULT_THREADS
-from backends.composite import keys, manifest, sealed
+from backends.composite import keys, manifest, sealed, sealedv1
 from backends.composite.encryptbase import _visible
 from backends.composite.encryptconfig import MasterKey, Settings
 from backends.composite.sealedmultipart import SealedMultipart
@@ -94,8 +95,9 @@ class Encrypt(SealedMultipart):
             found = await self._manifest(bucket, key, got.info)
             if found is None:
                 raise be.IntegrityError(detail="an encrypted object without a layout", backend=self.name)
-            head, rest = await self._first_header(got.body)
-            if head != found.segments[0].header:
+            first = found.segments[0].header
+            head, rest = await self._first_header(got.body, type(first))
+            if head.pack() != first.pack():
                 raise be.IntegrityError(
                     detail="the first header disagrees with the trailers", backend=self.name
                 )
@@ -104,22 +106,25 @@ class Encrypt(SealedMultipart):
             raise
         body = opened(
             chain(head.pack(), rest, got.body),
-            sealed.Opener(data_key),
+            sealedv1.opener(first, data_key, layout=[s.header for s in found.segments]),
             segments=len(found.segments),
             md5s=found.md5s,
         )
         return GetResult(self._present(got.info, found, customer), body)
 
-    async def _first_header(self, body: ByteStream) -> tuple[sealed.Header, bytes]:
-        """The first segment's header, read before any byte is served, so a truncated or foreign object
-        fails with an error status instead of a cut-off body; and the bytes read past it."""
+    async def _first_header(
+        self, body: ByteStream, header_type: type[sealed.Header]
+    ) -> tuple[sealed.Header, bytes]:
+        """The first segment's header (in the format the manifest found), read before any byte is served,
+        so a truncated or foreign object fails with an error status instead of a cut-off body; and the
+        bytes read past it."""
         buf = b""
         async for chunk in body:
             buf += chunk
             if len(buf) >= sealed.HEADER:
                 break
         try:
-            return sealed.Header.parse(buf[: sealed.HEADER]), buf[sealed.HEADER :]
+            return header_type.parse(buf[: sealed.HEADER]), buf[sealed.HEADER :]
         except sealed.SealError as exc:
             raise be.IntegrityError(detail=str(exc), backend=self.name) from exc
 
@@ -152,7 +157,8 @@ class Encrypt(SealedMultipart):
         if got.info.etag != stored.etag:
             await close(got.body)
             raise manifest.Changed()
-        opener = sealed.Opener(data_key, start=(start.header, index))
+        after = [s.header for s in found.segments if s.at > start.at]
+        opener = sealedv1.opener(start.header, data_key, start=(start.header, index), layout=after)
         skip = first - start.plain - index * sealed.PACKAGE
         body = opened(got.body, opener, skip=skip, length=last - first + 1)
         return GetResult(info, body, span)
@@ -194,6 +200,8 @@ class Encrypt(SealedMultipart):
                 info = await self.inner.copy_object(
                     src_bucket, src_key, dst_bucket, dst_key, stored_meta, store_cond, src_version_id
                 )
+                if found.md5s is None:  # an earlier format's ETag is the store's, the copy's own
+                    found = replace(found, etag=info.etag)
                 self.manifests.remember(info, found)  # the same bytes
                 shown = info if stored_meta is None else replace(info, meta=stored_meta)
                 return self._present(shown, found)

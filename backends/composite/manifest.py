@@ -6,6 +6,10 @@ plaintext length, hence a multipart object's size and where its parts start) is 
 each segment (``sealed`` trailers) and read back from there: one small ranged read per segment, walking
 backwards from the end, or all at once when the stored part sizes are known (after Complete).
 
+Objects of the previous format (``sealedv1``: no trailers) are recognised by their first header when
+the trailers do not hold, and laid out by walking their headers forward (one small read per segment);
+their ETag is the store's, as that release answered.
+
 A manifest is a function of the stored bytes alone, and sealed bytes never repeat (random data keys
 and nonces), so it is cached by the store's ETag and size for good: an object is read this way once per
 gateway process, and every later HEAD, GET or listing of it costs nothing more than without encryption.
@@ -23,7 +27,7 @@ from typing import Literal
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from backends.base import Backend, ByteRange, ObjectInfo
-from backends.composite import sealed
+from backends.composite import sealed, sealedv1
 
 #: S3's limit on an upload's parts: more segments than this is not an object this layer wrote.
 MAX_SEGMENTS = 10_000
@@ -83,13 +87,14 @@ def build(headers: list[sealed.Header], md5s: list[bytes] | None, stored_etag: s
 
     Parts are sealed before anyone knows how many there will be, so the count is checked against the
     store's multipart ETag: a multipart object cut down to its first parts and stored as one body
-    fails here instead of being served short."""
+    fails here instead of being served short. A PutObject's one segment (part 0, complete by its final
+    package and trailer) may have any store ETag: a store puts a body of unknown length in parts."""
     parts = [h.part for h in headers]
     if not headers or (
         parts != [0] and (parts[0] < 1 or any(a >= b for a, b in zip(parts, parts[1:], strict=False)))
     ):
         raise sealed.SealError("the segments are not one object's, in order")
-    if (store_parts(stored_etag) or 0) != (0 if parts == [0] else len(parts)):
+    if parts != [0] and store_parts(stored_etag) != len(parts):
         raise sealed.SealError(
             f"{len(parts)} segment(s) where the store's ETag {stored_etag!r} says otherwise"
         )
@@ -142,14 +147,12 @@ class Reader:
             self._held -= _weight(self._cache.popitem(last=False)[1])
         return manifest
 
-    async def trailer(self, bucket: str, key: str, info: ObjectInfo, end: int) -> tuple[ObjectInfo, bytes]:
-        """The trailer ending at stored offset ``end`` of the object ``info`` describes, and the object's
-        stored info as this read met it (with its metadata, which a listing does not carry)."""
-        if end < sealed.TRAILER:
-            raise sealed.SealError("the stored bytes do not end on a segment")
-        got = await self.inner.get_object(
-            bucket, key, ByteRange(end - sealed.TRAILER, end - 1), info.version_id
-        )
+    async def span(
+        self, bucket: str, key: str, info: ObjectInfo, first: int, length: int
+    ) -> tuple[ObjectInfo, bytes]:
+        """``length`` stored bytes at ``first`` of the object ``info`` describes, and the object's stored
+        info as this read met it (with its metadata, which a listing does not carry)."""
+        got = await self.inner.get_object(bucket, key, ByteRange(first, first + length - 1), info.version_id)
         try:
             if (got.info.etag, got.info.size) != (info.etag, info.size):
                 raise Changed()
@@ -158,45 +161,92 @@ class Reader:
             aclose = getattr(got.body, "aclose", None)
             if aclose is not None:
                 await aclose()
-        if len(raw) != sealed.TRAILER:
-            raise sealed.SealError("truncated segment trailer")
+        if len(raw) != length:
+            raise sealed.SealError("the stored bytes end early")
         return got.info, raw
+
+    async def trailer(self, bucket: str, key: str, info: ObjectInfo, end: int) -> tuple[ObjectInfo, bytes]:
+        """The trailer ending at stored offset ``end``, and the object's stored info (``span``)."""
+        if end < sealed.TRAILER:
+            raise sealed.SealError("the stored bytes do not end on a segment")
+        return await self.span(bucket, key, info, end - sealed.TRAILER, sealed.TRAILER)
 
     async def read(
         self, bucket: str, key: str, info: ObjectInfo, key_for: KeyFor, sizes: list[int] | None = None
     ) -> Manifest | None:
         """The manifest of the stored object ``info`` (None: stored before this layer); ``sizes``: the
-        stored segment sizes when known, read at once. Raises SealError for bytes this layer did not
-        write, Changed when the object was replaced meanwhile."""
+        stored segment sizes when known, read at once. An object whose trailers do not hold is read as
+        the earlier format (``sealedv1``) if its first header says so. Raises SealError for bytes this
+        layer did not write, Changed when the object was replaced meanwhile."""
         found = self.cached(info)
         if not isinstance(found, bool):
             return found
+        last: bytes | None = None
         if info.size < sealed.HEADER + sealed.TAG + sealed.TRAILER:
             met = await self.inner.head_object(bucket, key, info.version_id)
             if met.etag != info.etag:
                 raise Changed()
-            try:
-                key_for(met)
-            except NotSealed:  # a small object stored before this layer
-                return self.remember(info, None)
-            raise sealed.SealError(f"{info.size} stored bytes cannot hold a sealed segment")
-        met, last = await self.trailer(bucket, key, info, info.size)
+        else:
+            met, last = await self.trailer(bucket, key, info, info.size)
         try:
             data_key = key_for(met)
-        except NotSealed:
+        except NotSealed:  # stored before this layer
             return self.remember(info, None)
+        try:
+            if last is None:
+                raise sealed.SealError(f"{info.size} stored bytes cannot hold a sealed segment")
+            return self.remember(info, await self._v2(bucket, key, info, data_key, last, sizes))
+        except sealed.SealError as exc:
+            if sizes is not None or info.size < sealedv1.stored_size(0):
+                raise
+            headers = await self._v1(bucket, key, info, exc)
+            return self.remember(info, build(headers, None, info.etag))
+
+    async def _v2(
+        self,
+        bucket: str,
+        key: str,
+        info: ObjectInfo,
+        data_key: bytes | None,
+        last: bytes,
+        sizes: list[int] | None,
+    ) -> Manifest:
+        aead = AESGCM(data_key) if data_key is not None else None
+        if aead is not None:
+            sealed.open_trailer(aead, last)  # the last trailer first: v1 bytes fail here, before a walk
         if sizes is not None:
             raws = [*await self._at_once(bucket, key, info, sizes[:-1]), last]
         else:
             raws = await self._backwards(bucket, key, info, last)
-        aead = AESGCM(data_key) if data_key is not None else None
         opened = [
             sealed.open_trailer(aead, raw) if aead else (sealed.trailer_header(raw), b"") for raw in raws
         ]
         headers = [h for h, _ in opened]
         if sizes is not None and ([h.stored_size for h in headers] != sizes or sum(sizes) != info.size):
             raise sealed.SealError("a trailer disagrees with its part's stored size")
-        return self.remember(info, build(headers, [m for _, m in opened] if aead else None, info.etag))
+        return build(headers, [m for _, m in opened] if aead else None, info.etag)
+
+    async def _v1(
+        self, bucket: str, key: str, info: ObjectInfo, v2_error: sealed.SealError
+    ) -> list[sealed.Header]:
+        """The headers of an object in the earlier format, walked forward from its first (one read each);
+        ``v2_error`` again when the object does not start as one: neither format, so not ours."""
+        _, raw = await self.span(bucket, key, info, 0, sealed.HEADER)
+        if not sealedv1.Header.magic_of(raw):
+            raise v2_error
+        headers: list[sealed.Header] = [sealedv1.Header.parse(raw)]
+        at = headers[0].stored_size
+        while at < info.size:
+            if len(headers) == MAX_SEGMENTS:
+                raise sealed.SealError("more segments than an upload has parts")
+            if info.size - at < sealed.HEADER:
+                break
+            _, raw = await self.span(bucket, key, info, at, sealed.HEADER)
+            headers.append(sealedv1.Header.parse(raw))
+            at += headers[-1].stored_size
+        if at != info.size:
+            raise sealed.SealError("the stored bytes do not split into v1 segments")
+        return headers
 
     async def _backwards(self, bucket: str, key: str, info: ObjectInfo, last: bytes) -> list[bytes]:
         raws = [last]

@@ -22,6 +22,14 @@ bytes, sealed. Its clear half repeats the header, so reading trailers backwards 
 gives every segment's length and place (a multipart object's layout, whatever its part sizes) without a
 key; a full read checks it equals the header. The MD5 is sealed so the store learns nothing from it.
 
+A body of unknown length (a browser form's file) is sealed as it flows all the same: its header's
+length is ``UNSIZED`` (so every package's additional data says so), its trailer gives the length and
+marks the segment with the top bit of the part number (``Header.sized`` False). Such a segment opens
+only with the layout its trailers gave (``Opener(layout=...)``); the final flag, the package count the
+length implies and the sealed trailer still make a cut or a forged length fail.
+
+The previous format (``s3b\\x01``: no trailers) is read by ``sealedv1``.
+
 The nonce base is random per segment: uploading the same part twice never reuses a (key, nonce) pair.
 The data key itself is random per object (see ``keys``); this module only seals and opens bytes.
 
@@ -34,7 +42,9 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -48,6 +58,11 @@ _AAD_TAIL = struct.Struct(">QB")
 _CLEAR = struct.Struct(">IQ12s")
 _NONCE = 12
 _TRAILER_AAD = b"s3b-trailer"
+#: The header's length field of a segment sealed before its length was known (an upload of undeclared
+#: length): the length is then only in the trailer, which marks such a segment with this bit of its
+#: part number (parts go to 10,000, so no sized segment has it).
+UNSIZED = 0xFFFF_FFFF_FFFF_FFFF
+_UNSIZED_PART = 0x8000_0000
 #: Stored bytes of a segment's trailer.
 TRAILER = _CLEAR.size + _NONCE + 16 + TAG
 
@@ -79,21 +94,34 @@ def plaintext_size(stored: int) -> int:
 
 @dataclass(frozen=True)
 class Header:
+    """A segment's header. Its class is its format: ``sealedv1.Header`` reads the earlier one."""
+
     part: int
     length: int
     nonce_base: bytes
+    #: False for a segment sealed before its length was known: its header says ``UNSIZED`` (so the
+    #: additional data of its packages does), its trailer gives the length.
+    sized: bool = True
+
+    MAGIC: ClassVar[bytes] = MAGIC
 
     def pack(self) -> bytes:
-        return _HEADER.pack(MAGIC, self.part, self.length, self.nonce_base)
+        length = self.length if self.sized else UNSIZED
+        return _HEADER.pack(self.MAGIC, self.part, length, self.nonce_base)
+
+    @classmethod
+    def magic_of(cls, raw: bytes) -> bool:
+        """Whether ``raw`` (a segment's first bytes) starts with this format's magic."""
+        return raw[: len(cls.MAGIC)] == cls.MAGIC
 
     @classmethod
     def parse(cls, raw: bytes) -> Header:
         if len(raw) != HEADER:
             raise SealError("truncated segment header")
         magic, part, length, nonce_base = _HEADER.unpack(raw)
-        if magic != MAGIC or raw[-4:] != b"\0\0\0\0":
+        if magic != cls.MAGIC or raw[-4:] != b"\0\0\0\0":
             raise SealError("not a sealed segment")
-        return cls(part, length, nonce_base)
+        return cls(part, length, nonce_base, length != UNSIZED)
 
     @property
     def packages(self) -> int:
@@ -115,7 +143,8 @@ class Header:
 
 
 def seal_trailer(aead: AESGCM, header: Header, md5: bytes) -> bytes:
-    clear = _CLEAR.pack(header.part, header.length, header.nonce_base)
+    part = header.part if header.sized else header.part | _UNSIZED_PART
+    clear = _CLEAR.pack(part, header.length, header.nonce_base)
     nonce = os.urandom(_NONCE)
     return clear + nonce + aead.encrypt(nonce, md5, _TRAILER_AAD + clear)
 
@@ -125,7 +154,7 @@ def trailer_header(raw: bytes) -> Header:
     if len(raw) != TRAILER:
         raise SealError("truncated segment trailer")
     part, length, nonce_base = _CLEAR.unpack(raw[: _CLEAR.size])
-    return Header(part, length, nonce_base)
+    return Header(part & ~_UNSIZED_PART, length, nonce_base, not part & _UNSIZED_PART)
 
 
 def open_trailer(aead: AESGCM, raw: bytes) -> tuple[Header, bytes]:
@@ -139,14 +168,17 @@ def open_trailer(aead: AESGCM, raw: bytes) -> tuple[Header, bytes]:
 
 
 class Sealer:
-    """Seals one segment: feed plaintext, get stored bytes (header first, whole packages, the trailer)."""
+    """Seals one segment: feed plaintext, get stored bytes (header first, whole packages, the trailer).
+
+    A header that is not ``sized`` seals a stream of unknown length: its ``length`` is ignored until
+    ``finish``, which sets it to the bytes fed, for the trailer."""
 
     def __init__(self, key: bytes, header: Header):
         self._aead = AESGCM(key)
         self.header = header
         self._raw = header.pack()
         self._base = int.from_bytes(header.nonce_base, "big")
-        self._last = header.packages - 1
+        self._limit = header.length if header.sized else UNSIZED
         self._buf = bytearray()
         self._index = 0
         self._seen = 0
@@ -158,9 +190,9 @@ class Sealer:
         """The MD5 of the plaintext fed so far (all of it once ``finish`` returned)."""
         return self._md5.digest()
 
-    def _seal(self, data: bytes | bytearray | memoryview) -> bytes:
+    def _seal(self, data: bytes | bytearray | memoryview, final: bool = False) -> bytes:
         i = self._index
-        aad = self._raw + _AAD_TAIL.pack(i, i == self._last)
+        aad = self._raw + _AAD_TAIL.pack(i, final)
         self._index = i + 1
         return self._aead.encrypt((self._base ^ i).to_bytes(12, "big"), data, aad)
 
@@ -168,8 +200,9 @@ class Sealer:
         """The stored bytes ready after ``data``; a package is sealed once a later byte shows it is not the
         last, so the final flag is always right. Raises SealError past the declared length."""
         self._seen += len(data)
-        if self._seen > self.header.length:
+        if self._seen > self._limit:
             raise SealError("more plaintext than the segment's declared length")
+        at_end = self._seen == self._limit or not self.header.sized  # no byte may follow
         self._md5.update(data)
         out = [] if self._started else [self._raw]
         self._started = True
@@ -178,12 +211,12 @@ class Sealer:
             take = min(PACKAGE - len(self._buf), len(view))
             self._buf += view[:take]
             view = view[take:]
-            if len(self._buf) < PACKAGE or (not view and self._seen == self.header.length):
+            if len(self._buf) < PACKAGE or (not view and at_end):
                 return out
             out.append(self._seal(self._buf))
             self._buf = bytearray()
         full = len(view) // PACKAGE
-        if full and len(view) == full * PACKAGE and self._seen == self.header.length:
+        if full and len(view) == full * PACKAGE and at_end:
             full -= 1  # the final package waits for finish()
         out += [self._seal(view[i * PACKAGE : (i + 1) * PACKAGE]) for i in range(full)]
         self._buf += view[full * PACKAGE :]
@@ -191,12 +224,14 @@ class Sealer:
 
     def finish(self) -> list[bytes]:
         """The last stored bytes; raises SealError when fewer bytes came than declared."""
+        if not self.header.sized:
+            self.header = replace(self.header, length=self._seen)
         if self._seen != self.header.length:
             raise SealError("less plaintext than the segment's declared length")
         out = [] if self._started else [self._raw]
         self._started = True
         if self._index < self.header.packages:
-            out.append(self._seal(bytes(self._buf)))
+            out.append(self._seal(bytes(self._buf), final=True))
             self._buf = bytearray()
         out.append(seal_trailer(self._aead, self.header, self._md5.digest()))
         return out
@@ -209,10 +244,24 @@ class Opener:
     end on a package, before the trailer); without it the bytes begin with a header. ``after_part`` is
     the part number the first segment must exceed when it starts with a header (parts are in ascending
     order in a multipart object). ``md5s`` collects each whole segment's plaintext MD5 from its trailer.
+    ``layout``: the headers of the segments the bytes hold (after ``start``'s), as the trailers gave them:
+    each header read must be the one expected, and a segment sealed before its length was known (whose
+    header does not say it) opens only so.
     """
 
-    def __init__(self, key: bytes, *, start: tuple[Header, int] | None = None, after_part: int = -1):
+    #: The format of the segments this opener reads (``sealedv1.Opener``: the earlier one).
+    header_type: ClassVar[type[Header]] = Header
+
+    def __init__(
+        self,
+        key: bytes,
+        *,
+        start: tuple[Header, int] | None = None,
+        after_part: int = -1,
+        layout: Iterable[Header] | None = None,
+    ):
         self._aead = AESGCM(key)
+        self._layout = None if layout is None else iter(layout)
         self._buf = bytearray()
         self._last_part = after_part
         self.segments = 0
@@ -270,7 +319,14 @@ class Opener:
             out.append(self._open(h, unit))
 
     def _open_header(self, raw: bytes) -> None:
-        header = Header.parse(raw)
+        header = self.header_type.parse(raw)
+        if self._layout is not None:
+            expected = next(self._layout, None)
+            if expected is None or expected.pack() != raw:
+                raise SealError("a segment header disagrees with its trailer")
+            header = expected
+        elif not header.sized:
+            raise SealError("a segment of undeclared length opens only with its trailers' layout")
         if header.part <= self._last_part:
             raise SealError("segments out of order")
         self._header, self._raw, self._index = header, raw, 0

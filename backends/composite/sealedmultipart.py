@@ -50,7 +50,10 @@ class SealedMultipart(EncryptBase):
         self, bucket: str, key: str, upload_id: str, part_number: int, body: PutBody
     ) -> PartInfo:
         token = UploadToken.decode(upload_id)
-        data_key = self._open_key(token.mode, token.key_id, token.wrapped, self._request().write_key)
+        try:
+            data_key = self._open_key(token.mode, token.key_id, token.wrapped, self._request().write_key)
+        except be.IntegrityError as exc:  # an SSE-S3 key no master key wrapped: not an id handed out
+            raise be.NoSuchUpload(detail="not an upload id of the encrypt layer", backend=self.name) from exc
         part = await self.inner.upload_part(
             bucket, key, token.upload_id, part_number, SealedBody(body, data_key, part_number)
         )

@@ -59,15 +59,22 @@ async def pipelined(source: AsyncIterator[bytes], work: Work) -> AsyncIterator[b
 
 
 class SealedBody:
-    """A PutBody whose bytes are ``body`` sealed as one segment; checksums stay the plaintext's."""
+    """A PutBody whose bytes are ``body`` sealed as one segment; checksums stay the plaintext's.
+
+    A body of unknown length (a browser form's file) is sealed all the same, as a segment whose length
+    only its trailer says (``sealed.Header.sized``); the store then gets a body of unknown length too."""
 
     def __init__(self, body: PutBody, data_key: bytes, part: int):
-        if body.size is None:
-            raise be.InvalidRequest("An encrypted upload needs its length declared (Content-Length).")
         self._body = body
-        self._sealer = sealed.Sealer(data_key, sealed.Header(part, body.size, os.urandom(12)))
-        self.header = self._sealer.header
-        self.size: int | None = sealed.stored_size(body.size)
+        sized = body.size is not None
+        header = sealed.Header(part, body.size or 0, os.urandom(12), sized)
+        self._sealer = sealed.Sealer(data_key, header)
+        self.size: int | None = sealed.stored_size(body.size) if body.size is not None else None
+
+    @property
+    def header(self) -> sealed.Header:
+        """The segment's header; of a body of unknown length, complete (its length) once iteration ended."""
+        return self._sealer.header
 
     @property
     def md5(self) -> bytes:

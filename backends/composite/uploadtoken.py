@@ -12,8 +12,10 @@ import binascii
 import re
 
 from backends import errors as be
+from backends.composite import keys
 
 _TOKEN_PART = re.compile(r"^[A-Za-z0-9_.-]*$")
+_MODES = (keys.MODE_S3, keys.MODE_C)
 
 
 class UploadToken:
@@ -32,7 +34,7 @@ class UploadToken:
     @classmethod
     def decode(cls, value: str) -> UploadToken:
         fields = value.rsplit(cls.SEP, 3)
-        if len(fields) != 4 or not all(_TOKEN_PART.match(f) for f in fields[1:]):
+        if len(fields) != 4 or not all(_TOKEN_PART.match(f) for f in fields[1:]) or fields[1] not in _MODES:
             raise be.NoSuchUpload(detail="not an upload id of the encrypt layer")
         upload_id, mode, key_id, packed = fields
         try:

@@ -15,13 +15,15 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.responses import Response
 
-from gateway import objectacl, postpolicy
+from backends.sse import using
+from gateway import objectacl, postpolicy, sse
 from gateway.acl import GRANT_HEADERS
 from gateway.auth import new_payload_decoder
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
 from gateway.headers import META_PREFIX, checksum_headers, meta_from_headers
 from gateway.ops.acls import write_acl
+from gateway.ops.encryption import secure
 from gateway.ops.objects import check_key
 from gateway.payload import PayloadDecoder
 from gateway.postform import FormParser, FormReader
@@ -141,16 +143,29 @@ async def post_object(ctx: Ctx) -> Response:
     await _authorise(ctx, bucket, key, access_key)
     owner = (await ctx.bucket_owner()).canonical_id
     as_headers = {AS_HEADERS.get(n, n): v for n, v in fields.items()}
-    refuse_unsupported(as_headers, owner)
+    encrypting = ctx.backend.capabilities_for(bucket).encryption
+    refuse_unsupported(as_headers, owner, encrypting=encrypting)
     acl = await write_acl(ctx, bucket, {n: v for n, v in as_headers.items() if n in ACL_HEADERS})
     meta = objectacl.attach(meta_from_headers(_meta_fields(fields)), acl)
     if "tagging" in fields:  # S3's form field: a Tagging document, as PutObjectTagging's body
         meta.tags = tags_from_document(fields["tagging"].encode())
     body = FormFileBody(reader, _decoder(fields), low, high)
-    info = await ctx.backend.put_object(bucket, key, body, meta)
+    encryption: dict[str, str] = {}
+    if encrypting:  # the form's SSE fields are its SSE request, as a PutObject's headers are
+        request = sse.request_for("PutObject", as_headers, secure=secure(ctx))
+        with using(request):
+            info = await ctx.backend.put_object(bucket, key, body, meta)
+        encryption = sse.answer_headers(sse.written(request))
+    else:
+        info = await ctx.backend.put_object(bucket, key, body, meta)
     await reader.drain()
     etag = f'"{info.etag}"'
-    headers = {"ETag": etag, "Location": _location(ctx, key), **checksum_headers(body.checksums)}
+    headers = {
+        "ETag": etag,
+        "Location": _location(ctx, key),
+        **checksum_headers(body.checksums),
+        **encryption,
+    }
     redirect = fields.get("success_action_redirect") or fields.get("redirect")
     target = _redirect(redirect, bucket, key, info.etag) if redirect else None
     if target is not None:

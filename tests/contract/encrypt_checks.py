@@ -24,6 +24,8 @@ from backends.composite.keys import Keyring
 from backends.composite.rotate import rotate
 from backends.composite.sealedstreams import BATCH
 from backends.sse import CustomerKey, SseRequest, using
+from tests.contract.encrypt_unsized_checks import UnsizedChecks
+from tests.contract.encrypt_v1_checks import V1FormatChecks
 from tests.helpers.bodies import (
     BodyFailed,
     ChunkedBody,
@@ -80,7 +82,7 @@ class RotationChecks:
         assert (again.rewrapped, again.resealed, again.current) == (0, 0, 2)
 
 
-class EncryptChecks(RotationChecks):
+class EncryptChecks(RotationChecks, V1FormatChecks, UnsizedChecks):
     for _name in (
         "test_conditional_complete",
         "test_complete",

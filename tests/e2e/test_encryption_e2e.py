@@ -278,3 +278,78 @@ def test_rotate_key_cli(site: tuple[ServerProcess, Path, Tls], s3: Any, bucket: 
         assert fresh.get_object(Bucket=bucket, Key="old")["Body"].read() == b"written under k1"
     finally:
         only_k2.stop()
+
+
+def test_post_form_sse_s3_and_sse_c(s3: Any, bucket: str, site: tuple[ServerProcess, Path, Tls]) -> None:
+    """A browser form's SSE fields are its SSE request: SSE-S3 and SSE-C forms store ciphertext and answer
+    the SSE headers; the SSE-C object then reads only with its key."""
+    import httpx
+
+    _, base, tls = site
+    secret = b"form plaintext " * 50
+    sse_c = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(KEY).digest()).decode(),
+    }
+    for key, fields in (("form-s3", {"x-amz-server-side-encryption": "AES256"}), ("form-c", sse_c)):
+        form = s3.generate_presigned_post(
+            bucket, key, Fields=fields, Conditions=[{n: v} for n, v in fields.items()]
+        )
+        files = {"file": ("f.txt", secret, "application/octet-stream")}
+        answer = httpx.post(form["url"], data=form["fields"], files=files, verify=str(tls.ca), timeout=30)
+        assert answer.status_code == 204, answer.text
+        if key == "form-s3":
+            assert answer.headers["x-amz-server-side-encryption"] == "AES256"
+            got = s3.get_object(Bucket=bucket, Key=key)
+            assert (got["Body"].read(), got["ServerSideEncryption"]) == (secret, "AES256")
+        else:
+            assert (
+                answer.headers["x-amz-server-side-encryption-customer-key-MD5"]
+                == sse_c["x-amz-server-side-encryption-customer-key-MD5"]
+            )
+            assert s3.get_object(Bucket=bucket, Key=key, **customer(KEY))["Body"].read() == secret
+            with pytest.raises(ClientError) as missing:
+                s3.get_object(Bucket=bucket, Key=key)
+            assert error(missing) == (400, "InvalidRequest")
+    assert not any(b"form plaintext" in p.read_bytes() for p in (base / "data").rglob("*") if p.is_file())
+
+
+def test_post_form_without_sse_fields_is_sse_s3(
+    s3: Any, bucket: str, site: tuple[ServerProcess, Path, Tls]
+) -> None:
+    """A form with no SSE field on an encrypting bucket is SSE-S3 (the default, and what a bucket's
+    default encryption asks): the answer says AES256, the store holds ciphertext, reads give the bytes
+    and S3's ETag (the plaintext's MD5); the file's length is never declared, as in every browser form."""
+    import httpx
+
+    _, base, tls = site
+    sizes = {"form-small": 1000, "form-large": 3 * 1024 * 1024 + 7}
+    for configured in (False, True):
+        if configured:
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+        for key, size in sizes.items():
+            secret = (b"form default plaintext %d " % configured) * (size // 24 + 1)
+            secret = secret[:size]
+            form = s3.generate_presigned_post(bucket, key)
+            files = {"file": ("f.bin", secret, "application/octet-stream")}
+            answer = httpx.post(form["url"], data=form["fields"], files=files, verify=str(tls.ca), timeout=60)
+            assert answer.status_code == 204, answer.text
+            assert answer.headers["x-amz-server-side-encryption"] == "AES256"
+            assert answer.headers["ETag"] == f'"{hashlib.md5(secret).hexdigest()}"'
+            got = s3.get_object(Bucket=bucket, Key=key)
+            assert (got["Body"].read(), got["ServerSideEncryption"]) == (secret, "AES256")
+            assert got["ETag"] == answer.headers["ETag"]
+            first = size // 2
+            ranged = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{first + 9}")["Body"].read()
+            assert ranged == secret[first : first + 10]
+            listed = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+            assert listed[key] == size
+    assert not any(
+        b"form default plaintext" in p.read_bytes() for p in (base / "data").rglob("*") if p.is_file()
+    )

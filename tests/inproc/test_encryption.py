@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,8 +17,14 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from backends.base import ObjectMeta
+from backends.composite.encrypt import Encrypt
+from backends.composite.keys import Keyring
+from backends.fs.backend import FsBackend
 from tests.helpers.answers import assert_s3_error
+from tests.helpers.bodies import ChunkedBody, pattern, started
 from tests.helpers.inproc import InProcessGateway
+from tests.helpers.sealv1 import multipart_v1, put_v1
 
 pytestmark = pytest.mark.anyio
 
@@ -254,3 +261,44 @@ async def test_copy_out_of_an_encrypting_bucket_stores_plaintext_there(gw: InPro
     back = await gw.request("PUT", "/sec/back", headers={"x-amz-copy-source": "/plain/obj"})
     assert back.headers["x-amz-server-side-encryption"] == "AES256"
     assert (await gw.request("GET", "/sec/back")).content == b"leaving the sealed bucket"
+
+
+async def test_objects_of_the_previous_format_and_foreign_bytes(
+    gw: InProcessGateway, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Objects the previous release sealed (s3b\\x01) read through the gateway as before (the store's
+    ETag); bytes that are no sealed format under the layer's metadata answer 500 InternalError with the
+    S3 error document (an object the gateway cannot serve), never a traceback or wrong data."""
+    single, parts = pattern(150_000, 5), [pattern(5 * 1024 * 1024, 6), pattern(99, 7)]
+    store = FsBackend(tmp_path / "data", name="same-store", fsync=False)
+    async for inner in started(store):
+        writer = Encrypt(inner, Keyring("k1", {"k1": bytes.fromhex(MASTER)}), name="v1-writer")
+        stored = await put_v1(writer, "sec", "v1", single)
+        stored_multi = await multipart_v1(writer, "sec", "v1-multi", parts)
+        meta = (await inner.head_object("sec", "v1")).meta
+        await inner.put_object(
+            "sec", "foreign", ChunkedBody(b"not sealed at all " * 10), ObjectMeta(user=meta.user)
+        )
+    got = await gw.request("GET", "/sec/v1")
+    assert (got.status_code, got.content, got.headers["etag"]) == (200, single, f'"{stored.etag}"')
+    assert got.headers["x-amz-server-side-encryption"] == "AES256"
+    ranged = await gw.request("GET", "/sec/v1-multi", headers={"Range": "bytes=5242870-5242889"})
+    assert (ranged.status_code, ranged.content) == (206, b"".join(parts)[5242870:5242890])
+    head = await gw.request("HEAD", "/sec/v1-multi")
+    assert (head.headers["content-length"], head.headers["etag"]) == (
+        str(5 * 1024 * 1024 + 99),
+        f'"{stored_multi.etag}"',
+    )
+    copied = await gw.request("PUT", "/sec/copy", headers={"x-amz-copy-source": "/sec/v1-multi"})
+    assert copied.status_code == 200, copied.text
+    assert (await gw.request("GET", "/sec/copy")).content == b"".join(parts)
+    caplog.set_level(logging.DEBUG, "s3bridge")
+    for method, headers in (("GET", {}), ("HEAD", {}), ("GET", {"Range": "bytes=0-4"})):
+        answer = await gw.request(method, "/sec/foreign", headers=headers)
+        assert answer.status_code == 500 and b"not sealed" not in answer.content
+        if method == "GET":
+            assert_s3_error(answer, 500, "InternalError")
+    noted = [r for r in caplog.records if r.name == "s3bridge" and "IntegrityError" in r.getMessage()]
+    assert len(noted) == 3 and all(r.levelno == logging.WARNING and not r.exc_info for r in noted)
+    listed = await gw.request("GET", "/sec", params={"list-type": "2"})
+    assert listed.status_code == 200 and b"<Key>foreign</Key>" in listed.content
