@@ -76,6 +76,18 @@ class Encrypt(SealedMultipart):
         self._object_key(info, customer)  # the key must open it, as S3 checks on HEAD
         return self._present(info, found, customer)
 
+    async def stored_checksums(self, bucket: str, key: str, info: ObjectInfo) -> ObjectInfo:
+        """The store keeps the plaintext's checksums against its own ETag (the sealed bytes'), not the one
+        clients see: asked with the stored object's description, and given only while it is still the
+        object ``info`` describes."""
+        stored, found = await self._described(bucket, key, info.version_id)
+        if self._present(stored, found).etag != info.etag:
+            return info  # replaced meanwhile: its checksums are not this object's
+        kept = (await self.inner.stored_checksums(bucket, key, stored)).meta
+        return replace(
+            info, meta=replace(info.meta, checksums=kept.checksums, checksum_type=kept.checksum_type)
+        )
+
     async def get_object(
         self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
     ) -> GetResult:
@@ -172,7 +184,14 @@ class Encrypt(SealedMultipart):
             return await self.inner.object_parts(bucket, key, version_id=version_id)
         if found.single:
             return None
-        return found.etag, [ObjectPart(n, s.header.length) for n, s in enumerate(found.segments, start=1)]
+        try:  # the parts' checksums (of their plaintext) are the store's to keep, where it keeps them
+            stored = await self.inner.object_parts(bucket, key, version_id=version_id)
+        except be.NotImplementedByBackend:
+            stored = None
+        sums = {p.part_number: p.checksums for p in stored[1]} if stored is not None else {}
+        return found.etag, [
+            ObjectPart(n, s.header.length, sums.get(n, {})) for n, s in enumerate(found.segments, start=1)
+        ]
 
     async def copy_object(
         self,

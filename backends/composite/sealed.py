@@ -42,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -173,7 +173,9 @@ class Sealer:
     A header that is not ``sized`` seals a stream of unknown length: its ``length`` is ignored until
     ``finish``, which sets it to the bytes fed, for the trailer."""
 
-    def __init__(self, key: bytes, header: Header):
+    def __init__(self, key: bytes, header: Header, md5_of: Callable[[], bytes] | None = None):
+        """``md5_of``: the plaintext's MD5 as another party computes it anyway (the gateway's request body,
+        verifying Content-MD5 off the event loop), read once ``finish`` is called; None: hashed here."""
         self._aead = AESGCM(key)
         self.header = header
         self._raw = header.pack()
@@ -183,11 +185,16 @@ class Sealer:
         self._index = 0
         self._seen = 0
         self._started = False
-        self._md5 = hashlib.md5()
+        self._md5 = hashlib.md5() if md5_of is None else None
+        self._md5_of = md5_of if md5_of is not None else self._own_md5
 
     @property
     def md5(self) -> bytes:
-        """The MD5 of the plaintext fed so far (all of it once ``finish`` returned)."""
+        """The MD5 of the plaintext (complete once the last byte was fed)."""
+        return self._md5_of()
+
+    def _own_md5(self) -> bytes:
+        assert self._md5 is not None  # set whenever this is the source (see __init__)
         return self._md5.digest()
 
     def _seal(self, data: bytes | bytearray | memoryview, final: bool = False) -> bytes:
@@ -203,7 +210,8 @@ class Sealer:
         if self._seen > self._limit:
             raise SealError("more plaintext than the segment's declared length")
         at_end = self._seen == self._limit or not self.header.sized  # no byte may follow
-        self._md5.update(data)
+        if self._md5 is not None:
+            self._md5.update(data)
         out = [] if self._started else [self._raw]
         self._started = True
         view = memoryview(data)
@@ -233,7 +241,7 @@ class Sealer:
         if self._index < self.header.packages:
             out.append(self._seal(bytes(self._buf), final=True))
             self._buf = bytearray()
-        out.append(seal_trailer(self._aead, self.header, self._md5.digest()))
+        out.append(seal_trailer(self._aead, self.header, self.md5))
         return out
 
 

@@ -101,7 +101,13 @@ class SealedMultipart(EncryptBase):
         shown = self._present(replace(info, meta=ObjectMeta()), found, customer)
         encryption = self._encryption(token.mode, customer)
         total = sum(sealed.plaintext_size(size) for size in sizes)
-        return replace(shown, size=total, meta=replace(shown.meta, encryption=encryption))
+        meta = replace(
+            shown.meta,
+            encryption=encryption,
+            checksums=info.meta.checksums,  # the plaintext parts' checksums, combined by the store
+            checksum_type=info.meta.checksum_type,
+        )
+        return replace(shown, size=total, meta=meta)
 
     async def _stored_part_sizes(self, bucket: str, key: str, upload_id: str) -> dict[int, int]:
         sizes: dict[int, int] = {}

@@ -19,7 +19,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 
 from backends import errors as be
-from backends.base import ByteStream, PutBody
+from backends.base import ByteStream, PutBody, body_md5
 from backends.composite import sealed
 
 #: Bytes sealed or opened per worker-thread call.
@@ -58,6 +58,16 @@ async def pipelined(source: AsyncIterator[bytes], work: Work) -> AsyncIterator[b
             pending.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
+def _digest_of(md5_hex: Callable[[], str | None]) -> Callable[[], bytes]:
+    def digest() -> bytes:
+        value = md5_hex()
+        if value is None:  # the body ended without its digest: never seal a made-up ETag
+            raise sealed.SealError("the body's MD5 is missing")
+        return bytes.fromhex(value)
+
+    return digest
+
+
 class SealedBody:
     """A PutBody whose bytes are ``body`` sealed as one segment; checksums stay the plaintext's.
 
@@ -68,7 +78,8 @@ class SealedBody:
         self._body = body
         sized = body.size is not None
         header = sealed.Header(part, body.size or 0, os.urandom(12), sized)
-        self._sealer = sealed.Sealer(data_key, header)
+        md5_hex = body_md5(body)  # the gateway's body hashes MD5 anyway (Content-MD5): not twice
+        self._sealer = sealed.Sealer(data_key, header, _digest_of(md5_hex) if md5_hex is not None else None)
         self.size: int | None = sealed.stored_size(body.size) if body.size is not None else None
 
     @property
