@@ -126,12 +126,14 @@ async def test_unread_body_is_retried_in_place(store: ScriptedBackend) -> None:
 
 async def test_unconsumed_body_is_retried(store: ScriptedBackend) -> None:
     """A breaker that is open refuses without reading the body, so the retry can still send it."""
-    breaker = Breaker(store, failure_threshold=1, reset_timeout=0.05)
+    # The reset must outlast the gap to the put on a loaded machine (else the put finds it half-open and
+    # nothing is refused); the retries' delays (about 3 s in all) outlast the reset.
+    breaker = Breaker(store, failure_threshold=1, reset_timeout=1.0)
     store.fail("head_bucket", be.BackendUnavailable)
     with pytest.raises(be.BackendUnavailable):
         await breaker.head_bucket(BUCKET)
     assert breaker.state == "open"
-    retry = Retry(breaker, attempts=6, base_delay=0.05, max_delay=0.1, deadline=5)
+    retry = Retry(breaker, attempts=10, base_delay=0.05, max_delay=0.5, deadline=10)
     data = pattern(200_000, seed=3)
     info = await retry.put_object(BUCKET, "later", ChunkedBody(data), ObjectMeta())
     assert info.etag == md5_hex(data)
