@@ -201,13 +201,12 @@ class Recorded(Forwarding):
             stored = await self._stored_parts(bucket, key, upload_id)
         except (be.NoSuchUpload, be.NoSuchKey):  # Ceph RGW answers NoSuchKey for a finished upload
             return await self._completed_before(bucket, key, upload_id)
-        chosen = [stored.get(p.part_number) for p in parts]
-        if any(c is None for c in chosen):  # the store's own InvalidPart
+        chosen = [stored[p.part_number] for p in parts if p.part_number in stored]
+        if len(chosen) != len(parts):  # the store's own InvalidPart
             return await self.inner.complete_multipart_upload(bucket, key, upload_id, parts, cond)
         found = await self.records.upload(bucket, upload_id)
         layout: list[ObjectPart] = []  # numbered by place, as GetObject's partNumber counts them
         for place, part in enumerate(chosen, start=1):
-            assert part is not None
             kept = found.parts.get(part.part_number)
             sums = kept.checksums if kept is not None and kept.etag == part.etag else {}
             layout.append(ObjectPart(place, part.size, dict(sums)))

@@ -185,17 +185,14 @@ class Sealer:
         self._index = 0
         self._seen = 0
         self._started = False
-        self._md5 = hashlib.md5() if md5_of is None else None
-        self._md5_of = md5_of if md5_of is not None else self._own_md5
+        own = hashlib.md5()
+        self._md5 = own if md5_of is None else None
+        self._md5_of = md5_of if md5_of is not None else own.digest
 
     @property
     def md5(self) -> bytes:
         """The MD5 of the plaintext (complete once the last byte was fed)."""
         return self._md5_of()
-
-    def _own_md5(self) -> bytes:
-        assert self._md5 is not None  # set whenever this is the source (see __init__)
-        return self._md5.digest()
 
     def _seal(self, data: bytes | bytearray | memoryview, final: bool = False) -> bytes:
         i = self._index
