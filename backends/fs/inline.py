@@ -1,0 +1,56 @@
+"""When a small blocking file call may run on the event loop itself instead of hopping to a pool thread.
+
+Opening an object file and reading its record (and a small object's bytes) is a handful of system calls,
+~10-30 µs when the files are in the page cache, as the objects a server reads again and again are. The
+hop to a pool thread and back costs more than that in CPU alone (~50 µs on a 2-core machine), and it was
+the largest single cost of a small GET. But a call that meets a cold disk (or a slow network filesystem)
+would stall every connection of the worker while it waits. So the gate watches the wall time of each
+call it lets through: one that took longer than ``slow`` sends every call to the pool for the next
+``pause`` seconds, after which one is tried on the loop again. A cold store thus costs the loop at most
+one slow call per pause, and a warm one never pays the hop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: A call on the loop taking longer than this (wall time) means the files are not in memory.
+SLOW_SECONDS = 0.002
+#: How long calls go to the pool after a slow one.
+PAUSE_SECONDS = 5.0
+
+
+class InlineGate:
+    """Runs a blocking call on the caller's thread while such calls stay fast; says when they do not."""
+
+    def __init__(
+        self,
+        slow: float = SLOW_SECONDS,
+        pause: float = PAUSE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.slow = slow
+        self.pause = pause
+        self._clock = clock
+        self._closed_until = 0.0
+        #: Calls that were slow (each closed the gate for a pause): what an operator would ask about.
+        self.slow_calls = 0
+
+    def open(self) -> bool:
+        """May the next call run here?"""
+        return self._clock() >= self._closed_until
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` here and now, timed: a slow one (raising or not) closes the gate for a pause."""
+        started = self._clock()
+        try:
+            return fn(*args)
+        finally:
+            ended = self._clock()
+            if ended - started > self.slow:
+                self.slow_calls += 1
+                self._closed_until = ended + self.pause
