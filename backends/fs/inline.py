@@ -4,22 +4,27 @@ Opening an object file and reading its record (and a small object's bytes) is a 
 ~10-30 µs when the files are in the page cache, as the objects a server reads again and again are. The
 hop to a pool thread and back costs more than that in CPU alone (~50 µs on a 2-core machine), and it was
 the largest single cost of a small GET. But a call that meets a cold disk (or a slow network filesystem)
-would stall every connection of the worker while it waits. So the gate watches the wall time of each
-call it lets through: one that took longer than ``slow`` sends every call to the pool for the next
-``pause`` seconds, after which one is tried on the loop again. A cold store thus costs the loop at most
-one slow call per pause, and a warm one never pays the hop.
+would stall every connection of the worker while it waits. So the gate watches each call it lets
+through: one that made the thread read from a block device (the kernel's count of block inputs for the
+thread, ``ru_inblock``, went up: the page cache did not hold what it read) or took longer than ``slow``
+of wall time (a network filesystem's stall, which no block count shows) sends every call to the pool
+for the next ``pause`` seconds, after which one is tried on the loop again. A cold store thus costs the
+loop at most one slow call per pause, and a warm one never pays the hop. Wall time alone would not do:
+on a busy machine a call of 30 µs is now and then descheduled for milliseconds, which says nothing about
+the files (the loop would have been descheduled wherever the call ran).
 """
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: A call on the loop taking longer than this (wall time) means the files are not in memory.
-SLOW_SECONDS = 0.002
+#: A call on the loop taking longer than this (wall time) is slow whatever its block count says.
+SLOW_SECONDS = 0.02
 #: How long calls go to the pool after a slow one.
 PAUSE_SECONDS = 5.0
 
@@ -32,10 +37,12 @@ class InlineGate:
         slow: float = SLOW_SECONDS,
         pause: float = PAUSE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        block_inputs: Callable[[], int] | None = None,
     ):
         self.slow = slow
         self.pause = pause
         self._clock = clock
+        self._block_inputs = block_inputs or _thread_block_inputs
         self._closed_until = 0.0
         #: Calls that were slow (each closed the gate for a pause): what an operator would ask about.
         self.slow_calls = 0
@@ -45,12 +52,18 @@ class InlineGate:
         return self._clock() >= self._closed_until
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` here and now, timed: a slow one (raising or not) closes the gate for a pause."""
+        """``fn(*args)`` here and now, watched: a slow one (raising or not) closes the gate for a pause."""
+        inputs = self._block_inputs()
         started = self._clock()
         try:
             return fn(*args)
         finally:
             ended = self._clock()
-            if ended - started > self.slow:
+            if ended - started > self.slow or self._block_inputs() != inputs:
                 self.slow_calls += 1
                 self._closed_until = ended + self.pause
+
+
+def _thread_block_inputs() -> int:
+    """Block-device reads the calling thread has made so far (Linux counts them per thread)."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_inblock

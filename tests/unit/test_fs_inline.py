@@ -3,6 +3,8 @@ one that was slow; what a GET or HEAD answers is the same either way."""
 
 from __future__ import annotations
 
+import os
+import resource
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,7 +32,7 @@ class Clock:
 
 def test_a_slow_call_closes_the_gate_for_a_pause() -> None:
     clock = Clock()
-    gate = InlineGate(slow=0.002, pause=5.0, clock=clock)
+    gate = InlineGate(slow=0.002, pause=5.0, clock=clock, block_inputs=lambda: 0)
     assert gate.open() and gate.call(lambda a: a + 1, 1) == 2
 
     def slow() -> str:
@@ -47,7 +49,7 @@ def test_a_slow_call_closes_the_gate_for_a_pause() -> None:
 
 def test_a_slow_call_that_fails_closes_the_gate_too() -> None:
     clock = Clock()
-    gate = InlineGate(slow=0.002, pause=5.0, clock=clock)
+    gate = InlineGate(slow=0.002, pause=5.0, clock=clock, block_inputs=lambda: 0)
 
     def slow_failure() -> None:
         clock.now += 0.01
@@ -57,12 +59,20 @@ def test_a_slow_call_that_fails_closes_the_gate_too() -> None:
         gate.call(slow_failure)
     assert not gate.open() and gate.slow_calls == 1
     with pytest.raises(KeyError):  # a fast failure leaves it open
-        InlineGate(clock=Clock()).call({}.__getitem__, "x")
+        InlineGate(clock=Clock(), block_inputs=lambda: 0).call({}.__getitem__, "x")
+
+
+def test_a_call_that_read_from_the_disk_closes_the_gate() -> None:
+    """However fast it was: the next one may not be."""
+    reads = [0]
+    gate = InlineGate(clock=Clock(), block_inputs=lambda: reads[0])
+    gate.call(reads.__setitem__, 0, 8)
+    assert not gate.open() and gate.slow_calls == 1
 
 
 @pytest.fixture
 async def fs(tmp_path: Path) -> AsyncIterator[FsBackend]:
-    backend = FsBackend(tmp_path / "root", name="fs-inline", fsync=False)
+    backend = FsBackend(tmp_path / "root", name="fs-inline", fsync=True)
     await backend.start()
     await backend.create_bucket("b")
     yield backend
@@ -72,7 +82,7 @@ async def fs(tmp_path: Path) -> AsyncIterator[FsBackend]:
 async def test_quick_calls_run_on_the_loop_until_one_is_slow(fs: FsBackend) -> None:
     loop_thread = threading.get_ident()
     clock = Clock()
-    fs.io.inline = InlineGate(slow=0.002, pause=5.0, clock=clock)
+    fs.io.inline = InlineGate(slow=0.002, pause=5.0, clock=clock, block_inputs=lambda: 0)
     assert await fs.io.quick(threading.get_ident) == loop_thread
 
     def slow() -> int:
@@ -114,3 +124,24 @@ async def test_reads_answer_the_same_on_the_loop_and_on_the_pool(fs: FsBackend) 
     on_pool = await _answers(fs)
     assert on_loop == on_pool
     assert on_loop[-4:] == [be.NoSuchKey, be.NoSuchKey, be.InvalidRange, be.NoSuchBucket]
+
+
+async def test_an_object_read_from_the_disk_sends_the_next_reads_to_the_pool(
+    fs: FsBackend, tmp_path: Path
+) -> None:
+    """The real signal, on this machine's kernel: an object file dropped from the page cache
+    (``POSIX_FADV_DONTNEED``, written and synced first so its pages are clean) is read from the disk."""
+    data = pattern(50_000, seed=5)
+    await fs.put_object("b", "cold", ChunkedBody(data), ObjectMeta())
+    assert (await read_all(await fs.get_object("b", "cold"))) == data
+    assert fs.io.inline.open()
+    for path in (tmp_path / "root").rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_inblock
+    assert (await read_all(await fs.get_object("b", "cold"))) == data
+    if resource.getrusage(resource.RUSAGE_THREAD).ru_inblock == before:
+        pytest.skip("this filesystem or kernel counts no block reads (tmpfs, or no per-task I/O accounting)")
+    assert not fs.io.inline.open() and fs.io.inline.slow_calls == 1
