@@ -3,6 +3,7 @@ one that was slow; what a GET or HEAD answers is the same either way."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import threading
@@ -31,12 +32,13 @@ class Clock:
 
 
 def test_a_slow_call_closes_the_gate_for_a_pause() -> None:
-    clock = Clock()
-    gate = InlineGate(slow=0.002, pause=5.0, clock=clock, block_inputs=lambda: 0)
+    clock, waits = Clock(), [0]
+    gate = InlineGate(slow=0.002, pause=5.0, clock=clock, usage=lambda: (0, waits[0]))
     assert gate.open() and gate.call(lambda a: a + 1, 1) == 2
 
     def slow() -> str:
         clock.now += 0.003
+        waits[0] += 1  # it slept on something
         return "done"
 
     assert gate.call(slow) == "done"  # a slow call still answers, and closes the gate
@@ -48,24 +50,38 @@ def test_a_slow_call_closes_the_gate_for_a_pause() -> None:
 
 
 def test_a_slow_call_that_fails_closes_the_gate_too() -> None:
-    clock = Clock()
-    gate = InlineGate(slow=0.002, pause=5.0, clock=clock, block_inputs=lambda: 0)
+    clock, waits = Clock(), [0]
+    gate = InlineGate(slow=0.002, pause=5.0, clock=clock, usage=lambda: (0, waits[0]))
 
     def slow_failure() -> None:
         clock.now += 0.01
+        waits[0] += 1
         raise OSError(5, "I/O error")
 
     with pytest.raises(OSError):
         gate.call(slow_failure)
     assert not gate.open() and gate.slow_calls == 1
     with pytest.raises(KeyError):  # a fast failure leaves it open
-        InlineGate(clock=Clock(), block_inputs=lambda: 0).call({}.__getitem__, "x")
+        InlineGate(clock=Clock(), usage=lambda: (0, 0)).call({}.__getitem__, "x")
+
+
+def test_a_call_only_descheduled_or_collecting_leaves_the_gate_open() -> None:
+    """Long in wall time without sleeping on anything (the scheduler took the CPU away, or a garbage
+    collection ran): nothing to do with the files."""
+    clock = Clock()
+    gate = InlineGate(slow=0.002, clock=clock, usage=lambda: (0, 0))
+
+    def descheduled() -> None:
+        clock.now += 0.09
+
+    gate.call(descheduled)
+    assert gate.open() and gate.slow_calls == 0
 
 
 def test_a_call_that_read_from_the_disk_closes_the_gate() -> None:
     """However fast it was: the next one may not be."""
     reads = [0]
-    gate = InlineGate(clock=Clock(), block_inputs=lambda: reads[0])
+    gate = InlineGate(clock=Clock(), usage=lambda: (reads[0], 0))
     gate.call(reads.__setitem__, 0, 8)
     assert not gate.open() and gate.slow_calls == 1
 
@@ -81,12 +97,13 @@ async def fs(tmp_path: Path) -> AsyncIterator[FsBackend]:
 
 async def test_quick_calls_run_on_the_loop_until_one_is_slow(fs: FsBackend) -> None:
     loop_thread = threading.get_ident()
-    clock = Clock()
-    fs.io.inline = InlineGate(slow=0.002, pause=5.0, clock=clock, block_inputs=lambda: 0)
+    clock, waits = Clock(), [0]
+    fs.io.inline = InlineGate(slow=0.002, pause=5.0, clock=clock, usage=lambda: (0, waits[0]))
     assert await fs.io.quick(threading.get_ident) == loop_thread
 
     def slow() -> int:
         clock.now += 0.01
+        waits[0] += 1
         return threading.get_ident()
 
     assert await fs.io.quick(slow) == loop_thread
@@ -118,7 +135,8 @@ async def test_reads_answer_the_same_on_the_loop_and_on_the_pool(fs: FsBackend) 
     await fs.put_object("b", "large", ChunkedBody(pattern(300_000, seed=4), 65536), ObjectMeta())
     await fs.put_object("b", "empty", ChunkedBody(b""), ObjectMeta())
     on_loop = await _answers(fs)
-    fs.io.inline = InlineGate(slow=-1.0, pause=1e9)  # every call "slow": all but the first on the pool
+    sleeps = itertools.count()  # every call slept, and past a "slow" of -1 s: all but the first on the pool
+    fs.io.inline = InlineGate(slow=-1.0, pause=1e9, usage=lambda: (0, next(sleeps)))
     await fs.io.quick(int)
     assert not fs.io.inline.open()
     on_pool = await _answers(fs)
