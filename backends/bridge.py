@@ -19,7 +19,7 @@ import asyncio
 import functools
 import io
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -54,15 +54,29 @@ def read_up_to(source: Readable, limit: int) -> bytes:
 
 
 class BlockingPool:
-    """A bounded pool for blocking calls (SDK requests, file I/O), one per backend that makes them."""
+    """A bounded pool for blocking calls (SDK requests, file I/O), one per backend that makes them.
+
+    A call's outcome reaches the loop through one ``call_soon_threadsafe`` from the worker thread, not
+    through ``run_in_executor``'s ``wrap_future`` chain and ``asyncio.shield``: a hop costs about half
+    the CPU that way (~100 µs against ~50 µs measured on this 2-core machine), a fifth of what a small
+    GET cost in all.
+    """
 
     def __init__(self, max_workers: int = DEFAULT_THREADS, name: str = "sdk"):
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
 
+    def _submit(self, call: Callable[[], T]) -> tuple[Future[T], asyncio.Future[T]]:
+        """``call()`` on a pool thread; the asyncio future gets its outcome unless already cancelled."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+        done = self._executor.submit(call)
+        done.add_done_callback(functools.partial(_deliver_from_thread, loop, waiter))
+        return done, waiter
+
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn`` on a pool thread; a cancelled caller stops waiting, the call finishes on its own."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        _, waiter = self._submit(functools.partial(fn, *args, **kwargs))
+        return await waiter
 
     async def run_whole(self, fn: Callable[..., T], *args: Any) -> T:
         """``run``, except that a cancelled caller first waits for the call to end, then is cancelled.
@@ -70,26 +84,54 @@ class BlockingPool:
         For calls on a resource the caller frees when cancelled: a descriptor closed while a ``pread``
         on it is in flight may be reused by another open meanwhile, and the read would return its bytes.
         """
-        future = asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+        done, waiter = self._submit(functools.partial(fn, *args))
         try:
-            return await asyncio.shield(future)
+            return await waiter
         except asyncio.CancelledError:
-            await _settle(future)
+            await _settle(done)
             raise
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-async def _settle(future: asyncio.Future[Any]) -> None:
-    """Wait for ``future`` to end whatever cancellations arrive meanwhile; its outcome is dropped."""
-    while not future.done():
+def _deliver_from_thread(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[T], done: Future[T]) -> None:
+    """A pool call ended (on its thread, or in ``shutdown``'s): hand its outcome to the loop."""
+    if loop.is_closed():
+        return
+    try:
+        loop.call_soon_threadsafe(_set_outcome, waiter, done)
+    except RuntimeError:  # the loop closed meanwhile: nobody is waiting any more
+        pass
+
+
+def _set_outcome(waiter: asyncio.Future[T], done: Future[T]) -> None:
+    """On the loop: the pool call's outcome to its waiter (a cancelled waiter's is only retrieved)."""
+    if done.cancelled():
+        waiter.cancel()
+        return
+    exc = done.exception()
+    if waiter.done():
+        return
+    if exc is not None:
+        waiter.set_exception(exc)
+    else:
+        waiter.set_result(done.result())
+
+
+async def _settle(done: Future[Any]) -> None:
+    """Wait for the pool call ``done`` to end whatever cancellations arrive meanwhile; its outcome is
+    dropped."""
+    if done.done():
+        return
+    ended = asyncio.wrap_future(done)
+    while not ended.done():
         try:
-            await asyncio.wait([future])
+            await asyncio.wait([ended])
         except asyncio.CancelledError:
             continue
-    if not future.cancelled():
-        future.exception()  # retrieved, so asyncio does not report it as never seen
+    if not ended.cancelled():
+        ended.exception()  # retrieved, so asyncio does not report it as never seen
 
 
 def sized(settings: BaseModel, io_threads: int) -> Any:

@@ -109,7 +109,7 @@ class FsBackend(FsMultipart):
         self, bucket: str, key: str, range: ByteRange | None = None, version_id: str | None = None
     ) -> GetResult:
         try:
-            record, span, opened = await self.io.run(self._open_for_read, bucket, key, range, version_id)
+            record, span, opened = await self.io.quick(self._open_for_read, bucket, key, range, version_id)
         except OSError as exc:
             raise os_error(exc, "read") from None
         if isinstance(opened, bytes):

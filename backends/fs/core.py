@@ -282,7 +282,7 @@ class FsCore(Backend):
             ) from None
 
     async def _open_async(self, bucket: str, key: str, version_id: str | None = None) -> tuple[int, Record]:
-        return await self.io.run(self._open, bucket, key, version_id)
+        return await self.io.quick(self._open, bucket, key, version_id)
 
     # -- buckets ---------------------------------------------------------------------------------
     def _bucket_info(self, name: str, path: str) -> BucketInfo:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from backends import errors as be
 from backends.bridge import DEFAULT_THREADS, BlockingPool
+from backends.fs.inline import InlineGate
 
 T = TypeVar("T")
 READ_CHUNK = 1024 * 1024
@@ -29,11 +30,20 @@ class FileIO:
         self.threads = threads
         self.name = name
         self._pool: BlockingPool | None = None
+        self.inline = InlineGate()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._pool is None:
             self._pool = BlockingPool(self.threads, name=self.name)
         return await self._pool.run_whole(fn, *args)
+
+    async def quick(self, fn: Callable[..., T], *args: Any) -> T:
+        """``run`` for a short call (open, record, a small read): on the loop while such calls stay fast
+        (``backends.fs.inline``), else on the pool. Only for calls that free what they hold on failure:
+        one on the loop cannot be cancelled half-way, one on the pool is waited for (``run_whole``)."""
+        if self.inline.open():
+            return self.inline.call(fn, *args)
+        return await self.run(fn, *args)
 
     async def checked(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         """``run`` for our own file writes, whose OSErrors become contract errors (unlike a body's)."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.auth import sigv2, sigv4
-from gateway.auth.request import RequestView, first_values, parse_query
+from gateway.auth.request import RequestView, query_facts
 from gateway.errors import S3Error
 from gateway.payload import PayloadDecoder, new_payload_decoder
 
@@ -37,9 +37,8 @@ def authenticate(
     """Verify the request's signature; raise the S3Error AWS would answer when it does not hold."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=datetime.timezone.utc)
-    pairs = parse_query(view.query_string)
+    pairs, first = query_facts(view.query_string)
     authorization = view.headers.get("authorization")
-    first = first_values(pairs)
     v4_query = b"X-Amz-Algorithm" in first or bool(first.get(b"X-Amz-Signature"))
     v2_query = b"AWSAccessKeyId" in first and b"Signature" in first
     if authorization is not None and (v4_query or v2_query):
@@ -63,7 +62,7 @@ def authenticate(
             return AuthResult(key, new_payload_decoder(view.headers, content_sha256=content_sha256), "sigv2")
         raise _unsupported()
     if v4_query:
-        v4 = sigv4.verify_presigned(view, pairs, secret_for, now, max_skew)
+        v4 = sigv4.verify_presigned(view, first, secret_for, now, max_skew)
         payload = new_payload_decoder(view.headers, content_sha256=v4.content_sha256)
         return AuthResult(v4.access_key, payload, "sigv4-presigned")
     if v2_query:

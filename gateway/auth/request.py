@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 from typing import NamedTuple
 from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
 
@@ -87,11 +88,32 @@ def parse_query(query_string: str) -> list[QueryPair]:
     return pairs
 
 
+class QueryFacts(NamedTuple):
+    """A query string parsed once: its pairs in order, and each name's first value (read-only)."""
+
+    pairs: tuple[QueryPair, ...]
+    first: Mapping[bytes, str]
+
+
+#: Query strings remembered parsed. A presigned URL is fetched again and again with the very same
+#: query; the parse is a pure function of the string, so the cache cannot change an answer. Bounded in
+#: entries, and each entry is a few times a URL's length (uvicorn caps a request line at 64 KiB), so a
+#: stream of distinct URLs costs at most a few MiB.
+QUERY_CACHE_ENTRIES = 512
+
+
+@functools.lru_cache(maxsize=QUERY_CACHE_ENTRIES)
+def query_facts(query_string: str) -> QueryFacts:
+    """``parse_query`` and ``first_values`` of ``query_string``, immutable, cached per string."""
+    pairs = tuple(parse_query(query_string))
+    return QueryFacts(pairs, MappingProxyType(first_values(pairs)))
+
+
 def _unquote(text: str) -> bytes:
     return unquote_to_bytes(text) if "%" in text else text.encode("utf-8")
 
 
-def first_values(pairs: list[QueryPair]) -> dict[bytes, str]:
+def first_values(pairs: Sequence[QueryPair]) -> dict[bytes, str]:
     """Each name's first value: what ``query_first`` answers, for a caller asking for several names."""
     found: dict[bytes, str] = {}
     for pair in pairs:
@@ -100,7 +122,7 @@ def first_values(pairs: list[QueryPair]) -> dict[bytes, str]:
     return found
 
 
-def query_first(pairs: list[QueryPair], name: str) -> str | None:
+def query_first(pairs: Sequence[QueryPair], name: str) -> str | None:
     wanted = name.encode()
     for pair in pairs:
         if pair.name == wanted:

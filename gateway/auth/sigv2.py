@@ -13,7 +13,7 @@ import dataclasses
 import datetime
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from gateway.auth.request import (
     QueryPair,
@@ -43,7 +43,7 @@ SUBRESOURCES = frozenset(
 SecretLookup = Callable[[str], "str | None"]
 
 
-def canonical_resource(view: RequestView, pairs: list[QueryPair]) -> str:
+def canonical_resource(view: RequestView, pairs: Sequence[QueryPair]) -> str:
     path = view.raw_path or "/"
     if view.virtual_host_bucket:
         path = f"/{view.virtual_host_bucket}{path}"
@@ -69,7 +69,9 @@ def _amz_headers(headers: Mapping[str, str]) -> str:
     return "".join(f"{name}:{headers[name].strip()}\n" for name in names)
 
 
-def string_to_sign(view: RequestView, pairs: list[QueryPair], headers: Mapping[str, str], date: str) -> str:
+def string_to_sign(
+    view: RequestView, pairs: Sequence[QueryPair], headers: Mapping[str, str], date: str
+) -> str:
     return (
         f"{view.method}\n{headers.get('content-md5', '').strip()}\n{headers.get('content-type', '').strip()}\n"
         f"{date}\n{_amz_headers(headers)}{canonical_resource(view, pairs)}"
@@ -107,7 +109,7 @@ def _compare(view: RequestView, candidates: list[str], secret: str, provided: st
 
 def verify_header(
     view: RequestView,
-    pairs: list[QueryPair],
+    pairs: Sequence[QueryPair],
     secret_for: SecretLookup,
     now: datetime.datetime,
     max_skew: datetime.timedelta,
@@ -136,7 +138,7 @@ def verify_header(
 
 
 def verify_presigned(
-    view: RequestView, pairs: list[QueryPair], secret_for: SecretLookup, now: datetime.datetime
+    view: RequestView, pairs: Sequence[QueryPair], secret_for: SecretLookup, now: datetime.datetime
 ) -> str:
     """Check ``?AWSAccessKeyId=&Expires=&Signature=``; return the access key."""
     access_key = query_first(pairs, "AWSAccessKeyId")

@@ -11,22 +11,23 @@ import datetime
 import functools
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from gateway.auth.request import (
     AMZ_DATE_FORMAT,
+    QUERY_CACHE_ENTRIES,
     QueryPair,
     RequestView,
     check_skew,
     encode_unreserved,
-    first_values,
     has_lowercase_escape,
     missing_date,
     parse_amz_date,
     parse_http_date,
     parse_query,
+    query_facts,
     signed_bytes,
     uri_encode,
 )
@@ -116,16 +117,23 @@ class _Credential:
 
 
 def _parse_credential(value: str, error: Callable[[str], S3Error]) -> _Credential:
+    parsed = _credential(value)
+    if isinstance(parsed, str):
+        raise error(parsed)
+    return parsed
+
+
+@functools.lru_cache(maxsize=256)
+def _credential(value: str) -> _Credential | str:
+    """The credential's parts, or what is wrong with it (cached: the same few credentials all day)."""
     parts = value.strip().rsplit("/", 4)
     if len(parts) != 5 or not all(parts) or len(parts[1]) != 8 or not parts[1].isdigit():
-        raise error(
-            'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
-        )
+        return 'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
     access_key, date, region, service, terminal = parts
     if service != "s3":
-        raise error(f'incorrect service "{service}". This endpoint belongs to "s3".')
+        return f'incorrect service "{service}". This endpoint belongs to "s3".'
     if terminal != "aws4_request":
-        raise error(f'incorrect terminal "{terminal}". This endpoint uses "aws4_request".')
+        return f'incorrect terminal "{terminal}". This endpoint uses "aws4_request".'
     return _Credential(access_key, date, region, service)
 
 
@@ -137,25 +145,27 @@ def _query_error(detail: str) -> S3Error:
     return S3Error("AuthorizationQueryParametersError", detail)
 
 
-def canonical_query(pairs: list[QueryPair]) -> str:
+def canonical_query(pairs: Sequence[QueryPair]) -> str:
     encoded = sorted((encode_unreserved(pair.name), encode_unreserved(pair.value)) for pair in pairs)
     return "&".join([f"{name}={value}" for name, value in encoded])
 
 
-def _query_spellings(
-    query_string: str, exclude: bytes | None, pairs: list[QueryPair] | None = None
-) -> list[str]:
+@functools.lru_cache(maxsize=QUERY_CACHE_ENTRIES)
+def _query_spellings(query_string: str, exclude: bytes | None) -> tuple[str, ...]:
     """Canonical queries to try: ``+`` as a space (form encoding, what botocore sends), then literal.
-    ``pairs`` is ``query_string`` parsed already, when the caller has it."""
+    Cached per query string (a pure function of it: a presigned URL fetched again skips the decoding,
+    re-encoding and sorting; the signature is still computed and compared on every request)."""
     spellings = []
     for raw in dict.fromkeys([query_string.replace("+", "%20"), query_string]):
-        parsed = pairs if pairs is not None and raw == query_string else parse_query(raw)
+        parsed = query_facts(raw).pairs if raw == query_string else parse_query(raw)
         spellings.append(canonical_query([p for p in parsed if p.name != exclude]))
-    return spellings
+    return tuple(spellings)
 
 
+@functools.lru_cache(maxsize=QUERY_CACHE_ENTRIES)
 def _reencoded_path(raw_path: str) -> str:
-    """The path as AWS's UriEncode would have written it, segment by segment (``%2F`` stays encoded)."""
+    """The path as AWS's UriEncode would have written it, segment by segment (``%2F`` stays encoded);
+    cached per path, a pure function of it."""
     return "/".join(uri_encode(unquote_to_bytes(segment)) for segment in raw_path.split("/"))
 
 
@@ -194,7 +204,6 @@ def _verify(
     provided: str,
     *,
     exclude: bytes | None = None,
-    pairs: list[QueryPair] | None = None,
 ) -> ChunkSigner:
     """Compare the signature over every acceptable spelling of the request; raise when none matches."""
     key = signing_key(secret, cred.date, cred.region, cred.service)
@@ -204,7 +213,7 @@ def _verify(
         paths.append(alt)
     # The canonical query re-encodes every value, so a re-spelled escape would otherwise still match.
     acceptable = not has_lowercase_escape(view.query_string)
-    queries = _query_spellings(view.query_string, exclude, pairs)
+    queries = _query_spellings(view.query_string, exclude)
     header_block = canonical_headers(view, signed)
     signed_line = ";".join(signed)
     tried: list[tuple[str, str]] = []
@@ -299,12 +308,12 @@ _PRESIGN_PARAMS = (
 
 def verify_presigned(
     view: RequestView,
-    pairs: list[QueryPair],
+    first: Mapping[bytes, str],
     secret_for: SecretLookup,
     now: datetime.datetime,
     max_skew: datetime.timedelta,
 ) -> V4Verified:
-    first = first_values(pairs)
+    """A presigned URL's signature; ``first`` holds each query name's first value (``query_facts``)."""
     if first.get(b"X-Amz-Algorithm") != ALGORITHM:
         raise _query_error('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
     values = {name: first.get(name.encode()) for name in _PRESIGN_PARAMS}
@@ -360,7 +369,6 @@ def verify_presigned(
         payload_hash,
         params["X-Amz-Signature"],
         exclude=b"X-Amz-Signature",
-        pairs=pairs,
     )
     body_hash = view.headers.get("x-amz-content-sha256", payload_hash).strip()
     return V4Verified(cred.access_key, body_hash, signer)

@@ -87,3 +87,51 @@ async def test_a_cancelled_whole_call_waits_for_the_thread() -> None:
         await task
     assert finished == [True]
     pool.shutdown()
+
+
+async def test_outcomes_reach_the_caller_as_they_are() -> None:
+    """A result, an exception of its own type (with its traceback), keyword arguments: the hop to the
+    loop changes none of them, whichever of ``run`` and ``run_whole`` carries the call."""
+    pool = BlockingPool(2, name="t")
+
+    def fail(code: int) -> None:
+        raise OSError(code, "no such thing")
+
+    assert await pool.run(lambda a, b=0: a + b, 1, b=2) == 3
+    assert await pool.run_whole(divmod, 7, 2) == (3, 1)
+    for runner in (pool.run, pool.run_whole):
+        with pytest.raises(OSError) as info:
+            await runner(fail, 2)
+        assert info.value.errno == 2 and info.traceback[-1].name == "fail"
+    pool.shutdown()
+
+
+async def test_a_cancelled_plain_call_does_not_wait() -> None:
+    """``run`` (unlike ``run_whole``) lets its caller go at once; the call finishes on its own."""
+    pool = BlockingPool(1, name="t")
+    started, release = threading.Event(), threading.Event()
+    task = asyncio.ensure_future(pool.run(lambda: (started.set(), release.wait(5))))
+    assert await asyncio.to_thread(started.wait, 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 1)
+    release.set()
+    assert await pool.run(lambda: "next") == "next"  # the pool goes on
+    pool.shutdown()
+
+
+async def test_calls_queued_at_shutdown_end_their_callers() -> None:
+    """A call still queued when the pool shuts down never runs, and its caller is not left waiting."""
+    pool = BlockingPool(1, name="t")
+    started, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+    busy = asyncio.ensure_future(pool.run_whole(lambda: (started.set(), release.wait(5))))
+    assert await asyncio.to_thread(started.wait, 5)
+    queued = asyncio.ensure_future(pool.run(ran.append, "queued"))
+    await asyncio.sleep(0.01)
+    pool.shutdown()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(queued, 1)
+    release.set()
+    await asyncio.wait_for(busy, 5)
+    assert ran == []

@@ -63,6 +63,15 @@ def test_query_params_are_parse_qsl(raw: str) -> None:
     assert query_params(raw) == dict(parse_qsl(raw, keep_blank_values=True))
 
 
+def test_query_params_are_the_callers_own() -> None:
+    """The parse is remembered per query string; what one request does to its dict, the next with the
+    same query does not see."""
+    first = query_params("uploadId=1&partNumber=2")
+    first["uploadId"] = "changed"
+    first["extra"] = ""
+    assert query_params("uploadId=1&partNumber=2") == {"uploadId": "1", "partNumber": "2"}
+
+
 @SETTINGS
 @given(st.binary(max_size=40))
 def test_uri_encode_is_aws_uri_encode(data: bytes) -> None:

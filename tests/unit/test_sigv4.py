@@ -132,6 +132,37 @@ def test_presigned_refusals() -> None:
     )
 
 
+def test_presigned_url_used_again_is_verified_again() -> None:
+    """The parsed query and canonical query are remembered per URL; the signature never is: the same
+    URL passes again and again, while a method, path, host or secret it was not signed for still fails,
+    after as before a success."""
+    later = AWS_TIME + datetime.timedelta(hours=1)
+    for _ in range(3):
+        assert authenticate(example_presigned(), secrets, later).access_key == AWS_KEY
+        assert _code(dataclasses.replace(example_presigned(), method="PUT"), later) == "SignatureDoesNotMatch"
+        assert _code(dataclasses.replace(example_presigned(), raw_path="/other"), later) == (
+            "SignatureDoesNotMatch"
+        )
+        assert _code(dataclasses.replace(example_presigned(), host="evil.example"), later) == (
+            "SignatureDoesNotMatch"
+        )
+        with pytest.raises(S3Error) as info:
+            authenticate(example_presigned(), lambda key: "not-the-secret", later)
+        assert info.value.code == "SignatureDoesNotMatch"
+
+
+def test_cached_query_parse_is_read_only() -> None:
+    """One request cannot change what the next one with the same query string reads."""
+    from gateway.auth.request import parse_query, query_facts
+
+    raw = example_presigned().query_string
+    facts = query_facts(raw)
+    assert list(facts.pairs) == parse_query(raw)
+    with pytest.raises(TypeError):
+        facts.first[b"X-Amz-Signature"] = "0" * 64  # type: ignore[index]
+    assert query_facts(raw) is facts
+
+
 # --- refusals of the header form -----------------------------------------------------------------
 
 
