@@ -25,6 +25,7 @@ from functools import partial
 from typing import Generic, TypeVar
 
 from backends.base import Listed, ListedPage, ListPage, ObjectInfo
+from backends.fs.dirstamps import DirStamps
 from backends.fs.format import (
     CorruptObject,
     Record,
@@ -87,6 +88,7 @@ class TreeIndex:
         self.key_locks = key_locks
         self.dir_locks = KeyLocks(os.path.join(state_dir, "dirlocks"))
         self.fsync_dir = fsync_dir
+        self.stamps = DirStamps()
 
     # -- writes (blocking) -----------------------------------------------------------------------
     def make_parents(self, base: str, components: list[str]) -> str:
@@ -194,20 +196,25 @@ class TreeIndex:
         from_record: Callable[[str, Record], Item],
     ) -> _Page[Item]:
         def attempt(ix: BucketIndex) -> tuple[_Page[Item], IndexSource, list[tuple[str, Cached]]]:
-            source = IndexSource(base, ix)
+            source = IndexSource(base, ix, stamps=self.stamps)
             # A page's worth (+1 for "truncated", +some for vanished objects) per directory.
             walker = KeyWalker(base, prefix, start_after, limit=max_keys + 16, index=source)
             infos: dict[str, Item] = {}
             read: list[tuple[str, Cached]] = []
-            pop_cached, lstat = source.cached.pop, os.lstat
+            pop_cached, stat = source.cached.pop, self.stamps.lstat
 
             def keep(key: str, path: str) -> bool:
-                cached = pop_cached(path, None)
+                hit = pop_cached(path, None)
                 try:
-                    if cached is not None and cached.matches(lstat(path)):
-                        with contextlib.suppress(CorruptObject):
-                            infos[key] = from_blob(key, cached.record, cached.size)
-                            return True
+                    if hit is not None:
+                        raw, known = hit
+                        seen = stat(known, raw[2], path)
+                        if seen is None:
+                            raise FileNotFoundError(path)
+                        if seen == raw[3:6]:
+                            with contextlib.suppress(CorruptObject):
+                                infos[key] = from_blob(key, raw[6], seen[1])  # type: ignore[arg-type]
+                                return True
                     record, st, blob = read_record_and_blob(path)
                     read.append((path, Cached(st.st_ino, st.st_size, st.st_mtime_ns, blob)))
                     infos[key] = from_record(key, record)
