@@ -45,10 +45,11 @@ class Dates:
         head = self._seconds.get(second)
         if head is None:
             head = self._seconds[second] = (_EPOCH + dt.timedelta(seconds=second)).isoformat()
-        return f"{head}.{rest // 1_000_000:03d}Z"
+        return head + _MILLIS[rest // 1_000_000]
 
 
 _EPOCH = dt.datetime(1970, 1, 1)
+_MILLIS = [f".{ms:03d}Z" for ms in range(1000)]
 
 
 def contents(objects: Iterable[Listed], key_text: Callable[[str], str], owner: str) -> str:
@@ -57,20 +58,20 @@ def contents(objects: Iterable[Listed], key_text: Callable[[str], str], owner: s
     dates = Dates()
     classes: dict[str | None, str] = {}
     out = []
-    for obj in objects:
+    for key, size, etag, mtime_ns, checksum_algorithms, storage_class in objects:
         algorithms = (
-            "".join(
-                f"<ChecksumAlgorithm>{text(a.upper())}</ChecksumAlgorithm>" for a in obj.checksum_algorithms
-            )
-            if obj.checksum_algorithms
+            "".join(f"<ChecksumAlgorithm>{text(a.upper())}</ChecksumAlgorithm>" for a in checksum_algorithms)
+            if checksum_algorithms
             else ""
         )
-        storage = classes.get(obj.storage_class)
+        storage = classes.get(storage_class)
         if storage is None:
-            storage = classes[obj.storage_class] = text(obj.storage_class or "STANDARD")
+            storage = classes[storage_class] = text(storage_class or "STANDARD")
+        if not (etag.isascii() and etag.isalnum()):  # an MD5's hex needs no escaping
+            etag = text(etag)
         out.append(
-            f"<Contents><Key>{key_text(obj.key)}</Key><LastModified>{dates(obj.mtime_ns)}</LastModified>"
-            f'<ETag>"{text(obj.etag)}"</ETag>{algorithms}<Size>{obj.size}</Size>{owner}'
+            f"<Contents><Key>{key_text(key)}</Key><LastModified>{dates(mtime_ns)}</LastModified>"
+            f'<ETag>"{etag}"</ETag>{algorithms}<Size>{size}</Size>{owner}'
             f"<StorageClass>{storage}</StorageClass></Contents>"
         )
     return "".join(out)

@@ -125,16 +125,36 @@ def listed_light(key: str, size: int, etag: str, mtime_ns: int, meta: dict[str, 
     return Listed(key, size, etag, mtime_ns, tuple(checksums) if checksums else (), meta.get("storage_class"))
 
 
+#: Records a listing parsed, by their JSON: (ETag, time, checksum algorithms, storage class). Pages
+#: list the same objects again and again; a record is never changed (a change is a new file and a new
+#: record), so its JSON is its own key. Emptied when full.
+_PARSED: dict[bytes, tuple[str, int, tuple[str, ...], str | None]] = {}
+PARSED_LIMIT = 10_000
+
+
 def light_from_blob(key: str, blob: bytes, total: int) -> Listed:
     """``listed_from_blob`` in the light form."""
-    try:
-        doc = orjson.loads(blob)
-        etag = doc["etag"]
-        if not isinstance(etag, str):
-            raise TypeError("etag is not text")
-        return listed_light(key, total - _FOOTER.size - len(blob), etag, int(doc["mtime_ns"]), doc["meta"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise CorruptObject(f"bad record: {exc}") from None
+    size = total - _FOOTER.size - len(blob)
+    parsed = _PARSED.get(blob)
+    if parsed is None:
+        try:
+            doc = orjson.loads(blob)
+            etag, meta = doc["etag"], doc["meta"]
+            if not isinstance(etag, str):
+                raise TypeError("etag is not text")
+            checksums = meta.get("checksums")
+            parsed = (
+                etag,
+                int(doc["mtime_ns"]),
+                tuple(checksums) if checksums else (),
+                meta.get("storage_class"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CorruptObject(f"bad record: {exc}") from None
+        if len(_PARSED) >= PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[blob] = parsed
+    return Listed(key, size, *parsed)
 
 
 def meta_to_dict(meta: ObjectMeta) -> dict[str, Any]:
