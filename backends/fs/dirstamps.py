@@ -26,9 +26,10 @@ import threading
 import time
 from collections import OrderedDict
 
-#: How old a directory's last change must be for its stamp to be trusted (the coarse clock's tick is
-#: 1-10 ms; this leaves room for the clocks of a slow or virtualised machine).
-SETTLED_NS = 1_000_000_000
+#: How old a directory's last change must be for its stamp to be trusted: at least the filesystem's
+#: timestamp granularity (the coarse clock's tick, 1-10 ms, on ext4, XFS, btrfs; one second on some older
+#: or network filesystems, two on FAT). On a filesystem with coarser times the trust would not hold.
+SETTLED_NS = 2_000_000_000
 #: Files remembered in all, across directories.
 LIMIT = 50_000
 
