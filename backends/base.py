@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from backends.errors import InvalidArgument, NoSuchKey, NotImplementedByBackend, PreconditionFailed
 from backends.sse import Encryption
@@ -171,6 +171,52 @@ class ListPage:
     """
 
     objects: list[ObjectInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_marker: str | None = None
+
+
+class Listed(NamedTuple):
+    """An object as a listing shows it, and no more (S3 lists no content headers, user metadata nor
+    tags): the light form of a listing page (``Backend.list_objects_listed``). A thousand-key page is a
+    thousand tuples, where ObjectInfo and its ObjectMeta cost more CPU than the rest of the page."""
+
+    key: str
+    size: int
+    etag: str
+    #: Last-Modified in nanoseconds since the epoch (UTC).
+    mtime_ns: int
+    #: The algorithms of the object's stored checksums (lowercase, as ``ObjectMeta.checksums`` keys).
+    checksum_algorithms: tuple[str, ...]
+    storage_class: str | None
+
+    @classmethod
+    def of(cls, info: ObjectInfo) -> Listed:
+        return cls(
+            info.key,
+            info.size,
+            info.etag,
+            epoch_ns(info.last_modified),
+            tuple(info.meta.checksums),
+            info.meta.storage_class,
+        )
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_ONE_US = dt.timedelta(microseconds=1)
+
+
+def epoch_ns(when: dt.datetime) -> int:
+    """``when`` in nanoseconds since the epoch, exactly (a naive datetime is local time, as
+    ``astimezone`` takes it)."""
+    return (when.astimezone(dt.timezone.utc) - _EPOCH) // _ONE_US * 1000
+
+
+@dataclass
+class ListedPage:
+    """``ListPage`` in the light form: the same page, each object a ``Listed``."""
+
+    objects: list[Listed]
     common_prefixes: list[str]
     is_truncated: bool
     next_marker: str | None = None
@@ -469,6 +515,17 @@ class Backend:
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
     ) -> ListPage:
         raise self._unsupported("ListObjects")
+
+    async def list_objects_listed(
+        self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
+    ) -> ListedPage:
+        """``list_objects`` in its light form: the same page, the same errors. The default derives it
+        from ``list_objects`` (so a composite that changes what it lists, as encrypt changes sizes, is
+        right without a line); a backend overrides it only where it can build the page cheaper."""
+        page = await self.list_objects(bucket, prefix, delimiter, start_after, max_keys)
+        return ListedPage(
+            [Listed.of(o) for o in page.objects], page.common_prefixes, page.is_truncated, page.next_marker
+        )
 
     # -- versioning --------------------------------------------------------------------------------
     # A backend that keeps no versions answers as S3 does for a bucket never versioned: the defaults

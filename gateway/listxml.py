@@ -9,11 +9,12 @@ feed), and the characters XML 1.0 cannot carry as character references, as S3 wr
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 
-from backends.base import ObjectInfo
-from gateway.xmlio import Doc, timestamp
+from backends.base import Listed, VersionEntry, epoch_ns
+from gateway.xmlio import Doc
 
 _ESCAPE = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -32,24 +33,73 @@ def text(value: str) -> str:
     return _ESCAPE.sub(_escape_one, value) if _ESCAPE.search(value) else value
 
 
-def contents(objects: Iterable[ObjectInfo], enc: Callable[[str], str], owner: str) -> str:
-    """``<Contents>`` of each object; ``owner`` the ``<Owner>`` element to repeat, or ""."""
+class Dates:
+    """S3 timestamps (``xmlio.timestamp``) of nanosecond times, the text of each second made once: a
+    page's keys share few seconds, and a date per key was a tenth of the page's CPU."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[int, str] = {}
+
+    def __call__(self, mtime_ns: int) -> str:
+        second, rest = divmod(mtime_ns, 1_000_000_000)
+        head = self._seconds.get(second)
+        if head is None:
+            head = self._seconds[second] = (_EPOCH + dt.timedelta(seconds=second)).isoformat()
+        return head + _MILLIS[rest // 1_000_000]
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_MILLIS = [f".{ms:03d}Z" for ms in range(1000)]
+
+
+def contents(objects: Iterable[Listed], key_text: Callable[[str], str], owner: str) -> str:
+    """``<Contents>`` of each object; ``key_text`` a key as element text (encoded as the request asked,
+    escaped), ``owner`` the ``<Owner>`` element to repeat, or ""."""
+    dates = Dates()
+    classes: dict[str | None, str] = {}
     out = []
-    for obj in objects:
-        algorithms = "".join(
-            f"<ChecksumAlgorithm>{text(alg.upper())}</ChecksumAlgorithm>" for alg in obj.meta.checksums
+    for key, size, etag, mtime_ns, checksum_algorithms, storage_class in objects:
+        algorithms = (
+            "".join(f"<ChecksumAlgorithm>{text(a.upper())}</ChecksumAlgorithm>" for a in checksum_algorithms)
+            if checksum_algorithms
+            else ""
         )
+        storage = classes.get(storage_class)
+        if storage is None:
+            storage = classes[storage_class] = text(storage_class or "STANDARD")
+        if not (etag.isascii() and etag.isalnum()):  # an MD5's hex needs no escaping
+            etag = text(etag)
         out.append(
-            f"<Contents><Key>{text(enc(obj.key))}</Key>"
-            f"<LastModified>{timestamp(obj.last_modified)}</LastModified>"
-            f'<ETag>"{text(obj.etag)}"</ETag>{algorithms}<Size>{obj.size}</Size>{owner}'
-            f"<StorageClass>{text(obj.meta.storage_class or 'STANDARD')}</StorageClass></Contents>"
+            f"<Contents><Key>{key_text(key)}</Key><LastModified>{dates(mtime_ns)}</LastModified>"
+            f'<ETag>"{etag}"</ETag>{algorithms}<Size>{size}</Size>{owner}'
+            f"<StorageClass>{storage}</StorageClass></Contents>"
         )
     return "".join(out)
 
 
-def common_prefixes(prefixes: Iterable[str], enc: Callable[[str], str]) -> str:
-    return "".join(f"<CommonPrefixes><Prefix>{text(enc(p))}</Prefix></CommonPrefixes>" for p in prefixes)
+def versions(entries: Iterable[VersionEntry], key_text: Callable[[str], str], owner: str) -> str:
+    """``<Version>`` / ``<DeleteMarker>`` of each entry of a version listing, each with ``owner``."""
+    dates = Dates()
+    out = []
+    for entry in entries:
+        info = entry.info
+        head = (
+            f"<Key>{key_text(info.key)}</Key><VersionId>{text(info.version_id or 'null')}</VersionId>"
+            f"<IsLatest>{'true' if entry.is_latest else 'false'}</IsLatest>"
+            f"<LastModified>{dates(epoch_ns(info.last_modified))}</LastModified>"
+        )
+        if info.delete_marker:
+            out.append(f"<DeleteMarker>{head}{owner}</DeleteMarker>")
+        else:
+            out.append(
+                f'<Version>{head}<ETag>"{text(info.etag)}"</ETag><Size>{info.size}</Size>{owner}'
+                f"<StorageClass>{text(info.meta.storage_class or 'STANDARD')}</StorageClass></Version>"
+            )
+    return "".join(out)
+
+
+def common_prefixes(prefixes: Iterable[str], key_text: Callable[[str], str]) -> str:
+    return "".join(f"<CommonPrefixes><Prefix>{key_text(p)}</Prefix></CommonPrefixes>" for p in prefixes)
 
 
 def with_children(doc: Doc, fragment: str) -> bytes:

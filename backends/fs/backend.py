@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from backends import errors as be
 from backends.base import (
@@ -37,6 +38,7 @@ from backends.base import (
     ByteRange,
     DeleteResult,
     GetResult,
+    ListedPage,
     ListPage,
     ObjectInfo,
     ObjectMeta,
@@ -67,6 +69,9 @@ def build(
     settings: Settings, *, name: str, lookup: Callable[[str], Backend], io_threads: int = DEFAULT_THREADS
 ) -> Backend:
     return FsBackend(settings.root, name=name, fsync=settings.fsync, io_threads=io_threads)
+
+
+T = TypeVar("T")
 
 
 class FsBackend(FsMultipart):
@@ -274,13 +279,17 @@ class FsBackend(FsMultipart):
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
     ) -> ListPage:
-        def page() -> ListPage:
-            return self.tree.objects_page(
-                bucket, self._bucket_dir(bucket), prefix, delimiter, start_after, max_keys
-            )
+        return await self._listing(self.tree.objects_page, bucket, prefix, delimiter, start_after, max_keys)
 
+    async def list_objects_listed(
+        self, bucket: str, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
+    ) -> ListedPage:
+        return await self._listing(self.tree.light_page, bucket, prefix, delimiter, start_after, max_keys)
+
+    async def _listing(self, build: Callable[..., T], bucket: str, *args: object) -> T:
+        """A page ``build`` makes (one of the tree index's page builders) in the I/O pool."""
         try:
-            return await self.io.run(page)
+            return await self.io.run(lambda: build(bucket, self._bucket_dir(bucket), *args))
         except OSError as exc:
             raise os_error(exc, "list") from None
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from backends.base import ObjectInfo, ObjectMeta, PartInfo
+from backends.base import Listed, ObjectInfo, ObjectMeta, PartInfo
 from backends.fs.writeback import Writeback
 
 MAGIC = b"s3brObj1"
@@ -34,6 +34,16 @@ _FOOTER = struct.Struct(">8sQ")
 TAIL_READ = 4096
 _META_FIELDS = {f.name for f in dataclasses.fields(ObjectMeta)}
 _DICT_FIELDS = ("user", "checksums", "tags")
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def utc_of_ns(mtime_ns: int) -> dt.datetime:
+    """A record's time as a UTC datetime, truncated to the microsecond as integers: float seconds would
+    round a time a fraction of a microsecond before a second up into the next one, and a listing's
+    light form (``Listed``, dates written from the nanoseconds) would then show another millisecond."""
+    return _EPOCH + dt.timedelta(microseconds=mtime_ns // 1000)
 
 
 class CorruptObject(Exception):
@@ -51,7 +61,7 @@ class Record:
 
     @property
     def last_modified(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, tz=dt.timezone.utc)
+        return utc_of_ns(self.mtime_ns)
 
     def object_meta(self) -> ObjectMeta:
         """A fresh ObjectMeta (its dicts copied: the record may be asked again); built directly, as a
@@ -92,7 +102,7 @@ def listed_info(key: str, size: int, etag: str, mtime_ns: int, meta: dict[str, A
         key,
         size,
         etag,
-        dt.datetime.fromtimestamp(mtime_ns / 1e9, tz=dt.timezone.utc),
+        utc_of_ns(mtime_ns),
         ObjectMeta(checksums=dict(checksums) if checksums else {}, storage_class=meta.get("storage_class")),
     )
 
@@ -107,6 +117,44 @@ def listed_from_blob(key: str, blob: bytes, total: int) -> ObjectInfo:
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorruptObject(f"bad record: {exc}") from None
+
+
+def listed_light(key: str, size: int, etag: str, mtime_ns: int, meta: dict[str, Any]) -> Listed:
+    """``listed_info`` in the light form of a listing page (``Listed``)."""
+    checksums = meta.get("checksums")
+    return Listed(key, size, etag, mtime_ns, tuple(checksums) if checksums else (), meta.get("storage_class"))
+
+
+#: Records a listing parsed, by their JSON: (ETag, time, checksum algorithms, storage class). Pages
+#: list the same objects again and again; a record is never changed (a change is a new file and a new
+#: record), so its JSON is its own key. Emptied when full.
+_PARSED: dict[bytes, tuple[str, int, tuple[str, ...], str | None]] = {}
+PARSED_LIMIT = 10_000
+
+
+def light_from_blob(key: str, blob: bytes, total: int) -> Listed:
+    """``listed_from_blob`` in the light form."""
+    size = total - _FOOTER.size - len(blob)
+    parsed = _PARSED.get(blob)
+    if parsed is None:
+        try:
+            doc = orjson.loads(blob)
+            etag, meta = doc["etag"], doc["meta"]
+            if not isinstance(etag, str):
+                raise TypeError("etag is not text")
+            checksums = meta.get("checksums")
+            parsed = (
+                etag,
+                int(doc["mtime_ns"]),
+                tuple(checksums) if checksums else (),
+                meta.get("storage_class"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CorruptObject(f"bad record: {exc}") from None
+        if len(_PARSED) >= PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[blob] = parsed
+    return Listed(key, size, *parsed)
 
 
 def meta_to_dict(meta: ObjectMeta) -> dict[str, Any]:

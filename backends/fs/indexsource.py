@@ -19,8 +19,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from backends.fs.dirstamps import DirStamps, Known
 from backends.fs.keys import OBJ, split_segment, unescape
-from backends.fs.nameindex import BucketIndex, Cached, Row
+from backends.fs.nameindex import BucketIndex, RawRow, frag_text
 
 
 def relevant(fragment: str, is_dir: bool, prefix: str, start_after: str) -> bool:
@@ -62,6 +63,11 @@ class Stale:
     key: str | None  # the key of an object or versions row; None for a directory
 
 
+#: An object row's cache handed to the page builder: the row, and what is remembered of its directory
+#: (fs dirstamps; None when the directory is not trusted, and the file is ``lstat``-ed).
+Hit = tuple[RawRow, Known | None]
+
+
 @dataclass
 class IndexSource:
     """One listing's view of a bucket's index (blocking calls, one thread)."""
@@ -70,8 +76,10 @@ class IndexSource:
     index: BucketIndex
     #: Which entry kinds the walker wants (set by the walker).
     letters: str = ""
-    #: Object file path → the record its row caches, for rows handed to the walker.
-    cached: dict[str, Cached] = field(default_factory=dict)
+    #: Where directories' stamps are kept (None: every file is ``lstat``-ed).
+    stamps: DirStamps | None = None
+    #: Object file path → its row's cache, for rows handed to the walker.
+    cached: dict[str, Hit] = field(default_factory=dict)
     stale: list[Stale] = field(default_factory=list)
 
     def rel(self, path: str) -> str:
@@ -91,35 +99,40 @@ class IndexSource:
         q_rest, s_rest = _rest(prefix, fragment), _rest(start_after, fragment)
         low = max(q_rest, s_rest, _rest(after[0], fragment) if after is not None else "")
         below = sorted({d for d in prefix_dirs(q_rest) + prefix_dirs(s_rest) if d < low})
-        for row in self.index.dirs_at(rel, below):
-            entry = self._entry(row, prefix, start_after, fragment, path, after)
+        known = self.stamps.known(path) if self.stamps is not None else None
+        for raw in self.index.dirs_at(rel, below):
+            entry = self._entry(raw, frag_text(raw), prefix, start_after, fragment, path, after, known)
             if entry is not None:
                 yield entry
-        for row in self.index.rows_from(rel, low, self.letters):
-            if not row.frag.startswith(q_rest):
+        for raw in self.index.rows_from(rel, low, self.letters):
+            frag = frag_text(raw)
+            if not frag.startswith(q_rest):
                 return  # past every key under the prefix
-            entry = self._entry(row, prefix, start_after, fragment, path, after)
+            entry = self._entry(raw, frag, prefix, start_after, fragment, path, after, known)
             if entry is not None:
                 yield entry
 
     def _entry(
         self,
-        row: Row,
+        raw: RawRow,
+        frag: str,
         prefix: str,
         start_after: str,
         fragment: str,
         path: str,
         after: tuple[str, int] | None,
+        known: Known | None,
     ) -> tuple[str, int, str] | None:
-        full = fragment + row.frag
-        if after is not None and (full, row.rank) <= after:
+        full = fragment + frag
+        rank = raw[1]
+        if after is not None and (full, rank) <= after:
             return None
-        if not relevant(full, bool(row.rank), prefix, start_after):
+        if not relevant(full, bool(rank), prefix, start_after):
             return None
-        entry_path = f"{path}/{row.name}"
-        if row.cached is not None:
-            self.cached[entry_path] = row.cached
-        return full, row.rank, entry_path
+        entry_path = f"{path}/{raw[2]}"
+        if raw[6] is not None and raw[3] is not None:
+            self.cached[entry_path] = (raw, known)
+        return full, rank, entry_path
 
     def _gone_dir(self, path: str, fragment: str) -> None:
         if path != self.bucket_dir:

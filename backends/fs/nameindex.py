@@ -113,24 +113,16 @@ class Cached:
     mtime_ns: int
     record: bytes
 
-    def matches(self, st: os.stat_result) -> bool:
-        return st.st_ino == self.ino and st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
+
+#: An index row as SQLite gives it: (fragment, rank, name, inode, size, mtime, record); the last four
+#: are the cache (None where the row caches nothing). Tuples, not objects: a page reads a thousand.
+RawRow = tuple[bytes, int, str, int | None, int | None, int | None, bytes | None]
+
+_COLUMNS = "frag, rank, name, ino, fsize, mtime, record"
 
 
-@dataclass(slots=True)
-class Row:
-    frag: str
-    rank: int
-    name: str
-    cached: Cached | None
-
-
-def _row(values: tuple[bytes, int, str, int | None, int | None, int | None, bytes | None]) -> Row:
-    frag, rank, name, ino, fsize, mtime, record = values
-    cached = None
-    if record is not None and ino is not None and fsize is not None and mtime is not None:
-        cached = Cached(ino, fsize, mtime, record)
-    return Row(frag.decode("utf-8", "surrogatepass"), rank, name, cached)
+def frag_text(raw: RawRow) -> str:
+    return raw[0].decode("utf-8", "surrogatepass")
 
 
 def _frag(text: str) -> bytes:
@@ -229,28 +221,23 @@ class BucketIndex:
         self.conn.execute("INSERT OR REPLACE INTO dirs (dir, boot) VALUES (?, ?)", (rel, BOOT_ID))
 
     # -- reading ---------------------------------------------------------------------------------
-    def rows_from(self, rel: str, low: str, letters: str) -> Iterator[Row]:
+    def rows_from(self, rel: str, low: str, letters: str) -> Iterator[RawRow]:
         """The rows of ``rel`` whose fragment is at least ``low``, in key order; only names starting
         with one of ``letters``."""
         kinds = ",".join("?" * len(letters))
-        cursor = self.conn.execute(
-            "SELECT frag, rank, name, ino, fsize, mtime, record FROM entries WHERE dir = ? AND frag >= ? "
+        return self.conn.execute(
+            f"SELECT {_COLUMNS} FROM entries WHERE dir = ? AND frag >= ? "
             f"AND substr(name, 1, 1) IN ({kinds}) ORDER BY frag, rank, name",
             (rel, _frag(low), *letters),
         )
-        for values in cursor:
-            yield _row(values)
 
-    def dirs_at(self, rel: str, frags: Iterable[str]) -> list[Row]:
+    def dirs_at(self, rel: str, frags: Iterable[str]) -> list[RawRow]:
         """The directory rows of ``rel`` with exactly these fragments."""
-        found: list[Row] = []
+        found: list[RawRow] = []
         for frag in frags:
-            for values in self.conn.execute(
-                "SELECT frag, rank, name, ino, fsize, mtime, record FROM entries "
-                "WHERE dir = ? AND frag = ? AND rank = 1",
-                (rel, _frag(frag)),
-            ):
-                found.append(_row(values))
+            found += self.conn.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE dir = ? AND frag = ? AND rank = 1", (rel, _frag(frag))
+            )
         return found
 
 

@@ -20,14 +20,43 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
+from typing import Generic, TypeVar
 
-from backends.base import ListPage, ObjectInfo
-from backends.fs.format import CorruptObject, listed_from_blob, read_record_and_blob
+from backends.base import Listed, ListedPage, ListPage, ObjectInfo
+from backends.fs.dirstamps import DirStamps
+from backends.fs.format import (
+    CorruptObject,
+    Record,
+    light_from_blob,
+    listed_from_blob,
+    listed_light,
+    read_record_and_blob,
+)
 from backends.fs.indexsource import IndexSource, Stale
 from backends.fs.keylocks import KeyLocks
 from backends.fs.listing import KeyWalker, list_page
 from backends.fs.nameindex import VERSIONS, BucketIndex, Cached, NameIndexes
+
+#: What a page lists an object as: an ObjectInfo, or its light form (Listed).
+Item = TypeVar("Item", ObjectInfo, Listed)
+
+
+@dataclass
+class _Page(Generic[Item]):
+    objects: list[Item]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_marker: str | None
+
+
+def _info(key: str, record: Record) -> ObjectInfo:
+    return record.listed_info(key)
+
+
+def _light(key: str, record: Record) -> Listed:
+    return listed_light(key, record.size, record.etag, record.mtime_ns, record.meta)
 
 
 def _add(ix: BucketIndex, rel: str, names: list[str]) -> None:
@@ -59,6 +88,7 @@ class TreeIndex:
         self.key_locks = key_locks
         self.dir_locks = KeyLocks(os.path.join(state_dir, "dirlocks"))
         self.fsync_dir = fsync_dir
+        self.stamps = DirStamps()
 
     # -- writes (blocking) -----------------------------------------------------------------------
     def make_parents(self, base: str, components: list[str]) -> str:
@@ -141,40 +171,65 @@ class TreeIndex:
     def objects_page(
         self, bucket: str, base: str, prefix: str, delimiter: str, start_after: str, max_keys: int
     ) -> ListPage:
-        """One ListObjects page through the index: rows from the position on, each object checked
-        with an ``lstat`` and described from its row's cached record while that still is the file."""
+        """One ListObjects page through the index (see ``light_page``), each object an ObjectInfo."""
+        page = self._page(bucket, base, prefix, delimiter, start_after, max_keys, listed_from_blob, _info)
+        return ListPage(page.objects, page.common_prefixes, page.is_truncated, page.next_marker)
 
-        def attempt(ix: BucketIndex) -> tuple[ListPage, IndexSource, list[tuple[str, Cached]]]:
-            source = IndexSource(base, ix)
+    def light_page(
+        self, bucket: str, base: str, prefix: str, delimiter: str, start_after: str, max_keys: int
+    ) -> ListedPage:
+        """One ListObjects page through the index, in the light form: rows from the position on, each
+        object checked with an ``lstat`` and described from its row's cached record while that still
+        is the file."""
+        page = self._page(bucket, base, prefix, delimiter, start_after, max_keys, light_from_blob, _light)
+        return ListedPage(page.objects, page.common_prefixes, page.is_truncated, page.next_marker)
+
+    def _page(
+        self,
+        bucket: str,
+        base: str,
+        prefix: str,
+        delimiter: str,
+        start_after: str,
+        max_keys: int,
+        from_blob: Callable[[str, bytes, int], Item],
+        from_record: Callable[[str, Record], Item],
+    ) -> _Page[Item]:
+        def attempt(ix: BucketIndex) -> tuple[_Page[Item], IndexSource, list[tuple[str, Cached]]]:
+            source = IndexSource(base, ix, stamps=self.stamps)
             # A page's worth (+1 for "truncated", +some for vanished objects) per directory.
             walker = KeyWalker(base, prefix, start_after, limit=max_keys + 16, index=source)
-            infos: dict[str, ObjectInfo] = {}
+            infos: dict[str, Item] = {}
             read: list[tuple[str, Cached]] = []
+            pop_cached, stat = source.cached.pop, self.stamps.lstat
 
             def keep(key: str, path: str) -> bool:
-                cached = source.cached.pop(path, None)
+                hit = pop_cached(path, None)
                 try:
-                    info = None
-                    if cached is not None and cached.matches(os.lstat(path)):
-                        with contextlib.suppress(CorruptObject):
-                            info = listed_from_blob(key, cached.record, cached.size)
-                    if info is None:
-                        record, st, blob = read_record_and_blob(path)
-                        read.append((path, Cached(st.st_ino, st.st_size, st.st_mtime_ns, blob)))
-                        info = record.listed_info(key)
+                    if hit is not None:
+                        raw, known = hit
+                        seen = stat(known, raw[2], path)
+                        if seen is None:
+                            raise FileNotFoundError(path)
+                        if seen == raw[3:6]:
+                            with contextlib.suppress(CorruptObject):
+                                infos[key] = from_blob(key, raw[6], seen[1])  # type: ignore[arg-type]
+                                return True
+                    record, st, blob = read_record_and_blob(path)
+                    read.append((path, Cached(st.st_ino, st.st_size, st.st_mtime_ns, blob)))
+                    infos[key] = from_record(key, record)
                 except (FileNotFoundError, NotADirectoryError):
                     parent, name = os.path.split(path)
                     source.stale.append(Stale(source.rel(parent), name, path, key))
                     return False
                 except CorruptObject:
                     return False  # not ours
-                infos[key] = info
                 return True
 
             result = list_page(walker, prefix, delimiter, start_after, max_keys, keep)
             objects = [infos[name] for name, path in result.entries if path is not None]
             prefixes = [name for name, path in result.entries if path is None]
-            return ListPage(objects, prefixes, result.is_truncated, result.next_marker), source, read
+            return _Page(objects, prefixes, result.is_truncated, result.next_marker), source, read
 
         page, source, read = self.indexes.call(base, attempt)
         self.remember(source, read)

@@ -16,7 +16,7 @@ from urllib.parse import quote_plus
 from lxml import etree
 from starlette.responses import Response
 
-from backends.base import ListPage
+from backends.base import ListedPage
 from gateway import listxml
 from gateway.context import Ctx
 from gateway.errors import S3Error
@@ -52,24 +52,38 @@ def key_encoder(ctx: Ctx) -> Callable[[str], str]:
     return lambda s: s if _URL_SAFE.fullmatch(s) else quote_plus(s, safe="/")
 
 
-async def _page(ctx: Ctx, start_after: str) -> tuple[ListPage, int, str, str]:
+def key_text(ctx: Ctx) -> Callable[[str], str]:
+    """A key or prefix as element text of the answer: URL-encoded when the request asked (which leaves
+    nothing to escape), else escaped."""
+    enc = key_encoder(ctx)
+    return enc if "encoding-type" in ctx.query else listxml.text
+
+
+async def _page(ctx: Ctx, start_after: str) -> tuple[ListedPage, int, str, str]:
+    """The backend's page in the light form (``Backend.list_objects_listed``)."""
     max_keys = ctx.int_param("max-keys", MAX_KEYS, high=MAX_KEYS)
     prefix = ctx.query.get("prefix", "")
     delimiter = ctx.query.get("delimiter", "")
-    page = await ctx.backend.list_objects(ctx.need_bucket, prefix, delimiter, start_after, max_keys)
+    page = await ctx.backend.list_objects_listed(ctx.need_bucket, prefix, delimiter, start_after, max_keys)
     return page, max_keys, prefix, delimiter
 
 
-def _answer(doc: Doc, page: ListPage, enc: Callable[[str], str], owned_by: Identity | None) -> Response:
+def owner_text(owned_by: Identity | None) -> str:
+    """The ``<Owner>`` element each entry repeats, as text ("" for None)."""
+    if owned_by is None:
+        return ""
+    holder = etree.Element("Holder")
+    owner(holder, owned_by)
+    return etree.tostring(holder[0], encoding="unicode")
+
+
+def _answer(doc: Doc, page: ListedPage, ctx: Ctx, owned_by: Identity | None) -> Response:
     """The document with the listed objects and common prefixes (written as text, see listxml);
     ``owned_by`` the owner to show (the bucket's: objects carry no owner in a listing), None when the
     request did not ask for it."""
-    shown = ""
-    if owned_by is not None:
-        holder = etree.Element("Holder")
-        owner(holder, owned_by)
-        shown = etree.tostring(holder[0], encoding="unicode")
-    fragment = listxml.contents(page.objects, enc, shown) + listxml.common_prefixes(page.common_prefixes, enc)
+    as_text = key_text(ctx)
+    fragment = listxml.contents(page.objects, as_text, owner_text(owned_by))
+    fragment += listxml.common_prefixes(page.common_prefixes, as_text)
     return Response(listxml.with_children(doc, fragment), media_type="application/xml")
 
 
@@ -100,7 +114,7 @@ async def list_objects(ctx: Ctx) -> Response:
     if page.is_truncated and delimiter and page.next_marker is not None:
         add(doc.root, "NextMarker", enc(page.next_marker))
     page_facts(ctx, doc, page.is_truncated, max_keys, delimiter, enc)
-    return _answer(doc, page, enc, await ctx.bucket_owner())
+    return _answer(doc, page, ctx, await ctx.bucket_owner())
 
 
 async def list_objects_v2(ctx: Ctx) -> Response:
@@ -133,4 +147,4 @@ async def list_objects_v2(ctx: Ctx) -> Response:
         ],
     )
     fetch_owner = ctx.query.get("fetch-owner", "").lower() == "true"
-    return _answer(doc, page, enc, await ctx.bucket_owner() if fetch_owner else None)
+    return _answer(doc, page, ctx, await ctx.bucket_owner() if fetch_owner else None)

@@ -7,18 +7,15 @@ bucket never versioned, or gets while versioning is suspended, as S3 defines it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from starlette.responses import Response
 
 from backends import errors as be
-from backends.base import DeleteResult, ObjectInfo, VersionsPage
+from backends.base import DeleteResult, ObjectInfo
 from backends.wire.xml import child_text, local
+from gateway import listxml
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error
-from gateway.identity import Identity
-from gateway.ops.buckets import owner
-from gateway.ops.listing import MAX_KEYS, key_encoder, page_facts
+from gateway.ops.listing import MAX_KEYS, key_encoder, key_text, owner_text, page_facts
 from gateway.xmlio import Doc, add
 
 STATUSES = ("Enabled", "Suspended")
@@ -126,23 +123,7 @@ async def list_object_versions(ctx: Ctx) -> Response:
         add(doc.root, "NextKeyMarker", enc(page.next_key_marker))
         add(doc.root, "NextVersionIdMarker", page.next_version_id_marker or "")
     page_facts(ctx, doc, page.is_truncated, max_keys, delimiter, enc)
-    _entries(doc, page, enc, await ctx.bucket_owner())
-    return xml_response(doc)
-
-
-def _entries(doc: Doc, page: VersionsPage, enc: Callable[[str], str], bucket_owner: Identity) -> None:
-    for entry in page.versions:
-        info = entry.info
-        el = add(doc.root, "DeleteMarker" if info.delete_marker else "Version")
-        add(el, "Key", enc(info.key))
-        add(el, "VersionId", info.version_id or "null")
-        add(el, "IsLatest", entry.is_latest)
-        add(el, "LastModified", info.last_modified)
-        if not info.delete_marker:
-            add(el, "ETag", f'"{info.etag}"')
-            add(el, "Size", info.size)
-        owner(el, bucket_owner)
-        if not info.delete_marker:
-            add(el, "StorageClass", info.meta.storage_class or "STANDARD")
-    for prefix in page.common_prefixes:
-        add(add(doc.root, "CommonPrefixes"), "Prefix", enc(prefix))
+    as_text = key_text(ctx)
+    fragment = listxml.versions(page.versions, as_text, owner_text(await ctx.bucket_owner()))
+    fragment += listxml.common_prefixes(page.common_prefixes, as_text)
+    return Response(listxml.with_children(doc, fragment), media_type="application/xml")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import zlib
+from base64 import b64encode
+
 import pytest
 
 from backends import errors as be
-from backends.base import Backend
-from tests.helpers.bodies import md5_hex, put_bytes, put_many
+from backends.base import Backend, Listed, ListPage, ObjectMeta
+from tests.helpers.bodies import ChunkedBody, md5_hex, need, put_bytes, put_many
 
 #: Keys whose UTF-8 order differs from their UTF-16 order (U+FF21 sorts after U+1F600 in UTF-16).
 ORDER_KEYS = ["\uff21", "\U0001f600", "\u00e9", "z", "~", "A", "a", "a/b", "a/c/d", "ab", "a-b", "0", " sp"]
@@ -33,6 +37,22 @@ def reference_listing(
     return entries
 
 
+def _to_us(listed: Listed) -> Listed:
+    """An ObjectInfo's datetime holds microseconds: the light form is compared at that precision."""
+    return listed._replace(mtime_ns=listed.mtime_ns // 1000)
+
+
+async def same_light(backend: Backend, page: ListPage, bucket: str, *args: str | int) -> None:
+    """The light form of the page (``list_objects_listed``) says what the page says, object by object."""
+    light = await backend.list_objects_listed(bucket, *args)  # type: ignore[arg-type]
+    assert [_to_us(o) for o in light.objects] == [_to_us(Listed.of(o)) for o in page.objects]
+    assert (light.common_prefixes, light.is_truncated, light.next_marker) == (
+        page.common_prefixes,
+        page.is_truncated,
+        page.next_marker,
+    )
+
+
 async def list_all(
     backend: Backend, bucket: str, prefix: str = "", delimiter: str = "", page_size: int = 1000
 ) -> list[tuple[str, bool]]:
@@ -41,6 +61,7 @@ async def list_all(
     marker = ""
     for _ in range(MAX_PAGES):
         page = await backend.list_objects(bucket, prefix, delimiter, start_after=marker, max_keys=page_size)
+        await same_light(backend, page, bucket, prefix, delimiter, marker, page_size)
         entries = sorted([(o.key, False) for o in page.objects] + [(p, True) for p in page.common_prefixes])
         assert [o.key for o in page.objects] == sorted(o.key for o in page.objects)
         assert page.common_prefixes == sorted(page.common_prefixes)
@@ -64,6 +85,7 @@ class ListingContract:
             await put_bytes(backend, bucket, key, key.encode())
         page = await backend.list_objects(bucket)
         assert [o.key for o in page.objects] == sorted(ORDER_KEYS, key=lambda k: k.encode())
+        await same_light(backend, page, bucket)
         assert not page.is_truncated
         for obj in page.objects:
             assert (obj.size, obj.etag) == (len(obj.key.encode()), md5_hex(obj.key.encode()))
@@ -90,6 +112,7 @@ class ListingContract:
         for key in ORDER_KEYS:
             await put_bytes(backend, bucket, key, b"x")
         page = await backend.list_objects(bucket, prefix, delimiter, start_after)
+        await same_light(backend, page, bucket, prefix, delimiter, start_after)
         got = sorted([(o.key, False) for o in page.objects] + [(p, True) for p in page.common_prefixes])
         assert got == reference_listing(ORDER_KEYS, prefix, delimiter, start_after)
         assert not page.is_truncated
@@ -132,10 +155,25 @@ class ListingContract:
         assert ([o.key for o in page.objects], page.common_prefixes) == (["a", "b"], ["c/"])
         assert not page.is_truncated
         page = await backend.list_objects(bucket, delimiter="/", max_keys=2)
+        await same_light(backend, page, bucket, "", "/", "", 2)
         assert [o.key for o in page.objects] == ["a", "b"]
         assert page.is_truncated
         assert page.next_marker == "b"
 
+    async def test_light_form_with_checksums(self, backend: Backend, bucket: str) -> None:
+        need(backend, "stores_checksums")
+        data = b"listed with its checksums"
+        sums = {
+            "crc32": b64encode(zlib.crc32(data).to_bytes(4, "big")).decode(),
+            "sha256": b64encode(hashlib.sha256(data).digest()).decode(),
+        }
+        await backend.put_object(bucket, "sum", ChunkedBody(data, checksums=sums), ObjectMeta())
+        await put_bytes(backend, bucket, "plain", b"x")
+        page = await backend.list_objects(bucket)
+        await same_light(backend, page, bucket)
+
     async def test_list_missing_bucket(self, backend: Backend) -> None:
         with pytest.raises(be.NoSuchBucket):
             await backend.list_objects("ct-missing-listing", delimiter="/")
+        with pytest.raises(be.NoSuchBucket):
+            await backend.list_objects_listed("ct-missing-listing", delimiter="/")
