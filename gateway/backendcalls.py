@@ -1,7 +1,8 @@
 """Watching every call the gateway makes to a store: how long it took, how it ended, under which span.
 
 The stores at the bottom of the backend tree (fs, s3, oss, obs: the nodes that hold no other backend) get
-each coroutine method of the contract wrapped on the instance, so the tree keeps its shape, the
+each coroutine method of the contract they implement wrapped on the instance (the contract's defaults
+are no store call of their own: a refusal, or a call derived from watched ones, as the light listing), so the tree keeps its shape, the
 composites above call the wrapped methods without knowing, and a method added to the contract later is
 watched without a change here. Watchers (metrics' latency histogram, the status page's window,
 OpenTelemetry's child spans) are context managers entered around each call; a watcher must not fail a
@@ -58,6 +59,8 @@ def watch(root: Backend, watchers: list[Watcher]) -> None:
         shared = list(watchers)
         setattr(store, _MARK, shared)
         for name in contract_methods():
+            if getattr(type(store), name) is getattr(Backend, name):
+                continue  # the contract's default: a refusal, or derived from calls watched themselves
             setattr(store, name, _wrapped(getattr(store, name), store.name, name, shared))
 
 
