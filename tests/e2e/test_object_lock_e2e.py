@@ -8,22 +8,9 @@ import datetime as dt
 import json
 import uuid
 
-import botocore.exceptions
 import pytest
 
-
-def _error(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
-    return exc.response["Error"]["Code"], exc.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def _refused(call, *args, **kwargs) -> tuple[str, int]:  # type: ignore[no-untyped-def]
-    with pytest.raises(botocore.exceptions.ClientError) as err:
-        call(*args, **kwargs)
-    return _error(err.value)
-
-
-def _later(days: int = 1) -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=days)
+from tests.helpers.objectlock import compliance_survives_owner, later, refused
 
 
 @pytest.fixture
@@ -38,45 +25,18 @@ def test_lock_bucket_is_versioned_for_good(s3_default, lock_bucket: str) -> None
     assert s3.get_bucket_versioning(Bucket=lock_bucket)["Status"] == "Enabled"
     config = s3.get_object_lock_configuration(Bucket=lock_bucket)["ObjectLockConfiguration"]
     assert config == {"ObjectLockEnabled": "Enabled"}
-    assert _refused(
+    assert refused(
         s3.put_bucket_versioning, Bucket=lock_bucket, VersioningConfiguration={"Status": "Suspended"}
     ) == ("InvalidBucketState", 409)
 
 
-def test_compliance_version_survives_the_owner(s3_default, lock_bucket: str) -> None:
+def test_compliance_version_survives_the_owner(s3_default, lock_bucket: str) -> None:  # type: ignore[no-untyped-def]
     s3 = s3_default
-    until = _later()
-    put = s3.put_object(
-        Bucket=lock_bucket,
-        Key="backup",
-        Body=b"precious",
-        ObjectLockMode="COMPLIANCE",
-        ObjectLockRetainUntilDate=until,
-    )
-    version = put["VersionId"]
-    head = s3.head_object(Bucket=lock_bucket, Key="backup", VersionId=version)
-    assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"]) == ("COMPLIANCE", until)
-    assert _refused(s3.delete_object, Bucket=lock_bucket, Key="backup", VersionId=version) == (
-        "AccessDenied",
-        403,
-    )
-    assert _refused(
-        s3.delete_object, Bucket=lock_bucket, Key="backup", VersionId=version, BypassGovernanceRetention=True
-    ) == ("AccessDenied", 403)
-    batch = s3.delete_objects(
-        Bucket=lock_bucket,
-        Delete={"Objects": [{"Key": "backup", "VersionId": version}]},
-        BypassGovernanceRetention=True,
-    )
-    assert [e["Code"] for e in batch["Errors"]] == ["AccessDenied"]
+    version, until = compliance_survives_owner(s3, lock_bucket)
     shorter = {"Mode": "COMPLIANCE", "RetainUntilDate": until - dt.timedelta(hours=1)}
-    assert _refused(
+    assert refused(
         s3.put_object_retention, Bucket=lock_bucket, Key="backup", VersionId=version, Retention=shorter
     ) == ("AccessDenied", 403)
-    marker = s3.delete_object(Bucket=lock_bucket, Key="backup")  # no version: a delete marker, allowed
-    assert marker["DeleteMarker"] is True
-    got = s3.get_object(Bucket=lock_bucket, Key="backup", VersionId=version)
-    assert got["Body"].read() == b"precious"
     retention = s3.get_object_retention(Bucket=lock_bucket, Key="backup", VersionId=version)["Retention"]
     assert retention == {"Mode": "COMPLIANCE", "RetainUntilDate": until}
 
@@ -88,17 +48,17 @@ def test_governance_yields_only_to_bypass(s3_default, lock_bucket: str) -> None:
         Key="gov",
         Body=b"g",
         ObjectLockMode="GOVERNANCE",
-        ObjectLockRetainUntilDate=_later(),
+        ObjectLockRetainUntilDate=later(),
     )
     version = put["VersionId"]
-    assert _refused(s3.delete_object, Bucket=lock_bucket, Key="gov", VersionId=version) == (
+    assert refused(s3.delete_object, Bucket=lock_bucket, Key="gov", VersionId=version) == (
         "AccessDenied",
         403,
     )
-    longer = {"Mode": "GOVERNANCE", "RetainUntilDate": _later(2)}
+    longer = {"Mode": "GOVERNANCE", "RetainUntilDate": later(2)}
     s3.put_object_retention(Bucket=lock_bucket, Key="gov", VersionId=version, Retention=longer)
     s3.delete_object(Bucket=lock_bucket, Key="gov", VersionId=version, BypassGovernanceRetention=True)
-    assert _refused(s3.head_object, Bucket=lock_bucket, Key="gov", VersionId=version)[1] == 404
+    assert refused(s3.head_object, Bucket=lock_bucket, Key="gov", VersionId=version)[1] == 404
 
 
 def test_legal_hold_blocks_deletes_until_released(s3_default, lock_bucket: str) -> None:
@@ -109,7 +69,7 @@ def test_legal_hold_blocks_deletes_until_released(s3_default, lock_bucket: str) 
     assert s3.get_object_legal_hold(Bucket=lock_bucket, Key="held", VersionId=version)["LegalHold"] == {
         "Status": "ON"
     }
-    assert _refused(
+    assert refused(
         s3.delete_object, Bucket=lock_bucket, Key="held", VersionId=version, BypassGovernanceRetention=True
     ) == ("AccessDenied", 403)
     s3.put_object_legal_hold(Bucket=lock_bucket, Key="held", VersionId=version, LegalHold={"Status": "OFF"})
@@ -118,7 +78,7 @@ def test_legal_hold_blocks_deletes_until_released(s3_default, lock_bucket: str) 
         == "OFF"
     )
     s3.delete_object(Bucket=lock_bucket, Key="held", VersionId=version)
-    assert _refused(s3.get_object_legal_hold, Bucket=lock_bucket, Key="held", VersionId=version)[1] == 404
+    assert refused(s3.get_object_legal_hold, Bucket=lock_bucket, Key="held", VersionId=version)[1] == 404
 
 
 def test_default_retention_and_integrity_header(s3, s3_default, lock_bucket: str) -> None:
@@ -132,29 +92,29 @@ def test_default_retention_and_integrity_header(s3, s3_default, lock_bucket: str
     version = s3_default.put_object(Bucket=lock_bucket, Key="d", Body=b"d")["VersionId"]
     head = s3_default.head_object(Bucket=lock_bucket, Key="d", VersionId=version)
     assert head["ObjectLockMode"] == "GOVERNANCE"
-    assert head["ObjectLockRetainUntilDate"] > _later(1) - dt.timedelta(minutes=5)
+    assert head["ObjectLockRetainUntilDate"] > later(1) - dt.timedelta(minutes=5)
     # ``s3`` sends no checksum and no Content-MD5 on PutObject: S3 refuses a locking upload without one.
-    assert _refused(s3.put_object, Bucket=lock_bucket, Key="d", Body=b"unverified") == ("InvalidRequest", 400)
+    assert refused(s3.put_object, Bucket=lock_bucket, Key="d", Body=b"unverified") == ("InvalidRequest", 400)
 
 
 def test_lock_requests_on_a_plain_bucket(s3_default, bucket: str) -> None:
     s3 = s3_default
-    assert _refused(s3.get_object_lock_configuration, Bucket=bucket) == (
+    assert refused(s3.get_object_lock_configuration, Bucket=bucket) == (
         "ObjectLockConfigurationNotFoundError",
         404,
     )
-    assert _refused(
+    assert refused(
         s3.put_object,
         Bucket=bucket,
         Key="k",
         Body=b"x",
         ObjectLockMode="GOVERNANCE",
-        ObjectLockRetainUntilDate=_later(),
+        ObjectLockRetainUntilDate=later(),
     ) == ("InvalidRequest", 400)
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
-    assert _refused(s3.get_object_retention, Bucket=bucket, Key="k") == ("InvalidRequest", 400)
+    assert refused(s3.get_object_retention, Bucket=bucket, Key="k") == ("InvalidRequest", 400)
     enabled = {"ObjectLockEnabled": "Enabled"}
-    assert _refused(s3.put_object_lock_configuration, Bucket=bucket, ObjectLockConfiguration=enabled) == (
+    assert refused(s3.put_object_lock_configuration, Bucket=bucket, ObjectLockConfiguration=enabled) == (
         "InvalidBucketState",
         409,
     )
@@ -164,7 +124,7 @@ def test_lock_requests_on_a_plain_bucket(s3_default, bucket: str) -> None:
 def test_bad_lock_headers(s3_default, lock_bucket: str) -> None:
     s3 = s3_default
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
-    assert _refused(
+    assert refused(
         s3.put_object,
         Bucket=lock_bucket,
         Key="k",
@@ -172,7 +132,7 @@ def test_bad_lock_headers(s3_default, lock_bucket: str) -> None:
         ObjectLockMode="GOVERNANCE",
         ObjectLockRetainUntilDate=past,
     ) == ("InvalidArgument", 400)
-    assert _refused(s3.put_object, Bucket=lock_bucket, Key="k", Body=b"x", ObjectLockMode="GOVERNANCE") == (
+    assert refused(s3.put_object, Bucket=lock_bucket, Key="k", Body=b"x", ObjectLockMode="GOVERNANCE") == (
         "InvalidArgument",
         400,
     )
@@ -205,7 +165,7 @@ def test_multipart_and_copy_lock_their_new_version(s3_default, lock_bucket: str)
     """CreateMultipartUpload's lock headers lock the completed object; a copy gets the request's lock,
     never the source's."""
     s3 = s3_default
-    until = _later()
+    until = later()
     upload = s3.create_multipart_upload(
         Bucket=lock_bucket, Key="mp", ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until
     )["UploadId"]
@@ -218,7 +178,7 @@ def test_multipart_and_copy_lock_their_new_version(s3_default, lock_bucket: str)
     )
     head = s3.head_object(Bucket=lock_bucket, Key="mp", VersionId=done["VersionId"])
     assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"]) == ("GOVERNANCE", until)
-    assert _refused(s3.delete_object, Bucket=lock_bucket, Key="mp", VersionId=done["VersionId"]) == (
+    assert refused(s3.delete_object, Bucket=lock_bucket, Key="mp", VersionId=done["VersionId"]) == (
         "AccessDenied",
         403,
     )

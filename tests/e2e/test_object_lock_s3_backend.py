@@ -5,28 +5,17 @@ around it (asked of moto directly). Locked versions cannot be removed, so bucket
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import botocore.exceptions
 import pytest
 import yaml
 
 from tests.helpers.clients import ACCESS_KEY, SECRET_KEY, boto3_client, make_client
+from tests.helpers.objectlock import compliance_survives_owner, later, refused
 from tests.helpers.procs import ServerProcess, gateway_server, moto_server
-
-
-def _refused(call: Any, *args: Any, **kwargs: Any) -> tuple[str, int]:
-    with pytest.raises(botocore.exceptions.ClientError) as err:
-        call(*args, **kwargs)
-    return err.value.response["Error"]["Code"], err.value.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def _later(days: int = 1) -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=days)
 
 
 @pytest.fixture(scope="module")
@@ -88,39 +77,11 @@ def test_the_store_bucket_is_locked_and_versioned(s3: Any, store: Any, lock_buck
 
 
 def test_compliance_version_survives_the_owner(s3: Any, store: Any, lock_bucket: str) -> None:
-    until = _later()
-    put = s3.put_object(
-        Bucket=lock_bucket,
-        Key="backup",
-        Body=b"precious",
-        ObjectLockMode="COMPLIANCE",
-        ObjectLockRetainUntilDate=until,
-    )
-    version = put["VersionId"]
-    head = s3.head_object(Bucket=lock_bucket, Key="backup", VersionId=version)
-    assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"]) == ("COMPLIANCE", until)
-    assert _refused(s3.delete_object, Bucket=lock_bucket, Key="backup", VersionId=version) == (
-        "AccessDenied",
-        403,
-    )
-    assert _refused(
-        s3.delete_object, Bucket=lock_bucket, Key="backup", VersionId=version, BypassGovernanceRetention=True
-    ) == ("AccessDenied", 403)
-    batch = s3.delete_objects(
-        Bucket=lock_bucket,
-        Delete={"Objects": [{"Key": "backup", "VersionId": version}]},
-        BypassGovernanceRetention=True,
-    )
-    assert [e["Code"] for e in batch["Errors"]] == ["AccessDenied"]
-    marker = s3.delete_object(Bucket=lock_bucket, Key="backup")  # no version: a delete marker, allowed
-    assert marker["DeleteMarker"] is True
-    assert s3.get_object(Bucket=lock_bucket, Key="backup", VersionId=version)["Body"].read() == b"precious"
-    retention = s3.get_object_retention(Bucket=lock_bucket, Key="backup", VersionId=version)["Retention"]
-    assert retention == {"Mode": "COMPLIANCE", "RetainUntilDate": until}
+    version, until = compliance_survives_owner(s3, lock_bucket)
     # The lock is the store's: going around the gateway does not remove the version either.
     at_store = store.head_object(Bucket=lock_bucket, Key="backup", VersionId=version)
     assert (at_store["ObjectLockMode"], at_store["ObjectLockRetainUntilDate"]) == ("COMPLIANCE", until)
-    assert _refused(store.delete_object, Bucket=lock_bucket, Key="backup", VersionId=version)[1] == 403
+    assert refused(store.delete_object, Bucket=lock_bucket, Key="backup", VersionId=version)[1] == 403
     assert s3.get_object(Bucket=lock_bucket, Key="backup", VersionId=version)["Body"].read() == b"precious"
 
 
@@ -130,18 +91,18 @@ def test_governance_yields_to_the_owners_bypass(s3: Any, store: Any, lock_bucket
         Key="gov",
         Body=b"g",
         ObjectLockMode="GOVERNANCE",
-        ObjectLockRetainUntilDate=_later(),
+        ObjectLockRetainUntilDate=later(),
     )["VersionId"]
-    assert _refused(s3.delete_object, Bucket=lock_bucket, Key="gov", VersionId=version) == (
+    assert refused(s3.delete_object, Bucket=lock_bucket, Key="gov", VersionId=version) == (
         "AccessDenied",
         403,
     )
-    longer = {"Mode": "GOVERNANCE", "RetainUntilDate": _later(2)}
+    longer = {"Mode": "GOVERNANCE", "RetainUntilDate": later(2)}
     s3.put_object_retention(Bucket=lock_bucket, Key="gov", VersionId=version, Retention=longer)
     at_store = store.head_object(Bucket=lock_bucket, Key="gov", VersionId=version)
     assert at_store["ObjectLockRetainUntilDate"] == longer["RetainUntilDate"]  # moto: GetObjectRetention 500s
     s3.delete_object(Bucket=lock_bucket, Key="gov", VersionId=version, BypassGovernanceRetention=True)
-    assert _refused(s3.head_object, Bucket=lock_bucket, Key="gov", VersionId=version)[1] == 404
+    assert refused(s3.head_object, Bucket=lock_bucket, Key="gov", VersionId=version)[1] == 404
 
 
 def test_legal_hold_and_content_md5(
@@ -157,12 +118,12 @@ def test_legal_hold_and_content_md5(
     assert s3.get_object_legal_hold(Bucket=lock_bucket, Key="held", VersionId=version)["LegalHold"] == {
         "Status": "ON"
     }
-    assert _refused(
+    assert refused(
         s3.delete_object, Bucket=lock_bucket, Key="held", VersionId=version, BypassGovernanceRetention=True
     ) == ("AccessDenied", 403)
     s3.put_object_legal_hold(Bucket=lock_bucket, Key="held", VersionId=version, LegalHold={"Status": "OFF"})
     s3.delete_object(Bucket=lock_bucket, Key="held", VersionId=version)
-    assert _refused(s3.head_object, Bucket=lock_bucket, Key="held", VersionId=version)[1] == 404
+    assert refused(s3.head_object, Bucket=lock_bucket, Key="held", VersionId=version)[1] == 404
 
 
 def test_default_retention_copy_and_multipart_lock_at_the_store(
@@ -177,7 +138,7 @@ def test_default_retention_copy_and_multipart_lock_at_the_store(
     )
     version = s3.put_object(Bucket=lock_bucket, Key="d", Body=b"d", Tagging="kept=yes")["VersionId"]
     assert store.head_object(Bucket=lock_bucket, Key="d", VersionId=version)["ObjectLockMode"] == "GOVERNANCE"
-    until = _later(3)
+    until = later(3)
     copy = s3.copy_object(
         Bucket=lock_bucket,
         Key="c",
@@ -187,7 +148,7 @@ def test_default_retention_copy_and_multipart_lock_at_the_store(
     )
     copied = store.head_object(Bucket=lock_bucket, Key="c", VersionId=copy["VersionId"])
     assert (copied["ObjectLockMode"], copied["ObjectLockRetainUntilDate"]) == ("COMPLIANCE", until)
-    assert _refused(s3.delete_object, Bucket=lock_bucket, Key="c", VersionId=copy["VersionId"])[1] == 403
+    assert refused(s3.delete_object, Bucket=lock_bucket, Key="c", VersionId=copy["VersionId"])[1] == 403
     tags = s3.get_object_tagging(Bucket=lock_bucket, Key="c", VersionId=copy["VersionId"])["TagSet"]
     assert tags == [{"Key": "kept", "Value": "yes"}]  # COPY directives: the source's tags, as on S3
     # moto's CreateMultipartUpload ignores the lock headers: the s3 backend sets the lock on completion.
@@ -205,18 +166,18 @@ def test_default_retention_copy_and_multipart_lock_at_the_store(
         ]
         == "ON"
     )
-    assert _refused(s3.delete_object, Bucket=lock_bucket, Key="m", VersionId=done["VersionId"])[1] == 403
+    assert refused(s3.delete_object, Bucket=lock_bucket, Key="m", VersionId=done["VersionId"])[1] == 403
 
 
-def test_lock_headers_on_a_plain_bucket_are_refused(s3: Any) -> None:
+def test_lock_headers_on_a_plain_bucket_arerefused(s3: Any) -> None:
     name = f"e2e-plain-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
-    assert _refused(
+    assert refused(
         s3.put_object,
         Bucket=name,
         Key="k",
         Body=b"x",
         ObjectLockMode="GOVERNANCE",
-        ObjectLockRetainUntilDate=_later(),
+        ObjectLockRetainUntilDate=later(),
     ) == ("InvalidRequest", 400)
     s3.delete_bucket(Bucket=name)
