@@ -13,6 +13,10 @@ smallest ones; when it holds more, a continuation entry keyed by the last one ke
 and rescans the directory for what lies beyond it only if the walk gets that far. So a page of a
 directory of a million keys holds a page's worth of names in memory, not a million (the scan itself
 still reads every name: the filesystem returns them in hash order).
+
+A directory's kept entries come sorted, so they enter the heap as one run (``Run``): only its next
+entry is in the heap, and entries are taken from the run directly while they come before everything
+else in the heap. A page of one directory is then a walk down a list, not a push and a pop per key.
 """
 
 from __future__ import annotations
@@ -30,6 +34,23 @@ from backends.fs.keys import OBJ, parse_component
 CONTINUE = 2
 #: Where a directory's scan resumes: its key fragment, and the last (key, kind) already taken from it.
 Resume = tuple[str, tuple[str, int]]
+#: A directory entry: (key or key prefix, kind: 0 a file, 1 a directory to open, path).
+Entry = tuple[str, int, str]
+
+
+class Run:
+    """A directory's kept entries, sorted, and how many of them were taken (see ``KeyWalker``)."""
+
+    __slots__ = ("entries", "taken")
+
+    def __init__(self, entries: list[Entry], taken: int = 0) -> None:
+        self.entries = entries
+        self.taken = taken
+
+    def __lt__(self, other: object) -> bool:
+        # Reached only when two heap items agree on key, kind and path, which no walk produces; an
+        # order keeps the heap working regardless.
+        return id(self) < id(other)
 
 
 class KeyWalker:
@@ -56,10 +77,11 @@ class KeyWalker:
         if index is not None:
             index.letters = self.LETTERS
         self._skip: str | None = None
-        # (key or prefix, kind, path, resume): kind 0 a file, 1 a directory, 2 (CONTINUE) the rest of a
-        # directory, whose resume is (the directory's fragment, the last (key, kind) taken from it).
+        # (key or prefix, kind, path, more): kind 0 a file, 1 a directory, 2 (CONTINUE) the rest of a
+        # directory, whose ``more`` is its resume (the directory's fragment, the last (key, kind) taken
+        # from it); for a file or directory ``more`` is None, or the Run it is the next entry of.
         # A file sorts before a directory whose prefix equals its key: the directory's keys are longer.
-        self._heap: list[tuple[str, int, str, Resume | None]] = [("", 1, bucket_dir, None)]
+        self._heap: list[tuple[str, int, str, Resume | Run | None]] = [("", 1, bucket_dir, None)]
 
     def skip(self, prefix: str) -> None:
         self._skip = prefix
@@ -94,13 +116,18 @@ class KeyWalker:
         # One more than the limit tells whether anything is left beyond the kept ones; the index's
         # entries come sorted, a scan's in hash order.
         wanted = self.limit + 1
-        kept = list(islice(entries, wanted)) if self.index is not None else heapq.nsmallest(wanted, entries)
+        if self.index is not None:
+            kept = list(islice(entries, wanted))
+            kept.sort()  # sorted already (linear then): the run's order must not rest on SQL's
+        else:
+            kept = heapq.nsmallest(wanted, entries)
         if len(kept) > self.limit:
             kept.pop()
             last_full, last_kind, _ = kept[-1]
             heapq.heappush(self._heap, (last_full, CONTINUE, path, (fragment, (last_full, last_kind))))
-        for full, kind, entry_path in kept:
-            heapq.heappush(self._heap, (full, kind, entry_path, None))
+        if kept:
+            full, kind, entry_path = kept[0]
+            heapq.heappush(self._heap, (full, kind, entry_path, Run(kept)))
 
     def _classify(self, entry: os.DirEntry[str]) -> tuple[str, bool] | None:
         """(key fragment, is a directory to open) of a directory entry, None to pass it by."""
@@ -114,19 +141,39 @@ class KeyWalker:
         return text, is_dir
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        while self._heap:
-            fragment, kind, path, after = heapq.heappop(self._heap)
-            if kind == CONTINUE and after is not None:
-                # Siblings beyond the last one taken are not under the skipped prefix merely because it
-                # is: a continuation is never skipped.
-                self._open(after[0], path, after[1])
+        heap, pop, push = self._heap, heapq.heappop, heapq.heappush
+        while heap:
+            fragment, kind, path, more = pop(heap)
+            if kind == CONTINUE:
+                if isinstance(more, tuple):
+                    # Siblings beyond the last one taken are not under the skipped prefix merely because
+                    # it is: a continuation is never skipped.
+                    self._open(more[0], path, more[1])
                 continue
-            if self._skip is not None and fragment.startswith(self._skip):
+            if not isinstance(more, Run):
+                if self._skip is None or not fragment.startswith(self._skip):
+                    if kind:
+                        self._open(fragment, path)
+                    else:
+                        yield fragment, path
                 continue
-            if kind:
-                self._open(fragment, path)
-            else:
-                yield fragment, path
+            # A run: its entries in order, while each comes before the smallest item of the heap.
+            entries, taken = more.entries, more.taken
+            count = len(entries)
+            while True:
+                if self._skip is None or not fragment.startswith(self._skip):
+                    if kind:
+                        self._open(fragment, path)
+                    else:
+                        yield fragment, path
+                taken += 1
+                if taken == count:
+                    break
+                fragment, kind, path = entries[taken]
+                if heap and heap[0] < (fragment, kind, path):
+                    more.taken = taken
+                    push(heap, (fragment, kind, path, more))
+                    break
 
 
 @dataclass
