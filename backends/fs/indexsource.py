@@ -104,13 +104,23 @@ class IndexSource:
             entry = self._entry(raw, frag_text(raw), prefix, start_after, fragment, path, after, known)
             if entry is not None:
                 yield entry
+        cached = self.cached
         for raw in self.index.rows_from(rel, low, self.letters):
-            frag = frag_text(raw)
+            frag = raw[0].decode("utf-8", "surrogatepass")
             if not frag.startswith(q_rest):
                 return  # past every key under the prefix
-            entry = self._entry(raw, frag, prefix, start_after, fragment, path, after, known)
-            if entry is not None:
-                yield entry
+            if raw[1] or after is not None:  # a directory, or a rescan: the general case
+                entry = self._entry(raw, frag, prefix, start_after, fragment, path, after, known)
+                if entry is not None:
+                    yield entry
+                continue
+            # ``_entry`` written out for an object row, most of a page's rows
+            full = fragment + frag
+            if full > start_after and full.startswith(prefix):
+                entry_path = f"{path}/{raw[2]}"
+                if raw[6] is not None and raw[3] is not None:
+                    cached[entry_path] = (raw, known)
+                yield full, 0, entry_path
 
     def _entry(
         self,

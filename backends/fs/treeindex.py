@@ -203,27 +203,34 @@ class TreeIndex:
             read: list[tuple[str, Cached]] = []
             pop_cached, stat = source.cached.pop, self.stamps.lstat
 
+            def gone(key: str, path: str) -> bool:
+                parent, name = os.path.split(path)
+                source.stale.append(Stale(source.rel(parent), name, path, key))
+                return False
+
             def keep(key: str, path: str) -> bool:
                 hit = pop_cached(path, None)
+                if hit is not None:
+                    raw, known = hit
+                    # What the directory's stamp remembers of the file (fs dirstamps), else an lstat.
+                    files, name = known.files if known is not None else None, raw[2]
+                    seen = files[name] if files is not None and name in files else stat(known, name, path)
+                    if seen is None:
+                        return gone(key, path)
+                    if seen[0] == raw[3] and seen[1] == raw[4] and seen[2] == raw[5]:
+                        try:
+                            infos[key] = from_blob(key, raw[6], seen[1])  # type: ignore[arg-type]
+                            return True
+                        except CorruptObject:
+                            pass  # read from the file below
                 try:
-                    if hit is not None:
-                        raw, known = hit
-                        seen = stat(known, raw[2], path)
-                        if seen is None:
-                            raise FileNotFoundError(path)
-                        if seen == raw[3:6]:
-                            with contextlib.suppress(CorruptObject):
-                                infos[key] = from_blob(key, raw[6], seen[1])  # type: ignore[arg-type]
-                                return True
                     record, st, blob = read_record_and_blob(path)
-                    read.append((path, Cached(st.st_ino, st.st_size, st.st_mtime_ns, blob)))
-                    infos[key] = from_record(key, record)
                 except (FileNotFoundError, NotADirectoryError):
-                    parent, name = os.path.split(path)
-                    source.stale.append(Stale(source.rel(parent), name, path, key))
-                    return False
+                    return gone(key, path)
                 except CorruptObject:
                     return False  # not ours
+                read.append((path, Cached(st.st_ino, st.st_size, st.st_mtime_ns, blob)))
+                infos[key] = from_record(key, record)
                 return True
 
             result = list_page(walker, prefix, delimiter, start_after, max_keys, keep)
