@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from backends.base import Listed, VersionEntry, epoch_ns
 from gateway.xmlio import Doc
@@ -44,37 +44,74 @@ class Dates:
         second, rest = divmod(mtime_ns, 1_000_000_000)
         head = self._seconds.get(second)
         if head is None:
-            head = self._seconds[second] = (_EPOCH + dt.timedelta(seconds=second)).isoformat()
+            head = self._seconds[second] = _second(second)
         return head + _MILLIS[rest // 1_000_000]
+
+
+def _second(second: int) -> str:
+    """The date text of a second since the epoch, up to its fraction."""
+    return (_EPOCH + dt.timedelta(seconds=second)).isoformat()
 
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _MILLIS = [f".{ms:03d}Z" for ms in range(1000)]
 
 
-def contents(objects: Iterable[Listed], key_text: Callable[[str], str], owner: str) -> str:
+def contents(objects: Sequence[Listed], key_text: Callable[[str], str], owner: str) -> str:
     """``<Contents>`` of each object; ``key_text`` a key as element text (encoded as the request asked,
-    escaped), ``owner`` the ``<Owner>`` element to repeat, or ""."""
-    dates = Dates()
-    classes: dict[str | None, str] = {}
-    out = []
-    for key, size, etag, mtime_ns, checksum_algorithms, storage_class in objects:
-        algorithms = (
-            "".join(f"<ChecksumAlgorithm>{text(a.upper())}</ChecksumAlgorithm>" for a in checksum_algorithms)
-            if checksum_algorithms
-            else ""
-        )
-        storage = classes.get(storage_class)
-        if storage is None:
-            storage = classes[storage_class] = text(storage_class or "STANDARD")
-        if not (etag.isascii() and etag.isalnum()):  # an MD5's hex needs no escaping
-            etag = text(etag)
-        out.append(
-            f"<Contents><Key>{key_text(key)}</Key><LastModified>{dates(mtime_ns)}</LastModified>"
-            f'<ETag>"{etag}"</ETag>{algorithms}<Size>{size}</Size>{owner}'
-            f"<StorageClass>{storage}</StorageClass></Contents>"
-        )
-    return "".join(out)
+    escaped), ``owner`` the ``<Owner>`` element to repeat, or "".
+
+    Column by column: each check is made once on the whole page where it can be (``key_text`` works
+    character by character, an escaping or a percent-encoding, so keys whose concatenation it leaves as
+    it is each need no call; hex ETags likewise), dates come from a cache across pages, and each
+    ``Contents`` is then one f-string.
+    """
+    if not objects:
+        return ""
+    keys, sizes, etags, times, algorithms, classes = zip(*objects, strict=True)
+    joined = "".join(keys)
+    if key_text(joined) != joined:
+        keys = tuple(map(key_text, keys))
+    joined = "".join(etags)
+    if not (joined.isascii() and joined.isalnum()):  # an MD5's hex needs no escaping
+        etags = tuple(e if e.isascii() and e.isalnum() else text(e) for e in etags)
+    dates = _DATES.get
+    shown_dates = [dates(t) or _date(t) for t in times]
+    tail = {
+        c: f"{owner}<StorageClass>{text(c or 'STANDARD')}</StorageClass></Contents>" for c in set(classes)
+    }
+    tails = [tail[c] for c in classes]
+    if any(algorithms):
+        checks = [
+            "".join(f"<ChecksumAlgorithm>{text(a.upper())}</ChecksumAlgorithm>" for a in algs)
+            for algs in algorithms
+        ]
+    else:
+        checks = [""] * len(keys)
+    return "".join(
+        [
+            f"<Contents><Key>{key}</Key><LastModified>{date}</LastModified>"
+            f'<ETag>"{etag}"</ETag>{check}<Size>{size}</Size>{tail}'
+            for key, date, etag, check, size, tail in zip(
+                keys, shown_dates, etags, checks, sizes, tails, strict=True
+            )
+        ]
+    )
+
+
+#: The date text of each time a listing showed (nanoseconds): pages list the same objects again and
+#: again. Emptied when full.
+_DATES: dict[int, str] = {}
+DATES_LIMIT = 20_000
+
+
+def _date(mtime_ns: int) -> str:
+    """The date of ``mtime_ns``, remembered in ``_DATES``."""
+    if len(_DATES) >= DATES_LIMIT:
+        _DATES.clear()
+    second, rest = divmod(mtime_ns, 1_000_000_000)
+    date = _DATES[mtime_ns] = _second(second) + _MILLIS[rest // 1_000_000]
+    return date
 
 
 def versions(entries: Iterable[VersionEntry], key_text: Callable[[str], str], owner: str) -> str:

@@ -85,21 +85,37 @@ def _lxml_owner(parent: etree._Element) -> None:
     owner(parent, Identity("owner-id&1", "Owner & Co", "AKID"))
 
 
-def test_contents_are_what_lxml_writes() -> None:
+MIXED = [
+    (NASTY[0], (), None),
+    (NASTY[1], ("crc32", "sha256"), "STANDARD_IA"),
+    (NASTY[3], ("crc64nvme",), None),
+    (NASTY[4], (), "GLACIER"),
+    (NASTY[6], (), None),
+]
+#: Keys and ETags that need no escaping (the page-wide checks let them through whole), some with
+#: checksum algorithms and storage classes, one page with none.
+PLAIN = [("a/b", (), None), ("a-c", ("crc32",), None), ("b.d~", (), "STANDARD_IA"), ("c_e", (), None)]
+
+
+@pytest.mark.parametrize(
+    ("shapes", "etag"),
+    [
+        (MIXED, "e&{}-2"),
+        (MIXED, "{}abcdef"),
+        (PLAIN, "{}abcdef"),
+        (PLAIN, "e&{}-2"),
+        ([s[:1] + ((), None) for s in PLAIN], "{}f"),
+    ],
+)
+def test_contents_are_what_lxml_writes(
+    shapes: list[tuple[str, tuple[str, ...], str | None]], etag: str
+) -> None:
     """The text-built ``Contents`` and ``CommonPrefixes`` are byte for byte the elements lxml builds."""
     from backends.base import Listed
 
     objects = [
-        Listed(key, i, f"e&{i}-2", TIMES_NS[i % len(TIMES_NS)], algorithms, storage)
-        for i, (key, algorithms, storage) in enumerate(
-            [
-                (NASTY[0], (), None),
-                (NASTY[1], ("crc32", "sha256"), "STANDARD_IA"),
-                (NASTY[3], ("crc64nvme",), None),
-                (NASTY[4], (), "GLACIER"),
-                (NASTY[6], (), None),
-            ]
-        )
+        Listed(key, i, etag.format(i), TIMES_NS[i % len(TIMES_NS)], algorithms, storage)
+        for i, (key, algorithms, storage) in enumerate(shapes)
     ]
     prefixes = ["p/", "q&<r>/", NASTY[4]]
     for with_owner in (False, True):
