@@ -81,6 +81,9 @@ class IndexSource:
     #: Object file path → its row's cache, for rows handed to the walker.
     cached: dict[str, Hit] = field(default_factory=dict)
     stale: list[Stale] = field(default_factory=list)
+    #: Every directory whose rows were read, with its settled stamp, taken before its rows were read
+    #: (fs pagecache); None once one was gone or not settled.
+    depends: dict[str, tuple[int, int, int]] | None = field(default_factory=dict)
 
     def rel(self, path: str) -> str:
         return path[len(self.bucket_dir) + 1 :]
@@ -100,6 +103,11 @@ class IndexSource:
         low = max(q_rest, s_rest, _rest(after[0], fragment) if after is not None else "")
         below = sorted({d for d in prefix_dirs(q_rest) + prefix_dirs(s_rest) if d < low})
         known = self.stamps.known(path) if self.stamps is not None else None
+        if self.depends is not None:
+            if known is None or self.depends.get(path, known.stamp) != known.stamp:
+                self.depends = None
+            else:
+                self.depends[path] = known.stamp
         for raw in self.index.dirs_at(rel, below):
             entry = self._entry(raw, frag_text(raw), prefix, start_after, fragment, path, after, known)
             if entry is not None:
@@ -145,6 +153,7 @@ class IndexSource:
         return full, rank, entry_path
 
     def _gone_dir(self, path: str, fragment: str) -> None:
+        self.depends = None
         if path != self.bucket_dir:
             parent, name = os.path.split(path)
             self.stale.append(Stale(self.rel(parent), name, path, None))

@@ -38,6 +38,7 @@ from backends.fs.indexsource import IndexSource, Stale
 from backends.fs.keylocks import KeyLocks
 from backends.fs.listing import KeyWalker, list_page
 from backends.fs.nameindex import VERSIONS, BucketIndex, Cached, NameIndexes
+from backends.fs.pagecache import Depends, PageCache
 
 #: What a page lists an object as: an ObjectInfo, or its light form (Listed).
 Item = TypeVar("Item", ObjectInfo, Listed)
@@ -89,6 +90,7 @@ class TreeIndex:
         self.dir_locks = KeyLocks(os.path.join(state_dir, "dirlocks"))
         self.fsync_dir = fsync_dir
         self.stamps = DirStamps()
+        self.pages = PageCache(self.stamps)
 
     # -- writes (blocking) -----------------------------------------------------------------------
     def make_parents(self, base: str, components: list[str]) -> str:
@@ -172,7 +174,7 @@ class TreeIndex:
         self, bucket: str, base: str, prefix: str, delimiter: str, start_after: str, max_keys: int
     ) -> ListPage:
         """One ListObjects page through the index (see ``light_page``), each object an ObjectInfo."""
-        page = self._page(bucket, base, prefix, delimiter, start_after, max_keys, listed_from_blob, _info)
+        page, _ = self._page(bucket, base, prefix, delimiter, start_after, max_keys, listed_from_blob, _info)
         return ListPage(page.objects, page.common_prefixes, page.is_truncated, page.next_marker)
 
     def light_page(
@@ -180,9 +182,20 @@ class TreeIndex:
     ) -> ListedPage:
         """One ListObjects page through the index, in the light form: rows from the position on, each
         object checked with an ``lstat`` and described from its row's cached record while that still
-        is the file."""
-        page = self._page(bucket, base, prefix, delimiter, start_after, max_keys, light_from_blob, _light)
-        return ListedPage(page.objects, page.common_prefixes, page.is_truncated, page.next_marker)
+        is the file; or the same page kept from before, while its directories are as they were then
+        (fs pagecache)."""
+        question = (base, prefix, delimiter, start_after, max_keys)
+        kept = self.pages.get(question)
+        if kept is not None:
+            return kept
+        epoch = self.pages.epoch(base)
+        page, depends = self._page(
+            bucket, base, prefix, delimiter, start_after, max_keys, light_from_blob, _light
+        )
+        light = ListedPage(page.objects, page.common_prefixes, page.is_truncated, page.next_marker)
+        if depends is not None:
+            self.pages.put(question, light, depends, epoch)
+        return light
 
     def _page(
         self,
@@ -194,7 +207,9 @@ class TreeIndex:
         max_keys: int,
         from_blob: Callable[[str, bytes, int], Item],
         from_record: Callable[[str, Record], Item],
-    ) -> _Page[Item]:
+    ) -> tuple[_Page[Item], Depends | None]:
+        """The page, and the directories it depends on when it may be kept (fs pagecache)."""
+
         def attempt(ix: BucketIndex) -> tuple[_Page[Item], IndexSource, list[tuple[str, Cached]]]:
             source = IndexSource(base, ix, stamps=self.stamps)
             # A page's worth (+1 for "truncated", +some for vanished objects) per directory.
@@ -239,12 +254,14 @@ class TreeIndex:
             return _Page(objects, prefixes, result.is_truncated, result.next_marker), source, read
 
         page, source, read = self.indexes.call(base, attempt)
+        depends = source.depends if not source.stale else None
         self.remember(source, read)
         self.clean(bucket, source)
-        return page
+        return page, depends
 
     def clean(self, bucket: str, source: IndexSource) -> None:
-        """Remove the rows a listing found stale, each under its name's lock, if still gone."""
+        """Remove the rows a listing found stale, each under its name's lock, if still gone (and the
+        bucket's kept pages: a row goes without its directory changing)."""
         for stale in source.stale:
             if stale.key is not None:
                 with self.key_locks.hold(bucket, stale.key):
@@ -252,6 +269,8 @@ class TreeIndex:
             else:
                 with self.dir_locks.hold(source.bucket_dir, source.rel(stale.path)):
                     self._remove_if_gone(source, stale)
+        if source.stale:
+            self.pages.forget(source.bucket_dir)
         source.stale.clear()
 
     def _remove_if_gone(self, source: IndexSource, stale: Stale) -> None:
