@@ -19,6 +19,8 @@ import pytest
 from backends import errors as be
 from backends.base import CompletedPart, ObjectMeta, WriteCondition, any_unique_etag
 from backends.composite import retry
+from backends.composite.encrypt import Encrypt
+from backends.composite.keys import Keyring
 from backends.composite.sealedstreams import SealedBody
 from backends.composite.streams import TrackedBody
 from backends.fs import format as fs_format
@@ -123,3 +125,20 @@ async def test_the_flag_goes_through_a_retry_and_comes_from_sealed_bodies() -> N
     assert not any_unique_etag(TrackedBody(ChunkedBody(b"x")))
     assert not any_unique_etag(ChunkedBody(b"x"))
     assert any_unique_etag(SealedBody(ChunkedBody(b"x"), bytes(32), 0))
+
+
+async def test_encrypt_over_fs_hashes_the_sealed_bytes_no_more(fs: FsBackend, md5_calls: list[int]) -> None:
+    """Through the encrypt layer: fs names each sealed write uniquely without hashing it, while clients
+    see the plaintext's MD5, and two writes of the same plaintext stay apart in the manifest cache."""
+    enc = Encrypt(fs, Keyring("k", {"k": bytes(range(32))}))
+    data = pattern(MiB + 5)
+    shown = [await enc.put_object("b", key, ChunkedBody(data), ObjectMeta()) for key in ("k", "k2")]
+    assert md5_calls == []
+    assert [s.etag for s in shown] == [md5(data)] * 2
+    stored = [await fs.head_object("b", key) for key in ("k", "k2")]
+    sealed_bytes = await get_bytes(fs, "b", "k")
+    assert stored[0].size == stored[1].size == len(sealed_bytes)
+    assert HEX32.fullmatch(stored[0].etag) and stored[0].etag not in (stored[1].etag, md5(sealed_bytes))
+    for key in ("k", "k2"):
+        assert await get_bytes(enc, "b", key) == data
+        assert (await enc.head_object("b", key)).etag == md5(data)
