@@ -13,6 +13,7 @@ backend that commits only after the iterator ended normally can never store a co
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import NamedTuple, Protocol, runtime_checkable
@@ -78,6 +79,31 @@ def body_md5(body: PutBody) -> Callable[[], str | None] | None:
     if not isinstance(body, ComputesMd5) or not body.compute_md5():
         return None
     return lambda: body.md5_hex
+
+
+@runtime_checkable
+class AnyUniqueEtag(PutBody, Protocol):
+    """A PutBody whose writer uses the store's ETag of this write only as its identity (a cache key, an
+    If-Match token, a check that later reads met the same version), never as a digest of the bytes: the
+    encrypt layer's sealed bodies, whose clients see the plaintext's MD5 from the sealed trailers. A store
+    that hashes the bytes itself for its ETag (fs) may then skip that pass over every byte and give the
+    object any ETag unique to this write, shaped as an MD5's hex so every consumer still parses it; a
+    store whose service computes its ETags ignores it. ``any_unique_etag`` is asked before iterating.
+    A body that passes on the client's bytes and ETag as they are (a retry's tracked body) may forward
+    it; one whose store ETag a caller compares across writes (a mirror's tee) must not offer it."""
+
+    @property
+    def any_unique_etag(self) -> bool: ...
+
+
+def any_unique_etag(body: PutBody) -> bool:
+    """May the store give ``body``'s object any ETag unique to this write (``AnyUniqueEtag``)?"""
+    return isinstance(body, AnyUniqueEtag) and body.any_unique_etag
+
+
+def unique_etag() -> str:
+    """An ETag unique to one write: 16 random bytes as 32 hex digits, shaped as an MD5's hex."""
+    return os.urandom(16).hex()
 
 
 @dataclass

@@ -11,8 +11,10 @@ the trailers do not hold, and laid out by walking their headers forward (one sma
 their ETag is the store's, as that release answered.
 
 A manifest is a function of the stored bytes alone, and sealed bytes never repeat (random data keys
-and nonces), so it is cached by the store's ETag and size for good: an object is read this way once per
-gateway process, and every later HEAD, GET or listing of it costs nothing more than without encryption.
+and nonces), so it is cached by the store's ETag and size for good (that ETag names the write, and
+need not be a digest: a sealed body tells the store any unique one will do, ``AnyUniqueEtag``, and fs
+then skips hashing the sealed bytes). An object is read this way once per gateway process, and every
+later HEAD, GET or listing of it costs nothing more than without encryption.
 """
 
 from __future__ import annotations

@@ -96,6 +96,13 @@ class SealedBody:
     def checksums(self) -> dict[str, str]:
         return self._body.checksums
 
+    @property
+    def any_unique_etag(self) -> bool:
+        """Always (``backends.base.AnyUniqueEtag``): the store's ETag of sealed bytes is only their
+        identity to this layer (manifest cache key, If-Match token, same-version check); clients see
+        the plaintext's MD5 from the trailers. So a store that would hash them (fs) need not."""
+        return True
+
     def _seal(self, chunks: list[bytes]) -> bytes:
         out: list[bytes] = []
         for chunk in chunks:

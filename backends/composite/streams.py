@@ -22,6 +22,7 @@ from backends.base import (
     PartInfo,
     PutBody,
     WriteCondition,
+    any_unique_etag,
     declared_integrity,
 )
 
@@ -47,6 +48,11 @@ class TrackedBody:
     def declared(self) -> dict[str, str]:
         """The client's up-front integrity values pass through: the bytes are the client's own."""
         return declared_integrity(self._body)
+
+    @property
+    def any_unique_etag(self) -> bool:
+        """Passed through: the bytes and the ETag they get go to the same one writer."""
+        return any_unique_etag(self._body)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self

@@ -84,7 +84,7 @@ class FsBackend(FsMultipart):
         base, components = await self.io.run(self._object_path, bucket, key)
         temp = await self._spool(body)
         stored = meta.copy(checksums={**meta.checksums, **body.checksums})
-        record = Record(temp.md5_hex, time.time_ns(), meta_to_dict(stored), size=temp.size)
+        record = Record(temp.etag, time.time_ns(), meta_to_dict(stored), size=temp.size)
         await self._commit(temp, record, base, components, (bucket, key, cond))
         return record.object_info(key)
 
@@ -272,7 +272,7 @@ class FsBackend(FsMultipart):
                 checksums=meta.checksums or src_meta.checksums,
                 checksum_type=meta.checksum_type or src_meta.checksum_type,
             )
-        record = Record(temp.md5_hex, time.time_ns(), meta_to_dict(stored), size=temp.size)
+        record = Record(temp.etag, time.time_ns(), meta_to_dict(stored), size=temp.size)
         await self._commit(temp, record, base, components, (dst_bucket, dst_key, cond))
         return record.object_info(dst_key)
 

@@ -22,6 +22,7 @@ from backends.base import (
     Capabilities,
     PutBody,
     WriteCondition,
+    any_unique_etag,
     body_md5,
 )
 from backends.bridge import DEFAULT_THREADS
@@ -159,10 +160,14 @@ class FsCore(Backend):
 
     # -- writing ---------------------------------------------------------------------------------
     async def _spool(self, body: PutBody) -> TempFile:
-        """Stream a body into a temp file; on any failure the temp file goes and the error propagates."""
-        md5 = body_md5(body)
+        """Stream a body into a temp file; on any failure the temp file goes and the error propagates.
+        Its ETag: one unique to this write for a body that asks no digest (``AnyUniqueEtag``: not one
+        hash over every byte), else the MD5, the body's own when it computes one."""
+        unique = any_unique_etag(body)
+        md5 = None if unique else body_md5(body)
         temp = await self.io.checked(
-            "creating a temporary file", lambda: TempFile(self.tmp, md5_from=md5, writeback=self.fsync)
+            "creating a temporary file",
+            lambda: TempFile(self.tmp, md5_from=md5, unique_etag=unique, writeback=self.fsync),
         )
         try:
             batch: list[bytes] = []

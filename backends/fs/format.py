@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from backends.base import Listed, ObjectInfo, ObjectMeta, PartInfo
+from backends.base import unique_etag as base_unique_etag
 from backends.fs.writeback import Writeback
 
 MAGIC = b"s3brObj1"
@@ -242,7 +243,9 @@ class TempFile:
     """A temp file being filled with an object's data (blocking; call from a worker thread).
 
     It lives in the state directory on the same filesystem as the buckets, so publishing it is one
-    atomic rename. ``md5`` is the digest of what was written when ``hash_md5`` is set.
+    atomic rename. ``etag`` is the MD5 of what was written (hashed here when ``hash_md5`` is set, or
+    given by the body through ``md5_from``), or with ``unique_etag`` an ETag unique to this write and
+    no hashing at all (``backends.base.AnyUniqueEtag``: the writer wants an identity, not a digest).
     """
 
     def __init__(
@@ -251,13 +254,15 @@ class TempFile:
         *,
         hash_md5: bool = True,
         md5_from: Callable[[], str | None] | None = None,
+        unique_etag: bool = False,
         writeback: bool = False,
     ):
         fd, self.path = tempfile.mkstemp(dir=tmp_dir, prefix="obj-")
         self._f = os.fdopen(fd, "wb", buffering=0)
         #: ``md5_from``: the body computes the MD5 of what it hands over (``backends.base.body_md5``)
         self._md5_from = md5_from
-        self._md5 = hashlib.md5() if hash_md5 and md5_from is None else None
+        self._unique = base_unique_etag() if unique_etag else None
+        self._md5 = hashlib.md5() if hash_md5 and md5_from is None and not unique_etag else None
         #: with ``writeback`` (set when the file will be fsynced) the disk writes start as data comes
         self._writeback = Writeback(fd) if writeback else None
         self.size = 0
@@ -288,6 +293,11 @@ class TempFile:
                 raise CorruptObject("source file shorter than its record says")
             self.write(data)
             pos += len(data)
+
+    @property
+    def etag(self) -> str:
+        """The ETag of what was written: its MD5, or the unique one this write was made with."""
+        return self._unique if self._unique is not None else self.md5_hex
 
     @property
     def md5_hex(self) -> str:

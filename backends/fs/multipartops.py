@@ -53,7 +53,7 @@ class FsMultipart(FsCore):
         if not 1 <= number <= 10000:
             await self.io.run(temp.discard)
             raise be.InvalidArgument("Part number must be an integer between 1 and 10000, inclusive.")
-        record = Record(temp.md5_hex, time.time_ns(), {"checksums": checksums}, size=temp.size)
+        record = Record(temp.etag, time.time_ns(), {"checksums": checksums}, size=temp.size)
         try:
             await self._commit(temp, record, upload_path, [part_name(number)])
         except be.NoSuchBucket:
