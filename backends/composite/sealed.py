@@ -52,6 +52,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 PACKAGE = 64 * 1024
 TAG = 16
 HEADER = 32
+#: Stored bytes of a whole (non-final) package.
+UNIT = PACKAGE + TAG
 MAGIC = b"s3b\x02"
 _HEADER = struct.Struct(">4sIQ12s4x")
 _AAD_TAIL = struct.Struct(">QB")
@@ -268,60 +270,104 @@ class Opener:
         self._aead = AESGCM(key)
         self._layout = None if layout is None else iter(layout)
         self._buf = bytearray()
+        self._out = bytearray()
         self._last_part = after_part
         self.segments = 0
         self.md5s: list[bytes] = []
         self._header: Header | None = None
+        # The open segment's constants, computed once per segment rather than once per package: its
+        # packed header (the prefix of every package's additional data), nonce base and package count.
         self._raw = b""
+        self._base = 0
+        self._count = 0
         self._index = 0
         if start is not None:
-            self._header, self._index = start
-            self._raw = self._header.pack()
-            self._last_part = self._header.part
+            header, index = start
+            self._enter(header, header.pack(), index)
+            self._last_part = header.part
 
-    def feed(self, data: bytes | memoryview) -> list[bytes]:
-        """Plaintext of every package completed by ``data``; raises SealError on any tampering. Only the
-        bytes of a unit (header, package, trailer) split across calls are copied; the rest is opened
-        from slices of ``data``."""
-        out: list[bytes] = []
-        view = memoryview(data)
-        pos = 0
+    def _enter(self, header: Header, raw: bytes, index: int) -> None:
+        self._header, self._raw, self._index = header, raw, index
+        self._base = int.from_bytes(header.nonce_base, "big")
+        self._count = header.packages
+
+    def feed(self, data: bytes | bytearray | memoryview) -> memoryview:
+        """The plaintext of every package ``data`` completes (empty when none did), as a view valid until
+        the next call; raises SealError on any tampering. Packages are decrypted straight into one buffer
+        the opener keeps (still in the CPU's cache from the last chunk, where a new one per chunk would
+        first be zeroed); only a unit (header, package, trailer) split across calls is copied, to be whole.
+        """
+        view = memoryview(data).cast("B")
+        bound = len(self._buf) + len(view)  # plaintext is never longer than its stored bytes
+        if len(self._out) < bound:  # replaced, never resized: a view handed out keeps its memory
+            self._out = bytearray(bound)
+        out = memoryview(self._out)
+        return out[: self._open_into(view, out)]
+
+    def _open_into(self, view: memoryview, dest: memoryview) -> int:
+        """Open what ``view`` completes into ``dest``; the plaintext bytes written."""
+        size, pos, at = len(view), 0, 0
         if self._buf:
             need = self._need() - len(self._buf)
-            pos = min(need, len(view))
+            pos = min(need, size)
             self._buf += view[:pos]
             if pos < need:
-                return out
+                return 0
             unit, self._buf = bytes(self._buf), bytearray()
-            self._unit(unit, out)
-        size = len(view)
+            at = self._unit(unit, dest, at)
         while True:
+            if self._header is not None and self._index < self._count - 1:
+                pos, at = self._packages(view, pos, dest, at)
             need = self._need()
             if size - pos < need:
                 break
-            self._unit(view[pos : pos + need], out)
+            at = self._unit(view[pos : pos + need], dest, at)
             pos += need
         if pos < size:
             self._buf = bytearray(view[pos:])
-        return out
+        return at
+
+    def _packages(self, view: memoryview, pos: int, dest: memoryview, at: int) -> tuple[int, int]:
+        """The hot loop: every whole package of the open segment in ``view`` from ``pos`` but its final
+        one (which ``_unit`` opens, its flag set), each decrypted into ``dest`` at ``at``. Returns both
+        positions past them."""
+        first = self._index
+        n = min(self._count - 1 - first, (len(view) - pos) // UNIT)
+        aead, raw, base, tail = self._aead, self._raw, self._base, _AAD_TAIL.pack
+        try:
+            for i in range(first, first + n):
+                aead.decrypt_into(
+                    (base ^ i).to_bytes(12, "big"),
+                    view[pos : pos + UNIT],
+                    raw + tail(i, False),
+                    dest[at : at + PACKAGE],
+                )
+                pos += UNIT
+                at += PACKAGE
+        except InvalidTag:
+            raise SealError("a package failed authentication") from None
+        self._index = first + n
+        return pos, at
 
     def _need(self) -> int:
         """Bytes of the next unit: a header, the next package, or the segment's trailer."""
         h = self._header
         if h is None:
             return HEADER
-        if self._index == h.packages:
+        if self._index == self._count:
             return TRAILER
         return h.package_length(self._index) + TAG
 
-    def _unit(self, unit: bytes | memoryview, out: list[bytes]) -> None:
+    def _unit(self, unit: bytes | memoryview, dest: memoryview, at: int) -> int:
+        """Open one whole unit; the position in ``dest`` past the plaintext it gave."""
         h = self._header
         if h is None:
             self._open_header(bytes(unit))
-        elif self._index == h.packages:
+        elif self._index == self._count:
             self._close_segment(h, bytes(unit))
         else:
-            out.append(self._open(h, unit))
+            return self._open(h, unit, dest, at)
+        return at
 
     def _open_header(self, raw: bytes) -> None:
         header = self.header_type.parse(raw)
@@ -334,17 +380,30 @@ class Opener:
             raise SealError("a segment of undeclared length opens only with its trailers' layout")
         if header.part <= self._last_part:
             raise SealError("segments out of order")
-        self._header, self._raw, self._index = header, raw, 0
+        self._enter(header, raw, 0)
         self._last_part = header.part
 
-    def _open(self, h: Header, chunk: bytes | memoryview) -> bytes:
+    def _open(self, h: Header, chunk: bytes | memoryview, dest: memoryview, at: int) -> int:
+        """Open package ``self._index`` (any, the final one included) into ``dest`` at ``at``."""
         i = self._index
+        end = at + len(chunk) - TAG
+        final = i == self._count - 1
         try:
-            plain = self._aead.decrypt(h.nonce(i), chunk, self._raw + _AAD_TAIL.pack(i, i == h.packages - 1))
+            self._aead.decrypt_into(
+                (self._base ^ i).to_bytes(12, "big"),
+                chunk,
+                self._raw + _AAD_TAIL.pack(i, final),
+                dest[at:end],
+            )
         except InvalidTag:
             raise SealError("a package failed authentication") from None
         self._index = i + 1
-        return plain
+        if final:
+            self._opened_all(h)
+        return end
+
+    def _opened_all(self, h: Header) -> None:
+        """The segment's final package is open; in this format its trailer follows."""
 
     def _close_segment(self, h: Header, raw: bytes) -> None:
         closes, md5 = open_trailer(self._aead, raw)

@@ -127,17 +127,15 @@ async def opened(
     left = length
     try:
         async for chunk in stored:
-            packages = opener.feed(chunk)
-            plain = packages[0] if len(packages) == 1 else b"".join(packages)
+            plain = opener.feed(chunk)  # a view of the opener's buffer: trimmed, then copied out once
             if skip:
                 cut = min(skip, len(plain))
                 plain, skip = plain[cut:], skip - cut
             if left is not None:
-                if len(plain) > left:
-                    plain = plain[:left]
+                plain = plain[:left]
                 left -= len(plain)
             if plain:
-                yield plain
+                yield bytes(plain)
             if left == 0:
                 break
         opener.finish(partial=length is not None)

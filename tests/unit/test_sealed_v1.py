@@ -27,11 +27,11 @@ def seal(data: bytes, part: int = 0) -> tuple[sealedv1.Header, bytes]:
 
 
 def open_with(opener: sealed.Opener, stored: bytes, chunk: int = 7_000, *, partial: bool = False) -> bytes:
-    out = []
+    out = bytearray()
     for i in range(0, len(stored), chunk):
         out += opener.feed(stored[i : i + chunk])
     opener.finish(partial=partial)
-    return b"".join(out)
+    return bytes(out)
 
 
 def flip(stored: bytes, at: int) -> bytes:
