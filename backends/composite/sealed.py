@@ -169,6 +169,35 @@ def open_trailer(aead: AESGCM, raw: bytes) -> tuple[Header, bytes]:
         raise SealError("a segment trailer failed authentication") from None
 
 
+Crypt = Callable[[bytes, memoryview, bytes, memoryview], int]
+
+
+def _run(
+    crypt: Crypt,
+    raw: bytes,
+    base: int,
+    first: int,
+    count: int,
+    src: memoryview,
+    pos: int,
+    step: int,
+    dest: memoryview,
+    at: int,
+) -> None:
+    """The hot loop of both ways: ``count`` whole packages of a segment (none of them its final one)
+    from index ``first``, each ``crypt``-ed (``AESGCM.encrypt_into`` or ``decrypt_into``) from ``step``
+    bytes of ``src`` at ``pos`` into ``dest`` at ``at``. ``raw``, the packed header, and ``base``, the
+    nonce base as an int, are the segment's: computed once, not once per package."""
+    size = PACKAGE + UNIT - step  # what a package becomes: sealed (UNIT) from PACKAGE bytes, or opened
+    tail = _AAD_TAIL.pack
+    for i in range(first, first + count):
+        crypt(
+            (base ^ i).to_bytes(12, "big"), src[pos : pos + step], raw + tail(i, False), dest[at : at + size]
+        )
+        pos += step
+        at += size
+
+
 class Sealer:
     """Seals one segment: feed plaintext, get stored bytes (header first, whole packages, the trailer).
 
@@ -184,6 +213,7 @@ class Sealer:
         self._base = int.from_bytes(header.nonce_base, "big")
         self._limit = header.length if header.sized else UNSIZED
         self._buf = bytearray()
+        self._out = bytearray()
         self._index = 0
         self._seen = 0
         self._started = False
@@ -196,52 +226,86 @@ class Sealer:
         """The MD5 of the plaintext (complete once the last byte was fed)."""
         return self._md5_of()
 
-    def _seal(self, data: bytes | bytearray | memoryview, final: bool = False) -> bytes:
-        i = self._index
-        aad = self._raw + _AAD_TAIL.pack(i, final)
-        self._index = i + 1
-        return self._aead.encrypt((self._base ^ i).to_bytes(12, "big"), data, aad)
-
-    def feed(self, data: bytes | memoryview) -> list[bytes]:
-        """The stored bytes ready after ``data``; a package is sealed once a later byte shows it is not the
-        last, so the final flag is always right. Raises SealError past the declared length."""
-        self._seen += len(data)
+    def feed(self, *pieces: bytes | bytearray | memoryview) -> memoryview:
+        """The stored bytes ready after ``pieces`` (fed in order), as a view valid until the next call; a
+        package is sealed once a later byte shows it is not the last, so the final flag is always right.
+        Raises SealError past the declared length. Packages are sealed with encrypt_into straight from
+        the pieces into one buffer the sealer keeps; only a package split across pieces is copied."""
+        size = sum(map(len, pieces))
+        self._seen += size
         if self._seen > self._limit:
             raise SealError("more plaintext than the segment's declared length")
         at_end = self._seen == self._limit or not self.header.sized  # no byte may follow
         if self._md5 is not None:
-            self._md5.update(data)
-        out = [] if self._started else [self._raw]
-        self._started = True
-        view = memoryview(data)
-        if self._buf:  # complete the pending package first, copying only its missing bytes
-            take = min(PACKAGE - len(self._buf), len(view))
-            self._buf += view[:take]
-            view = view[take:]
-            if len(self._buf) < PACKAGE or (not view and at_end):
-                return out
-            out.append(self._seal(self._buf))
-            self._buf = bytearray()
-        full = len(view) // PACKAGE
-        if full and len(view) == full * PACKAGE and at_end:
-            full -= 1  # the final package waits for finish()
-        out += [self._seal(view[i * PACKAGE : (i + 1) * PACKAGE]) for i in range(full)]
-        self._buf += view[full * PACKAGE :]
-        return out
+            for piece in pieces:
+                self._md5.update(piece)
+        pending = len(self._buf) + size
+        count = pending // PACKAGE  # packages this call seals
+        if count and pending == count * PACKAGE and at_end:
+            count -= 1  # the final package waits for finish()
+        out = self._output(count * UNIT)
+        at = self._start(out)
+        for piece in pieces:
+            at, count = self._seal_piece(memoryview(piece).cast("B"), out, at, count)
+        return out[:at]
 
-    def finish(self) -> list[bytes]:
-        """The last stored bytes; raises SealError when fewer bytes came than declared."""
+    def _output(self, size: int) -> memoryview:
+        """The kept buffer, room for ``size`` sealed bytes and a header; replaced, never resized (a view
+        handed out keeps its memory)."""
+        if len(self._out) < HEADER + size:
+            self._out = bytearray(HEADER + size)
+        return memoryview(self._out)
+
+    def _start(self, out: memoryview) -> int:
+        """The header, first thing in the stored bytes; where the packages start in ``out``."""
+        if self._started:
+            return 0
+        self._started = True
+        out[:HEADER] = self._raw
+        return HEADER
+
+    def _seal_piece(self, view: memoryview, out: memoryview, at: int, count: int) -> tuple[int, int]:
+        """Seal ``view``'s share of the ``count`` packages still to seal into ``out`` at ``at``: first
+        the pending package it completes, then its whole ones; the rest waits in the pending bytes."""
+        pos = 0
+        if self._buf:
+            pos = min(PACKAGE - len(self._buf), len(view))
+            self._buf += view[:pos]
+            if len(self._buf) < PACKAGE or not count:
+                return at, count  # the piece went whole into the pending package
+            at = self._seal_one(self._buf, out, at, False)
+            self._buf = bytearray()
+            count -= 1
+        whole = min(count, (len(view) - pos) // PACKAGE)
+        _run(self._aead.encrypt_into, self._raw, self._base, self._index, whole, view, pos, PACKAGE, out, at)
+        self._index += whole
+        self._buf += view[pos + whole * PACKAGE :]
+        return at + whole * UNIT, count - whole
+
+    def _seal_one(self, data: bytes | bytearray | memoryview, out: memoryview, at: int, final: bool) -> int:
+        i = self._index
+        end = at + len(data) + TAG
+        self._aead.encrypt_into(
+            (self._base ^ i).to_bytes(12, "big"), data, self._raw + _AAD_TAIL.pack(i, final), out[at:end]
+        )
+        self._index = i + 1
+        return end
+
+    def finish(self) -> memoryview:
+        """The last stored bytes (a view, as ``feed`` gives); raises SealError when fewer bytes came than
+        declared."""
         if not self.header.sized:
             self.header = replace(self.header, length=self._seen)
         if self._seen != self.header.length:
             raise SealError("less plaintext than the segment's declared length")
-        out = [] if self._started else [self._raw]
-        self._started = True
+        out = self._output(len(self._buf) + TAG + TRAILER)
+        at = self._start(out)
         if self._index < self.header.packages:
-            out.append(self._seal(bytes(self._buf), final=True))
+            at = self._seal_one(self._buf, out, at, True)
             self._buf = bytearray()
-        out.append(seal_trailer(self._aead, self.header, self.md5))
-        return out
+        trailer = seal_trailer(self._aead, self.header, self.md5)
+        out[at : at + TRAILER] = trailer
+        return out[: at + TRAILER]
 
 
 class Opener:
@@ -333,21 +397,12 @@ class Opener:
         positions past them."""
         first = self._index
         n = min(self._count - 1 - first, (len(view) - pos) // UNIT)
-        aead, raw, base, tail = self._aead, self._raw, self._base, _AAD_TAIL.pack
         try:
-            for i in range(first, first + n):
-                aead.decrypt_into(
-                    (base ^ i).to_bytes(12, "big"),
-                    view[pos : pos + UNIT],
-                    raw + tail(i, False),
-                    dest[at : at + PACKAGE],
-                )
-                pos += UNIT
-                at += PACKAGE
+            _run(self._aead.decrypt_into, self._raw, self._base, first, n, view, pos, UNIT, dest, at)
         except InvalidTag:
             raise SealError("a package failed authentication") from None
         self._index = first + n
-        return pos, at
+        return pos + n * UNIT, at + n * PACKAGE
 
     def _need(self) -> int:
         """Bytes of the next unit: a header, the next package, or the segment's trailer."""

@@ -97,16 +97,13 @@ class SealedBody:
         return self._body.checksums
 
     def _seal(self, chunks: list[bytes]) -> bytes:
-        out: list[bytes] = []
-        for chunk in chunks:
-            out += self._sealer.feed(chunk)
-        return b"".join(out)
+        return bytes(self._sealer.feed(*chunks))  # sealed into the sealer's buffer, copied out once
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for out in pipelined(self._body.__aiter__(), self._seal):
                 yield out
-            yield b"".join(self._sealer.finish())
+            yield bytes(self._sealer.finish())
         except sealed.SealError as exc:
             raise be.InvalidRequest("The body's length differs from the declared length.") from exc
 

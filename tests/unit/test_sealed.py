@@ -18,11 +18,11 @@ SIZES = [0, 1, PACKAGE - 1, PACKAGE, PACKAGE + 1, 3 * PACKAGE, 3 * PACKAGE + 17]
 def seal(data: bytes, part: int = 0, key: bytes = KEY, chunk: int = 10_000) -> tuple[Header, bytes]:
     header = Header(part, len(data), os.urandom(12))
     sealer = Sealer(key, header)
-    out = []
+    out = bytearray()
     for i in range(0, len(data), chunk):
         out += sealer.feed(data[i : i + chunk])
     out += sealer.finish()
-    return header, b"".join(out)
+    return header, bytes(out)
 
 
 def open_all(stored: bytes, key: bytes = KEY, chunk: int = 7_000) -> bytes:

@@ -1,4 +1,4 @@
-"""The opener fed stored bytes cut anywhere: every offset of a unit as a chunk boundary, chunks of whole
+"""The opener fed stored bytes cut anywhere, the sealer fed plaintext cut anywhere: every offset of a unit as a chunk boundary, chunks of whole
 packages and of whole packages give or take a few bytes, tampering inside a unit split across chunks.
 
 The opener decrypts whole packages straight from a chunk and copies only a unit that straddles two
@@ -7,12 +7,25 @@ a different path through it."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from backends.composite import sealedv1
-from backends.composite.sealed import HEADER, PACKAGE, TAG, TRAILER, UNIT, Header, Opener, SealError
+from backends.composite.sealed import (
+    HEADER,
+    PACKAGE,
+    TAG,
+    TRAILER,
+    UNIT,
+    Header,
+    Opener,
+    Sealer,
+    SealError,
+    open_trailer,
+)
 from tests.helpers.sealv1 import Sealer as V1Sealer
 from tests.unit.test_sealed import KEY, seal
 
@@ -111,3 +124,46 @@ def test_the_final_flag_is_checked_when_the_count_says_more() -> None:
     for cut in (HEADER + UNIT, HEADER + 2 * UNIT, len(stored)):
         with pytest.raises(SealError):
             feed_cut(Opener(KEY, start=(longer, 0)), stored[HEADER:], [cut - HEADER], partial=True)
+
+
+def reference_packages(header: Header, data: bytes) -> bytes:
+    """A segment's header and packages as the format's description states them, package by package."""
+    aead, raw, base = AESGCM(KEY), header.pack(), int.from_bytes(header.nonce_base, "big")
+    count = max(1, -(-len(data) // PACKAGE))
+    out = [raw]
+    for i in range(count):
+        aad = raw + i.to_bytes(8, "big") + bytes([i == count - 1])
+        out.append(aead.encrypt((base ^ i).to_bytes(12, "big"), data[i * PACKAGE : (i + 1) * PACKAGE], aad))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("size", [0, 1, PACKAGE, PACKAGE + 1, 3 * PACKAGE, 3 * PACKAGE + 5])
+@pytest.mark.parametrize("sized", [True, False])
+def test_sealed_bytes_are_the_formats_however_the_plaintext_is_cut(size: int, sized: bool) -> None:
+    """Pieces of any size, several per call: the bytes are those the format states, byte for byte (the
+    trailer's own nonce is random: it is checked by opening it)."""
+    data = os.urandom(size)
+    nonce_base = os.urandom(12)
+    view = memoryview(data)
+    for cuts in (
+        [],
+        [1],
+        [PACKAGE - 1, PACKAGE + 1],
+        list(range(7_000, size, 7_000)),
+        [PACKAGE, 2 * PACKAGE],
+    ):
+        cuts = [c for c in cuts if c < size]
+        pieces = [view[lo:hi] for lo, hi in zip([0, *cuts], [*cuts, size], strict=True)]
+        sealer = Sealer(KEY, Header(2, size if sized else 0, nonce_base, sized))
+        stored = bytearray()
+        for batch in (pieces[:1], pieces[1:3], pieces[3:]):  # one, two, then the rest in one call
+            stored += sealer.feed(*batch)
+        stored += sealer.finish()
+        header = Header(2, size, nonce_base, sized)
+        assert sealer.header == header
+        expected = reference_packages(header, data)
+        assert bytes(stored[: len(expected)]) == expected, cuts
+        assert open_trailer(AESGCM(KEY), bytes(stored[len(expected) :])) == (
+            header,
+            hashlib.md5(data).digest(),
+        )
