@@ -377,7 +377,7 @@ class Opener:
             self._buf += view[:pos]
             if pos < need:
                 return 0
-            unit, self._buf = bytes(self._buf), bytearray()
+            unit, self._buf = self._buf, bytearray()  # whole now: opened as it is, not copied again
             at = self._unit(unit, dest, at)
         while True:
             if self._header is not None and self._index < self._count - 1:
@@ -413,7 +413,7 @@ class Opener:
             return TRAILER
         return h.package_length(self._index) + TAG
 
-    def _unit(self, unit: bytes | memoryview, dest: memoryview, at: int) -> int:
+    def _unit(self, unit: bytes | bytearray | memoryview, dest: memoryview, at: int) -> int:
         """Open one whole unit; the position in ``dest`` past the plaintext it gave."""
         h = self._header
         if h is None:
@@ -438,7 +438,7 @@ class Opener:
         self._enter(header, raw, 0)
         self._last_part = header.part
 
-    def _open(self, h: Header, chunk: bytes | memoryview, dest: memoryview, at: int) -> int:
+    def _open(self, h: Header, chunk: bytes | bytearray | memoryview, dest: memoryview, at: int) -> int:
         """Open package ``self._index`` (any, the final one included) into ``dest`` at ``at``."""
         i = self._index
         end = at + len(chunk) - TAG
