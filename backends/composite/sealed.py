@@ -52,6 +52,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 PACKAGE = 64 * 1024
 TAG = 16
 HEADER = 32
+#: Stored bytes of a whole (non-final) package.
+UNIT = PACKAGE + TAG
 MAGIC = b"s3b\x02"
 _HEADER = struct.Struct(">4sIQ12s4x")
 _AAD_TAIL = struct.Struct(">QB")
@@ -167,6 +169,35 @@ def open_trailer(aead: AESGCM, raw: bytes) -> tuple[Header, bytes]:
         raise SealError("a segment trailer failed authentication") from None
 
 
+Crypt = Callable[[bytes, memoryview, bytes, memoryview], int]
+
+
+def _run(
+    crypt: Crypt,
+    raw: bytes,
+    base: int,
+    first: int,
+    count: int,
+    src: memoryview,
+    pos: int,
+    step: int,
+    dest: memoryview,
+    at: int,
+) -> None:
+    """The hot loop of both ways: ``count`` whole packages of a segment (none of them its final one)
+    from index ``first``, each ``crypt``-ed (``AESGCM.encrypt_into`` or ``decrypt_into``) from ``step``
+    bytes of ``src`` at ``pos`` into ``dest`` at ``at``. ``raw``, the packed header, and ``base``, the
+    nonce base as an int, are the segment's: computed once, not once per package."""
+    size = PACKAGE + UNIT - step  # what a package becomes: sealed (UNIT) from PACKAGE bytes, or opened
+    tail = _AAD_TAIL.pack
+    for i in range(first, first + count):
+        crypt(
+            (base ^ i).to_bytes(12, "big"), src[pos : pos + step], raw + tail(i, False), dest[at : at + size]
+        )
+        pos += step
+        at += size
+
+
 class Sealer:
     """Seals one segment: feed plaintext, get stored bytes (header first, whole packages, the trailer).
 
@@ -182,6 +213,7 @@ class Sealer:
         self._base = int.from_bytes(header.nonce_base, "big")
         self._limit = header.length if header.sized else UNSIZED
         self._buf = bytearray()
+        self._out = bytearray()
         self._index = 0
         self._seen = 0
         self._started = False
@@ -194,52 +226,86 @@ class Sealer:
         """The MD5 of the plaintext (complete once the last byte was fed)."""
         return self._md5_of()
 
-    def _seal(self, data: bytes | bytearray | memoryview, final: bool = False) -> bytes:
-        i = self._index
-        aad = self._raw + _AAD_TAIL.pack(i, final)
-        self._index = i + 1
-        return self._aead.encrypt((self._base ^ i).to_bytes(12, "big"), data, aad)
-
-    def feed(self, data: bytes | memoryview) -> list[bytes]:
-        """The stored bytes ready after ``data``; a package is sealed once a later byte shows it is not the
-        last, so the final flag is always right. Raises SealError past the declared length."""
-        self._seen += len(data)
+    def feed(self, *pieces: bytes | bytearray | memoryview) -> memoryview:
+        """The stored bytes ready after ``pieces`` (fed in order), as a view valid until the next call; a
+        package is sealed once a later byte shows it is not the last, so the final flag is always right.
+        Raises SealError past the declared length. Packages are sealed with encrypt_into straight from
+        the pieces into one buffer the sealer keeps; only a package split across pieces is copied."""
+        size = sum(map(len, pieces))
+        self._seen += size
         if self._seen > self._limit:
             raise SealError("more plaintext than the segment's declared length")
         at_end = self._seen == self._limit or not self.header.sized  # no byte may follow
         if self._md5 is not None:
-            self._md5.update(data)
-        out = [] if self._started else [self._raw]
-        self._started = True
-        view = memoryview(data)
-        if self._buf:  # complete the pending package first, copying only its missing bytes
-            take = min(PACKAGE - len(self._buf), len(view))
-            self._buf += view[:take]
-            view = view[take:]
-            if len(self._buf) < PACKAGE or (not view and at_end):
-                return out
-            out.append(self._seal(self._buf))
-            self._buf = bytearray()
-        full = len(view) // PACKAGE
-        if full and len(view) == full * PACKAGE and at_end:
-            full -= 1  # the final package waits for finish()
-        out += [self._seal(view[i * PACKAGE : (i + 1) * PACKAGE]) for i in range(full)]
-        self._buf += view[full * PACKAGE :]
-        return out
+            for piece in pieces:
+                self._md5.update(piece)
+        pending = len(self._buf) + size
+        count = pending // PACKAGE  # packages this call seals
+        if count and pending == count * PACKAGE and at_end:
+            count -= 1  # the final package waits for finish()
+        out = self._output(count * UNIT)
+        at = self._start(out)
+        for piece in pieces:
+            at, count = self._seal_piece(memoryview(piece).cast("B"), out, at, count)
+        return out[:at]
 
-    def finish(self) -> list[bytes]:
-        """The last stored bytes; raises SealError when fewer bytes came than declared."""
+    def _output(self, size: int) -> memoryview:
+        """The kept buffer, room for ``size`` sealed bytes and a header; replaced, never resized (a view
+        handed out keeps its memory)."""
+        if len(self._out) < HEADER + size:
+            self._out = bytearray(HEADER + size)
+        return memoryview(self._out)
+
+    def _start(self, out: memoryview) -> int:
+        """The header, first thing in the stored bytes; where the packages start in ``out``."""
+        if self._started:
+            return 0
+        self._started = True
+        out[:HEADER] = self._raw
+        return HEADER
+
+    def _seal_piece(self, view: memoryview, out: memoryview, at: int, count: int) -> tuple[int, int]:
+        """Seal ``view``'s share of the ``count`` packages still to seal into ``out`` at ``at``: first
+        the pending package it completes, then its whole ones; the rest waits in the pending bytes."""
+        pos = 0
+        if self._buf:
+            pos = min(PACKAGE - len(self._buf), len(view))
+            self._buf += view[:pos]
+            if len(self._buf) < PACKAGE or not count:
+                return at, count  # the piece went whole into the pending package
+            at = self._seal_one(self._buf, out, at, False)
+            self._buf = bytearray()
+            count -= 1
+        whole = min(count, (len(view) - pos) // PACKAGE)
+        _run(self._aead.encrypt_into, self._raw, self._base, self._index, whole, view, pos, PACKAGE, out, at)
+        self._index += whole
+        self._buf += view[pos + whole * PACKAGE :]
+        return at + whole * UNIT, count - whole
+
+    def _seal_one(self, data: bytes | bytearray | memoryview, out: memoryview, at: int, final: bool) -> int:
+        i = self._index
+        end = at + len(data) + TAG
+        self._aead.encrypt_into(
+            (self._base ^ i).to_bytes(12, "big"), data, self._raw + _AAD_TAIL.pack(i, final), out[at:end]
+        )
+        self._index = i + 1
+        return end
+
+    def finish(self) -> memoryview:
+        """The last stored bytes (a view, as ``feed`` gives); raises SealError when fewer bytes came than
+        declared."""
         if not self.header.sized:
             self.header = replace(self.header, length=self._seen)
         if self._seen != self.header.length:
             raise SealError("less plaintext than the segment's declared length")
-        out = [] if self._started else [self._raw]
-        self._started = True
+        out = self._output(len(self._buf) + TAG + TRAILER)
+        at = self._start(out)
         if self._index < self.header.packages:
-            out.append(self._seal(bytes(self._buf), final=True))
+            at = self._seal_one(self._buf, out, at, True)
             self._buf = bytearray()
-        out.append(seal_trailer(self._aead, self.header, self.md5))
-        return out
+        trailer = seal_trailer(self._aead, self.header, self.md5)
+        out[at : at + TRAILER] = trailer
+        return out[: at + TRAILER]
 
 
 class Opener:
@@ -268,60 +334,95 @@ class Opener:
         self._aead = AESGCM(key)
         self._layout = None if layout is None else iter(layout)
         self._buf = bytearray()
+        self._out = bytearray()
         self._last_part = after_part
         self.segments = 0
         self.md5s: list[bytes] = []
         self._header: Header | None = None
+        # The open segment's constants, computed once per segment rather than once per package: its
+        # packed header (the prefix of every package's additional data), nonce base and package count.
         self._raw = b""
+        self._base = 0
+        self._count = 0
         self._index = 0
         if start is not None:
-            self._header, self._index = start
-            self._raw = self._header.pack()
-            self._last_part = self._header.part
+            header, index = start
+            self._enter(header, header.pack(), index)
+            self._last_part = header.part
 
-    def feed(self, data: bytes | memoryview) -> list[bytes]:
-        """Plaintext of every package completed by ``data``; raises SealError on any tampering. Only the
-        bytes of a unit (header, package, trailer) split across calls are copied; the rest is opened
-        from slices of ``data``."""
-        out: list[bytes] = []
-        view = memoryview(data)
-        pos = 0
+    def _enter(self, header: Header, raw: bytes, index: int) -> None:
+        self._header, self._raw, self._index = header, raw, index
+        self._base = int.from_bytes(header.nonce_base, "big")
+        self._count = header.packages
+
+    def feed(self, data: bytes | bytearray | memoryview) -> memoryview:
+        """The plaintext of every package ``data`` completes (empty when none did), as a view valid until
+        the next call; raises SealError on any tampering. Packages are decrypted straight into one buffer
+        the opener keeps (still in the CPU's cache from the last chunk, where a new one per chunk would
+        first be zeroed); only a unit (header, package, trailer) split across calls is copied, to be whole.
+        """
+        view = memoryview(data).cast("B")
+        bound = len(self._buf) + len(view)  # plaintext is never longer than its stored bytes
+        if len(self._out) < bound:  # replaced, never resized: a view handed out keeps its memory
+            self._out = bytearray(bound)
+        out = memoryview(self._out)
+        return out[: self._open_into(view, out)]
+
+    def _open_into(self, view: memoryview, dest: memoryview) -> int:
+        """Open what ``view`` completes into ``dest``; the plaintext bytes written."""
+        size, pos, at = len(view), 0, 0
         if self._buf:
             need = self._need() - len(self._buf)
-            pos = min(need, len(view))
+            pos = min(need, size)
             self._buf += view[:pos]
             if pos < need:
-                return out
-            unit, self._buf = bytes(self._buf), bytearray()
-            self._unit(unit, out)
-        size = len(view)
+                return 0
+            unit, self._buf = self._buf, bytearray()  # whole now: opened as it is, not copied again
+            at = self._unit(unit, dest, at)
         while True:
+            if self._header is not None and self._index < self._count - 1:
+                pos, at = self._packages(view, pos, dest, at)
             need = self._need()
             if size - pos < need:
                 break
-            self._unit(view[pos : pos + need], out)
+            at = self._unit(view[pos : pos + need], dest, at)
             pos += need
         if pos < size:
             self._buf = bytearray(view[pos:])
-        return out
+        return at
+
+    def _packages(self, view: memoryview, pos: int, dest: memoryview, at: int) -> tuple[int, int]:
+        """The hot loop: every whole package of the open segment in ``view`` from ``pos`` but its final
+        one (which ``_unit`` opens, its flag set), each decrypted into ``dest`` at ``at``. Returns both
+        positions past them."""
+        first = self._index
+        n = min(self._count - 1 - first, (len(view) - pos) // UNIT)
+        try:
+            _run(self._aead.decrypt_into, self._raw, self._base, first, n, view, pos, UNIT, dest, at)
+        except InvalidTag:
+            raise SealError("a package failed authentication") from None
+        self._index = first + n
+        return pos + n * UNIT, at + n * PACKAGE
 
     def _need(self) -> int:
         """Bytes of the next unit: a header, the next package, or the segment's trailer."""
         h = self._header
         if h is None:
             return HEADER
-        if self._index == h.packages:
+        if self._index == self._count:
             return TRAILER
         return h.package_length(self._index) + TAG
 
-    def _unit(self, unit: bytes | memoryview, out: list[bytes]) -> None:
+    def _unit(self, unit: bytes | bytearray | memoryview, dest: memoryview, at: int) -> int:
+        """Open one whole unit; the position in ``dest`` past the plaintext it gave."""
         h = self._header
         if h is None:
             self._open_header(bytes(unit))
-        elif self._index == h.packages:
+        elif self._index == self._count:
             self._close_segment(h, bytes(unit))
         else:
-            out.append(self._open(h, unit))
+            return self._open(h, unit, dest, at)
+        return at
 
     def _open_header(self, raw: bytes) -> None:
         header = self.header_type.parse(raw)
@@ -334,17 +435,30 @@ class Opener:
             raise SealError("a segment of undeclared length opens only with its trailers' layout")
         if header.part <= self._last_part:
             raise SealError("segments out of order")
-        self._header, self._raw, self._index = header, raw, 0
+        self._enter(header, raw, 0)
         self._last_part = header.part
 
-    def _open(self, h: Header, chunk: bytes | memoryview) -> bytes:
+    def _open(self, h: Header, chunk: bytes | bytearray | memoryview, dest: memoryview, at: int) -> int:
+        """Open package ``self._index`` (any, the final one included) into ``dest`` at ``at``."""
         i = self._index
+        end = at + len(chunk) - TAG
+        final = i == self._count - 1
         try:
-            plain = self._aead.decrypt(h.nonce(i), chunk, self._raw + _AAD_TAIL.pack(i, i == h.packages - 1))
+            self._aead.decrypt_into(
+                (self._base ^ i).to_bytes(12, "big"),
+                chunk,
+                self._raw + _AAD_TAIL.pack(i, final),
+                dest[at:end],
+            )
         except InvalidTag:
             raise SealError("a package failed authentication") from None
         self._index = i + 1
-        return plain
+        if final:
+            self._opened_all(h)
+        return end
+
+    def _opened_all(self, h: Header) -> None:
+        """The segment's final package is open; in this format its trailer follows."""
 
     def _close_segment(self, h: Header, raw: bytes) -> None:
         closes, md5 = open_trailer(self._aead, raw)

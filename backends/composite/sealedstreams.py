@@ -104,16 +104,13 @@ class SealedBody:
         return True
 
     def _seal(self, chunks: list[bytes]) -> bytes:
-        out: list[bytes] = []
-        for chunk in chunks:
-            out += self._sealer.feed(chunk)
-        return b"".join(out)
+        return bytes(self._sealer.feed(*chunks))  # sealed into the sealer's buffer, copied out once
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for out in pipelined(self._body.__aiter__(), self._seal):
                 yield out
-            yield b"".join(self._sealer.finish())
+            yield bytes(self._sealer.finish())
         except sealed.SealError as exc:
             raise be.InvalidRequest("The body's length differs from the declared length.") from exc
 
@@ -134,17 +131,15 @@ async def opened(
     left = length
     try:
         async for chunk in stored:
-            packages = opener.feed(chunk)
-            plain = packages[0] if len(packages) == 1 else b"".join(packages)
+            plain = opener.feed(chunk)  # a view of the opener's buffer: trimmed, then copied out once
             if skip:
                 cut = min(skip, len(plain))
                 plain, skip = plain[cut:], skip - cut
             if left is not None:
-                if len(plain) > left:
-                    plain = plain[:left]
+                plain = plain[:left]
                 left -= len(plain)
             if plain:
-                yield plain
+                yield bytes(plain)
             if left == 0:
                 break
         opener.finish(partial=length is not None)

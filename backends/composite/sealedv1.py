@@ -40,18 +40,9 @@ class Opener(sealed.Opener):
 
     header_type: ClassVar[type[sealed.Header]] = Header
 
-    def _need(self) -> int:
-        h = self._header
-        if h is None:
-            return sealed.HEADER
-        return h.package_length(self._index) + sealed.TAG
-
-    def _open(self, h: sealed.Header, chunk: bytes | memoryview) -> bytes:
-        plain = super()._open(h, chunk)
-        if self._index == h.packages:
-            self._header = None
-            self.segments += 1
-        return plain
+    def _opened_all(self, h: sealed.Header) -> None:
+        self._header = None
+        self.segments += 1
 
 
 def opener(

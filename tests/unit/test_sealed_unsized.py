@@ -30,11 +30,11 @@ SIZES = [0, 1, PACKAGE - 1, PACKAGE, PACKAGE + 1, 3 * PACKAGE, 3 * PACKAGE + 17]
 
 def seal_unsized(data: bytes, part: int = 0, chunk: int = 10_000) -> tuple[Header, bytes]:
     sealer = Sealer(KEY, Header(part, 0, os.urandom(12), sized=False))
-    out = []
+    out = bytearray()
     for i in range(0, len(data), chunk):
         out += sealer.feed(data[i : i + chunk])
     out += sealer.finish()
-    return sealer.header, b"".join(out)
+    return sealer.header, bytes(out)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -95,6 +95,6 @@ def test_tampering_fails() -> None:
 def test_a_sized_trailer_reads_as_before() -> None:
     """Trailers of segments whose length was declared carry no flag: those already stored read as they are."""
     sealer = Sealer(KEY, Header(4, 10, os.urandom(12)))
-    stored = b"".join([*sealer.feed(b"0123456789"), *sealer.finish()])
+    stored = bytes(sealer.feed(b"0123456789")) + bytes(sealer.finish())
     assert stored[-TRAILER:][:4] == (4).to_bytes(4, "big")
     assert sealed.trailer_header(stored[-TRAILER:]) == sealer.header and sealer.header.sized
