@@ -38,6 +38,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway import zerocopy
 from gateway.errors import S3_ERRORS
 from gateway.xmlio import error_document
 
@@ -265,6 +266,7 @@ class S3Protocol(HttpToolsProtocol):
 
     # -- memory back after a burst ---------------------------------------------------------------
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        zerocopy.offer(cycle, self.transport)  # before the task runs: it reads the scope and send
         before = set(self.tasks)
         super()._start_asgi_task(cycle, app)
         for task in self.tasks - before:  # after uvicorn's own callback, which forgets the task
