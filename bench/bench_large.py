@@ -99,8 +99,9 @@ def figures(args: argparse.Namespace, big: Path) -> dict[str, Callable[[Gateway]
                 gw.proc.url, "GET", [gw.get_mid], server_pid=gw.pid, connections=connections,
                 seconds=args.seconds,
             )  # fmt: skip
-            if load.errors:
-                raise RuntimeError(f"{gw.name}: {load.errors} failed GETs")
+            if load.errors:  # past server.max_in_flight (128) the gateway answers 503 SlowDown
+                print(f"  ({gw.name}: {load.errors} of {load.requests} GETs refused, not counted)", flush=True)
+                load.requests -= load.errors
             return load.per_s, load.cpu_us_per_request
 
         return run
