@@ -100,7 +100,9 @@ def figures(args: argparse.Namespace, big: Path) -> dict[str, Callable[[Gateway]
                 seconds=args.seconds,
             )  # fmt: skip
             if load.errors:  # past server.max_in_flight (128) the gateway answers 503 SlowDown
-                print(f"  ({gw.name}: {load.errors} of {load.requests} GETs refused, not counted)", flush=True)
+                print(
+                    f"  ({gw.name}: {load.errors} of {load.requests} GETs refused, not counted)", flush=True
+                )
                 load.requests -= load.errors
             return load.per_s, load.cpu_us_per_request
 
