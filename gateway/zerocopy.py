@@ -40,6 +40,8 @@ EXTENSION = "http.response.zerocopysend"
 SLICE = 8 * 1024 * 1024
 #: Seconds between two looks at the connection while the socket is full (a closed one ends the send).
 RECHECK = 1.0
+#: Read size when the span must go through uvicorn's writes after all (no descriptor left to dup).
+COPY_CHUNK = 1024 * 1024
 #: Threads shared by every connection's sendfile calls.
 THREADS = 8
 
@@ -95,11 +97,11 @@ async def _writable(loop: asyncio.AbstractEventLoop, sock: int) -> None:
         loop.remove_writer(sock)
 
 
-async def send_file(transport: asyncio.Transport, fd: int, offset: int, count: int) -> int:
-    """``count`` bytes of ``fd`` from ``offset`` into the transport's socket; the bytes sent (fewer only
-    when the connection closed). The transport's own buffer must be empty (see ``ZeroCopySend``)."""
+async def send_file(transport: asyncio.Transport, sock: int, fd: int, offset: int, count: int) -> int:
+    """``count`` bytes of ``fd`` from ``offset`` into ``sock`` (the transport's socket, duplicated; closed
+    here); the bytes sent (fewer only when the connection closed). The transport's own buffer must be
+    empty (see ``ZeroCopySend``)."""
     loop = asyncio.get_running_loop()
-    sock = os.dup(transport.get_extra_info("socket").fileno())
     sent = 0
     try:
         while sent < count and not transport.is_closing():
@@ -144,12 +146,31 @@ class ZeroCopySend:
         transport = cycle.transport
         if not await self._flushed(transport):
             return
-        sent = await send_file(transport, fd, offset, count)
+        try:
+            sock = os.dup(transport.get_extra_info("socket").fileno())
+        except OSError:  # out of descriptors: the bytes go through uvicorn's own writes instead
+            await self._copy(fd, offset, count, bool(message.get("more_body", False)))
+            return
+        sent = await send_file(transport, sock, fd, offset, count)
         cycle.expected_content_length -= sent
         if sent < count:
             transport.close()  # the client went away: nothing more can be said on this connection
             return
         if not message.get("more_body", False):
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _copy(self, fd: int, offset: int, count: int, more_body: bool) -> None:
+        """The span as ordinary body messages, ``COPY_CHUNK`` bytes at a time read on the pool."""
+        end = offset + count
+        while offset < end:
+            data = await _threads().run_whole(os.pread, fd, min(COPY_CHUNK, end - offset), offset)
+            if not data:
+                raise FileShorter(f"file ended at {offset}, {end - offset} bytes short")
+            offset += len(data)
+            await self._send(
+                {"type": "http.response.body", "body": data, "more_body": offset < end or more_body}
+            )
+        if count == 0 and not more_body:
             await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
     @staticmethod
