@@ -39,6 +39,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway import zerocopy
+from gateway.bodyreceive import PieceReceive
 from gateway.errors import S3_ERRORS
 from gateway.xmlio import error_document
 
@@ -211,6 +212,10 @@ class S3Protocol(HttpToolsProtocol):
                 super().on_headers_complete()
             finally:
                 self.app = app
+        if self.cycle is not None:
+            self.cycle.receive = PieceReceive(
+                self.cycle
+            )  # before its task runs (it may wait in the pipeline)
         if self.cycle is not None and not self.cycle.response_complete and self._expects_body():
             now = time.monotonic()
             self._last_body = self._window_start = now
@@ -227,9 +232,19 @@ class S3Protocol(HttpToolsProtocol):
 
     # -- the request body ------------------------------------------------------------------------
     def on_body(self, body: bytes) -> None:
+        """uvicorn's ``on_body``, the piece kept as it is for the app (``gateway.bodyreceive``)."""
         self._last_body = time.monotonic()
         self._window_bytes += len(body)
-        super().on_body(body)
+        cycle = self.cycle
+        receive = cycle.receive
+        if not isinstance(receive, PieceReceive):
+            super().on_body(body)
+            return
+        if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
+            return
+        if receive.add(body):
+            self.flow.pause_reading()
+        cycle.message_event.set()
 
     def on_message_complete(self) -> None:
         if self._body_timer is not None:

@@ -7,18 +7,15 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from gateway import zerocopy
-from tests.helpers.procs import free_port
+from tests.helpers.inthread import serving
 
 DATA = bytes(range(256)) * (3 * 4096 + 7)  # 3 MiB and a bit
 
@@ -51,23 +48,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, SpanApp]]:
     path = tmp_path / "object"
     path.write_bytes(DATA)
     app = SpanApp(path)
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, loop="uvloop", http="gateway.connection:S3Protocol",
-        lifespan="off", log_level="warning",
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(app) as url:
+        yield url, app
 
 
 @pytest.mark.parametrize("offset,count", [(0, len(DATA)), (1, 2 * 1024 * 1024), (len(DATA) - 3, 3), (5, 0)])
