@@ -44,3 +44,8 @@ class PieceReceive:
         pieces, self._pieces, self._size = self._pieces, [], 0
         body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         return {"type": "http.request", "body": body, "more_body": cycle.more_body}
+
+
+def install(cycle: Any) -> None:
+    """Give ``cycle`` (a new uvicorn ``RequestResponseCycle``) this receive; ``on_body`` feeds it."""
+    cycle.receive = PieceReceive(cycle)

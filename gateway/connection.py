@@ -38,7 +38,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from gateway import zerocopy
+from gateway import bodyreceive, zerocopy
 from gateway.bodyreceive import PieceReceive
 from gateway.errors import S3_ERRORS
 from gateway.xmlio import error_document
@@ -212,10 +212,8 @@ class S3Protocol(HttpToolsProtocol):
                 super().on_headers_complete()
             finally:
                 self.app = app
-        if self.cycle is not None:
-            self.cycle.receive = PieceReceive(
-                self.cycle
-            )  # before its task runs (it may wait in the pipeline)
+        if self.cycle is not None:  # before its task runs (it may wait in the pipeline)
+            bodyreceive.install(self.cycle)
         if self.cycle is not None and not self.cycle.response_complete and self._expects_body():
             now = time.monotonic()
             self._last_body = self._window_start = now

@@ -57,6 +57,16 @@ def _expected(body: bytes) -> str:
     return f"{hashlib.sha256(body).hexdigest()} {len(body)}"
 
 
+def _read_until(sock: socket.socket, wanted: str) -> bytes:
+    """What the server sends until ``wanted`` appears (the connection must stay open till then)."""
+    answer = b""
+    while wanted.encode() not in answer:
+        chunk = sock.recv(65536)
+        assert chunk, answer
+        answer += chunk
+    return answer
+
+
 def test_bodies_arrive_whole_and_in_order(served: tuple[str, Digest]) -> None:
     url, _ = served
     assert httpx.put(url + "/a", content=BODY, timeout=30).text == _expected(BODY)
@@ -76,11 +86,7 @@ def test_100_continue_then_the_body(served: tuple[str, Digest]) -> None:
         )
         assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(BODY)
-        answer = b""
-        while _expected(BODY).encode() not in answer:
-            chunk = sock.recv(65536)
-            assert chunk, answer
-            answer += chunk
+        _read_until(sock, _expected(BODY))
 
 
 def test_pipelined_requests_keep_their_own_bodies(served: tuple[str, Digest]) -> None:
@@ -92,11 +98,7 @@ def test_pipelined_requests_keep_their_own_bodies(served: tuple[str, Digest]) ->
     )
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(wire)
-        answer = b""
-        while _expected(second).encode() not in answer:
-            chunk = sock.recv(65536)
-            assert chunk, answer
-            answer += chunk
+        answer = _read_until(sock, _expected(second))
     assert answer.index(_expected(first).encode()) < answer.index(_expected(second).encode())
 
 
