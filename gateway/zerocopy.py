@@ -56,14 +56,15 @@ def _threads() -> BlockingPool:
     return _pool
 
 
-class FileShorter(ConnectionAbortedError):
-    """The file ended before ``count`` bytes were sent (truncated under us): the connection is cut, as
-    for any store failure after the head went out (``gateway.app``)."""
+class FileFailed(ConnectionAbortedError):
+    """The file could not give its span (it ended early, truncated under us, or a read failed): the
+    connection is cut, as for any store failure after the head went out (``gateway.app`` logs it)."""
 
 
 def _send_some(sock: int, fd: int, offset: int, count: int) -> int:
     """Bytes [offset, offset + count) of ``fd`` into ``sock`` until the socket is full: how many went
-    (0: full at once). Raises ``ConnectionError`` when the client is gone, ``FileShorter`` at EOF."""
+    (0: full at once). Raises ``ConnectionResetError`` when the client is gone, ``FileFailed`` when the
+    file cannot give the bytes."""
     sent = 0
     while sent < count:
         try:
@@ -73,9 +74,9 @@ def _send_some(sock: int, fd: int, offset: int, count: int) -> int:
         except OSError as exc:
             if exc.errno in _GONE:
                 raise ConnectionResetError(exc.errno, exc.strerror) from None
-            raise
+            raise FileFailed(f"sendfile: {exc}") from None
         if n == 0:
-            raise FileShorter(f"file ended at {offset + sent}, {count - sent} bytes short")
+            raise FileFailed(f"file ended at {offset + sent}, {count - sent} bytes short")
         sent += n
     return sent
 
@@ -163,9 +164,12 @@ class ZeroCopySend:
         """The span as ordinary body messages, ``COPY_CHUNK`` bytes at a time read on the pool."""
         end = offset + count
         while offset < end:
-            data = await _threads().run_whole(os.pread, fd, min(COPY_CHUNK, end - offset), offset)
+            try:
+                data = await _threads().run_whole(os.pread, fd, min(COPY_CHUNK, end - offset), offset)
+            except OSError as exc:
+                raise FileFailed(f"read: {exc}") from None
             if not data:
-                raise FileShorter(f"file ended at {offset}, {end - offset} bytes short")
+                raise FileFailed(f"file ended at {offset}, {end - offset} bytes short")
             offset += len(data)
             await self._send(
                 {"type": "http.response.body", "body": data, "more_body": offset < end or more_body}
