@@ -61,6 +61,17 @@ def declared_integrity(body: PutBody) -> dict[str, str]:
 
 
 @runtime_checkable
+class FileSpan(Protocol):
+    """A GET body that is bytes of a file the backend opened (the fs backend's): a server that can send
+    a file by itself (``sendfile``) takes ``file_span()`` (descriptor, offset, count) instead of
+    iterating, then ``aclose()``s the body; the descriptor stays open until then."""
+
+    def file_span(self) -> tuple[int, int, int]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
 class ComputesMd5(PutBody, Protocol):
     """A PutBody that can compute the MD5 of its bytes as it verifies them (the gateway's request body:
     off the event loop, once for both Content-MD5 and the ETag), so a store whose ETag is that MD5 does

@@ -73,6 +73,8 @@ class Measure:
                 counts["status"] = int(message["status"])
             elif message["type"] == "http.response.body":
                 counts["out"] += len(message.get("body", b""))
+            elif message["type"] == "http.response.zerocopysend":
+                counts["out"] += int(message.get("count") or 0)
             await send(message)
 
         failure: BaseException | None = None

@@ -38,6 +38,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway import bodyreceive, zerocopy
+from gateway.bodyreceive import PieceReceive
 from gateway.errors import S3_ERRORS
 from gateway.xmlio import error_document
 
@@ -210,6 +212,8 @@ class S3Protocol(HttpToolsProtocol):
                 super().on_headers_complete()
             finally:
                 self.app = app
+        if self.cycle is not None:  # before its task runs (it may wait in the pipeline)
+            bodyreceive.install(self.cycle)
         if self.cycle is not None and not self.cycle.response_complete and self._expects_body():
             now = time.monotonic()
             self._last_body = self._window_start = now
@@ -226,9 +230,19 @@ class S3Protocol(HttpToolsProtocol):
 
     # -- the request body ------------------------------------------------------------------------
     def on_body(self, body: bytes) -> None:
+        """uvicorn's ``on_body``, the piece kept as it is for the app (``gateway.bodyreceive``)."""
         self._last_body = time.monotonic()
         self._window_bytes += len(body)
-        super().on_body(body)
+        cycle = self.cycle
+        receive = cycle.receive
+        if not isinstance(receive, PieceReceive):
+            super().on_body(body)
+            return
+        if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
+            return
+        if receive.add(body):
+            self.flow.pause_reading()
+        cycle.message_event.set()
 
     def on_message_complete(self) -> None:
         if self._body_timer is not None:
@@ -265,6 +279,7 @@ class S3Protocol(HttpToolsProtocol):
 
     # -- memory back after a burst ---------------------------------------------------------------
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        zerocopy.offer(cycle, self.transport)  # before the task runs: it reads the scope and send
         before = set(self.tasks)
         super()._start_asgi_task(cycle, app)
         for task in self.tasks - before:  # after uvicorn's own callback, which forgets the task

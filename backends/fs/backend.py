@@ -21,6 +21,8 @@ sorted name index (fs treeindex) and checks each object on it with an ``lstat``.
 
 Blocking file calls run on the bridge's BlockingPool (``backends.fs.io``): uploads are written in batches of at least
 ``WRITE_BATCH`` bytes, downloads read in ``READ_CHUNK`` pieces, so the event loop never waits on disk.
+A download larger than ``WHOLE_READ`` is also a ``FileSpan``: on plain HTTP the gateway sends it from
+the descriptor with sendfile (gateway.zerocopy) instead of reading it.
 """
 
 from __future__ import annotations

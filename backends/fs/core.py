@@ -45,9 +45,10 @@ from backends.fs.versions import KeyFiles
 T = TypeVar("T")
 
 WRITE_BATCH = 1024 * 1024
-#: A GET of at most this many bytes is read whole in the call that opens the file: one streamed chunk's
-#: worth, so no more memory than streaming it, and one thread hop and one plain response instead.
-WHOLE_READ = READ_CHUNK
+#: A GET of at most this many bytes is read whole in the call that opens the file: one thread hop and one
+#: plain response instead of a stream. Larger ones stay a file span, which plain HTTP sends with
+#: sendfile (gateway.zerocopy): cheaper from about this size on, and no buffer per connection.
+WHOLE_READ = 256 * 1024
 COPY_SLICE = 64 * 1024 * 1024
 STATE_DIR = ".s3bridge"
 CREATED_FILE = ".created"

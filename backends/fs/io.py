@@ -83,6 +83,12 @@ class FileBody:
     def __aiter__(self) -> FileBody:
         return self
 
+    def file_span(self) -> tuple[int, int, int]:
+        """The bytes not yet read, for a server that sends them from the file itself (``FileSpan``)."""
+        if self._fd is None:
+            raise RuntimeError("file_span of a closed body")
+        return self._fd, self._pos, self._end - self._pos
+
     async def __anext__(self) -> bytes:
         if self._fd is None or self._pos >= self._end:
             await self.aclose()

@@ -16,13 +16,14 @@ from backends.base import (
     ByteRange,
     ByteStream,
     DeleteResult,
+    FileSpan,
     GetResult,
     ObjectInfo,
     ObjectMeta,
 )
 from backends.wholebody import WholeBody
 from backends.wire.xml import child_text, children
-from gateway import conditions, objectacl, parts
+from gateway import conditions, objectacl, parts, zerocopy
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error, from_backend
 from gateway.headers import (
@@ -120,6 +121,9 @@ async def get_object(ctx: Ctx) -> Response:
     if isinstance(result.body, WholeBody):
         # Read whole by the backend with the open: one plain answer, no stream, no disconnect watcher.
         return Response(result.body.data, status_code=status, headers=headers)
+    if isinstance(result.body, FileSpan) and zerocopy.offered(ctx.request.scope):
+        # Bytes of a file on a plain-HTTP connection: the server sends them with sendfile.
+        return zerocopy.FileSpanResponse(result.body, status, headers)
     return StreamingResponse(
         _guarded(result.body),
         status_code=status,
