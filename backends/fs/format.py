@@ -250,6 +250,18 @@ def read_record_and_blob(path: str) -> tuple[Record, os.stat_result, bytes]:
     return parse_record(blob, st.st_size), st, blob
 
 
+#: Held bytes and the write after them (the record) are joined into one write up to this size; a larger
+#: body is written on its own rather than copied once more.
+_JOIN_LIMIT = 64 * 1024
+
+
+def _write_fully(f: io.FileIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = f.write(view)
+        view = view[written or 0 :]
+
+
 class TempFile:
     """A temp file being filled with an object's data (blocking; call from a worker thread).
 
@@ -317,12 +329,13 @@ class TempFile:
 
     def _write_all(self, data: bytes) -> None:
         f = self._f or self._open()
-        if self._held:
-            data, self._held = self._held + data, b""
-        view = memoryview(data)
-        while view:
-            written = f.write(view)
-            view = view[written or 0 :]
+        if self._held:  # held bytes first: joined to a small write (one system call), else on their own
+            held, self._held = self._held, b""
+            if len(held) + len(data) <= _JOIN_LIMIT:
+                data = held + data
+            else:
+                _write_fully(f, held)
+        _write_fully(f, data)
 
     def write(self, data: bytes) -> None:
         self._write_all(data)

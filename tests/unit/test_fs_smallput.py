@@ -141,3 +141,13 @@ def test_a_deferred_temp_file_is_made_only_by_a_write(tmp_path: Path) -> None:
     never.hold(b"x")
     never.discard()
     assert os.listdir(tmp_path) == [os.path.basename(temp.path)]
+
+
+@pytest.mark.parametrize("size", [0, 1, 65_000, WRITE_BATCH - 1])
+def test_held_bytes_of_any_size_land_before_the_record(tmp_path: Path, size: int) -> None:
+    data = pattern(size, seed=14)
+    temp = TempFile(str(tmp_path), md5_from=lambda: "etag", deferred=True)
+    temp.hold(data)
+    temp.finish(Record("etag", 1, {}, size=temp.size), fsync=False)
+    record, _, _ = read_record_and_blob(temp.path)
+    assert record.size == size and Path(temp.path).read_bytes()[:size] == data
