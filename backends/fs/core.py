@@ -131,17 +131,26 @@ class FsCore(Backend):
         if self.fsync:
             self.dir_sync.sync(path)  # shared with concurrent writers to the same directory
 
-    def _publish(self, temp_path: str, base: str, components: list[str], indexed: bool = True) -> str:
+    def _publish(
+        self,
+        temp_path: str,
+        base: str,
+        components: list[str],
+        indexed: bool = True,
+        written: tuple[os.stat_result, bytes] | None = None,
+    ) -> str:
         """Rename into place, making parent directories; retried if a delete prunes them meanwhile.
         Returns the directory the caller must fsync before acknowledging (outside any key lock).
-        ``indexed``: a bucket's object, announced to the listing index first (under the key's lock)."""
+        ``indexed``: a bucket's object, announced to the listing index first (under the key's lock);
+        ``written``: the file's stat and record JSON when its writer knows them (``TempFile.written``),
+        so the announcement need not read them back from the file."""
         for _ in range(10):
             parent = base
             try:
                 announced = None
                 if indexed:
                     parent = self.tree.make_parents(base, components)
-                    announced = self.tree.announce_object(base, components, temp_path)
+                    announced = self.tree.announce_object(base, components, temp_path, written)
                 else:
                     for name in components[:-1]:
                         parent = os.path.join(parent, name)
@@ -162,14 +171,16 @@ class FsCore(Backend):
     # -- writing ---------------------------------------------------------------------------------
     async def _spool(self, body: PutBody) -> TempFile:
         """Stream a body into a temp file; on any failure the temp file goes and the error propagates.
-        Its ETag: one unique to this write for a body that asks no digest (``AnyUniqueEtag``: not one
-        hash over every byte), else the MD5, the body's own when it computes one."""
+
+        The file is made by the first batch's write. A body that ends before a batch's worth
+        (``WRITE_BATCH``) is held as it is, already in memory, and written by ``_commit``'s one pool call
+        with its record: a small PUT costs one thread hop instead of three. Held only when the body
+        hashes its MD5 itself (the gateway's does) or asks for none: else the pool thread's write hashes it,
+        as before. The ETag: one unique to this write for a body that asks no digest (``AnyUniqueEtag``:
+        not one hash over every byte), else the MD5, the body's own when it computes one."""
         unique = any_unique_etag(body)
         md5 = None if unique else body_md5(body)
-        temp = await self.io.checked(
-            "creating a temporary file",
-            lambda: TempFile(self.tmp, md5_from=md5, unique_etag=unique, writeback=self.fsync),
-        )
+        temp = TempFile(self.tmp, md5_from=md5, unique_etag=unique, writeback=self.fsync, deferred=True)
         try:
             batch: list[bytes] = []
             pending = 0
@@ -180,10 +191,17 @@ class FsCore(Backend):
                     await self.io.checked("writing a temporary file", temp.write, b"".join(batch))
                     batch, pending = [], 0
             if batch:
-                await self.io.checked("writing a temporary file", temp.write, b"".join(batch))
+                data = b"".join(batch)
+                if temp.opened or (md5 is None and not unique):
+                    await self.io.checked("writing a temporary file", temp.write, data)
+                else:
+                    temp.hold(data)
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self.io.run(temp.discard)
+            if temp.opened:
+                with anyio.CancelScope(shield=True):
+                    await self.io.run(temp.discard)
+            else:
+                temp.discard()  # nothing on disk: only the held bytes to drop
             raise
         return temp
 
@@ -209,7 +227,7 @@ class FsCore(Backend):
                 published: list[str] = []
 
                 def rename() -> None:
-                    published.append(self._publish(temp.path, base, components))
+                    published.append(self._publish(temp.path, base, components, written=temp.written))
 
                 with self.key_locks.hold(bucket, key):
                     if cond:

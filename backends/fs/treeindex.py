@@ -125,10 +125,20 @@ class TreeIndex:
         """After this process made the bucket directory, empty: nothing to scan."""
         self.indexes.call(base, partial(_mark_verified, rel=""))
 
-    def announce_object(self, base: str, components: list[str], path: str) -> int | None:
+    def announce_object(
+        self,
+        base: str,
+        components: list[str],
+        path: str,
+        written: tuple[os.stat_result, bytes] | None = None,
+    ) -> int | None:
         """Before the rename that publishes ``path`` as the key's object file (under its lock); returns
-        the index file written, for ``confirm_object``."""
-        _, st, blob = read_record_and_blob(path)
+        the index file written, for ``confirm_object``. ``written``: the file's stat and record JSON as
+        its writer knows them (else read from the file)."""
+        if written is None:
+            _, st, blob = read_record_and_blob(path)
+        else:
+            st, blob = written
         rel = rel_of(components[:-1])
         self.indexes.call(base, lambda ix: ix.put_object(rel, components[-1], st, blob))
         return self.indexes.held(base)

@@ -64,7 +64,9 @@ async def put_object(ctx: Ctx) -> Response:
     bucket, key = ctx.need_bucket, ctx.need_key
     check_key(key)
     meta = objectacl.attach(meta_from_headers(ctx.headers), await write_acl(ctx, bucket))
-    meta = meta.copy(**await objectlock.new_version_lock(ctx, bucket, put=True))
+    lock = await objectlock.new_version_lock(ctx, bucket, put=True)
+    if lock:  # {} outside Object Lock buckets: no copy to make
+        meta = meta.copy(**lock)
     cond = conditions.write_condition(ctx.headers)  # decided by the backend with the write, atomically
     with conditions.deciding(cond):
         info = await ctx.backend.put_object(bucket, key, ctx.body, meta, cond)
