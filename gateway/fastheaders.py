@@ -6,6 +6,9 @@ subclass indexes the names once (lower-case, first value wins, as ``Headers.__ge
 answers ``[]``, ``get`` and ``in`` from the index; everything else (``raw``, ``getlist``, ``items``)
 stays Starlette's. ASGI servers send header names lower-case already, and the index is built from
 that same list, so the answers are the ones the scan gave.
+
+On the answer's side, ``set_answer_headers`` sets the headers every answer gets in one pass over the
+response's header list, where each ``response.headers[name] = value`` was a pass of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import Response
 
 
 class IndexedHeaders(Headers):
@@ -45,3 +49,32 @@ def request_with_indexed_headers(scope: MutableMapping[str, Any], receive: Any) 
     request = Request(scope, receive)
     request._headers = IndexedHeaders(scope)
     return request
+
+
+def set_answer_headers(
+    response: Response, values: dict[str, str], default: dict[str, str] | None = None
+) -> None:
+    """``response.headers[name] = value`` for each of ``values`` (the first header of that name takes the
+    value in its place, later ones go, a new name is appended), then ``response.headers.setdefault`` for
+    each of ``default``: the same list as those calls in turn would leave, built in one pass."""
+    wanted = {name.lower().encode("latin-1"): value.encode("latin-1") for name, value in values.items()}
+    raw = response.raw_headers  # the list ``response.headers`` edits too
+    out: list[tuple[bytes, bytes]] = []
+    present: set[bytes] = set()
+    for name, value in raw:
+        if name in wanted:
+            if name not in present:
+                out.append((name, wanted[name]))
+        else:
+            out.append((name, value))
+        present.add(name)
+    for name, value in wanted.items():
+        if name not in present:
+            out.append((name, value))
+            present.add(name)
+    for text, spelled in (default or {}).items():
+        key = text.lower().encode("latin-1")
+        if key not in present:
+            out.append((key, spelled.encode("latin-1")))
+            present.add(key)
+    raw[:] = out

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from starlette.datastructures import Headers
+from starlette.responses import Response
 
-from gateway.fastheaders import IndexedHeaders
+from gateway.fastheaders import IndexedHeaders, set_answer_headers
 
 RAW = [
     (b"host", b"example.com"),
@@ -37,3 +38,36 @@ def test_the_rest_is_starlettes() -> None:
     assert ours.getlist("x-amz-meta-a") == ["1", "2"]
     assert list(ours) == list(theirs) and len(ours) == len(theirs)
     assert 42 not in ours
+
+
+ANSWER_HEADERS = [
+    {},
+    {"ETag": '"abc"', "Content-Length": "4"},
+    {"Connection": "keep-alive", "x-amz-request-id": "old", "Server": "other"},
+]
+SETS = [
+    {},
+    {"x-amz-request-id": "RID", "x-amz-id-2": "RID"},
+    {"Connection": "close", "X-S3Bridge-Backend": "fs", "x-amz-request-id": "RID"},
+    {"Access-Control-Allow-Origin": "https://a.example", "Vary": "Origin"},
+]
+
+
+@pytest.mark.parametrize("before", ANSWER_HEADERS)
+@pytest.mark.parametrize("values", SETS)
+@pytest.mark.parametrize("default", [None, {"Server": "s3bridge"}, {"x-amz-request-id": "dflt"}])
+def test_set_answer_headers_is_setitem_then_setdefault(
+    before: dict[str, str], values: dict[str, str], default: dict[str, str] | None
+) -> None:
+    """One pass leaves the header list those calls in turn leave (order, duplicates, spelling)."""
+    theirs, ours = Response(b"body", headers=before), Response(b"body", headers=before)
+    theirs.raw_headers.append((b"x-amz-request-id", b"duplicate"))
+    ours.raw_headers.append((b"x-amz-request-id", b"duplicate"))
+    for name, value in values.items():
+        theirs.headers[name] = value
+    for name, value in (default or {}).items():
+        theirs.headers.setdefault(name, value)
+    made_before = ours.headers  # a MutableHeaders made before the call still sees the result
+    set_answer_headers(ours, values, default)
+    assert ours.raw_headers == theirs.raw_headers
+    assert list(made_before.raw) == theirs.raw_headers
