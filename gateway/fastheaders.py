@@ -59,22 +59,24 @@ def set_answer_headers(
     each of ``default``: the same list as those calls in turn would leave, built in one pass."""
     wanted = {name.lower().encode("latin-1"): value.encode("latin-1") for name, value in values.items()}
     raw = response.raw_headers  # the list ``response.headers`` edits too
-    out: list[tuple[bytes, bytes]] = []
-    present: set[bytes] = set()
-    for name, value in raw:
-        if name in wanted:
-            if name not in present:
-                out.append((name, wanted[name]))
-        else:
-            out.append((name, value))
-        present.add(name)
-    for name, value in wanted.items():
-        if name not in present:
-            out.append((name, value))
-            present.add(name)
+    present = {name for name, _ in raw}
+    if present.isdisjoint(wanted):  # the usual case: only new names, appended in order
+        raw.extend(wanted.items())
+    else:
+        out: list[tuple[bytes, bytes]] = []
+        seen: set[bytes] = set()
+        for name, value in raw:
+            if name in wanted:
+                if name not in seen:
+                    out.append((name, wanted[name]))
+            else:
+                out.append((name, value))
+            seen.add(name)
+        out.extend((name, value) for name, value in wanted.items() if name not in seen)
+        raw[:] = out
+    present.update(wanted)
     for text, spelled in (default or {}).items():
         key = text.lower().encode("latin-1")
         if key not in present:
-            out.append((key, spelled.encode("latin-1")))
+            raw.append((key, spelled.encode("latin-1")))
             present.add(key)
-    raw[:] = out
