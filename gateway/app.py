@@ -189,7 +189,7 @@ class S3App:
             method=call.request.method,
             raw_path=ex.raw_path,
             query_string=ex.query_string,
-            headers={k: v for k, v in _joined(call.request.headers)},
+            headers=_joined(call.request.headers),
             host=call.host,
             virtual_host_bucket=call.target.bucket if call.target.virtual_host else None,
         )
@@ -366,9 +366,11 @@ def _error_code(response: Response) -> str | None:
 _KNOWN_METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
 
 
-def _joined(headers: Headers) -> list[tuple[str, str]]:
+def _joined(headers: Headers) -> dict[str, str]:
     """Headers with repeated names joined by commas, as SigV4 canonicalises them."""
-    merged: dict[str, list[str]] = {}
+    merged: dict[str, str] = {}
     for name, value in headers.raw:
-        merged.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-    return [(name, ",".join(values)) for name, values in merged.items()]
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        merged[key] = f"{merged[key]},{text}" if key in merged else text
+    return merged

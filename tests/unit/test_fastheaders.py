@@ -71,3 +71,14 @@ def test_set_answer_headers_is_setitem_then_setdefault(
     set_answer_headers(ours, values, default)
     assert ours.raw_headers == theirs.raw_headers
     assert list(made_before.raw) == theirs.raw_headers
+
+
+def test_sigv4_view_joins_repeated_names_in_order() -> None:
+    """What the signature check reads: one value per lower-case name, repeats joined by commas in the
+    order they came, names in the order first seen."""
+    from gateway.app import _joined
+
+    raw = [(b"x-amz-meta-a", b"1"), (b"host", b"h"), (b"X-Amz-Meta-A", b"2"), (b"x-amz-meta-a", b"")]
+    joined = _joined(Headers(raw=raw))
+    assert joined == {"x-amz-meta-a": "1,2,", "host": "h"}
+    assert list(joined) == ["x-amz-meta-a", "host"]
