@@ -75,8 +75,7 @@ def signatures_equal(expected: str, provided: str) -> bool:
 
 
 def sign(key: bytes, string_to_sign: str) -> str:
-    # ``hmac.digest``: the same HMAC-SHA256 in one OpenSSL call, without an ``hmac.HMAC`` object.
-    return hmac.digest(key, string_to_sign.encode("utf-8"), "sha256").hex()
+    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class ChunkSigner:
