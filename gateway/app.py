@@ -39,7 +39,7 @@ from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
 from gateway.context import Ctx
 from gateway.errors import S3Error, from_backend
-from gateway.fastheaders import request_with_indexed_headers, set_answer_headers
+from gateway.fastheaders import raw_headers, request_with_indexed_headers, set_answer_headers
 from gateway.identity import Identities
 from gateway.logbuffer import flush_access_log
 from gateway.ops.cors import actual_headers as cors_headers
@@ -161,7 +161,7 @@ class S3App:
             self.bucket_settings, self.config, ex.facts.get("bucket"), origin, request.method
         )
         if extra:
-            set_answer_headers(response, extra)
+            set_answer_headers(response, raw_headers(extra))
 
     def resolve(self, request: Request, ex: _Exchange) -> _Call:
         """Addressing (bucket, key) and the operation table: which S3 operation this request is."""
@@ -272,21 +272,22 @@ class S3App:
     def finish(self, response: Response, ex: _Exchange) -> Response:
         """The headers every answer carries, and the facts the access log and metrics read."""
         request, ctx, facts = ex.request, ex.ctx, ex.facts
-        common: dict[str, str] = {}
+        common: dict[bytes, bytes] = {}
         if _has_body(request.headers) and not (ctx is not None and ctx.body_finished):
             # The body is unread (perhaps held back by Expect: 100-continue): the connection cannot carry
             # another request, so it closes after this answer instead of parsing the body as one.
-            common["Connection"] = "close"
+            common[b"connection"] = b"close"
         # A composite names the member that served; a lone backend is the one that did.
         backend_name = served_by.get() or (self.backend.name if ctx is not None else None)
         if backend_name:
-            common["x-s3bridge-backend"] = backend_name
+            common[b"x-s3bridge-backend"] = backend_name.encode("latin-1")
         facts.update(backend=backend_name, status=response.status_code)
         if response.status_code >= 300:
             facts["error"] = _error_code(response)
-        common["x-amz-request-id"] = ex.rid
-        common["x-amz-id-2"] = ex.rid
-        set_answer_headers(response, common, default={"Server": "s3bridge"})
+        rid = ex.rid.encode("latin-1")
+        common[b"x-amz-request-id"] = rid
+        common[b"x-amz-id-2"] = rid
+        set_answer_headers(response, common, default=_DEFAULT_HEADERS)
         log.debug(
             "%s %s %s -> %s in %.1f ms (key %s)",
             ex.rid, request.method, ex.operation, response.status_code,
@@ -364,6 +365,8 @@ def _error_code(response: Response) -> str | None:
 
 
 _KNOWN_METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
+#: Set on an answer that has none of its own.
+_DEFAULT_HEADERS = {b"server": b"s3bridge"}
 
 
 def _joined(headers: Headers) -> dict[str, str]:

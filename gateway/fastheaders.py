@@ -13,7 +13,7 @@ response's header list, where each ``response.headers[name] = value`` was a pass
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -51,13 +51,18 @@ def request_with_indexed_headers(scope: MutableMapping[str, Any], receive: Any) 
     return request
 
 
+def raw_headers(values: Mapping[str, str]) -> dict[bytes, bytes]:
+    """Header names and values as an answer's header list holds them: lower-case latin-1 bytes."""
+    return {name.lower().encode("latin-1"): value.encode("latin-1") for name, value in values.items()}
+
+
 def set_answer_headers(
-    response: Response, values: dict[str, str], default: dict[str, str] | None = None
+    response: Response, wanted: dict[bytes, bytes], default: dict[bytes, bytes] | None = None
 ) -> None:
-    """``response.headers[name] = value`` for each of ``values`` (the first header of that name takes the
+    """``response.headers[name] = value`` for each of ``wanted`` (the first header of that name takes the
     value in its place, later ones go, a new name is appended), then ``response.headers.setdefault`` for
-    each of ``default``: the same list as those calls in turn would leave, built in one pass."""
-    wanted = {name.lower().encode("latin-1"): value.encode("latin-1") for name, value in values.items()}
+    each of ``default``: the same list as those calls in turn would leave, built in one pass. Names are
+    given as the list holds them (``raw_headers``), so none is lower-cased and encoded per answer."""
     raw = response.raw_headers  # the list ``response.headers`` edits too
     present = {name for name, _ in raw}
     if present.isdisjoint(wanted):  # the usual case: only new names, appended in order
@@ -75,8 +80,7 @@ def set_answer_headers(
         out.extend((name, value) for name, value in wanted.items() if name not in seen)
         raw[:] = out
     present.update(wanted)
-    for text, spelled in (default or {}).items():
-        key = text.lower().encode("latin-1")
+    for key, value in (default or {}).items():
         if key not in present:
-            raw.append((key, spelled.encode("latin-1")))
+            raw.append((key, value))
             present.add(key)

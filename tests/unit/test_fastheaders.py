@@ -6,7 +6,7 @@ import pytest
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
-from gateway.fastheaders import IndexedHeaders, set_answer_headers
+from gateway.fastheaders import IndexedHeaders, raw_headers, set_answer_headers
 
 RAW = [
     (b"host", b"example.com"),
@@ -68,7 +68,7 @@ def test_set_answer_headers_is_setitem_then_setdefault(
     for name, value in (default or {}).items():
         theirs.headers.setdefault(name, value)
     made_before = ours.headers  # a MutableHeaders made before the call still sees the result
-    set_answer_headers(ours, values, default)
+    set_answer_headers(ours, raw_headers(values), raw_headers(default) if default else None)
     assert ours.raw_headers == theirs.raw_headers
     assert list(made_before.raw) == theirs.raw_headers
 
