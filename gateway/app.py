@@ -288,11 +288,12 @@ class S3App:
         common[b"x-amz-request-id"] = rid
         common[b"x-amz-id-2"] = rid
         set_answer_headers(response, common, default=_DEFAULT_HEADERS)
-        log.debug(
-            "%s %s %s -> %s in %.1f ms (key %s)",
-            ex.rid, request.method, ex.operation, response.status_code,
-            (time.monotonic() - ex.started) * 1000, ex.access_key,
-        )  # fmt: skip
+        if log.isEnabledFor(logging.DEBUG):  # its arguments are not worked out for nothing
+            log.debug(
+                "%s %s %s -> %s in %.1f ms (key %s)",
+                ex.rid, request.method, ex.operation, response.status_code,
+                (time.monotonic() - ex.started) * 1000, ex.access_key,
+            )  # fmt: skip
         return response
 
     def error_response(self, err: S3Error, resource: str, rid: str) -> Response:
