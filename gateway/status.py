@@ -97,7 +97,9 @@ class StatusBoard:
         """A ``gateway.backendcalls`` watcher: the store's answer time, for its latency figures."""
 
         def done(_exc: BaseException | None, seconds: float) -> None:
-            samples = self.latency.setdefault(backend, collections.deque(maxlen=LATENCY_SAMPLES))
+            samples = self.latency.get(backend)
+            if samples is None:  # not a new deque made (and dropped) per store call
+                samples = self.latency[backend] = collections.deque(maxlen=LATENCY_SAMPLES)
             samples.append((self.clock(), seconds))
 
         return Timed(done)
