@@ -136,12 +136,14 @@ def _backend_error(value: object) -> tuple[str, str] | None:
 
 def _headers(scope: Scope) -> dict[str, str]:
     """The few request headers the record uses; never the Authorization or token headers."""
-    wanted = {b"user-agent", b"x-forwarded-for"}
     return {
         name.decode("latin-1"): value.decode("latin-1")
         for name, value in scope.get("headers", [])
-        if name.lower() in wanted
+        if name.lower() in _RECORD_HEADERS
     }
+
+
+_RECORD_HEADERS = frozenset({b"user-agent", b"x-forwarded-for"})
 
 
 def line(record: RequestRecord) -> str:
