@@ -11,6 +11,7 @@ process would need, so ``--workers N`` and replicas behind a load balancer just 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import logging
 import os
@@ -38,7 +39,7 @@ from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
 from gateway.context import Ctx
 from gateway.errors import S3Error, from_backend
-from gateway.fastheaders import request_with_indexed_headers
+from gateway.fastheaders import raw_headers, request_with_indexed_headers, set_answer_headers
 from gateway.identity import Identities
 from gateway.logbuffer import flush_access_log
 from gateway.ops.cors import actual_headers as cors_headers
@@ -153,11 +154,14 @@ class S3App:
         """A request from a browser page (Origin) gets the Access-Control-* headers of the bucket's first
         matching CORS rule, on errors too, so the page's script can read the answer."""
         request = ex.request
+        origin = request.headers.get("origin")
+        if not origin:
+            return  # not from a browser page: no rule applies (``cors_headers`` would answer none)
         extra = await cors_headers(
-            self.bucket_settings, self.config, ex.facts.get("bucket"), request.headers.get("origin"),
-            request.method,
-        )  # fmt: skip
-        response.headers.update(extra)
+            self.bucket_settings, self.config, ex.facts.get("bucket"), origin, request.method
+        )
+        if extra:
+            set_answer_headers(response, raw_headers(extra))
 
     def resolve(self, request: Request, ex: _Exchange) -> _Call:
         """Addressing (bucket, key) and the operation table: which S3 operation this request is."""
@@ -185,7 +189,7 @@ class S3App:
             method=call.request.method,
             raw_path=ex.raw_path,
             query_string=ex.query_string,
-            headers={k: v for k, v in _joined(call.request.headers)},
+            headers=_joined(call.request.headers),
             host=call.host,
             virtual_host_bucket=call.target.bucket if call.target.virtual_host else None,
         )
@@ -268,25 +272,28 @@ class S3App:
     def finish(self, response: Response, ex: _Exchange) -> Response:
         """The headers every answer carries, and the facts the access log and metrics read."""
         request, ctx, facts = ex.request, ex.ctx, ex.facts
+        common: dict[bytes, bytes] = {}
         if _has_body(request.headers) and not (ctx is not None and ctx.body_finished):
             # The body is unread (perhaps held back by Expect: 100-continue): the connection cannot carry
             # another request, so it closes after this answer instead of parsing the body as one.
-            response.headers["Connection"] = "close"
+            common[b"connection"] = b"close"
         # A composite names the member that served; a lone backend is the one that did.
         backend_name = served_by.get() or (self.backend.name if ctx is not None else None)
         if backend_name:
-            response.headers["x-s3bridge-backend"] = backend_name
+            common[b"x-s3bridge-backend"] = backend_name.encode("latin-1")
         facts.update(backend=backend_name, status=response.status_code)
         if response.status_code >= 300:
             facts["error"] = _error_code(response)
-        response.headers["x-amz-request-id"] = ex.rid
-        response.headers["x-amz-id-2"] = ex.rid
-        response.headers.setdefault("Server", "s3bridge")
-        log.debug(
-            "%s %s %s -> %s in %.1f ms (key %s)",
-            ex.rid, request.method, ex.operation, response.status_code,
-            (time.monotonic() - ex.started) * 1000, ex.access_key,
-        )  # fmt: skip
+        rid = ex.rid.encode("latin-1")
+        common[b"x-amz-request-id"] = rid
+        common[b"x-amz-id-2"] = rid
+        set_answer_headers(response, common, default=_DEFAULT_HEADERS)
+        if log.isEnabledFor(logging.DEBUG):  # its arguments are not worked out for nothing
+            log.debug(
+                "%s %s %s -> %s in %.1f ms (key %s)",
+                ex.rid, request.method, ex.operation, response.status_code,
+                (time.monotonic() - ex.started) * 1000, ex.access_key,
+            )  # fmt: skip
         return response
 
     def error_response(self, err: S3Error, resource: str, rid: str) -> Response:
@@ -321,7 +328,7 @@ class _Exchange:
             request=request,
             rid=new_request_id(),
             started=time.monotonic(),
-            raw_path=quote_from_bytes(raw.split(b"?", 1)[0], safe=_PATH_SAFE),
+            raw_path=_quoted_path(raw),
             query_string=request.scope.get("query_string", b"").decode("latin-1"),
             facts=facts,
         )
@@ -343,6 +350,12 @@ class _Call:
     route: operations.Route
 
 
+@functools.lru_cache(maxsize=1024)
+def _quoted_path(raw: bytes) -> str:
+    """The request's path as the signature and the key read it (cached: the same paths come again)."""
+    return quote_from_bytes(raw.split(b"?", 1)[0], safe=_PATH_SAFE)
+
+
 def _has_body(headers: Headers) -> bool:
     return "transfer-encoding" in headers or headers.get("content-length", "0") not in ("0", "")
 
@@ -353,11 +366,15 @@ def _error_code(response: Response) -> str | None:
 
 
 _KNOWN_METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
+#: Set on an answer that has none of its own.
+_DEFAULT_HEADERS = {b"server": b"s3bridge"}
 
 
-def _joined(headers: Headers) -> list[tuple[str, str]]:
+def _joined(headers: Headers) -> dict[str, str]:
     """Headers with repeated names joined by commas, as SigV4 canonicalises them."""
-    merged: dict[str, list[str]] = {}
+    merged: dict[str, str] = {}
     for name, value in headers.raw:
-        merged.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-    return [(name, ",".join(values)) for name, values in merged.items()]
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        merged[key] = f"{merged[key]},{text}" if key in merged else text
+    return merged

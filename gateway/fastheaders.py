@@ -6,15 +6,19 @@ subclass indexes the names once (lower-case, first value wins, as ``Headers.__ge
 answers ``[]``, ``get`` and ``in`` from the index; everything else (``raw``, ``getlist``, ``items``)
 stays Starlette's. ASGI servers send header names lower-case already, and the index is built from
 that same list, so the answers are the ones the scan gave.
+
+On the answer's side, ``set_answer_headers`` sets the headers every answer gets in one pass over the
+response's header list, where each ``response.headers[name] = value`` was a pass of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import Response
 
 
 class IndexedHeaders(Headers):
@@ -45,3 +49,38 @@ def request_with_indexed_headers(scope: MutableMapping[str, Any], receive: Any) 
     request = Request(scope, receive)
     request._headers = IndexedHeaders(scope)
     return request
+
+
+def raw_headers(values: Mapping[str, str]) -> dict[bytes, bytes]:
+    """Header names and values as an answer's header list holds them: lower-case latin-1 bytes."""
+    return {name.lower().encode("latin-1"): value.encode("latin-1") for name, value in values.items()}
+
+
+def set_answer_headers(
+    response: Response, wanted: dict[bytes, bytes], default: dict[bytes, bytes] | None = None
+) -> None:
+    """``response.headers[name] = value`` for each of ``wanted`` (the first header of that name takes the
+    value in its place, later ones go, a new name is appended), then ``response.headers.setdefault`` for
+    each of ``default``: the same list as those calls in turn would leave, built in one pass. Names are
+    given as the list holds them (``raw_headers``), so none is lower-cased and encoded per answer."""
+    raw = response.raw_headers  # the list ``response.headers`` edits too
+    present = {name for name, _ in raw}
+    if present.isdisjoint(wanted):  # the usual case: only new names, appended in order
+        raw.extend(wanted.items())
+    else:
+        out: list[tuple[bytes, bytes]] = []
+        seen: set[bytes] = set()
+        for name, value in raw:
+            if name in wanted:
+                if name not in seen:
+                    out.append((name, wanted[name]))
+            else:
+                out.append((name, value))
+            seen.add(name)
+        out.extend((name, value) for name, value in wanted.items() if name not in seen)
+        raw[:] = out
+    present.update(wanted)
+    for key, value in (default or {}).items():
+        if key not in present:
+            raw.append((key, value))
+            present.add(key)

@@ -139,6 +139,8 @@ def checksum_headers(checksums: Mapping[str, str]) -> dict[str, str]:
 def check_overrides(query: Mapping[str, str]) -> None:
     """Refuse ``response-*`` values no HTTP header can carry (control characters, or characters beyond
     ISO-8859-1), before any object is opened: sent on, they cut the connection or answered 500."""
+    if RESPONSE_OVERRIDES.keys().isdisjoint(query):
+        return  # the common case: no override asked for (one set operation, not a lookup per name)
     for param in RESPONSE_OVERRIDES:
         value = query.get(param)
         if value is not None and not _header_safe(value):
@@ -155,6 +157,8 @@ def _header_safe(value: str) -> bool:
 
 
 def apply_overrides(headers: dict[str, str], query: Mapping[str, str]) -> None:
+    if RESPONSE_OVERRIDES.keys().isdisjoint(query):
+        return
     for param, header in RESPONSE_OVERRIDES.items():
         if param in query:
             headers[header] = query[param]

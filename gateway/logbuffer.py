@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TextIO
+from typing import TextIO, TypeGuard
 
 #: Seconds a line may wait in the buffer.
 FLUSH_INTERVAL = 0.2
@@ -44,19 +44,28 @@ class DeferredFlushHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         """Runs under the handler's lock (``Handler.handle``), as ``flush`` does."""
         try:
-            text = self.format(record) + self.terminator
-            size = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
-            if self._pending and self._size + size > PIPE_BUF:
-                self._write_pending()
-            self._pending.append(text)
-            self._size += size
-            if not self._due.is_set():
-                self._due.set()
-                self._ensure_flusher()
+            self._add(self.format(record) + self.terminator)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
+
+    def emit_bare(self, message: str) -> None:
+        """What ``handle`` of a record whose message is ``message`` writes when ``writes_bare_message``
+        holds, without the record: the access log's caller builds none (``gateway.accesslog``). A failure
+        is raised to the caller, who still holds what it needs to report it."""
+        with self.lock:  # type: ignore[union-attr]
+            self._add(message + self.terminator)
+
+    def _add(self, text: str) -> None:
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+        if self._pending and self._size + size > PIPE_BUF:
+            self._write_pending()
+        self._pending.append(text)
+        self._size += size
+        if not self._due.is_set():
+            self._due.set()
+            self._ensure_flusher()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
@@ -85,6 +94,22 @@ class DeferredFlushHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 self.flush()
             except Exception:  # a broken stream: the next emit reports it through handleError
                 self._due.clear()
+
+
+def writes_bare_message(handler: logging.Handler) -> TypeGuard[DeferredFlushHandler]:
+    """The handler writes a record as its bare message: a ``DeferredFlushHandler`` without filters whose
+    formatter is ``logging``'s own with the format ``%(message)s`` (the access log's in the text log
+    format), so ``emit_bare`` of the message is exactly what handling a record would write."""
+    if type(handler) is not DeferredFlushHandler or handler.filters:
+        return False
+    formatter = handler.formatter
+    if formatter is None:
+        return True  # logging's default formatter: "%(message)s"
+    return (
+        type(formatter) is logging.Formatter
+        and type(formatter._style) is logging.PercentStyle
+        and formatter._fmt == "%(message)s"
+    )
 
 
 def flush_access_log(name: str) -> None:

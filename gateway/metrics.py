@@ -218,6 +218,7 @@ class Metrics:
             ProcessCollector(registry=reg)
         self._seen: dict[tuple[str, int], int] = {}
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._backend_done: dict[tuple[str, str], Callable[[BaseException | None, float], None]] = {}
 
     def _gauge(self, name: str, doc: str, labels: list[str] | None = None, mode: str = "livemax") -> Gauge:
         """A level: ``livemax`` across workers (a state), or ``livesum`` (a count per worker)."""
@@ -288,12 +289,19 @@ class Metrics:
     def backend_call(self, backend: str, operation: str) -> Timed:
         """A watcher for ``gateway.backendcalls``: one observation per store call, by its outcome."""
 
-        def done(exc: BaseException | None, seconds: float) -> None:
-            outcome = (
-                "ok" if exc is None else type(exc).__name__ if isinstance(exc, be.BackendError) else "error"
-            )
-            self._child(self.backend_latency, backend, operation, outcome).observe(seconds)
+        done = self._backend_done.get((backend, operation))
+        if done is None:
+            ok = self._child(self.backend_latency, backend, operation, "ok")
 
+            def done(exc: BaseException | None, seconds: float) -> None:
+                if exc is None:
+                    ok.observe(seconds)
+                    return
+                outcome = type(exc).__name__ if isinstance(exc, be.BackendError) else "error"
+                self._child(self.backend_latency, backend, operation, outcome).observe(seconds)
+
+            # One per (backend, operation), made on its first call: the contract's methods are few.
+            self._backend_done[(backend, operation)] = done
         return Timed(done)
 
     def exposition(self) -> tuple[bytes, str]:

@@ -172,26 +172,49 @@ ROUTES: list[Route] = [
 ]  # fmt: skip
 
 
-_index: dict[tuple[str, str], list[Route]] = {}
-_indexed: list[Route] = []
+@dataclass(frozen=True)
+class _Lines:
+    """The table's lines for one (method, target), in table order, and what a query must hold for any
+    line with query terms to match: a query holding none of ``names`` can only match a line without."""
+
+    all: list[Route]
+    names: frozenset[str]
+    plain: list[Route]
 
 
-def _candidates(method: str, target: Target) -> list[Route]:
-    """The table's lines for (method, target), in table order: a dict lookup instead of a scan of every
-    line per request. Rebuilt if the table changed (the list's identity or length), so it is never stale."""
+_index: dict[tuple[str, str], _Lines] = {}
+_indexed: tuple[list[Route], int] | None = None
+_NO_LINES = _Lines([], frozenset(), [])
+
+
+def _candidates(method: str, target: Target) -> _Lines:
+    """The table's lines for (method, target): a dict lookup instead of a scan of every line per
+    request. Rebuilt if the table changed (the list's identity or length), so it is never stale."""
     global _indexed
-    if _indexed is not ROUTES or sum(len(v) for v in _index.values()) != len(ROUTES):
-        _index.clear()
+    if _indexed is None or _indexed[0] is not ROUTES or _indexed[1] != len(ROUTES):
+        grouped: dict[tuple[str, str], list[Route]] = {}
         for route in ROUTES:
-            _index.setdefault((route.method, route.target), []).append(route)
-        _indexed = ROUTES
-    return _index.get((method, target), [])
+            grouped.setdefault((route.method, route.target), []).append(route)
+        _index.clear()
+        for where, lines in grouped.items():
+            names = frozenset(name for route in lines for name, _ in route.query)
+            _index[where] = _Lines(lines, names, [route for route in lines if not route.query])
+        _indexed = (ROUTES, len(ROUTES))
+    return _index.get((method, target), _NO_LINES)
 
 
 def match(method: str, target: Target, query: Mapping[str, str], headers: Mapping[str, str]) -> Route | None:
     """The first line of the table that ``Route.matches``; the index already matched method and target,
-    so only the query terms and the header are checked here (a GET of an object tries ~13 lines)."""
-    for route in _candidates(method, target):
+    so only the query terms and the header are checked here. A query naming no sub-resource of those
+    lines (a plain or presigned GET of an object) tries only the lines without query terms, which are
+    the ones that could match it, in the same order."""
+    lines = _candidates(method, target)
+    if lines.names.isdisjoint(query):
+        for route in lines.plain:
+            if route.header is None or route.header in headers:
+                return route
+        return None
+    for route in lines.all:
         if route.query and not all(
             name in query and value in (None, query[name]) for name, value in route.query
         ):

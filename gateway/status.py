@@ -83,16 +83,23 @@ class StatusBoard:
             )
 
     def _minute(self, index: int) -> _Minute:
+        minute = self.minutes.get(index)
+        if minute is not None:
+            # This minute's counts exist: it is the newest, and the old ones went when it was made.
+            return minute
         keep = self.config.status.window_minutes
         while self.minutes and next(iter(self.minutes)) <= index - keep:
             self.minutes.popitem(last=False)
-        return self.minutes.setdefault(index, _Minute())
+        minute = self.minutes[index] = _Minute()  # not a new pair of Counters per request
+        return minute
 
     def call(self, backend: str, operation: str) -> Timed:
         """A ``gateway.backendcalls`` watcher: the store's answer time, for its latency figures."""
 
         def done(_exc: BaseException | None, seconds: float) -> None:
-            samples = self.latency.setdefault(backend, collections.deque(maxlen=LATENCY_SAMPLES))
+            samples = self.latency.get(backend)
+            if samples is None:  # not a new deque made (and dropped) per store call
+                samples = self.latency[backend] = collections.deque(maxlen=LATENCY_SAMPLES)
             samples.append((self.clock(), seconds))
 
         return Timed(done)

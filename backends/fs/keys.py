@@ -18,6 +18,7 @@ Names do not sort like keys; the listing walker (fs_listing) orders them by thei
 
 from __future__ import annotations
 
+import functools
 import re
 
 from backends.base import MAX_KEY_BYTES
@@ -74,14 +75,21 @@ def split_segment(segment: str, last_kind: str) -> list[str]:
 
 
 def key_components(key: str) -> list[str]:
-    """The relative path of a key's object file, as path components."""
+    """The relative path of a key's object file, as path components (a list of the caller's own)."""
+    return list(_components(key))
+
+
+@functools.lru_cache(maxsize=4096)
+def _components(key: str) -> tuple[str, ...]:
+    """Cached per key: a pure function of it, asked on every read of the key (a refused key raises
+    anew each time, never cached)."""
     check_key(key)
     segments = key.split("/")
     components: list[str] = []
     for segment in segments[:-1]:
         components += split_segment(segment, DIR)
     components += split_segment(segments[-1], OBJ)
-    return components
+    return tuple(components)
 
 
 def parse_component(name: str) -> tuple[str, str] | None:

@@ -86,9 +86,11 @@ class KeyFiles:
 
     @classmethod
     def of(cls, base: str, components: list[str]) -> KeyFiles:
-        parent = os.path.join(base, *components[:-1])
+        # Joined by hand: ``base`` is a bucket directory (no trailing separator) and every component is
+        # a name key_components made (never empty, never absolute), so this is ``os.path.join``'s answer.
+        parent = "/".join([base, *components[:-1]])
         leaf = components[-1][1:]
-        return cls(os.path.join(parent, components[-1]), os.path.join(parent, VERSIONS_KIND + leaf))
+        return cls(f"{parent}/{components[-1]}", f"{parent}/{VERSIONS_KIND}{leaf}")
 
     @classmethod
     def beside(cls, path: str) -> KeyFiles:

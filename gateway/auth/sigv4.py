@@ -169,7 +169,7 @@ def _reencoded_path(raw_path: str) -> str:
     return "/".join(uri_encode(unquote_to_bytes(segment)) for segment in raw_path.split("/"))
 
 
-def canonical_headers(view: RequestView, names: list[str]) -> str:
+def canonical_headers(view: RequestView, names: Sequence[str]) -> str:
     lines = []
     for name in names:
         value = view.host if name == "host" else view.headers.get(name, "")
@@ -177,7 +177,7 @@ def canonical_headers(view: RequestView, names: list[str]) -> str:
     return "".join(lines)
 
 
-def _check_signed_amz_headers(view: RequestView, signed: list[str], *, presigned: bool) -> None:
+def _check_signed_amz_headers(view: RequestView, signed: Sequence[str], *, presigned: bool) -> None:
     signed_set = set(signed)
     unsigned = sorted(
         name
@@ -199,7 +199,7 @@ def _verify(
     cred: _Credential,
     secret: str,
     timestamp: str,
-    signed: list[str],
+    signed: Sequence[str],
     payload_hash: str,
     provided: str,
     *,
@@ -304,6 +304,46 @@ _PRESIGN_PARAMS = (
     "X-Amz-SignedHeaders",
     "X-Amz-Signature",
 )
+_PRESIGN_NAMES = tuple((name, name.encode()) for name in _PRESIGN_PARAMS)
+
+
+@dataclass(frozen=True)
+class _PresignedTerms:
+    """What a presigned URL's credential, date, expiry and signed-header list say, checked."""
+
+    cred: _Credential
+    timestamp: str
+    when: datetime.datetime
+    expires: int
+    #: ``when`` plus ``expires``: the URL is good until then.
+    deadline: datetime.datetime
+    signed: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=QUERY_CACHE_ENTRIES)
+def _presigned_terms(credential: str, date: str, expires_text: str, signed_headers: str) -> _PresignedTerms:
+    """The URL's terms, or the S3Error for the first one that is wrong (in AWS's order of checks).
+    Cached per spelling (a pure function of these four parameters, immutable: a URL fetched again skips
+    the parsing; an error is raised anew each time, never cached)."""
+    cred = _parse_credential(
+        credential, lambda detail: _query_error(f"Error parsing the X-Amz-Credential parameter; {detail}")
+    )
+    timestamp = date.strip()
+    when = parse_amz_date(timestamp)
+    if when is None:
+        raise _query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+    if cred.date != _day(when):
+        raise _query_error("Invalid credential date. Date is not the same as X-Amz-Date.")
+    expires_text = expires_text.strip()
+    if not expires_text.isdigit():
+        raise _query_error("X-Amz-Expires should be a number")
+    expires = int(expires_text)
+    if expires > MAX_PRESIGN_EXPIRES:
+        raise _query_error("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+    signed = tuple(_signed_header_list(signed_headers))
+    if "host" not in signed:
+        raise _query_error("X-Amz-SignedHeaders must include host.")
+    return _PresignedTerms(cred, timestamp, when, expires, when + datetime.timedelta(seconds=expires), signed)
 
 
 def verify_presigned(
@@ -316,45 +356,34 @@ def verify_presigned(
     """A presigned URL's signature; ``first`` holds each query name's first value (``query_facts``)."""
     if first.get(b"X-Amz-Algorithm") != ALGORITHM:
         raise _query_error('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
-    values = {name: first.get(name.encode()) for name in _PRESIGN_PARAMS}
-    if any(value is None for value in values.values()):
-        raise _query_error(
-            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
-            "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
-        )
-    params: dict[str, str] = {name: value for name, value in values.items() if value is not None}
-    cred = _parse_credential(
-        params["X-Amz-Credential"],
-        lambda detail: _query_error(f"Error parsing the X-Amz-Credential parameter; {detail}"),
-    )
-    timestamp = params["X-Amz-Date"].strip()
-    when = parse_amz_date(timestamp)
-    if when is None:
-        raise _query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
-    if cred.date != _day(when):
-        raise _query_error("Invalid credential date. Date is not the same as X-Amz-Date.")
-    expires_text = params["X-Amz-Expires"].strip()
-    if not expires_text.isdigit():
-        raise _query_error("X-Amz-Expires should be a number")
-    expires = int(expires_text)
-    if expires > MAX_PRESIGN_EXPIRES:
-        raise _query_error("X-Amz-Expires must be less than a week (in seconds) that is 604800")
-    signed = _signed_header_list(params["X-Amz-SignedHeaders"])
-    if "host" not in signed:
-        raise _query_error("X-Amz-SignedHeaders must include host.")
+    params: dict[str, str] = {}
+    for name, key in _PRESIGN_NAMES:
+        value = first.get(key)
+        if value is None:
+            raise _query_error(
+                "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
+                "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
+            )
+        params[name] = value
+    terms = _presigned_terms(
+        params["X-Amz-Credential"], params["X-Amz-Date"], params["X-Amz-Expires"],
+        params["X-Amz-SignedHeaders"],
+    )  # fmt: skip
+    cred, when = terms.cred, terms.when
     secret = _secret(secret_for, cred.access_key)
     if when - now > max_skew:
         raise S3Error("AccessDenied", "Request is not valid yet")
-    if now > when + datetime.timedelta(seconds=expires):
+    if now > terms.deadline:
         expired = S3Error("AccessDenied", "Request has expired")
         expired.extra.update(
             {
-                "X-Amz-Expires": str(expires),
-                "Expires": (when + datetime.timedelta(seconds=expires)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "X-Amz-Expires": str(terms.expires),
+                "Expires": terms.deadline.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "ServerTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
         )
         raise expired
+    signed = terms.signed
     _check_signed_amz_headers(view, signed, presigned=True)
     if "x-amz-content-sha256" in signed:
         payload_hash = view.headers.get("x-amz-content-sha256", "").strip()
@@ -364,7 +393,7 @@ def verify_presigned(
         view,
         cred,
         secret,
-        timestamp,
+        terms.timestamp,
         signed,
         payload_hash,
         params["X-Amz-Signature"],

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from starlette.datastructures import Headers
+from starlette.responses import Response
 
-from gateway.fastheaders import IndexedHeaders
+from gateway.fastheaders import IndexedHeaders, raw_headers, set_answer_headers
 
 RAW = [
     (b"host", b"example.com"),
@@ -37,3 +38,47 @@ def test_the_rest_is_starlettes() -> None:
     assert ours.getlist("x-amz-meta-a") == ["1", "2"]
     assert list(ours) == list(theirs) and len(ours) == len(theirs)
     assert 42 not in ours
+
+
+ANSWER_HEADERS = [
+    {},
+    {"ETag": '"abc"', "Content-Length": "4"},
+    {"Connection": "keep-alive", "x-amz-request-id": "old", "Server": "other"},
+]
+SETS = [
+    {},
+    {"x-amz-request-id": "RID", "x-amz-id-2": "RID"},
+    {"Connection": "close", "X-S3Bridge-Backend": "fs", "x-amz-request-id": "RID"},
+    {"Access-Control-Allow-Origin": "https://a.example", "Vary": "Origin"},
+]
+
+
+@pytest.mark.parametrize("before", ANSWER_HEADERS)
+@pytest.mark.parametrize("values", SETS)
+@pytest.mark.parametrize("default", [None, {"Server": "s3bridge"}, {"x-amz-request-id": "dflt"}])
+def test_set_answer_headers_is_setitem_then_setdefault(
+    before: dict[str, str], values: dict[str, str], default: dict[str, str] | None
+) -> None:
+    """One pass leaves the header list those calls in turn leave (order, duplicates, spelling)."""
+    theirs, ours = Response(b"body", headers=before), Response(b"body", headers=before)
+    theirs.raw_headers.append((b"x-amz-request-id", b"duplicate"))
+    ours.raw_headers.append((b"x-amz-request-id", b"duplicate"))
+    for name, value in values.items():
+        theirs.headers[name] = value
+    for name, value in (default or {}).items():
+        theirs.headers.setdefault(name, value)
+    made_before = ours.headers  # a MutableHeaders made before the call still sees the result
+    set_answer_headers(ours, raw_headers(values), raw_headers(default) if default else None)
+    assert ours.raw_headers == theirs.raw_headers
+    assert list(made_before.raw) == theirs.raw_headers
+
+
+def test_sigv4_view_joins_repeated_names_in_order() -> None:
+    """What the signature check reads: one value per lower-case name, repeats joined by commas in the
+    order they came, names in the order first seen."""
+    from gateway.app import _joined
+
+    raw = [(b"x-amz-meta-a", b"1"), (b"host", b"h"), (b"X-Amz-Meta-A", b"2"), (b"x-amz-meta-a", b"")]
+    joined = _joined(Headers(raw=raw))
+    assert joined == {"x-amz-meta-a": "1,2,", "host": "h"}
+    assert list(joined) == ["x-amz-meta-a", "host"]

@@ -10,6 +10,7 @@ import pytest
 
 from backends import errors as be
 from backends.fs.keys import NAME_MAX, check_bucket, key_components, key_from_components, parse_component
+from backends.fs.versions import VERSIONS_KIND, KeyFiles
 
 ATOMS = [
     "",
@@ -45,6 +46,12 @@ def assert_safe(key: str) -> list[str]:
     joined = os.path.join(root, *components)
     assert posixpath.normpath(joined) == joined  # no component that a resolver would collapse
     assert joined.startswith(root + "/")
+    # KeyFiles joins by hand what os.path.join would give, for a bucket under any root, "/" too.
+    for base in (root, "/bucket"):
+        files = KeyFiles.of(base, components)
+        parent = os.path.join(base, *components[:-1])
+        assert files.current == os.path.join(parent, components[-1])
+        assert files.versions == os.path.join(parent, VERSIONS_KIND + components[-1][1:])
     return components
 
 
@@ -126,3 +133,12 @@ def test_random_keys_with_hypothesis() -> None:
             assert_safe(key)
 
     check()
+
+
+def test_each_caller_gets_its_own_components() -> None:
+    """The split is remembered per key; a caller changing its list changes nobody else's."""
+    first = key_components("a/b/c")
+    first.append("zzz")
+    first[0] = "x"
+    assert key_components("a/b/c") == key_components("a/b/c") != first
+    assert key_components("a/b/c") is not key_components("a/b/c")

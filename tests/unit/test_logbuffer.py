@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-from gateway.logbuffer import PIPE_BUF, DeferredFlushHandler
+import pytest
+
+from gateway.accesslog import AccessLog
+from gateway.logbuffer import PIPE_BUF, DeferredFlushHandler, writes_bare_message
+from gateway.logformat import JsonFormatter
+from gateway.metrics import RequestRecord
 
 
 class RecordingStream(io.StringIO):
@@ -98,3 +104,94 @@ def test_a_process_that_exits_writes_its_last_lines(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "".join(f"line {i}\n" for i in range(5))
+
+
+def _records() -> list[RequestRecord]:
+    return [
+        RequestRecord(
+            f"{i:08X}",
+            "GetObject",
+            "GET",
+            f"/b/k{i}é",
+            "b",
+            "key",
+            200 if i % 3 else 404,
+            None if i % 3 else "NoSuchKey",
+            "fs",
+            0,
+            4096,
+            0.0012,
+            "127.0.0.1",
+            "agent ✓",
+        )  # fmt: skip
+        for i in range(200)
+    ]
+
+
+class _KeepAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return True
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def test_access_lines_without_a_record_are_the_lines_logging_writes() -> None:
+    """The bare path (no LogRecord) writes byte for byte what handling a record writes: here the other
+    logger takes the general path because a filter (one that keeps everything) sits on it."""
+    streams = {"bare": io.StringIO(), "general": io.StringIO()}
+    handlers = {name: DeferredFlushHandler(stream, interval=60) for name, stream in streams.items()}
+    loggers = {name: logger_with(h, f"test.logbuffer.access.{name}") for name, h in handlers.items()}
+    loggers["general"].addFilter(_KeepAll())
+    for record in _records():
+        AccessLog(loggers["bare"])(record)
+        AccessLog(loggers["general"])(record)
+    for handler in handlers.values():
+        handler.flush()
+    bare, general = (_timeless(streams[name].getvalue()) for name in ("bare", "general"))
+    assert bare == general
+    assert bare.count("\n") == 200
+
+
+def _timeless(text: str) -> str:
+    """The lines with each one's ``time`` (the moment it was made) spelled alike."""
+    return re.sub(r'"time":"[^"]*"', '"time":"T"', text)
+
+
+@pytest.mark.parametrize("where", ["logger", "handler"])
+def test_a_filter_on_the_access_logger_or_its_handler_still_applies(where: str) -> None:
+    stream = io.StringIO()
+    handler = DeferredFlushHandler(stream, interval=60)
+    logger = logger_with(handler, f"test.logbuffer.filtered.{where}")
+    (logger if where == "logger" else handler).addFilter(_DropAll())
+    AccessLog(logger)(_records()[0])
+    handler.flush()
+    assert stream.getvalue() == ""
+
+
+def test_only_the_bare_message_format_skips_the_record() -> None:
+    handler = DeferredFlushHandler(io.StringIO())
+    assert writes_bare_message(handler)  # no formatter: logging's default, the bare message
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    assert writes_bare_message(handler)
+    for other in (
+        logging.Formatter("%(asctime)s %(message)s"),
+        logging.Formatter("{message}", style="{"),
+        JsonFormatter(),
+    ):
+        handler.setFormatter(other)
+        assert not writes_bare_message(handler)
+    assert not writes_bare_message(logging.StreamHandler(io.StringIO()))
+
+
+def test_json_format_access_lines_still_carry_the_fields() -> None:
+    stream = io.StringIO()
+    handler = DeferredFlushHandler(stream, interval=60)
+    logger = logger_with(handler, "test.logbuffer.json")
+    handler.setFormatter(JsonFormatter())
+    AccessLog(logger)(_records()[1])
+    handler.flush()
+    assert '"request_id":"00000001"' in stream.getvalue().replace(" ", "")
+    assert '"logger":"test.logbuffer.json"' in stream.getvalue().replace(" ", "")

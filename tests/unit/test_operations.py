@@ -163,3 +163,26 @@ def test_each_operation_has_its_own_handler() -> None:
     for route in ROUTES:
         handlers.setdefault(route.operation, set()).add(route.handler)
     assert {op: len(h) for op, h in handlers.items() if len(h) > 1} == {}
+
+
+def _first_in_table(method: str, target: operations.Target, query: dict[str, str], headers: dict[str, str]):  # type: ignore[no-untyped-def]
+    return next((r for r in ROUTES if r.matches(method, target, query, headers)), None)
+
+
+@pytest.mark.parametrize("target", ["service", "bucket", "object"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH"])
+def test_match_is_the_first_matching_line_of_the_table(method: str, target: operations.Target) -> None:
+    """The indexed lookup (and its shortcut for a query naming no sub-resource, as a presigned URL's
+    X-Amz-* parameters do) answers what a scan of the whole table in order answers, for every query
+    term the table uses alone, with a presigned URL's parameters, and with wrong values."""
+    names = sorted({name for r in ROUTES for name, _ in r.query})
+    presigned = {"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Signature": "ab", "versionId": "v"}
+    queries: list[dict[str, str]] = [{}, dict(presigned)]
+    for r in ROUTES:
+        terms = {name: "" if value is None else value for name, value in r.query}
+        queries += [terms, {**presigned, **terms}, {name: "other" for name in terms}]
+    queries += [{name: ""} for name in names]
+    for query in queries:
+        for headers in ({}, COPY):
+            expected = _first_in_table(method, target, query, headers)
+            assert match(method, target, query, headers) is expected, (query, headers)
