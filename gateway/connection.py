@@ -38,6 +38,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway.coalesce import CoalescingTransport
 from gateway.errors import S3_ERRORS
 from gateway.xmlio import error_document
 
@@ -157,6 +158,8 @@ class S3Protocol(HttpToolsProtocol):
             transport.write(error_bytes("SlowDown", headers=_SLOW_DOWN_HEADERS))
             transport.close()
             return
+        # Small writes of one loop turn in one syscall (a response's head and body): see gateway.coalesce.
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         self._head_bytes = False
         self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
 
