@@ -2,6 +2,7 @@
 
     python3 bench/bench_small.py [--rounds 3] [--seconds 5] [--connections 16] [--large-mib 256]
     python3 bench/bench_small.py --mode s3-backend   # s3bridge's s3 backend on moto vs moto direct
+    python3 bench/bench_small.py --mode s3-backend --store s3bridge   # ... on another s3bridge (fs)
     python3 bench/bench_small.py --mode workers      # --workers 2 vs --workers 1, wrk pinned to one core
 
 ``peers`` (the default) runs, each as its own process on 127.0.0.1: s3bridge on the fs backend with its
@@ -127,6 +128,17 @@ def s3bridge(root: Path, name: str, backend_yaml: str | None = None, workers: in
 
 def moto(root: Path, name: str = "moto") -> Server:
     return Server(name, moto_server(log_path=root / f"{name}.log"), "bench", "bench-secret")
+
+
+def s3_store(root: Path, kind: str) -> Server:
+    """The store under the s3 backend in ``--mode s3-backend``: moto, or another s3bridge on fs with
+    ``fsync: false``. moto keeps a PUT's body whole and only then does its own work (the gateway's
+    forwarding and moto's processing add up); s3bridge streams it, so the two overlap and the ratio shows
+    the gateway's own cost per byte."""
+    if kind == "moto":
+        return moto(root, "moto-direct")
+    fs = f"type: fs\n    root: {root / 'store-data'}\n    fsync: false\n"
+    return s3bridge(root, "s3bridge-store-direct", fs)
 
 
 # ---------------------------------------------------------------- data and URLs
@@ -361,6 +373,9 @@ def main() -> int:
     parser.add_argument("--no-peers", action="store_true", help="peers mode: s3bridge alone")
     parser.add_argument("--client-cpu", help="run wrk under taskset on these CPUs (e.g. 1)")
     parser.add_argument(
+        "--store", choices=["moto", "s3bridge"], default="moto", help="s3-backend mode: the store under it"
+    )
+    parser.add_argument(
         "--figures",
         nargs="+",
         help="only these figures: get4k head put4k list get1m putbig putunsigned putchunked putsigned getbig",
@@ -381,11 +396,13 @@ def main() -> int:
             nofsync.only = {"put4k"}
             servers = [bridge] if args.no_peers else [bridge, nofsync, moto(root), s3rver(root)]
         elif args.mode == "s3-backend":
-            store = moto(root, "moto-direct")
+            store = s3_store(root, args.store)
             store.proc.start()
-            yaml = f"type: s3\n    endpoint: {store.proc.url}\n    access_key: bench\n    secret_key: bench-secret\n"
-            # Buckets created through the gateway land in the same moto, under their own names.
-            store.bucket = "bench-direct"  # the gateway's bucket "bench" lands in the same moto
+            yaml = (
+                f"type: s3\n    endpoint: {store.proc.url}\n"
+                f"    access_key: {store.access_key}\n    secret_key: {store.secret_key}\n"
+            )
+            store.bucket = "bench-direct"  # the gateway's bucket "bench" lands in the same store
             servers = [s3bridge(root, "s3bridge-s3", yaml), store]
             figures = [f for f in figures if f.key in ("get4k", "putbig", "getbig")]
             args.list = False

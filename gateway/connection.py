@@ -40,6 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway import bodyreceive, zerocopy
 from gateway.bodyreceive import PieceReceive
+from gateway.coalesce import CoalescingTransport
 from gateway.errors import S3_ERRORS
 from gateway.xmlio import error_document
 
@@ -159,6 +160,8 @@ class S3Protocol(HttpToolsProtocol):
             transport.write(error_bytes("SlowDown", headers=_SLOW_DOWN_HEADERS))
             transport.close()
             return
+        # Small writes of one loop turn in one syscall (a response's head and body): see gateway.coalesce.
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         self._head_bytes = False
         self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
 

@@ -47,11 +47,12 @@ from backends.base import (
     WriteCondition,
     declared_integrity,
 )
-from backends.bridge import DEFAULT_CHUNK, DEFAULT_THREADS, BlockingPool, SyncReader, iterate_blocking, sized
+from backends.bridge import DEFAULT_THREADS, BlockingPool, SyncReader, sized
 from backends.metabucket import MetaBucketSettings
 from backends.recorded import recorded
 from backends.s3.attributes import S3Attributes
 from backends.s3.client import SizedStream, StreamingMinio, http_pool
+from backends.s3.download import open_get, stream
 from backends.s3.errors import map_error
 from backends.s3.integrity import md5_header
 from backends.s3.objectlock import S3ObjectLock, lock_upload_id, split_upload_id
@@ -235,8 +236,8 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, S3ObjectLock, Backe
         headers = {"Range": range_header(range)} if range is not None else None
         query = version_query(version_id)
         try:
-            resp = await self._request(
-                "GET", bucket, key, headers=headers, query_params=query, preload_content=False
+            resp, whole = await self._run(
+                open_get, self._execute, bucket, key, headers=headers, query_params=query
             )
         except be.InvalidRange as exc:
             if exc.size is None:  # the store did not say the size: ask for it
@@ -244,26 +245,7 @@ class S3Backend(MetaBucketSettings, S3Tagging, S3Attributes, S3ObjectLock, Backe
             raise
         info = with_version(info_from_headers(key, resp.headers), resp.headers)
         span = parse_content_range(resp.headers.get("content-range"))[0] if resp.status == 206 else None
-        state = {"done": False}
-
-        def read(n: int) -> bytes:
-            chunk = resp.read(n, decode_content=False)  # stored Content-Encoding passes through raw
-            if not chunk:
-                state["done"] = True
-            return chunk
-
-        def close() -> None:
-            if not state["done"]:
-                resp.close()  # drop a half-read connection instead of returning it to the pool
-            resp.release_conn()
-
-        body = iterate_blocking(
-            read,
-            self._pool,
-            chunk_size=DEFAULT_CHUNK,
-            close=close,
-            translate=lambda e: map_error(e, self.name),
-        )
+        body = whole if whole is not None else stream(resp, self._pool, lambda e: map_error(e, self.name))
         return GetResult(info=info, body=body, span=span)
 
     async def head_object(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:

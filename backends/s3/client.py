@@ -22,6 +22,12 @@ from backends.bridge import DEFAULT_CHUNK, BodyReadError
 from backends.s3.wire import encode_dot_segments
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+#: What urllib3 asks a streamed body for per send: more than any piece the gateway hands over (1 MiB
+#: batches plus the tail of the socket read that completed them), so ``SyncReader`` gives each piece
+#: whole, one ``sendall`` each. At exactly 1 MiB, every batch was sliced in two, its first MiB copied and
+#: sent apart from its few-KiB tail: a copy of the whole body and twice the sends and thread hops.
+#: ``read`` never returns more than one piece, so memory per upload stays one piece.
+SEND_BLOCK = 4 * DEFAULT_CHUNK
 
 
 class Source(Protocol):
@@ -39,7 +45,8 @@ class SpooledSource:
         self._file = file
 
     def read(self, size: int = -1) -> bytes:
-        return self._file.read(size)
+        """At most one bridge chunk whatever urllib3 asks (``SEND_BLOCK``): memory stays one chunk."""
+        return self._file.read(DEFAULT_CHUNK if size is None or size < 0 else min(size, DEFAULT_CHUNK))
 
     def drain_to_eof(self) -> bool:
         return True
@@ -138,11 +145,11 @@ def http_pool(
     max_connections: int,
     ca_bundle: str | None,
 ) -> urllib3.PoolManager:
-    """The connection pool: bounded timeouts, connect retries only, 1 MiB send blocks.
+    """The connection pool: bounded timeouts, connect retries only, ``SEND_BLOCK`` send blocks.
 
     Reads are never retried here (a retry composite above decides, and a streamed body cannot be
-    replayed); status retries are off so 503 SlowDown reaches the caller. The send block size matches the
-    bridge's chunk so urllib3 takes each client chunk whole instead of slicing it 16 KiB at a time.
+    replayed); status retries are off so 503 SlowDown reaches the caller. The send block is what urllib3
+    asks a body's ``read`` for, see ``SEND_BLOCK``.
     """
     return urllib3.PoolManager(
         timeout=Timeout(connect=connect_timeout, read=read_timeout),
@@ -151,5 +158,5 @@ def http_pool(
         cert_reqs="CERT_REQUIRED",
         ca_certs=ca_bundle or certifi.where(),
         retries=Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0, raise_on_status=False),
-        blocksize=DEFAULT_CHUNK,
+        blocksize=SEND_BLOCK,
     )

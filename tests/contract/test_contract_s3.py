@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,9 +24,10 @@ import pytest
 from pydantic import ValidationError
 
 from backends import errors as be
-from backends.base import Backend, ObjectMeta
+from backends.base import Backend, ByteRange, ObjectMeta
 from backends.s3.backend import S3Backend, build
 from backends.s3.settings import Settings
+from backends.wholebody import SMALL_BODY, WholeBody
 from tests.contract.stores import (
     GATEWAY_KEY,
     GATEWAY_SECRET,
@@ -420,3 +423,55 @@ def test_tls_store_with_ca_bundle(tmp_path: Path) -> None:
 
     with server:
         anyio.run(scenario)
+
+
+async def test_small_get_is_read_whole_large_streams(moto: ServerProcess) -> None:
+    """A body up to SMALL_BODY comes back whole from the call that opened it (one pool call, a plain
+    answer in the gateway), ranges too; a larger one still streams. Many in a row reuse the pool."""
+    small, large = pattern(SMALL_BODY, seed=3), pattern(SMALL_BODY + 1, seed=4)
+    async with s3_backend(moto.url) as backend:
+        await backend.create_bucket("s3x-whole")
+        await backend.put_object("s3x-whole", "small", ChunkedBody(small), ObjectMeta())
+        await backend.put_object("s3x-whole", "large", ChunkedBody(large), ObjectMeta())
+        for _ in range(40):
+            got = await backend.get_object("s3x-whole", "small")
+            assert isinstance(got.body, WholeBody) and got.body.data == small
+        ranged = await backend.get_object("s3x-whole", "large", ByteRange(10, 19))
+        assert isinstance(ranged.body, WholeBody) and ranged.body.data == large[10:20]
+        assert ranged.span == (10, 19)
+        streamed = await backend.get_object("s3x-whole", "large")
+        assert not isinstance(streamed.body, WholeBody)
+        assert b"".join([chunk async for chunk in streamed.body]) == large
+
+
+def _short_body_store(declared: int, sent: int) -> tuple[socket.socket, threading.Thread]:
+    """A store on loopback that answers every GET 200 with Content-Length ``declared`` and ``sent``
+    bytes, then closes the connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                head = f'HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\nETag: "e"\r\n\r\n'
+                conn.sendall(head.encode() + b"x" * sent)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread
+
+
+async def test_small_get_cut_short_is_an_error_not_a_body() -> None:
+    listener, thread = _short_body_store(declared=100, sent=40)
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        async with s3_backend(url, read_timeout=5, connect_timeout=2) as backend:
+            with pytest.raises(be.BackendUnavailable):
+                await backend.get_object("s3x-short", "k")
+    finally:
+        listener.close()
+        thread.join(timeout=5)
