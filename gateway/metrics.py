@@ -23,7 +23,6 @@ prometheus-client's ProcessCollector; in multiprocess mode they describe the wor
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -101,24 +100,6 @@ class RequestRecord:
     backend_error: tuple[str, str] | None = None
     #: Endpoints beside the S3 API (health, metrics): counted, not access-logged.
     internal: bool = False
-
-
-class Timed:
-    """What a call-timing watcher of ``gateway.backendcalls`` returns: the call's seconds and its exception
-    (None when it returned) go to ``on_end``. A class, not a generator context manager: one wraps every
-    store call, and the generator machinery cost more than the timing."""
-
-    __slots__ = ("_on_end", "_started")
-
-    def __init__(self, on_end: Callable[[BaseException | None, float], None]):
-        self._on_end = on_end
-        self._started = 0.0
-
-    def __enter__(self) -> None:
-        self._started = time.monotonic()
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        self._on_end(exc, time.monotonic() - self._started)
 
 
 def walk(backend: Backend) -> Iterator[Backend]:
@@ -286,8 +267,8 @@ class Metrics:
                 self.refusals.labels(reason).inc(delta)
             self._seen[key] = count
 
-    def backend_call(self, backend: str, operation: str) -> Timed:
-        """A watcher for ``gateway.backendcalls``: one observation per store call, by its outcome."""
+    def backend_call(self, backend: str, operation: str) -> Callable[[BaseException | None, float], None]:
+        """A timer for ``gateway.backendcalls``: one observation per store call, by its outcome."""
 
         done = self._backend_done.get((backend, operation))
         if done is None:
@@ -302,7 +283,7 @@ class Metrics:
 
             # One per (backend, operation), made on its first call: the contract's methods are few.
             self._backend_done[(backend, operation)] = done
-        return Timed(done)
+        return done
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape gets, and its content type."""

@@ -51,10 +51,8 @@ class Observability:
         self.readiness = Readiness(backend)
         self.status = StatusBoard(config, backend)
         self.tracing = Tracing(config)
-        watchers: list[backendcalls.Watcher] = [self.metrics.backend_call, self.status.call]
-        if self.tracing.enabled:
-            watchers.append(self.tracing.call)
-        backendcalls.watch(backend, watchers)
+        watchers: list[backendcalls.Watcher] = [self.tracing.call] if self.tracing.enabled else []
+        backendcalls.watch(backend, watchers, [self.metrics.backend_call, self.status.call])
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """The S3 app inside the measuring middleware that feeds metrics and the access log, inside the

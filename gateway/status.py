@@ -31,7 +31,7 @@ from backends.base import Backend
 from gateway.checkconfig import describe
 from gateway.config import Config
 from gateway.failures import short_reason
-from gateway.metrics import BREAKER_STATES, RequestRecord, Timed, walk
+from gateway.metrics import BREAKER_STATES, RequestRecord, walk
 from gateway.version import version
 
 #: Seconds a health answer is reused, and each store's check may take.
@@ -93,8 +93,9 @@ class StatusBoard:
         minute = self.minutes[index] = _Minute()  # not a new pair of Counters per request
         return minute
 
-    def call(self, backend: str, operation: str) -> Timed:
-        """A ``gateway.backendcalls`` watcher: the store's answer time, for its latency figures."""
+    def call(self, backend: str, operation: str) -> Callable[[BaseException | None, float], None]:
+        """A ``gateway.backendcalls`` timer: the store's answer time, for its latency figures (asked once
+        per store and operation; the window is the store's, whatever the operation)."""
 
         def done(_exc: BaseException | None, seconds: float) -> None:
             samples = self.latency.get(backend)
@@ -102,7 +103,7 @@ class StatusBoard:
                 samples = self.latency[backend] = collections.deque(maxlen=LATENCY_SAMPLES)
             samples.append((self.clock(), seconds))
 
-        return Timed(done)
+        return done
 
     # -- who may look ------------------------------------------------------------------------------
     def allowed(self, request: Request) -> bool:

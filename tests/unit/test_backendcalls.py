@@ -1,4 +1,4 @@
-"""The store-call wrapper: every watcher sees the call's outcome, and none can change it."""
+"""The store-call wrapper: every watcher and timer sees the call's outcome, and none can change it."""
 
 from __future__ import annotations
 
@@ -9,17 +9,42 @@ from typing import Any
 import pytest
 
 from backends import errors as be
-from gateway.backendcalls import _wrapped
-from gateway.metrics import Timed
+from gateway.backendcalls import Ended, _wrapped
 
 pytestmark = pytest.mark.anyio
 
 
 def recorder(seen: list[Any]) -> Any:
-    def watcher(backend: str, operation: str) -> Timed:
-        return Timed(lambda exc, seconds: seen.append((backend, operation, exc, seconds >= 0)))
+    @contextlib.contextmanager
+    def watcher(backend: str, operation: str) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as exc:
+            seen.append((backend, operation, exc, True))
+            raise
+        seen.append((backend, operation, None, True))
 
     return watcher
+
+
+def timer(seen: list[Any], asked: list[tuple[str, str]] | None = None) -> Any:
+    def ask(backend: str, operation: str) -> Ended:
+        if asked is not None:
+            asked.append((backend, operation))
+        return lambda exc, seconds: seen.append((backend, operation, exc, seconds >= 0))
+
+    return ask
+
+
+def broken_timer(backend: str, operation: str) -> Ended:
+    raise RuntimeError("timer broke when asked")
+
+
+def broken_end(backend: str, operation: str) -> Ended:
+    def end(exc: BaseException | None, seconds: float) -> None:
+        raise RuntimeError("timer broke at the end")
+
+    return end
 
 
 def broken_on_enter(backend: str, operation: str) -> Any:
@@ -62,3 +87,43 @@ async def test_the_calls_exception_reaches_the_caller_and_every_watcher() -> Non
         await call("k")
     assert raised.value is failure
     assert seen == [("fs", "get_object", failure, True)]
+
+
+async def test_timers_see_each_outcome_and_are_asked_once_per_operation() -> None:
+    seen: list[Any] = []
+    asked: list[tuple[str, str]] = []
+    failure = be.NoSuchKey("gone")
+
+    async def get(key: str) -> str:
+        if key == "missing":
+            raise failure
+        return f"value of {key}"
+
+    timers = [broken_timer, timer(seen, asked), broken_end]
+    call = _wrapped(get, "fs", "get_object", [], timers)
+    assert await call("a") == "value of a"
+    with pytest.raises(be.NoSuchKey) as raised:
+        await call("missing")
+    assert raised.value is failure
+    assert await call("b") == "value of b"
+    assert seen == [
+        ("fs", "get_object", None, True),
+        ("fs", "get_object", failure, True),
+        ("fs", "get_object", None, True),
+    ]
+    assert asked == [("fs", "get_object")]
+
+
+async def test_a_timer_added_later_sees_the_calls_after_it() -> None:
+    early: list[Any] = []
+    late: list[Any] = []
+
+    async def get(key: str) -> str:
+        return key
+
+    timers = [timer(early)]
+    call = _wrapped(get, "fs", "head_object", [recorder([])], timers)
+    await call("a")
+    timers.append(timer(late))
+    await call("b")
+    assert len(early) == 2 and late == [("fs", "head_object", None, True)]
