@@ -199,6 +199,8 @@ class Metrics:
             ProcessCollector(registry=reg)
         self._seen: dict[tuple[str, int], int] = {}
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        #: A request's count and duration children by (operation, status, backend): one lookup, not two.
+        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._backend_done: dict[tuple[str, str], Callable[[BaseException | None, float], None]] = {}
 
     def _gauge(self, name: str, doc: str, labels: list[str] | None = None, mode: str = "livemax") -> Gauge:
@@ -220,9 +222,16 @@ class Metrics:
             self._child(self.probes, record.operation, status).inc()
             return
         backend = record.backend or ""
-        self._child(self.requests, record.operation, status, backend).inc()
-        self._child(self.latency, record.operation, status).observe(record.duration)
-        if record.bytes_in:
+        key = (record.operation, status, backend)
+        pair = self._request_children.get(key)
+        if pair is None:
+            pair = self._request_children[key] = (
+                self._child(self.requests, record.operation, status, backend),
+                self._child(self.latency, record.operation, status),
+            )
+        pair[0].inc()
+        pair[1].observe(record.duration)
+        if record.bytes_in:  # a series for bytes appears once an operation has moved some
             self._child(self.bytes_in, record.operation).inc(record.bytes_in)
         if record.bytes_out:
             self._child(self.bytes_out, record.operation).inc(record.bytes_out)

@@ -3,6 +3,7 @@ PIPE_BUF, on a timer, and at exit."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import re
@@ -195,3 +196,16 @@ def test_json_format_access_lines_still_carry_the_fields() -> None:
     handler.flush()
     assert '"request_id":"00000001"' in stream.getvalue().replace(" ", "")
     assert '"logger":"test.logbuffer.json"' in stream.getvalue().replace(" ", "")
+
+
+def test_the_access_lines_time_reads_as_datetimes_isoformat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Formatted once per second: each instant, in the same second or a new one, reads as datetime wrote
+    it, microsecond rounding included."""
+    from gateway import accesslog
+
+    base = 1_764_700_000 * 10**9
+    for ns in (base, base + 123_456_789, base + 999_999_499, base + 999_999_500, base + 10**9 + 1_000, base):
+        monkeypatch.setattr(accesslog.time, "time_ns", lambda ns=ns: ns)
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        expected = epoch + dt.timedelta(seconds=ns // 10**9, microseconds=(ns % 10**9) / 1000)
+        assert accesslog.now_text() == expected.isoformat(timespec="milliseconds")
