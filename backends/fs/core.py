@@ -271,7 +271,21 @@ class FsCore(Backend):
         return document.decode() if document else None
 
     def _open(self, bucket: str, key: str, version_id: str | None = None) -> tuple[int, Record]:
-        base, components = self._object_path(bucket, key)
+        """The object's file and record. The bucket directory is not looked up first: an object found
+        proves its bucket, so only a read that failed asks whether the bucket is there (and then answers
+        NoSuchBucket, as the lookup first did, whatever else failed), one ``stat`` fewer for every read
+        that succeeds."""
+        components = key_components(key)
+        base = os.path.join(self.root, check_bucket(bucket))
+        try:
+            return self._open_in(base, components, key, version_id)
+        except (be.BackendError, OSError):
+            self._bucket_dir(bucket)  # raises NoSuchBucket when there is no such bucket
+            raise
+
+    def _open_in(
+        self, base: str, components: list[str], key: str, version_id: str | None
+    ) -> tuple[int, Record]:
         status = self._versioning(base)
         for _attempt in range(3):  # a version read may race its move from current to noncurrent
             path = fs_versions.version_path(KeyFiles.of(base, components), version_id, status, self.name)

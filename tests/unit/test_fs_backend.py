@@ -322,3 +322,25 @@ async def test_delete_bucket_racing_puts_loses_nothing(tmp_path: Path) -> None:
     finally:
         await fs.close()
     assert lost == []
+
+
+async def test_reads_of_a_missing_bucket_say_so_whatever_they_ask(fs: FsBackend, tmp_path: Path) -> None:
+    """A read finds the bucket only through the object (no lookup first): one that fails still answers
+    NoSuchBucket for a bucket that is not there, whatever else was wrong, and in a bucket that is, what
+    went wrong."""
+    with pytest.raises(be.NoSuchKey):
+        await fs.get_object("b", "k")
+    with pytest.raises(be.NoSuchKey):
+        await fs.head_object("b", "deep/er/k")
+    with pytest.raises(be.InvalidArgument):
+        await fs.head_object("b", "k", "not-a-version-id")
+    await anyio.Path(fs.root, "afile").write_bytes(b"not a bucket")
+    for bucket in ("gone", "afile"):
+        with pytest.raises(be.NoSuchBucket):
+            await fs.get_object(bucket, "k")
+        with pytest.raises(be.NoSuchBucket):
+            await fs.head_object(bucket, "k", "null")
+        with pytest.raises(be.NoSuchBucket):
+            await fs.head_object(bucket, "k", "not-a-version-id")
+        with pytest.raises(be.NoSuchBucket):
+            await fs.get_object(bucket, "deep/er/k")
