@@ -17,7 +17,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_from_bytes
@@ -39,7 +39,7 @@ from gateway.bucketsettings import BucketSettings
 from gateway.config import Config
 from gateway.context import Ctx
 from gateway.errors import S3Error, from_backend
-from gateway.fastheaders import raw_headers, request_with_indexed_headers, set_answer_headers
+from gateway.fastheaders import IndexedHeaders, raw_headers, request_with_indexed_headers, set_answer_headers
 from gateway.identity import Identities
 from gateway.logbuffer import flush_access_log
 from gateway.ops.cors import actual_headers as cors_headers
@@ -370,11 +370,9 @@ _KNOWN_METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
 _DEFAULT_HEADERS = {b"server": b"s3bridge"}
 
 
-def _joined(headers: Headers) -> dict[str, str]:
-    """Headers with repeated names joined by commas, as SigV4 canonicalises them."""
-    merged: dict[str, str] = {}
-    for name, value in headers.raw:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        merged[key] = f"{merged[key]},{text}" if key in merged else text
-    return merged
+def _joined(headers: Headers) -> Mapping[str, str]:
+    """Headers with repeated names joined by commas, as SigV4 canonicalises them (indexed once with the
+    request's headers: ``IndexedHeaders.joined``)."""
+    if not isinstance(headers, IndexedHeaders):
+        headers = IndexedHeaders({"headers": headers.raw})
+    return headers.joined

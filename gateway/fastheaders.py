@@ -25,11 +25,21 @@ class IndexedHeaders(Headers):
     def __init__(self, scope: MutableMapping[str, Any]) -> None:
         super().__init__(scope=scope)
         index: dict[str, str] = {}
+        joined = index  # the same dict until a name comes twice
         for name, value in self._list:
             key = name.decode("latin-1").lower()
-            if key not in index:
-                index[key] = value.decode("latin-1")
+            text = value.decode("latin-1")
+            if key not in joined:
+                joined[key] = text
+                if joined is not index:
+                    index[key] = text
+            else:
+                if joined is index:
+                    joined = dict(index)
+                joined[key] = f"{joined[key]},{text}"
         self._index = index
+        #: Repeated names joined by commas, as SigV4 canonicalises them (read-only: often ``_index``).
+        self.joined: Mapping[str, str] = joined
 
     def __getitem__(self, key: str) -> str:
         try:

@@ -79,6 +79,11 @@ def test_sigv4_view_joins_repeated_names_in_order() -> None:
     from gateway.app import _joined
 
     raw = [(b"x-amz-meta-a", b"1"), (b"host", b"h"), (b"X-Amz-Meta-A", b"2"), (b"x-amz-meta-a", b"")]
-    joined = _joined(Headers(raw=raw))
-    assert joined == {"x-amz-meta-a": "1,2,", "host": "h"}
-    assert list(joined) == ["x-amz-meta-a", "host"]
+    for headers in (Headers(raw=raw), IndexedHeaders({"headers": raw})):
+        joined = _joined(headers)
+        assert joined == {"x-amz-meta-a": "1,2,", "host": "h"}
+        assert list(joined) == ["x-amz-meta-a", "host"]
+    indexed = IndexedHeaders({"headers": raw})
+    assert indexed["x-amz-meta-a"] == "1" and indexed.get("HOST") == "h"  # lookups still the first value
+    single = IndexedHeaders({"headers": [(b"host", b"h"), (b"x-amz-date", b"d")]})
+    assert _joined(single) == {"host": "h", "x-amz-date": "d"}
