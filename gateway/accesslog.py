@@ -68,14 +68,16 @@ class Measure:
                 counts["in"] += len(message.get("body", b""))
             return message
 
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
+        def counting_send(message: Message) -> Awaitable[None]:
+            # Counts, then hands back the server's own send coroutine: no frame of ours awaits it.
+            kind = message["type"]
+            if kind == "http.response.start":
                 counts["status"] = int(message["status"])
-            elif message["type"] == "http.response.body":
+            elif kind == "http.response.body":
                 counts["out"] += len(message.get("body", b""))
-            elif message["type"] == "http.response.zerocopysend":
+            elif kind == "http.response.zerocopysend":
                 counts["out"] += int(message.get("count") or 0)
-            await send(message)
+            return send(message)
 
         failure: BaseException | None = None
         if self.on_start:

@@ -150,6 +150,7 @@ class S3Protocol(HttpToolsProtocol):
         self._last_body = 0.0
         self._window_start = 0.0
         self._window_bytes = 0
+        self._zerocopy = False
 
     # -- connections -----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -162,6 +163,7 @@ class S3Protocol(HttpToolsProtocol):
             return
         # Small writes of one loop turn in one syscall (a response's head and body): see gateway.coalesce.
         self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+        self._zerocopy = zerocopy.usable(transport)
         self._head_bytes = False
         self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
 
@@ -282,7 +284,8 @@ class S3Protocol(HttpToolsProtocol):
 
     # -- memory back after a burst ---------------------------------------------------------------
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        zerocopy.offer(cycle, self.transport)  # before the task runs: it reads the scope and send
+        if self._zerocopy:
+            zerocopy.offer(cycle)  # before the task runs: it reads the scope and send
         before = set(self.tasks)
         super()._start_asgi_task(cycle, app)
         for task in self.tasks - before:  # after uvicorn's own callback, which forgets the task

@@ -129,10 +129,14 @@ class ZeroCopySend:
         self._cycle = cycle
         self._send = send
 
-    async def __call__(self, message: dict[str, Any]) -> None:
+    def __call__(self, message: dict[str, Any]) -> Awaitable[None]:
+        # Any other message is the cycle's own send, its coroutine handed back as it is: no frame of
+        # ours between the app and uvicorn for the start and body messages of every answer.
         if message["type"] != EXTENSION:
-            await self._send(message)
-            return
+            return self._send(message)
+        return self._zerocopy(message)
+
+    async def _zerocopy(self, message: dict[str, Any]) -> None:
         cycle = self._cycle
         if not cycle.response_started or cycle.response_complete or cycle.chunked_encoding:
             raise RuntimeError("zerocopysend needs a started response with a Content-Length")
@@ -188,11 +192,15 @@ class ZeroCopySend:
         return not transport.is_closing()
 
 
-def offer(cycle: Any, transport: asyncio.Transport) -> None:
-    """Offer the extension to the request of ``cycle`` when its connection is plain TCP."""
-    if cycle.scope.get("scheme") != "http" or transport.get_extra_info("sslcontext") is not None:
-        return
-    if transport.get_extra_info("socket") is None:
+def usable(transport: asyncio.Transport) -> bool:
+    """Whether a connection's requests may be offered the extension: plain TCP, its socket at hand
+    (what a connection is for all its life, so asked once per connection, not per request)."""
+    return transport.get_extra_info("sslcontext") is None and transport.get_extra_info("socket") is not None
+
+
+def offer(cycle: Any) -> None:
+    """Offer the extension to the request of ``cycle``, on a connection ``usable`` said yes to."""
+    if cycle.scope.get("scheme") != "http":
         return
     cycle.scope.setdefault("extensions", {})[EXTENSION] = {}
     cycle.send = ZeroCopySend(cycle, cycle.send)
