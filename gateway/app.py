@@ -153,19 +153,18 @@ class S3App:
     async def add_cors(self, response: Response, ex: _Exchange) -> None:
         """A request from a browser page (Origin) gets the Access-Control-* headers of the bucket's first
         matching CORS rule, on errors too, so the page's script can read the answer."""
-        request = ex.request
-        origin = request.headers.get("origin")
+        origin = ex.headers.get("origin")
         if not origin:
             return  # not from a browser page: no rule applies (``cors_headers`` would answer none)
         extra = await cors_headers(
-            self.bucket_settings, self.config, ex.facts.get("bucket"), origin, request.method
+            self.bucket_settings, self.config, ex.facts.get("bucket"), origin, ex.request.method
         )
         if extra:
             set_answer_headers(response, raw_headers(extra))
 
     def resolve(self, request: Request, ex: _Exchange) -> _Call:
         """Addressing (bucket, key) and the operation table: which S3 operation this request is."""
-        headers = request.headers
+        headers = ex.headers
         host = self._host(headers)
         srv = self.config.server
         target = addressing.resolve(ex.raw_path, host, srv.domains, srv.path_prefix)
@@ -176,20 +175,18 @@ class S3App:
             raise S3Error("MethodNotAllowed" if request.method not in _KNOWN_METHODS else "NotImplemented")
         ex.operation = route.operation
         ex.facts.update(operation=route.operation, bucket=target.bucket)
-        return _Call(request, host, target, query, route)
+        return _Call(request, headers, host, target, query, route)
 
     def authenticate(self, call: _Call, ex: _Exchange) -> AuthResult:
         """Whose request it is (SigV4/SigV2, header or presigned; or anonymous), its signature checked."""
         if call.route.unsigned:
             # A preflight or a form upload: whatever signature the URL or the form holds, the handler checks.
-            return AuthResult(
-                None, new_payload_decoder(call.request.headers, content_sha256=None), "anonymous"
-            )
+            return AuthResult(None, new_payload_decoder(call.headers, content_sha256=None), "anonymous")
         view = RequestView(
             method=call.request.method,
             raw_path=ex.raw_path,
             query_string=ex.query_string,
-            headers=_joined(call.request.headers),
+            headers=_joined(call.headers),
             host=call.host,
             virtual_host_bucket=call.target.bucket if call.target.virtual_host else None,
         )
@@ -203,7 +200,7 @@ class S3App:
 
     def facts(self, call: _Call, auth: AuthResult) -> Facts:
         """What policy conditions may ask of this request: its source address, TLS, headers, query."""
-        scope, headers = call.request.scope, call.request.headers
+        scope, headers = call.request.scope, call.headers
         source = scope["client"][0] if scope.get("client") else None
         secure = scope.get("scheme") == "https"
         if self.config.server.trust_forwarded:
@@ -222,7 +219,7 @@ class S3App:
         """May this caller do this (gateway.access: configured rights, bucket policy, ACLs); then, headers
         asking for what the gateway does not give, or expecting another bucket owner, are refused (only
         now, so an unauthorised caller learns nothing from them)."""
-        route, bucket, headers = call.route, call.target.bucket, call.request.headers
+        route, bucket, headers = call.route, call.target.bucket, call.headers
         if route.unsigned:
             return  # the handler authorises (see Route.unsigned)
         await self.access.decide(
@@ -241,7 +238,7 @@ class S3App:
         """The operation's handler, against the backend tree."""
         ex.ctx = Ctx(
             call.request, ex.rid, call.route.operation, call.target.bucket, call.target.key, call.query,
-            call.request.headers, self.backend, self.config, auth, self.policy,
+            call.headers, self.backend, self.config, auth, self.policy,
             self.bucket_settings, access_control=self.access, facts=facts,
         )  # fmt: skip
         try:
@@ -273,7 +270,7 @@ class S3App:
         """The headers every answer carries, and the facts the access log and metrics read."""
         request, ctx, facts = ex.request, ex.ctx, ex.facts
         common: dict[bytes, bytes] = {}
-        if _has_body(request.headers) and not (ctx is not None and ctx.body_finished):
+        if _has_body(ex.headers) and not (ctx is not None and ctx.body_finished):
             # The body is unread (perhaps held back by Expect: 100-continue): the connection cannot carry
             # another request, so it closes after this answer instead of parsing the body as one.
             common[b"connection"] = b"close"
@@ -310,6 +307,8 @@ class _Exchange:
     """What the steps of one request learn, for the answer's headers, the log and the access log."""
 
     request: Request
+    #: The request's headers (``request.headers`` is a property that checks for them on every read).
+    headers: Headers
     rid: str
     started: float
     raw_path: str
@@ -326,6 +325,7 @@ class _Exchange:
         facts: dict[str, Any] = request.scope.setdefault("s3bridge", {})
         ex = cls(
             request=request,
+            headers=request.headers,
             rid=new_request_id(),
             started=time.monotonic(),
             raw_path=_quoted_path(raw),
@@ -344,6 +344,7 @@ class _Call:
     """A resolved request: where it goes and which operation it is."""
 
     request: Request
+    headers: Headers
     host: str
     target: addressing.Target
     query: dict[str, str]
