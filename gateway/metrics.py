@@ -199,8 +199,9 @@ class Metrics:
             ProcessCollector(registry=reg)
         self._seen: dict[tuple[str, int], int] = {}
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
-        #: A request's count and duration children by (operation, status, backend): one lookup, not two.
-        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        #: A request's children (count, duration, bytes in, bytes out) by (operation, status, backend):
+        #: one lookup per request, not four.
+        self._request_children: dict[tuple[str, str, str], list[Any]] = {}
         self._backend_done: dict[tuple[str, str], Callable[[BaseException | None, float], None]] = {}
 
     def _gauge(self, name: str, doc: str, labels: list[str] | None = None, mode: str = "livemax") -> Gauge:
@@ -223,18 +224,24 @@ class Metrics:
             return
         backend = record.backend or ""
         key = (record.operation, status, backend)
-        pair = self._request_children.get(key)
-        if pair is None:
-            pair = self._request_children[key] = (
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = [
                 self._child(self.requests, record.operation, status, backend),
                 self._child(self.latency, record.operation, status),
-            )
-        pair[0].inc()
-        pair[1].observe(record.duration)
-        if record.bytes_in:  # a series for bytes appears once an operation has moved some
-            self._child(self.bytes_in, record.operation).inc(record.bytes_in)
+                None,  # the bytes children, made when the operation first moves some (no 0 series before)
+                None,
+            ]
+        children[0].inc()
+        children[1].observe(record.duration)
+        if record.bytes_in:
+            if children[2] is None:
+                children[2] = self._child(self.bytes_in, record.operation)
+            children[2].inc(record.bytes_in)
         if record.bytes_out:
-            self._child(self.bytes_out, record.operation).inc(record.bytes_out)
+            if children[3] is None:
+                children[3] = self._child(self.bytes_out, record.operation)
+            children[3].inc(record.bytes_out)
         if record.backend_error is not None:
             self._child(self.backend_errors, *record.backend_error).inc()
         if self.multiprocess:
