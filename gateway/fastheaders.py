@@ -8,7 +8,8 @@ stays Starlette's. ASGI servers send header names lower-case already, and the in
 that same list, so the answers are the ones the scan gave.
 
 On the answer's side, ``set_answer_headers`` sets the headers every answer gets in one pass over the
-response's header list, where each ``response.headers[name] = value`` was a pass of its own.
+response's header list, where each ``response.headers[name] = value`` was a pass of its own, and
+``WholeAnswer`` builds a GET's or HEAD's list in one pass with each name's raw form remembered.
 """
 
 from __future__ import annotations
@@ -94,3 +95,31 @@ def set_answer_headers(
         if key not in present:
             raw.append((key, value))
             present.add(key)
+
+
+#: Header names as an answer's list holds them, by the spelling the handlers use: the names are few
+#: (``x-amz-meta-*`` ones come from clients, hence the bound).
+_RAW_NAMES: dict[str, bytes] = {}
+_RAW_NAMES_KEPT = 512
+
+
+def _raw_name(name: str) -> bytes:
+    raw = _RAW_NAMES.get(name)
+    if raw is None:
+        raw = name.lower().encode("latin-1")
+        if len(_RAW_NAMES) < _RAW_NAMES_KEPT:
+            _RAW_NAMES[name] = raw
+    return raw
+
+
+class WholeAnswer(Response):
+    """``Response(body, status_code=status, headers=headers)`` for headers that name the Content-Length
+    already (a GET's bytes in hand, a HEAD): the same answer and header list, the list made in one pass
+    without Starlette's second look for Content-Length and Content-Type, each name's raw form
+    remembered rather than lower-cased and encoded per answer."""
+
+    def __init__(self, body: bytes, status_code: int, headers: Mapping[str, str]) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = [(_raw_name(name), value.encode("latin-1")) for name, value in headers.items()]

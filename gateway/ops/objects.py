@@ -26,6 +26,7 @@ from backends.wire.xml import child_text, children
 from gateway import conditions, objectacl, parts, zerocopy
 from gateway.context import Ctx, empty, xml_response
 from gateway.errors import S3Error, from_backend
+from gateway.fastheaders import WholeAnswer
 from gateway.headers import (
     apply_overrides,
     check_overrides,
@@ -122,7 +123,7 @@ async def get_object(ctx: Ctx) -> Response:
         headers["Content-Length"] = str(result.info.size)
     if isinstance(result.body, WholeBody):
         # Read whole by the backend with the open: one plain answer, no stream, no disconnect watcher.
-        return Response(result.body.data, status_code=status, headers=headers)
+        return WholeAnswer(result.body.data, status, headers)
     if isinstance(result.body, FileSpan) and zerocopy.offered(ctx.request.scope):
         # Bytes of a file on a plain-HTTP connection: the server sends them with sendfile.
         return zerocopy.FileSpanResponse(result.body, status, headers)
@@ -205,9 +206,8 @@ async def head_object(ctx: Ctx) -> Response:
             raise S3Error("InvalidRange", headers={"Content-Range": f"bytes */{info.size}"})
         headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{info.size}"
         length, status = span[1] - span[0] + 1, 206
-    response = Response(status_code=status, headers=headers)
-    response.headers["Content-Length"] = str(length)
-    return response
+    headers["Content-Length"] = str(length)
+    return WholeAnswer(b"", status, headers)
 
 
 async def delete_object(ctx: Ctx) -> Response:

@@ -87,3 +87,27 @@ def test_sigv4_view_joins_repeated_names_in_order() -> None:
     assert indexed["x-amz-meta-a"] == "1" and indexed.get("HOST") == "h"  # lookups still the first value
     single = IndexedHeaders({"headers": [(b"host", b"h"), (b"x-amz-date", b"d")]})
     assert _joined(single) == {"host": "h", "x-amz-date": "d"}
+
+
+@pytest.mark.parametrize("status", [200, 206])
+@pytest.mark.parametrize("body", [b"", b"four"])
+def test_whole_answer_is_starlettes_response(status: int, body: bytes) -> None:
+    """The same status, body and header list as ``Response`` for headers naming their Content-Length,
+    a name seen before or not, as the handlers spell it or otherwise, values beyond ASCII included."""
+    from gateway.fastheaders import WholeAnswer
+
+    for _ in range(2):  # the second time with every name's raw form remembered
+        headers = {
+            "ETag": '"abc"',
+            "Last-Modified": "Wed, 02 Dec 2026 18:00:00 GMT",
+            "Content-Type": "text/plain; charset=\xe9",
+            "x-amz-meta-Wörd": "caf\xe9",
+            "Content-Length": str(len(body)),
+        }
+        ours, theirs = WholeAnswer(body, status, headers), Response(body, status_code=status, headers=headers)
+        assert (ours.status_code, ours.body, ours.raw_headers) == (
+            theirs.status_code,
+            theirs.body,
+            theirs.raw_headers,
+        )
+        assert ours.background is None and ours.media_type is None
