@@ -162,11 +162,25 @@ def _query_spellings(query_string: str, exclude: bytes | None) -> tuple[str, ...
     return tuple(spellings)
 
 
-@functools.lru_cache(maxsize=QUERY_CACHE_ENTRIES)
 def _reencoded_path(raw_path: str) -> str:
-    """The path as AWS's UriEncode would have written it, segment by segment (``%2F`` stays encoded);
-    cached per path, a pure function of it."""
+    """The path as AWS's UriEncode would have written it, segment by segment (``%2F`` stays encoded)."""
     return "/".join(uri_encode(unquote_to_bytes(segment)) for segment in raw_path.split("/"))
+
+
+@functools.lru_cache(maxsize=QUERY_CACHE_ENTRIES)
+def _path_spellings(raw_path: str) -> tuple[str, ...]:
+    """The paths a signer may have signed: as sent, then as UriEncode writes it when that differs and
+    the path holds no lower-case escape (see ``has_lowercase_escape``). Cached per path, a pure function
+    of it."""
+    alt = _reencoded_path(raw_path)
+    return (raw_path, alt) if alt != raw_path and not has_lowercase_escape(raw_path) else (raw_path,)
+
+
+@functools.lru_cache(maxsize=QUERY_CACHE_ENTRIES)
+def _query_acceptable(query_string: str) -> bool:
+    """The canonical query re-encodes every value, so a re-spelled escape would otherwise still match;
+    cached per query string, a pure function of it."""
+    return not has_lowercase_escape(query_string)
 
 
 def canonical_headers(view: RequestView, names: Sequence[str]) -> str:
@@ -207,12 +221,8 @@ def _verify(
 ) -> ChunkSigner:
     """Compare the signature over every acceptable spelling of the request; raise when none matches."""
     key = signing_key(secret, cred.date, cred.region, cred.service)
-    raw_path = view.raw_path or "/"
-    paths = [raw_path]
-    if (alt := _reencoded_path(raw_path)) != raw_path and not has_lowercase_escape(raw_path):
-        paths.append(alt)
-    # The canonical query re-encodes every value, so a re-spelled escape would otherwise still match.
-    acceptable = not has_lowercase_escape(view.query_string)
+    paths = _path_spellings(view.raw_path or "/")
+    acceptable = _query_acceptable(view.query_string)
     queries = _query_spellings(view.query_string, exclude)
     header_block = canonical_headers(view, signed)
     signed_line = ";".join(signed)
