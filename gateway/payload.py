@@ -70,7 +70,7 @@ class _Declared:
                 raise S3Error("InvalidRequest", f"Value for {name} header is invalid.")
             self.header_values[alg] = raw
         trailer = headers.get("x-amz-trailer", "")
-        for item in trailer.split(","):
+        for item in trailer.split(",") if trailer else ():
             if not item.strip():
                 continue
             alg = normalize_algorithm(item)
@@ -84,7 +84,11 @@ class _Declared:
             raise S3Error(
                 "InvalidRequest", "x-amz-trailer needs a STREAMING-*-TRAILER x-amz-content-sha256 value."
             )
-        algs = set(self.header_values) | set(self.trailer_algs)
+        algs = (
+            set(self.header_values).union(self.trailer_algs)
+            if self.header_values or self.trailer_algs
+            else set()
+        )
         sdk = headers.get("x-amz-sdk-checksum-algorithm")
         if sdk is not None:
             sdk_alg = normalize_algorithm(sdk)
@@ -96,7 +100,7 @@ class _Declared:
                 "InvalidRequest",
                 "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
             )
-        self.algs: list[Algorithm] = sorted(algs)
+        self.algs: list[Algorithm] = sorted(algs) if algs else []
         md5 = headers.get("content-md5")
         if md5 is not None:
             try:
