@@ -23,6 +23,7 @@ from backends.base import (
     PutBody,
     WriteCondition,
     any_unique_etag,
+    body_md5,
     declared_integrity,
 )
 
@@ -53,6 +54,16 @@ class TrackedBody:
     def any_unique_etag(self) -> bool:
         """Passed through: the bytes and the ETag they get go to the same one writer."""
         return any_unique_etag(self._body)
+
+    def compute_md5(self) -> bool:
+        """Passed through (``ComputesMd5``): the bytes are the client's own, so the MD5 their body
+        computes while verifying them is theirs, and a store behind a retry or a fallback (fs) does not
+        hash every byte a second time."""
+        return body_md5(self._body) is not None
+
+    @property
+    def md5_hex(self) -> str | None:
+        return getattr(self._body, "md5_hex", None)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self

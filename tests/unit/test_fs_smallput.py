@@ -7,11 +7,14 @@ import hashlib
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from backends.base import ObjectMeta
+from backends.composite.retry import Retry
+from backends.fs import format as fs_format
 from backends.fs.backend import FsBackend
 from backends.fs.core import WRITE_BATCH
 from backends.fs.format import Record, TempFile, read_record_and_blob
@@ -151,3 +154,27 @@ def test_held_bytes_of_any_size_land_before_the_record(tmp_path: Path, size: int
     temp.finish(Record("etag", 1, {}, size=temp.size), fsync=False)
     record, _, _ = read_record_and_blob(temp.path)
     assert record.size == size and Path(temp.path).read_bytes()[:size] == data
+
+
+@pytest.mark.parametrize("size", [4096, 3 * WRITE_BATCH + 5], ids=["small", "batched"])
+async def test_a_put_through_retry_takes_the_bodys_md5(
+    fs: FsBackend, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """Retry's body wrapper passes ``ComputesMd5`` on: fs uses the MD5 the body computed while verifying
+    it (the gateway's request body) instead of hashing every byte again."""
+    made: list[int] = []
+    real = hashlib.md5
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fs_format, "hashlib", SimpleNamespace(md5=counting))
+    data = pattern(size)
+    info = await Retry(fs, attempts=2, base_delay=0.01).put_object("b", "k", Md5Body(data), ObjectMeta())
+    assert made == []
+    assert info.etag == hashlib.md5(data).hexdigest()  # noqa: S324
+    assert (await fs.head_object("b", "k")).etag == info.etag
+    plain = await Retry(fs, attempts=2, base_delay=0.01).put_object("b", "p", ChunkedBody(data), ObjectMeta())
+    assert made == [1]  # a body that computes nothing is hashed by fs, as before
+    assert plain.etag == info.etag
